@@ -1,0 +1,441 @@
+"""Catalogues of models, GPUs, optimizers and schedules, with the source of every number.
+
+Architectures are the published configs (LLaMA, Llama 2, Mistral 7B v0.1, Code Llama papers
+and their ``config.json`` files); parameter counts are *derived* from them by
+``estimate.param_count``. GPU figures are the vendors' dense BF16 peaks, memory, bandwidth and
+board power as collected in shared/reference/llm-training-facts.md. A number that is not in
+that reference is marked ``assumed`` in its ``source`` so nobody mistakes it for data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A decoder-only transformer with a SwiGLU MLP and untied embeddings (LLaMA layout)."""
+
+    n_layers: int
+    d_model: int
+    n_heads: int
+    n_kv_heads: int
+    ffn_dim: int
+    vocab_size: int
+    context_len: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A catalogue model: its architecture and what its authors trained it on."""
+
+    slug: str
+    name: str
+    family: str
+    arch: Architecture
+    pretrain_tokens: float  # tokens of the published (pre)training run
+    source: str
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """One accelerator's peak dense throughput, memory, power and a rough hourly price."""
+
+    slug: str
+    name: str
+    peak_tflops_bf16: float  # dense; 0 when the chip has no BF16 (V100)
+    peak_tflops_fp16: float
+    memory_gb: float
+    bandwidth_tbs: float
+    power_w: float
+    price_per_hour: float  # USD, on-demand list price
+    mfu_factor: float  # software maturity / achieved-MFU factor relative to A100
+    source: str
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer: fp32 state bytes per parameter and its own tunable parameters.
+
+    ``lr_scale`` is its typical learning rate relative to AdamW's for the same model (Lion is
+    run at 3-10x smaller LRs, Chen et al. 2023; SGD on transformers needs far larger ones and
+    still trains worse). ``efficiency`` scales the progress per token relative to AdamW.
+    """
+
+    slug: str
+    name: str
+    state_bytes: float
+    lr_scale: float
+    efficiency: float
+    params: Mapping[str, float]
+    bounds: Mapping[str, tuple[float, float]]
+    decoupled_weight_decay: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A learning-rate schedule shape; every one starts with a linear warmup."""
+
+    slug: str
+    name: str
+    description: str
+    uses_decay_fraction: bool = False
+    extra: Mapping[str, float] = field(default_factory=dict)
+
+
+_LLAMA1 = "Touvron et al. 2023, LLaMA (arXiv 2302.13971), Table 2"
+_LLAMA2 = "Touvron et al. 2023, Llama 2 (arXiv 2307.09288), Table 1 and config.json"
+_MISTRAL = "Jiang et al. 2023, Mistral 7B (arXiv 2310.06825), Table 1"
+_CODELLAMA = "Roziere et al. 2023, Code Llama (arXiv 2308.12950), config.json"
+_VICUNA = "LMSYS FastChat / Vicuna v1.5 model card (fine-tune of Llama 2)"
+
+
+def _m(
+    slug: str, name: str, family: str, arch: tuple[int, ...], tokens: float, source: str
+) -> ModelSpec:
+    return ModelSpec(slug, name, family, Architecture(*arch), tokens, source)
+
+
+MODELS: Mapping[str, ModelSpec] = MappingProxyType(
+    {
+        m.slug: m
+        for m in (
+            _m(
+                "llama-7b",
+                "LLaMA 7B",
+                "llama",
+                (32, 4096, 32, 32, 11008, 32000, 2048),
+                1.0e12,
+                _LLAMA1,
+            ),
+            _m(
+                "llama-13b",
+                "LLaMA 13B",
+                "llama",
+                (40, 5120, 40, 40, 13824, 32000, 2048),
+                1.0e12,
+                _LLAMA1,
+            ),
+            _m(
+                "llama-33b",
+                "LLaMA 33B",
+                "llama",
+                (60, 6656, 52, 52, 17920, 32000, 2048),
+                1.4e12,
+                _LLAMA1,
+            ),
+            _m(
+                "llama-65b",
+                "LLaMA 65B",
+                "llama",
+                (80, 8192, 64, 64, 22016, 32000, 2048),
+                1.4e12,
+                _LLAMA1,
+            ),
+            _m(
+                "llama-2-7b",
+                "Llama 2 7B",
+                "llama-2",
+                (32, 4096, 32, 32, 11008, 32000, 4096),
+                2.0e12,
+                _LLAMA2,
+            ),
+            _m(
+                "llama-2-13b",
+                "Llama 2 13B",
+                "llama-2",
+                (40, 5120, 40, 40, 13824, 32000, 4096),
+                2.0e12,
+                _LLAMA2,
+            ),
+            _m(
+                "llama-2-70b",
+                "Llama 2 70B",
+                "llama-2",
+                (80, 8192, 64, 8, 28672, 32000, 4096),
+                2.0e12,
+                _LLAMA2,
+            ),
+            # Mistral does not publish its token count; 2T is an assumption for the preset only.
+            _m(
+                "mistral-7b",
+                "Mistral 7B v0.1",
+                "mistral",
+                (32, 4096, 32, 8, 14336, 32000, 8192),
+                2.0e12,
+                _MISTRAL,
+            ),
+            _m(
+                "codellama-7b",
+                "Code Llama 7B",
+                "codellama",
+                (32, 4096, 32, 32, 11008, 32016, 16384),
+                5.0e11,
+                _CODELLAMA,
+            ),
+            _m(
+                "codellama-13b",
+                "Code Llama 13B",
+                "codellama",
+                (40, 5120, 40, 40, 13824, 32016, 16384),
+                5.0e11,
+                _CODELLAMA,
+            ),
+            _m(
+                "codellama-34b",
+                "Code Llama 34B",
+                "codellama",
+                (48, 8192, 64, 8, 22016, 32000, 16384),
+                5.0e11,
+                _CODELLAMA,
+            ),
+            _m(
+                "vicuna-7b",
+                "Vicuna 7B v1.5",
+                "vicuna",
+                (32, 4096, 32, 32, 11008, 32000, 4096),
+                3.7e8,
+                _VICUNA,
+            ),
+            _m(
+                "vicuna-13b",
+                "Vicuna 13B v1.5",
+                "vicuna",
+                (40, 5120, 40, 40, 13824, 32000, 4096),
+                3.7e8,
+                _VICUNA,
+            ),
+        )
+    }
+)
+CUSTOM_MODEL = "custom"
+
+# Where a fine-tune starts from: its base model's pretraining tokens (FastChat fine-tunes the
+# Llama 2 base; Code Llama continues Llama 2 on 500B code tokens).
+BASE_TOKENS: Mapping[str, float] = MappingProxyType({"vicuna": 2.0e12, "codellama": 2.0e12})
+
+# Per-family offset to the Chinchilla loss (nats). The Chinchilla fits were made on MassiveText
+# with another tokenizer; LLaMA-1's published training-loss plot ends near 1.5-1.6 for 65B and
+# 1.7-1.8 for 7B, well below the fit's 1.9-2.0, so each family gets a constant shift.
+# Calibrated by eye against those plots (reference: llm-training-facts.md, scaling-laws note).
+FAMILY_LOSS_OFFSET: Mapping[str, float] = MappingProxyType(
+    {
+        "llama": -0.24,
+        "llama-2": -0.22,
+        "mistral": -0.28,
+        "codellama": -0.85,  # code is far more predictable than web text
+        "vicuna": -0.95,  # templated chat data, loss on assistant turns
+        "custom": -0.25,
+    }
+)
+
+_GPU_SRC = "llm-training-facts.md, Compute table (vendor datasheets)"
+_PRICE_SRC = "llm-training-facts.md, on-demand prices 2026"
+
+GPUS: Mapping[str, GpuSpec] = MappingProxyType(
+    {
+        g.slug: g
+        for g in (
+            GpuSpec(
+                "a100-40gb",
+                "A100 40GB",
+                312,
+                312,
+                40,
+                1.555,
+                400,
+                1.80,
+                1.0,
+                f"{_GPU_SRC}; price assumed",
+            ),
+            GpuSpec(
+                "a100-80gb",
+                "A100 80GB",
+                312,
+                312,
+                80,
+                2.0,
+                400,
+                2.45,
+                1.0,
+                f"{_GPU_SRC}; {_PRICE_SRC}",
+            ),
+            # Llama 3 405B reached 38-43% MFU on H100 where our A100 curve predicts ~53%.
+            GpuSpec(
+                "h100-sxm",
+                "H100 SXM",
+                989,
+                989,
+                80,
+                3.35,
+                700,
+                4.76,
+                0.80,
+                f"{_GPU_SRC}; {_PRICE_SRC}; MFU factor from Llama 3 (38-43%)",
+            ),
+            GpuSpec(
+                "h200",
+                "H200 SXM",
+                989,
+                989,
+                141,
+                4.8,
+                700,
+                6.35,
+                0.82,
+                f"{_GPU_SRC}; {_PRICE_SRC}; MFU factor assumed",
+            ),
+            GpuSpec(
+                "mi300x",
+                "MI300X",
+                1307,
+                1307,
+                192,
+                5.3,
+                750,
+                4.00,
+                0.65,
+                f"{_GPU_SRC}; price and MFU factor assumed",
+            ),
+            GpuSpec(
+                "l40s",
+                "L40S",
+                362,
+                362,
+                48,
+                0.86,
+                350,
+                1.40,
+                0.80,
+                f"{_GPU_SRC}; {_PRICE_SRC}; MFU factor assumed",
+            ),
+            GpuSpec(
+                "v100-32gb",
+                "V100 32GB",
+                0,
+                125,
+                32,
+                0.9,
+                300,
+                0.90,
+                0.85,
+                f"{_GPU_SRC}; price and MFU factor assumed",
+            ),
+            GpuSpec(
+                "rtx-4090",
+                "RTX 4090",
+                165,
+                165,
+                24,
+                1.0,
+                450,
+                0.60,
+                0.80,
+                f"{_GPU_SRC}; {_PRICE_SRC}; MFU factor assumed",
+            ),
+        )
+    }
+)
+
+_ADAM_BOUNDS = {"beta1": (0.0, 0.9999), "beta2": (0.0, 0.99999), "eps": (1e-12, 1e-3)}
+
+OPTIMIZERS: Mapping[str, OptimizerSpec] = MappingProxyType(
+    {
+        o.slug: o
+        for o in (
+            OptimizerSpec(
+                "adamw",
+                "AdamW",
+                8,
+                1.0,
+                1.0,
+                MappingProxyType({"beta1": 0.9, "beta2": 0.95, "eps": 1e-5}),
+                MappingProxyType(_ADAM_BOUNDS),
+                True,
+                "Loshchilov & Hutter 2019; LLaMA settings beta2 0.95, eps 1e-5",
+            ),
+            OptimizerSpec(
+                "adam",
+                "Adam (L2)",
+                8,
+                1.0,
+                0.97,
+                MappingProxyType({"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
+                MappingProxyType(_ADAM_BOUNDS),
+                False,
+                "Kingma & Ba 2015; coupled L2 decay generalises slightly worse (Loshchilov & Hutter)",
+            ),
+            OptimizerSpec(
+                "sgd",
+                "SGD + momentum",
+                4,
+                30.0,
+                0.6,
+                MappingProxyType({"momentum": 0.9, "nesterov": 0.0}),
+                MappingProxyType({"momentum": (0.0, 0.9999), "nesterov": (0.0, 1.0)}),
+                False,
+                "one momentum buffer; transformers train markedly worse with SGD (assumed 0.6)",
+            ),
+            OptimizerSpec(
+                "adafactor",
+                "Adafactor",
+                0.1,
+                1.0,
+                0.96,
+                MappingProxyType({"beta2_decay": -0.8, "eps1": 1e-30, "clip_threshold": 1.0}),
+                MappingProxyType(
+                    {
+                        "beta2_decay": (-1.0, -0.1),
+                        "eps1": (1e-40, 1e-10),
+                        "clip_threshold": (0.1, 10.0),
+                    }
+                ),
+                True,
+                "Shazeer & Stern 2018: factored second moments, no first moment",
+            ),
+            OptimizerSpec(
+                "lion",
+                "Lion",
+                4,
+                0.2,
+                1.0,
+                MappingProxyType({"beta1": 0.9, "beta2": 0.99}),
+                MappingProxyType({"beta1": (0.0, 0.9999), "beta2": (0.0, 0.99999)}),
+                True,
+                "Chen et al. 2023: one momentum state, LR 3-10x below AdamW's",
+            ),
+        )
+    }
+)
+
+SCHEDULES: Mapping[str, ScheduleSpec] = MappingProxyType(
+    {
+        s.slug: s
+        for s in (
+            ScheduleSpec("constant", "Constant", "linear warmup, then the peak LR throughout"),
+            ScheduleSpec(
+                "linear", "Linear decay", "linear warmup, then linear decay to the minimum"
+            ),
+            ScheduleSpec(
+                "cosine", "Cosine", "linear warmup, then cosine decay to the minimum (LLaMA)"
+            ),
+            ScheduleSpec(
+                "wsd",
+                "Warmup-Stable-Decay",
+                "linear warmup, constant peak, then a short decay at the end (MiniCPM)",
+                uses_decay_fraction=True,
+            ),
+            ScheduleSpec(
+                "inverse-sqrt",
+                "Inverse square root",
+                "linear warmup, then peak * sqrt(warmup / t), floored at the minimum",
+            ),
+        )
+    }
+)
+
+PRECISIONS: Mapping[str, int] = MappingProxyType({"bf16": 2, "fp16": 2, "fp32": 4})
+"""Bytes per weight/activation element for each training precision."""

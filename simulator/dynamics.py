@@ -1,0 +1,361 @@
+"""The per-step model: loss, accuracy, gradient norm, spikes and divergence, vectorised.
+
+Loss (nats/token) for a model of N parameters after step i:
+
+    L = E + A / N^alpha + B / (D0 + D_eff)^beta          Chinchilla, Hoffmann et al. 2022
+        - 0.35 * S2 * (B / (D0 + D_eff)^beta)^0.6         annealing, Tissue et al. 2024
+        + family offset + domain gap * exp(-D_eff / D_a)  tokenizer/data shift; fine-tune start
+        - memorisation (train only) + overfitting (val only)    repeated epochs
+
+- ``D_eff`` is the tokens seen, weighted by the LR-area factor (Tissue's forward area S1 as
+  the mean LR relative to a reference, square-rooted and saturating above it), the batch
+  efficiency (critical batch, Kaplan/McCandlish), the optimizer's efficiency and the worth of
+  repeated data (Muennighoff et al. 2023, "Scaling Data-Constrained Language Models":
+  D' = U + U R* (1 - exp(-R / R*)), R* = 15.4). ``D0`` is what a pretrained base has seen.
+- ``S2`` is the annealing area normalised to [0, 1]: the drop of an exponential moving average
+  of the LR (lambda = 0.999 per step, Tissue et al.) below the peak. That EMA is evaluated by
+  8-point Gauss-Laguerre quadrature on a 32-step grid, so no step needs the history before it.
+- Loss is soft-capped at ln(vocab), the loss of a uniform guess, at step 0.
+- Noise: Gaussian with sigma proportional to L * sqrt(4M / batch) (gradient noise falls with
+  batch), plus a slow wobble from a 64-step value-noise grid.
+- Instability: per-step spike hazard = a size-dependent base rate (PaLM 540B: about 20 spikes in
+  ~255k steps) + a term growing with (LR / lr_crit(N))^2 above 0.8; divergence hazard grows
+  with its cube above 1.4 and doubles without gradient clipping. A spike shows in the gradient
+  norm two steps before the loss (OLMo 2), jumps by 5-30% of the loss and decays over tens to
+  hundreds of steps; clipping damps it. Divergence blows the loss up over 24 steps to NaN.
+- Token accuracy: 0.903 * exp(-0.2755 * L), an empirical mapping fitted to typical
+  (loss, top-1 accuracy) pairs of LLaMA-scale models (assumed, not from the reference).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator import timeline as tlm
+from simulator.catalog import FAMILY_LOSS_OFFSET, OPTIMIZERS
+from simulator.estimate import (
+    CHINCHILLA_A,
+    CHINCHILLA_ALPHA,
+    CHINCHILLA_B,
+    CHINCHILLA_BETA,
+    CHINCHILLA_E,
+    flops_per_token,
+    peak_flops,
+)
+from simulator.rng import STREAM_EVENT, STREAM_GRID, STREAM_STEP, uniform_pairs
+
+FloatArray = NDArray[np.float64]
+
+LOOKBACK = 1600  # steps before a range whose spikes can still show in it (5 x longest decay)
+DIVERGE_RAMP = 24  # steps from divergence to a non-finite loss
+EMA_LAMBDA = 0.999  # Tissue et al. 2024
+EMA_GRID = 32
+WOBBLE_GRID = 64
+MUENNIGHOFF_R_STAR = 15.4
+_NODES, _WEIGHTS = np.polynomial.laguerre.laggauss(8)
+
+
+@dataclass(frozen=True)
+class Spike:
+    step: int  # step index of the gradient-norm peak; the loss jumps one step later
+    size: float  # loss jump (nats)
+
+
+@dataclass(frozen=True)
+class Computed:
+    """Metrics for steps [start, stop) and the instability events found there."""
+
+    metrics: dict[str, NDArray[np.generic]]
+    spikes: tuple[Spike, ...]
+    diverged_at: int | None
+
+
+def hazards(
+    tl: tlm.Timeline, seed: int, start: int, stop: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Spike hazard, divergence hazard and the uniform that decides both, per step."""
+    steps = np.arange(start, stop, dtype=np.int64)
+    idx = tl.segment_index(steps)
+    p = np.minimum(tlm.tokens_after(tl, idx, steps) / tl.total_tokens, 1.0)
+    lr = tlm.lr_at_steps(tl, idx, p)
+    return _hazards_from_lr(tl, seed, steps, idx, lr)
+
+
+def _hazards_from_lr(
+    tl: tlm.Timeline, seed: int, steps: NDArray[np.int64], idx: NDArray[np.int64], lr: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    h_spike, h_div = _hazard_rates(tl, idx, _lr_ratio(tl, idx, lr))
+    u, _ = uniform_pairs(seed, STREAM_EVENT, int(steps[0]), int(steps[-1]) + 1)
+    return h_spike, h_div, u
+
+
+def _hazard_rates(
+    tl: tlm.Timeline, idx: NDArray[np.int64], ratio: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    base = 8e-5 * math.sqrt(tl.params / 5.4e11)
+    over = np.maximum(ratio - 1.4, 0.0)
+    no_clip = tl.const(idx, lambda s: 2.0 if s.cfg.grad_clip == 0 else 1.0)
+    h_div = 1e-4 * over**3 * no_clip
+    h_spike = base + 2e-3 * np.maximum(ratio - 0.8, 0.0) ** 2 + h_div
+    return h_spike, h_div
+
+
+def _lr_ratio(tl: tlm.Timeline, idx: NDArray[np.int64], lr: FloatArray) -> FloatArray:
+    """LR in AdamW units over the size's spike threshold."""
+    crit = tlm.lr_crit(tl.params)
+    return lr / tl.const(idx, lambda s: OPTIMIZERS[s.cfg.optimizer].lr_scale) / crit
+
+
+def first_divergence(tl: tlm.Timeline, seed: int, start: int, stop: int) -> int | None:
+    """First step in [start, stop) whose divergence hazard fires, or None."""
+    chunk = 1 << 20
+    for a in range(start, stop, chunk):
+        b = min(stop, a + chunk)
+        _, h_div, u = hazards(tl, seed, a, b)
+        hit = np.flatnonzero(u < h_div)
+        if hit.size:
+            return a + int(hit[0])
+    return None
+
+
+def _interp_grid(lo: int, hi: int, grid: int, knot_values: FloatArray, g0: int) -> FloatArray:
+    """Linear interpolation of per-knot values (knots every ``grid`` steps from ``g0``)."""
+    x = np.arange(lo, hi, dtype=np.float64)
+    xp = (np.arange(knot_values.size, dtype=np.float64) + g0) * grid
+    return np.interp(x, xp, knot_values)
+
+
+def _loss_lr_ema(tl: tlm.Timeline, lo: int, hi: int) -> FloatArray:
+    """EMA of the loss-LR for steps [lo, hi), on a grid with linear interpolation."""
+    g0, g1 = lo // EMA_GRID, (hi - 1) // EMA_GRID + 1
+    knots = np.arange(g0, g1 + 1, dtype=np.float64) * EMA_GRID
+    kappa = -math.log(EMA_LAMBDA)
+    x = knots[:, None] - _NODES[None, :] / kappa
+    vals = (tlm.loss_lr_at(tl, x.ravel()).reshape(x.shape) * _WEIGHTS[None, :]).sum(axis=1)
+    return _interp_grid(lo, hi, EMA_GRID, vals, g0)
+
+
+def _wobble(seed: int, lo: int, hi: int) -> FloatArray:
+    """Slow unit-variance noise: uniforms on a 64-step grid, linearly interpolated."""
+    g0, g1 = lo // WOBBLE_GRID, (hi - 1) // WOBBLE_GRID + 1
+    u, _ = uniform_pairs(seed, STREAM_GRID, g0, g1 + 1)
+    return _interp_grid(lo, hi, WOBBLE_GRID, (u - 0.5) * math.sqrt(12.0), g0)
+
+
+def _stair(x: FloatArray) -> FloatArray:
+    """Completed repeat-epochs with a short ramp: 0 in epoch 1, a step at each boundary."""
+    fl = np.floor(x)
+    return np.where(x >= 1.0, fl - 1.0 + np.clip((x - fl) / 0.02, 0.0, 1.0), 0.0)
+
+
+def compute(
+    tl: tlm.Timeline, seed: int, start: int, stop: int, *, diverged_at: int | None, scan_from: int
+) -> Computed:
+    """Metrics for steps [start, stop). See the module docstring for the model.
+
+    Args:
+        tl: the run's timeline.
+        seed: the run's seed.
+        start, stop: step indices (0-based) to return.
+        diverged_at: a divergence already recorded in the run state, if any.
+        scan_from: steps before this were already checked for divergence (the run's step);
+            steps from here to ``stop`` are scanned.
+
+    Written for speed (1M steps in well under 0.3 s): scalars instead of arrays when there is
+    one segment, optional terms skipped when they are zero, few temporaries.
+    """
+    lo = max(0, start - LOOKBACK)
+    n_all = stop - lo
+    steps = np.arange(lo, stop, dtype=np.int64)
+    idx = tl.segment_index(steps)
+    base = tl.base
+    n_params = float(tl.params)
+    unique = base.dataset_tokens
+
+    tokens = tlm.tokens_after(tl, idx, steps)
+    p = np.minimum(tokens * (1.0 / tl.total_tokens), 1.0)
+    lr = tlm.lr_at_steps(tl, idx, p)
+    batch = tl.const(idx, lambda s: s.cfg.global_batch_tokens)
+    lr_ratio = _lr_ratio(tl, idx, lr)
+
+    # Divergence: recorded, or the first hazard hit from scan_from on.
+    h_spike, h_div = _hazard_rates(tl, idx, lr_ratio)
+    u_event, u_jitter = uniform_pairs(seed, STREAM_EVENT, lo, stop)
+    div = diverged_at
+    if div is None and stop > scan_from:
+        if scan_from < lo:
+            div = first_divergence(tl, seed, scan_from, lo)
+        if div is None:
+            a = max(scan_from, lo) - lo
+            hit = np.flatnonzero(u_event[a:] < h_div[a:]) if np.ndim(h_div) else np.empty(0)
+            div = lo + a + int(hit[0]) if hit.size else None
+
+    # Effective data and the clean loss.
+    area = tlm.area_at(tl, idx, p)
+    mean_lr = area / (p * tl.lr_ref)
+    if float(mean_lr.max()) <= 1.0:
+        progress = np.sqrt(mean_lr)
+    else:
+        progress = np.where(
+            mean_lr <= 1.0, np.sqrt(mean_lr), 1.0 + 0.5 * np.log(np.maximum(mean_lr, 1e-300))
+        )
+    d_eff = tokens * progress
+    repeated = float(tokens[-1]) > unique
+    if repeated:
+        reps = np.maximum(tokens / unique - 1.0, 0.0)
+        fresh = (
+            np.minimum(tokens, unique)
+            + unique * MUENNIGHOFF_R_STAR * (1.0 - np.exp(-reps / MUENNIGHOFF_R_STAR))
+        ) / tokens
+        d_eff *= fresh
+    data_term = np.log(d_eff + base.base_tokens)
+    data_term *= -CHINCHILLA_BETA
+    np.exp(data_term, out=data_term)
+    data_term *= CHINCHILLA_B
+    s2 = _loss_lr_ema(tl, lo, stop)
+    s2 -= tl.lr_peak0
+    s2 *= -1.0 / tl.lr_peak0
+    np.clip(s2, -0.5, 1.0, out=s2)
+    s2 *= -0.35
+    s2 *= data_term**0.6
+    clean = data_term + s2
+    clean += (
+        CHINCHILLA_E + CHINCHILLA_A / n_params**CHINCHILLA_ALPHA + FAMILY_LOSS_OFFSET[base.family]
+    )
+    if base.base_tokens > 0:
+        clean += 0.6 * np.exp(-d_eff / (0.02 * tl.total_tokens))
+    opt = OPTIMIZERS[base.optimizer]
+    if opt.decoupled_weight_decay and base.base_tokens == 0:
+        clean += 0.015 * max(0.0, 0.1 - base.weight_decay) / 0.1
+    # Soft cap at ln(vocab): only the first steps come near it.
+    ln_v = math.log(base.arch.vocab_size)
+    near = np.flatnonzero(clean > ln_v - 4.0)
+    if near.size:
+        tau = 0.25
+        clean[near] = -tau * np.logaddexp(-clean[near] / tau, -ln_v / tau)
+
+    # Noise: Gaussian (Box-Muller in float32 for speed) plus a slow wobble.
+    u1, u2 = uniform_pairs(seed, STREAM_STEP, lo, stop)
+    r = np.sqrt(-2.0 * np.log(u1.astype(np.float32)))
+    theta = (2.0 * np.pi * u2).astype(np.float32)
+    z1 = (r * np.cos(theta)).astype(np.float64)
+    z2 = (r * np.sin(theta)).astype(np.float64)
+    batch_noise = np.sqrt(tlm.REF_BATCH_TOKENS / batch)
+    sigma = clean * (0.012 * batch_noise)
+    noise = _wobble(seed, lo, stop)
+    noise *= 0.5
+    noise += z1
+    noise *= sigma
+
+    # Gradient norm before clipping.
+    g_floor = 0.5 if base.base_tokens > 0 else 0.22
+    peak_seg = tl.const(idx, lambda s: s.cfg.lr_peak)
+    early = np.exp(steps * (-1.0 / 200.0)) if lo < 4000 else 0.0
+    grad = (g_floor * (1.0 + 5.0 * early)) * (1.7 - 0.7 * lr / peak_seg)
+    grad *= np.exp((0.1 * batch_noise) * z2)
+    if float(lr_ratio.max()) > 1.0:
+        grad *= np.maximum(lr_ratio, 1.0) ** 1.5
+
+    # Spikes: the grad norm leads, the loss follows and decays.
+    spike_loss: FloatArray | None = None
+    is_spike = u_event < h_spike
+    if div is not None:
+        is_spike &= steps < div
+    found: list[Spike] = []
+    clip = tl.const(idx, lambda s: s.cfg.grad_clip)
+    for k in np.flatnonzero(is_spike):
+        if spike_loss is None:
+            spike_loss = np.zeros(n_all)
+        kstep = int(steps[k])
+        grad_mult = 2.0 + 10.0 * u1[k]
+        for back, share in ((2, 0.5), (1, 0.8), (0, 1.0)):
+            if k - back >= 0:
+                grad[k - back] *= 1.0 + (grad_mult - 1.0) * share
+        ck = float(clip if np.ndim(clip) == 0 else clip[k])
+        size = clean[k] * (0.05 + 0.25 * u2[k]) * (1.0 + 0.3 * max(0.0, float(lr_ratio[k]) - 1.0))
+        size *= math.sqrt(min(1.0, ck / grad[k])) if ck > 0 else 1.3
+        decay = 30.0 + 270.0 * u2[k]
+        first = k + 1
+        last = min(n_all, first + LOOKBACK)
+        if first < last:
+            spike_loss[first:last] += size * np.exp(-(np.arange(last - first)) / decay)
+        if kstep >= start:
+            found.append(Spike(kstep, float(size)))
+
+    train = clean + noise
+    val = clean + 0.15 * sigma * z2
+    if spike_loss is not None:
+        train += spike_loss
+        val += 0.8 * spike_loss
+    if repeated:
+        # Repeated epochs: memorisation lowers train loss, overfitting raises val loss.
+        ratio = min(n_params / (20.0 * unique), 10.0)
+        train -= 0.22 * math.sqrt(ratio) * (0.5 * reps + 0.5 * _stair(tokens / unique))
+        val += 0.06 * ratio * reps**1.5
+
+    if div is not None and div < stop:
+        after = steps > div
+        ramp = np.exp(np.minimum(steps - div, DIVERGE_RAMP + 1) / 4.0)
+        train = np.where(after, train * ramp, train)
+        val = np.where(after, val * ramp, val)
+        grad = np.where(after, grad * ramp**2, grad)
+        dead = steps > div + DIVERGE_RAMP
+        train[dead] = np.nan
+        val[dead] = np.nan
+        grad[dead] = np.nan
+
+    # Clock, throughput, cost, memory.
+    wall = tl.per_segment(
+        idx, lambda s, w: s.wall0 + tlm.wall_in_segment(s, seed, steps[w], u_jitter[w]), n_all
+    )
+    prev_wall = np.empty(n_all)
+    prev_wall[1:] = wall[:-1]
+    if lo == 0:
+        prev_wall[0] = 0.0
+    else:
+        seg = tl.segments[int(tl.segment_index(np.array([lo - 1], dtype=np.int64))[0])]
+        prev_wall[0] = (
+            seg.wall0 + tlm.wall_in_segment(seg, seed, np.array([lo - 1], dtype=np.int64))[0]
+        )
+    tps = batch / (wall - prev_wall)
+    gpus = tl.const(idx, lambda s: s.cfg.num_gpus)
+    mfu = tps * (flops_per_token(base) / peak_flops(base)) / gpus
+    if len(tl.segments) == 1:
+        seg0 = tl.segments[0]
+        cost = wall * (seg0.cfg.num_gpus * seg0.price / 3600.0)
+    else:
+        cost = tl.per_segment(
+            idx,
+            lambda s, w: s.cost0 + (wall[w] - s.wall0) * s.cfg.num_gpus * s.price / 3600.0,
+            n_all,
+        )
+    memory = tl.const(idx, lambda s: s.memory_bytes / 1e9) * (0.985 + 0.01 * u1)
+
+    cut = start - lo
+    eval_every = base.resolved_eval_interval
+    is_eval = (steps + 1) % eval_every == 0
+    if stop == tl.total_steps:
+        is_eval[-1] = True
+    train_c = train[cut:]
+    out: dict[str, NDArray[np.generic]] = {
+        "step": steps[cut:] + 1,
+        "epoch": tokens[cut:] / unique,
+        "tokens": tokens[cut:],
+        "wall_time": wall[cut:],
+        "train_loss": train_c,
+        "val_loss": np.where(is_eval[cut:], val[cut:], np.nan),
+        "is_eval": is_eval[cut:],
+        "perplexity": np.exp(np.minimum(train_c, 700.0)),
+        "accuracy": np.minimum(0.903 * np.exp(-0.2755 * train_c), 1.0),
+        "lr": lr[cut:],
+        "grad_norm": grad[cut:],
+        "tokens_per_sec": tps[cut:],
+        "mfu": mfu[cut:],
+        "memory_gb": memory[cut:],
+        "cost_usd": cost[cut:],
+    }
+    return Computed(out, tuple(found), div)

@@ -1,0 +1,290 @@
+"""What a recipe will cost before it runs: compute, throughput, time, memory, money, carbon.
+
+Formulas and their sources (figures in shared/reference/llm-training-facts.md):
+
+- Parameters: LLaMA layout (untied embeddings, grouped-query attention, SwiGLU MLP with three
+  matrices, RMSNorm); reproduces the published 6.74B / 13.02B / 68.98B.
+- Training FLOPs per token: 6N + 6 * n_layers * seq_len * d_model (Kaplan et al. 2020,
+  Table 1). Full activation recomputation makes the hardware do about 8N instead of 6N, so
+  model-FLOPs utilisation (MFU) drops by 6/8 at the same hardware utilisation.
+- MFU: 0.40 + 0.025 * log10(N / 1e9) on A100, a gentle rise with model size fitted to the
+  published runs (Llama 2 7B: 184,320 A100-80GB GPU-hours for 2.0T tokens is 42.2% MFU;
+  LLaMA 65B at 380 tokens/s/GPU is 48.7%; Llama 2 70B 44.5%; Megatron-LM 41.5-56.3%). Each
+  GPU scales it by its ``mfu_factor`` (H100: Llama 3's 38-43%). Tensor parallelism across
+  nodes, ZeRO-3 gathers, tiny micro-batches and fp32 each cost a documented factor below.
+- Memory per GPU: mixed-precision Adam is 2 + 2 + 12 = 16 bytes/parameter and ZeRO stages 1-3
+  shard the optimizer, then gradients, then weights over data-parallel ranks (Rajbhandari et
+  al. 2020). Activations per layer s*b*h*34 bytes (Korthikanti et al. 2022 without the
+  5*a*s/h attention-score term, which FlashAttention/xformers never materialise; LLaMA used
+  xformers), 2*s*b*h with full recomputation, divided by the tensor-parallel degree (with
+  sequence parallelism). Logits in fp32 are s*b*vocab*4 bytes.
+- Energy: GPU-hours x board power x PUE 1.1; carbon 0.385 kg CO2e/kWh (LLaMA paper, sec. 6).
+- Compute-optimal split: Hoffmann et al. 2022 eq. 4 with the printed approach-3 fit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from simulator.catalog import GPUS, OPTIMIZERS, PRECISIONS, Architecture
+from simulator.config import ConfigError, TrainingConfig
+
+# Hoffmann et al. 2022, approach 3, as printed.
+CHINCHILLA_E, CHINCHILLA_A, CHINCHILLA_B = 1.69, 406.4, 410.7
+CHINCHILLA_ALPHA, CHINCHILLA_BETA = 0.34, 0.28
+PUE = 1.1  # LLaMA paper, carbon section
+KG_CO2_PER_KWH = 0.385  # LLaMA paper, carbon section
+FRAMEWORK_OVERHEAD_BYTES = 1.5e9  # CUDA context, NCCL buffers, allocator slack (assumed)
+
+
+def param_count(arch: Architecture) -> int:
+    """Parameters of a LLaMA-layout decoder (untied input and output embeddings)."""
+    d, h, kv = arch.d_model, arch.n_heads, arch.n_kv_heads
+    head_dim = d // h
+    attn = 2 * d * d + 2 * d * head_dim * kv
+    mlp = 3 * d * arch.ffn_dim
+    per_layer = attn + mlp + 2 * d
+    return arch.n_layers * per_layer + 2 * arch.vocab_size * d + d
+
+
+def flops_per_token(cfg: TrainingConfig) -> float:
+    """Model training FLOPs per token: 6N + 6 * n_layers * seq_len * d_model (Kaplan)."""
+    arch = cfg.arch
+    return 6.0 * param_count(arch) + 6.0 * arch.n_layers * cfg.seq_len * arch.d_model
+
+
+def peak_flops(cfg: TrainingConfig) -> float:
+    """Peak dense FLOP/s of one GPU at the config's precision."""
+    gpu = GPUS[cfg.gpu]
+    tflops = gpu.peak_tflops_bf16 if cfg.precision == "bf16" else gpu.peak_tflops_fp16
+    if cfg.precision == "fp32":
+        tflops = gpu.peak_tflops_fp16 / 2.0  # TF32 tensor cores run at half the 16-bit rate
+    return tflops * 1e12
+
+
+def modelled_mfu(cfg: TrainingConfig) -> float:
+    """Model-FLOPs utilisation this recipe should reach, or the user's override."""
+    if cfg.mfu is not None:
+        return cfg.mfu
+    n = param_count(cfg.arch)
+    mfu = min(0.55, max(0.20, 0.40 + 0.025 * math.log10(n / 1e9)))
+    mfu *= GPUS[cfg.gpu].mfu_factor
+    if cfg.tensor_parallel > 8:
+        mfu *= 0.80  # tensor parallelism across nodes (Narayanan et al. 2021: keep TP in a node)
+    elif cfg.tensor_parallel > 1:
+        mfu *= 0.97
+    if cfg.zero_stage == 3 and cfg.data_parallel > 1:
+        mfu *= 0.95  # per-layer weight all-gathers are not fully overlapped (assumed)
+    micro_tokens = cfg.micro_batch_size * cfg.seq_len
+    mfu *= min(1.0, (micro_tokens / 2048.0) ** 0.15)  # small matmuls underfill the GPU (assumed)
+    if cfg.activation_checkpointing:
+        mfu *= 6.0 / 8.0  # recomputation: hardware does ~8N per token for 6N of model FLOPs
+    # A partial last micro-step idles some GPUs.
+    mfu *= cfg.sequences_per_batch / (cfg.grad_accum * cfg.data_parallel * cfg.micro_batch_size)
+    return mfu
+
+
+def tokens_per_second(cfg: TrainingConfig) -> float:
+    return cfg.num_gpus * peak_flops(cfg) * modelled_mfu(cfg) / flops_per_token(cfg)
+
+
+def memory_per_gpu(cfg: TrainingConfig) -> dict[str, float]:
+    """Bytes per GPU by part: weights, gradients, optimizer, activations, other."""
+    arch = cfg.arch
+    p = float(param_count(arch))
+    t, nd = cfg.tensor_parallel, cfg.data_parallel
+    w = PRECISIONS[cfg.precision]
+    mixed = w == 2
+    weights = w * p / t
+    grads = w * p / t
+    optimizer = (OPTIMIZERS[cfg.optimizer].state_bytes + (4.0 if mixed else 0.0)) * p / t
+    if cfg.zero_stage >= 1:
+        optimizer /= nd
+    if cfg.zero_stage >= 2:
+        grads /= nd
+    if cfg.zero_stage >= 3:
+        layer = p / arch.n_layers
+        weights = weights / nd + 2 * layer * w / t  # two layers gathered at a time (prefetch)
+    s, b, h = cfg.seq_len, cfg.micro_batch_size, arch.d_model
+    scale = w / 2.0  # Korthikanti's constants assume 16-bit activations
+    full_layer = s * b * h * 34.0 * scale / t
+    if cfg.activation_checkpointing:
+        acts = arch.n_layers * 2.0 * s * b * h * scale / t + full_layer
+    else:
+        acts = arch.n_layers * full_layer
+    logits = s * b * arch.vocab_size * 4.0 / t
+    return {
+        "weights": weights,
+        "gradients": grads,
+        "optimizer": optimizer,
+        "activations": acts + logits,
+        "other": FRAMEWORK_OVERHEAD_BYTES,
+    }
+
+
+def gpu_capacity_bytes(cfg: TrainingConfig) -> float:
+    return GPUS[cfg.gpu].memory_gb * 1e9
+
+
+def compute_optimal(compute_flops: float) -> tuple[float, float]:
+    """Chinchilla-optimal (params, tokens) for a compute budget (Hoffmann eq. 4)."""
+    a, b = CHINCHILLA_ALPHA, CHINCHILLA_BETA
+    g = (a * CHINCHILLA_A / (b * CHINCHILLA_B)) ** (1.0 / (a + b))
+    n_opt = g * (compute_flops / 6.0) ** (b / (a + b))
+    return n_opt, compute_flops / 6.0 / n_opt
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Everything ``estimate`` predicts for a config. Memory figures are bytes per GPU."""
+
+    params: int
+    flops_per_token: float
+    total_flops: float
+    tokens: float
+    steps: int
+    grad_accum: int
+    mfu: float
+    tokens_per_second: float
+    step_seconds: float
+    wall_seconds: float
+    gpu_hours: float
+    energy_kwh: float
+    co2_kg: float
+    price_per_gpu_hour: float
+    cost_usd: float
+    memory: dict[str, float]
+    memory_total: float
+    memory_capacity: float
+    fits: bool
+    tokens_per_param: float
+    optimal_params: float
+    optimal_tokens: float
+    optimal_tokens_per_param: float = field(default=20.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["memory"] = dict(self.memory)
+        return d
+
+
+def estimate(cfg: TrainingConfig) -> Estimate:
+    """Predict time, memory, cost and carbon for ``cfg`` (pure, constant time: ~0.1 ms)."""
+    n = param_count(cfg.arch)
+    fpt = flops_per_token(cfg)
+    tokens = cfg.total_tokens
+    tps = tokens_per_second(cfg)
+    wall = tokens / tps
+    gpu_hours = wall * cfg.num_gpus / 3600.0
+    energy = gpu_hours * GPUS[cfg.gpu].power_w / 1000.0 * PUE
+    price = (
+        cfg.price_per_gpu_hour
+        if cfg.price_per_gpu_hour is not None
+        else GPUS[cfg.gpu].price_per_hour
+    )
+    memory = memory_per_gpu(cfg)
+    total = sum(memory.values())
+    capacity = gpu_capacity_bytes(cfg)
+    n_opt, d_opt = compute_optimal(6.0 * n * tokens)
+    return Estimate(
+        params=n,
+        flops_per_token=fpt,
+        total_flops=fpt * tokens,
+        tokens=tokens,
+        steps=cfg.total_steps,
+        grad_accum=cfg.grad_accum,
+        mfu=modelled_mfu(cfg),
+        tokens_per_second=tps,
+        step_seconds=cfg.global_batch_tokens / tps,
+        wall_seconds=wall,
+        gpu_hours=gpu_hours,
+        energy_kwh=energy,
+        co2_kg=energy * KG_CO2_PER_KWH,
+        price_per_gpu_hour=price,
+        cost_usd=gpu_hours * price,
+        memory=memory,
+        memory_total=total,
+        memory_capacity=capacity,
+        fits=total <= capacity,
+        tokens_per_param=tokens / n,
+        optimal_params=n_opt,
+        optimal_tokens=d_opt,
+        optimal_tokens_per_param=d_opt / n_opt,
+    )
+
+
+@dataclass(frozen=True)
+class FitAdvice:
+    """One change that would make a config fit, and the memory per GPU it would need."""
+
+    changes: dict[str, Any]
+    text: str
+    memory_total: float
+    fits: bool
+
+
+def fit_advice(cfg: TrainingConfig, limit: int = 4) -> list[FitAdvice]:
+    """Changes that make ``cfg`` fit its GPUs, cheapest first; empty when it already fits.
+
+    Tries, in the order a practitioner would: more ZeRO sharding, activation checkpointing, a
+    smaller micro-batch, more tensor parallelism, then combinations of these.
+    """
+    capacity = gpu_capacity_bytes(cfg)
+
+    def total(c: TrainingConfig) -> float:
+        return sum(memory_per_gpu(c).values())
+
+    if total(cfg) <= capacity:
+        return []
+    candidates: list[tuple[dict[str, Any], str]] = []
+    if cfg.data_parallel > 1:
+        for stage in range(cfg.zero_stage + 1, 4):
+            label = "FSDP / ZeRO-3" if stage == 3 else f"ZeRO stage {stage}"
+            candidates.append(({"zero_stage": stage}, f"shard with {label}"))
+    if not cfg.activation_checkpointing:
+        candidates.append(({"activation_checkpointing": True}, "turn on activation checkpointing"))
+    mb = cfg.micro_batch_size
+    while mb > 1:
+        mb //= 2
+        candidates.append(({"micro_batch_size": mb}, f"lower the micro-batch to {mb}"))
+    tp = cfg.tensor_parallel * 2
+    while tp <= 8 and cfg.num_gpus % tp == 0 and cfg.arch.n_heads % tp == 0:
+        candidates.append(
+            ({"tensor_parallel": tp}, f"split layers over {tp} GPUs (tensor parallel)")
+        )
+        tp *= 2
+    best_combo: dict[str, Any] = {}
+    if cfg.data_parallel > 1:
+        best_combo["zero_stage"] = 3
+    best_combo["activation_checkpointing"] = True
+    best_combo["micro_batch_size"] = 1
+    candidates.append(
+        (best_combo, "combine: " + ", ".join(f"{k}={v}" for k, v in best_combo.items()))
+    )
+
+    advice: list[FitAdvice] = []
+    for changes, text in candidates:
+        try:
+            trial = replace(cfg, **changes)
+            trial.validate()
+        except ConfigError:
+            continue
+        need = total(trial)
+        if need <= capacity:
+            advice.append(FitAdvice(changes, text, need, True))
+        if len(advice) >= limit:
+            break
+    if not advice:
+        per_gpu = GPUS[cfg.gpu].memory_gb
+        advice.append(
+            FitAdvice(
+                {},
+                f"does not fit {per_gpu:g} GB even fully sharded with checkpointing: "
+                "use more GPUs, a larger-memory GPU or a smaller model",
+                total(cfg),
+                False,
+            )
+        )
+    return advice

@@ -1,0 +1,104 @@
+"""Smoothing and spike-preserving downsampling of metric series, for charts.
+
+Smoothing is TensorBoard's debiased exponential moving average: non-finite values pass
+through untouched and do not update the average; the bias towards the zero start is divided
+out (1 - w^count). It is applied before downsampling, so the smoothed line is exact.
+
+Downsampling keeps, for each bucket, the first and last point, the minimum and the maximum,
+and the first and last non-finite value. A loss spike at one step in a million is therefore
+still on the chart at its true height, and a NaN is never silently dropped; a run of NaN
+(a diverged what-if) costs two points per bucket, so the bound always holds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+POINTS_PER_BUCKET = 6  # first, last, min, max, first and last non-finite
+
+
+def ema_smooth(
+    values: FloatArray, weight: float, carry: tuple[float, int] | None = None
+) -> tuple[FloatArray, tuple[float, int]]:
+    """TensorBoard's debiased EMA of ``values`` with smoothing ``weight`` in [0, 1).
+
+    Args:
+        values: the raw series.
+        weight: 0 returns the values unchanged; 0.99 is heavy smoothing.
+        carry: ``(last, count)`` from a previous call, to continue a series in pieces.
+
+    Returns:
+        The smoothed series and the carry for the next piece.
+    """
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"smoothing weight must be in [0, 1), not {weight}")
+    y = np.asarray(values, dtype=np.float64)
+    last, count = carry if carry is not None else (0.0, 0)
+    out = y.copy()
+    finite = np.isfinite(y)
+    f = y[finite]
+    if weight == 0.0 or f.size == 0:
+        if f.size:
+            last, count = float(f[-1]), count + f.size
+        return out, (last, count)
+    # EMA as blocks of a closed form: s_k = w^k s_0 + (1 - w) sum_j w^(k-j) y_j. Each block is
+    # short enough that w^-block stays finite, and the state is carried between blocks.
+    block = max(16, min(4096, int(600.0 / -math.log(weight))))
+    sm = np.empty_like(f)
+    powers = np.exp(np.arange(1, block + 1, dtype=np.float64) * math.log(weight))  # w^1 .. w^block
+    inv = 1.0 / powers
+    for a in range(0, f.size, block):
+        chunk = f[a : a + block]
+        m = chunk.size
+        acc = np.cumsum(chunk * inv[:m]) * powers[:m]  # sum_j w^(k-j) y_j, k = 1..m
+        sm[a : a + m] = powers[:m] * last + (1.0 - weight) * acc
+        last = float(sm[a + m - 1])
+    counts = count + np.arange(1, f.size + 1, dtype=np.float64)
+    out[finite] = sm / -np.expm1(counts * math.log(weight))  # 1 - w^count (scalar ** array is slow)
+    return out, (last, count + f.size)
+
+
+def downsample_indices(y: FloatArray, max_points: int) -> IntArray:
+    """Indices to keep so at most ``max_points`` remain, spikes and non-finite values kept.
+
+    Returns every index when the series already fits.
+    """
+    n = int(y.size)
+    if n <= max_points:
+        return np.arange(n, dtype=np.int64)
+    buckets = max(1, max_points // POINTS_PER_BUCKET)
+    size = math.ceil(n / buckets)
+    buckets = math.ceil(n / size)
+    pad = buckets * size - n
+    yy = np.concatenate([y, np.full(pad, np.nan)]).reshape(buckets, size)
+    valid = np.concatenate([np.ones(n, dtype=bool), np.zeros(pad, dtype=bool)]).reshape(
+        buckets, size
+    )
+    finite = np.isfinite(yy)
+    base = np.arange(buckets, dtype=np.int64) * size
+    keep = [base, np.minimum(base + size, n) - 1]
+    has_finite = finite.any(axis=1)
+    lo = np.where(finite, yy, np.inf).argmin(axis=1)
+    hi = np.where(finite, yy, -np.inf).argmax(axis=1)
+    keep += [(base + lo)[has_finite], (base + hi)[has_finite]]
+    bad = ~finite & valid
+    has_bad = bad.any(axis=1)
+    if has_bad.any():
+        first_bad = bad.argmax(axis=1)
+        last_bad = size - 1 - bad[:, ::-1].argmax(axis=1)
+        keep += [(base + first_bad)[has_bad], (base + last_bad)[has_bad]]
+    return np.unique(np.concatenate(keep))
+
+
+def downsample(
+    x: NDArray[np.generic], y: FloatArray, max_points: int
+) -> tuple[NDArray[np.generic], FloatArray]:
+    """``x`` and ``y`` reduced to at most ``max_points`` points (see ``downsample_indices``)."""
+    keep = downsample_indices(y, max_points)
+    return x[keep], y[keep]

@@ -1,0 +1,328 @@
+"""A run's timeline: the base config split into segments by mid-run changes.
+
+Each segment holds the config in force from its first step and the running totals at that
+step (tokens, LR area, wall time, cost). Everything per step is then a closed-form function of
+the step number and its segment, so any range of steps is computed without touching the
+steps before it. There are at most ``MAX_CHANGES + 1`` segments.
+
+Conventions: step index ``i`` is 0-based; "after step i" means i + 1 optimizer steps done.
+The schedule is a function of the token fraction (see ``schedules``); its warmup length and
+shape come from the base config and do not change mid-run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator import schedules
+from simulator.catalog import OPTIMIZERS
+from simulator.config import TrainingConfig
+from simulator.estimate import (
+    CHINCHILLA_A,
+    CHINCHILLA_ALPHA,
+    CHINCHILLA_B,
+    CHINCHILLA_BETA,
+    CHINCHILLA_E,
+    estimate,
+    param_count,
+)
+from simulator.rng import STREAM_EVENT, uniform_pairs
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+JITTER = 0.06  # +-3% step-time jitter (telescoping, so wall time stays closed-form)
+CHECKPOINT_WRITE_BPS = 1.0e9  # bytes/s each node writes to shared storage (assumed)
+REF_BATCH_TOKENS = 4 * 2**20  # the 4M-token batch of the LLaMA recipes the fits describe
+
+
+def lr_crit(params: float) -> float:
+    """Peak AdamW LR above which a model of this size starts to spike.
+
+    Shape from Kaplan et al. 2020 (the usable LR falls with model size) and Wortsman et al.
+    2023 (too-high LRs reproduce large-model instabilities); level calibrated so the published
+    LLaMA recipes (3e-4 at 7B, 1.5e-4 at 65B) sit at ~0.7 of it.
+    """
+    return 1.5e-3 * (params / 1e8) ** -0.3
+
+
+def critical_batch(loss: float) -> float:
+    """Kaplan et al. 2020: B_crit(L) = B* / L^(1/alpha_B), B* = 2e8 tokens, alpha_B = 0.21."""
+    return 2.0e8 / max(loss, 0.5) ** (1.0 / 0.21)
+
+
+def batch_efficiency(batch_tokens: float, loss: float) -> float:
+    """Progress per token relative to a 4M-token batch (McCandlish et al. 2018).
+
+    Tokens needed grow as (1 + B / B_crit): batches past the critical size buy little speed
+    for linearly more compute.
+    """
+    bc = critical_batch(loss)
+    return (1.0 + REF_BATCH_TOKENS / bc) / (1.0 + batch_tokens / bc)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The config in force from step ``start`` and the totals accumulated before it."""
+
+    start: int
+    cfg: TrainingConfig
+    tokens0: float
+    area0: float
+    wall0: float
+    cost0: float
+    step_seconds: float
+    tokens_per_second: float
+    checkpoint_seconds: float
+    memory_bytes: float
+    memory_capacity: float
+    mfu: float
+    area_scale: float  # batch and optimizer efficiency, in AdamW-LR units
+    price: float
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Segments plus the run-wide constants the per-step model needs."""
+
+    base: TrainingConfig
+    segments: tuple[Segment, ...]
+    total_tokens: float
+    total_steps: int
+    warmup_fraction: float
+    params: int
+    lr_ref: float  # AdamW-unit LR at which tokens count at face value
+    lr_peak0: float  # base peak LR, AdamW units
+    starts: IntArray
+
+    def segment_index(self, steps: IntArray) -> IntArray:
+        """Index of the segment governing each step."""
+        if len(self.segments) == 1:
+            return np.zeros(steps.shape, dtype=np.int64)
+        idx = np.searchsorted(self.starts, steps, side="right") - 1
+        return np.maximum(idx, 0).astype(np.int64)
+
+    def const(self, idx: IntArray, fn: Callable[[Segment], float]) -> FloatArray:
+        """A per-segment constant (e.g. the batch in force) per step; a 0-d array if one segment."""
+        if len(self.segments) == 1:
+            return np.asarray(float(fn(self.segments[0])))
+        return np.array([fn(s) for s in self.segments], dtype=np.float64)[idx]
+
+    def per_segment(
+        self, idx: IntArray, fn: Callable[[Segment, NDArray[np.bool_] | slice], FloatArray], n: int
+    ) -> FloatArray:
+        """Evaluate ``fn(segment, where)`` for each segment present in ``idx``."""
+        if len(self.segments) == 1:
+            return fn(self.segments[0], slice(None))
+        out = np.empty(n, dtype=np.float64)
+        for j in np.unique(idx):
+            where = idx == j
+            out[where] = fn(self.segments[int(j)], where)
+        return out
+
+
+def chinchilla_loss(params: float, tokens: float) -> float:
+    """Hoffmann et al. 2022 approach-3 fit, as printed."""
+    return (
+        CHINCHILLA_E
+        + CHINCHILLA_A / params**CHINCHILLA_ALPHA
+        + CHINCHILLA_B / max(tokens, 1.0) ** CHINCHILLA_BETA
+    )
+
+
+def reference_lr(cfg: TrainingConfig, params: float) -> float:
+    """AdamW-unit LR that makes tokens count at face value.
+
+    Pretraining: 0.7 * lr_crit. Fine-tuning a pretrained model on little data uses ~15x lower
+    LRs (FastChat and Llama-2-Chat SFT: 2e-5 at 7B-13B), blended on log(tokens / base tokens).
+    """
+    ref = 0.7 * lr_crit(params)
+    if cfg.base_tokens > 0:
+        ratio = max(cfg.total_tokens / cfg.base_tokens, 1e-12)
+        m = min(1.0, max(0.0, (math.log10(ratio) + 3.0) / 2.0))
+        ref *= 15.0 ** (m - 1.0)
+    return ref
+
+
+def _area(cfg: TrainingConfig, w: float, p: FloatArray | float) -> FloatArray:
+    return schedules.area(
+        cfg.schedule,
+        np.asarray(p, dtype=np.float64),
+        w,
+        cfg.lr_peak,
+        cfg.lr_min,
+        cfg.decay_fraction,
+    )
+
+
+def build_timeline(
+    base: TrainingConfig, changes: Sequence[tuple[int, dict[str, Any]]] = ()
+) -> Timeline:
+    """Split ``base`` into segments at each ``(step, changes)``; O(number of changes)."""
+    params = param_count(base.arch)
+    total_tokens = base.total_tokens
+    warmup = min(1.0, base.warmup_steps * base.global_batch_tokens / total_tokens)
+    end_loss = chinchilla_loss(params, base.base_tokens + total_tokens)
+    seed = base.seed
+    segments: list[Segment] = []
+    cfg = base
+    start, tokens0, area0, wall0, cost0 = 0, 0.0, 0.0, 0.0, 0.0
+    plan = [(0, {})] + [(s, c) for s, c in changes]
+    for k, (step, delta) in enumerate(plan):
+        if k > 0:
+            prev = segments[-1]
+            n = step - prev.start
+            tokens_end = prev.tokens0 + n * prev.cfg.global_batch_tokens
+            p0, p1 = prev.tokens0 / total_tokens, min(tokens_end / total_tokens, 1.0)
+            area0 = prev.area0 + prev.area_scale * float(
+                _area(prev.cfg, warmup, p1) - _area(prev.cfg, warmup, p0)
+            )
+            wall0 = prev.wall0 + _segment_wall(prev, seed, step - 1)
+            cost0 = prev.cost0 + (wall0 - prev.wall0) * prev.cfg.num_gpus * prev.price / 3600.0
+            tokens0, start = tokens_end, step
+            cfg = cfg.with_changes(delta)
+        est = estimate(cfg)
+        opt = OPTIMIZERS[cfg.optimizer]
+        ckpt_bytes = 16.0 * params  # weights + fp32 master + Adam states
+        nodes = max(1.0, cfg.num_gpus / 8.0)
+        segments.append(
+            Segment(
+                start=start,
+                cfg=cfg,
+                tokens0=tokens0,
+                area0=area0,
+                wall0=wall0,
+                cost0=cost0,
+                step_seconds=est.step_seconds,
+                tokens_per_second=est.tokens_per_second,
+                checkpoint_seconds=ckpt_bytes / (nodes * CHECKPOINT_WRITE_BPS),
+                memory_bytes=est.memory_total,
+                memory_capacity=est.memory_capacity,
+                mfu=est.mfu,
+                area_scale=batch_efficiency(cfg.global_batch_tokens, end_loss)
+                * opt.efficiency
+                / opt.lr_scale,
+                price=est.price_per_gpu_hour,
+            )
+        )
+    last = segments[-1]
+    remaining = max(0.0, total_tokens - last.tokens0)
+    total_steps = last.start + max(0, math.ceil(remaining / last.cfg.global_batch_tokens - 1e-9))
+    total_steps = max(total_steps, last.start + (1 if remaining > 0 else 0))
+    opt0 = OPTIMIZERS[base.optimizer]
+    return Timeline(
+        base=base,
+        segments=tuple(segments),
+        total_tokens=total_tokens,
+        total_steps=total_steps,
+        warmup_fraction=warmup,
+        params=params,
+        lr_ref=reference_lr(base, params),
+        lr_peak0=base.lr_peak / opt0.lr_scale,
+        starts=np.array([s.start for s in segments], dtype=np.int64),
+    )
+
+
+def _segment_wall(seg: Segment, seed: int, last_step: int) -> float:
+    """Seconds from the start of ``seg`` to the end of step ``last_step`` (inclusive)."""
+    steps = np.array([last_step], dtype=np.int64)
+    return float(wall_in_segment(seg, seed, steps)[0])
+
+
+def wall_in_segment(
+    seg: Segment, seed: int, steps: IntArray, u_now: FloatArray | None = None
+) -> FloatArray:
+    """Seconds from the segment's start to the end of each step.
+
+    Step times jitter by +-3% as a difference of consecutive uniforms, so the sum over any
+    range telescopes to two draws; checkpoint stalls are counted in closed form.
+    """
+    if steps.size == 0:
+        return np.empty(0, dtype=np.float64)
+    if u_now is None:
+        _, u_now = uniform_pairs(seed, STREAM_EVENT, int(steps[0]), int(steps[-1]) + 1)
+        u_now = u_now[steps - steps[0]]
+    _, u_before = uniform_pairs(seed, STREAM_EVENT, seg.start - 1, seg.start)
+    k = seg.cfg.resolved_checkpoint_interval
+    ckpts = ((steps + 1) // k - seg.start // k).astype(np.float64)
+    ckpts *= seg.checkpoint_seconds
+    wall = (steps + (1 - seg.start)) * seg.step_seconds
+    wall += (u_now - u_before[0]) * (JITTER * seg.step_seconds)
+    wall += ckpts
+    return wall
+
+
+def tokens_after(tl: Timeline, idx: IntArray, steps: IntArray) -> FloatArray:
+    """Tokens seen after each step."""
+
+    def fn(seg: Segment, where: NDArray[np.bool_] | slice) -> FloatArray:
+        return (
+            seg.tokens0
+            + (steps[where] + 1 - seg.start).astype(np.float64) * seg.cfg.global_batch_tokens
+        )
+
+    return tl.per_segment(idx, fn, steps.size)
+
+
+def lr_at_steps(
+    tl: Timeline, idx: IntArray, p: FloatArray, *, warmup_at_peak: bool = False
+) -> FloatArray:
+    """The learning rate (the optimizer's own units) at token fractions ``p``."""
+
+    def fn(seg: Segment, where: NDArray[np.bool_] | slice) -> FloatArray:
+        c = seg.cfg
+        return schedules.lr_at(
+            c.schedule,
+            p[where],
+            tl.warmup_fraction,
+            c.lr_peak,
+            c.lr_min,
+            c.decay_fraction,
+            warmup_at_peak=warmup_at_peak,
+        )
+
+    return tl.per_segment(idx, fn, p.size)
+
+
+def area_at(tl: Timeline, idx: IntArray, p: FloatArray) -> FloatArray:
+    """LR area (AdamW units, efficiency-weighted, warmup at peak) from 0 to ``p``."""
+
+    def fn(seg: Segment, where: NDArray[np.bool_] | slice) -> FloatArray:
+        p0 = seg.tokens0 / tl.total_tokens
+        return seg.area0 + seg.area_scale * (
+            _area(seg.cfg, tl.warmup_fraction, p[where])
+            - float(_area(seg.cfg, tl.warmup_fraction, p0))
+        )
+
+    return tl.per_segment(idx, fn, p.size)
+
+
+def loss_lr_at(tl: Timeline, x: FloatArray) -> FloatArray:
+    """LR (AdamW units, warmup counted at peak) at fractional steps ``x``; peak before 0."""
+    before = x < 0
+    xs = np.maximum(x, 0.0)
+    steps = np.floor(xs).astype(np.int64)
+    idx = tl.segment_index(steps)
+
+    def fn(seg: Segment, where: NDArray[np.bool_] | slice) -> FloatArray:
+        c = seg.cfg
+        tok = seg.tokens0 + (xs[where] + 1.0 - seg.start) * c.global_batch_tokens
+        lr = schedules.lr_at(
+            c.schedule,
+            tok / tl.total_tokens,
+            tl.warmup_fraction,
+            c.lr_peak,
+            c.lr_min,
+            c.decay_fraction,
+            warmup_at_peak=True,
+        )
+        return lr / OPTIMIZERS[c.optimizer].lr_scale
+
+    out = tl.per_segment(idx, fn, x.size)
+    return np.where(before, tl.lr_peak0, out)
