@@ -1,0 +1,8 @@
+"""The Configuration tab (placeholder until its own issue lands; its owner replaces this module)."""
+
+from dash import html
+
+
+def layout() -> html.Div:
+    """The tab's content."""
+    return html.Div("Configuration: coming soon.", className="p-4 text-body-secondary")
