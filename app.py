@@ -1,0 +1,54 @@
+"""LLM Training Dashboard: the entry point.
+
+``python app.py [--host H] [--port P] [--debug]`` serves on 127.0.0.1:8050 for one user;
+``gunicorn -c deploy/gunicorn.conf.py app:server`` serves production behind nginx.
+To serve under a sub-path, set ``DASH_URL_BASE_PATHNAME=/dash/`` (Dash reads it itself).
+
+Dash moves the callbacks registered with ``dash.callback`` into the first app that serves a
+request, so each process runs one app: the module-level one below (tests restore the
+registry between apps, see tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import dash
+
+import callbacks  # noqa: F401  (registers every callback)
+from callbacks import health
+from layouts import shell
+
+
+def create_app() -> dash.Dash:
+    """Build the Dash app: offline assets, the shell layout, ``/healthz``."""
+    app = dash.Dash(
+        __name__,
+        title=shell.PRODUCT_NAME,
+        update_title=None,
+        serve_locally=True,
+        external_stylesheets=[],
+        meta_tags=list(shell.META_TAGS),
+        index_string=shell.INDEX_STRING,
+    )
+    app.layout = shell.build_layout
+    health.register(app.server, app.config.routes_pathname_prefix)
+    return app
+
+
+app = create_app()
+server = app.server
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the development server (single process; use gunicorn in production)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8050)
+    parser.add_argument("--debug", action="store_true", help="hot reload and dev tools")
+    args = parser.parse_args(argv)
+    app.run(host=args.host, port=args.port, debug=args.debug)
+
+
+if __name__ == "__main__":
+    main()

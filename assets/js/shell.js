@@ -1,0 +1,89 @@
+/*
+ * Clientside half of the shell (the callbacks are declared in callbacks/shell.py).
+ *
+ * Why clientside: the colour mode and the run-status badge need nothing from the server, and
+ * the badge changes on every tick, so doing them here costs no request at all. They are named
+ * functions in an asset file, not JavaScript strings in Python, because Dash inlines string
+ * callbacks into the page as <script> blocks, which a strict Content-Security-Policy forbids.
+ *
+ * This file runs before Dash renders anything, so it also sets the colour mode right away:
+ * no flash of light mode for someone who chose dark.
+ */
+(function () {
+  "use strict";
+
+  var root = document.documentElement;
+  // The localStorage key of the theme dcc.Store: layouts.ids.THEME_STORE, which the index page
+  // (layouts/shell.py) writes on <html> so the id is defined in one place only.
+  var storeKey = root.getAttribute("data-theme-store");
+  var MODES = { light: true, dark: true };
+
+  function preferredMode() {
+    var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+    return dark ? "dark" : "light";
+  }
+
+  function storedMode() {
+    // dcc.Store(storage_type="local") keeps JSON under its id. Anything else is ignored.
+    try {
+      var value = storeKey && JSON.parse(window.localStorage.getItem(storeKey));
+      return MODES[value] === true ? value : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function applyMode(mode) {
+    root.setAttribute("data-bs-theme", mode);
+  }
+
+  applyMode(storedMode() || preferredMode());
+
+  // Run status (simulator.STATUSES) -> label and class. The Store's content comes from the
+  // browser and may be stale or edited, so only these known values ever reach the page.
+  var STATUS = {
+    idle: "Idle",
+    running: "Running",
+    paused: "Paused",
+    stopped: "Stopped",
+    finished: "Finished",
+    diverged: "Diverged",
+  };
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    shell: {
+      /**
+       * Keep the switch, the stored choice and <html data-bs-theme> in step.
+       * A click on the switch is a choice and is stored; on page load, with nothing stored,
+       * the mode follows prefers-color-scheme and nothing is stored, so it keeps following it.
+       * @returns {Array} [THEME_STORE.data, THEME_SWITCH.value]
+       */
+      syncTheme: function (switchOn, stored) {
+        var noUpdate = window.dash_clientside.no_update;
+        var triggered = window.dash_clientside.callback_context.triggered || [];
+        var clicked = triggered.some(function (t) {
+          return /\.value$/.test(t.prop_id);
+        });
+        if (clicked) {
+          var chosen = switchOn ? "dark" : "light";
+          applyMode(chosen);
+          return [chosen, noUpdate];
+        }
+        var mode = MODES[stored] === true ? stored : preferredMode();
+        applyMode(mode);
+        return [noUpdate, mode === "dark"];
+      },
+
+      /**
+       * The top bar's run-status badge, from the run Store.
+       * @returns {Array} [STATUS_BADGE.children, STATUS_BADGE.className]
+       */
+      statusBadge: function (run) {
+        var status = run && Object.prototype.hasOwnProperty.call(STATUS, run.status)
+          ? run.status
+          : "idle";
+        return [STATUS[status], "status-badge status-" + status];
+      },
+    },
+  });
+})();

@@ -1,0 +1,152 @@
+"""The shell: top bar, the three tabs, and the stores and timer every tab shares.
+
+``build_layout`` is a function, set as ``app.layout``: Dash calls it on every page load, so
+each visitor gets a fresh tree and nothing is shared between sessions through the layout.
+
+The stores live here rather than in a tab because ``dcc.Tabs`` mounts only the selected tab's
+content: a Store inside a tab would lose its state whenever the user looked elsewhere, and the
+run must keep ticking while the user reads the Model Comparison tab. Where each store keeps
+its data (``storage_type``) is part of the design: the run lasts the browser session, the
+next run's config, the saved runs and the colour mode survive a restart of the browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from layouts import comparison, configuration, ids, training
+
+PRODUCT_NAME = "LLM Training Dashboard"
+
+# (label, tab value, URL hash, content). Labels are fixed by the product; the hash makes a
+# tab linkable (``/#comparison``) and is what the back button walks through.
+TABS: tuple[tuple[str, str, str, Callable[[], Any]], ...] = (
+    ("Training", ids.TAB_TRAINING, "training", training.layout),
+    ("Model Comparison", ids.TAB_COMPARISON, "comparison", comparison.layout),
+    ("Configuration", ids.TAB_CONFIGURATION, "configuration", configuration.layout),
+)
+
+TICK_MS = 500  # two ticks a second: smooth enough to watch, cheap enough for many viewers
+
+# Dash's default page, plus lang="en" (screen readers, hyphenation) and the theme store's id
+# on <html>, where assets/js/shell.js reads it before Dash starts.
+INDEX_STRING = (
+    "<!DOCTYPE html>\n"
+    f'<html lang="en" data-theme-store="{ids.THEME_STORE}">\n'
+    "<head>\n{%metas%}\n<title>{%title%}</title>\n{%favicon%}\n{%css%}\n</head>\n"
+    "<body>\n{%app_entry%}\n<footer>\n{%config%}\n{%scripts%}\n{%renderer%}\n</footer>\n"
+    "</body>\n</html>\n"
+)
+
+META_TAGS = (
+    {"name": "viewport", "content": "width=device-width, initial-scale=1"},
+    {"name": "color-scheme", "content": "light dark"},
+    {
+        "name": "description",
+        "content": "Watch, control, compare and plan LLM training runs.",
+    },
+)
+
+
+def hash_for_tab(tab: str | None) -> str:
+    """The URL hash that opens ``tab`` (``"#training"``), or ``""`` for an unknown value."""
+    for _, value, slug, _ in TABS:
+        if value == tab:
+            return f"#{slug}"
+    return ""
+
+
+def tab_for_hash(url_hash: str | None) -> str | None:
+    """The tab a URL hash asks for, or ``None`` when it names no tab (any case, ``#`` optional)."""
+    slug = (url_hash or "").lstrip("#").strip().lower()
+    for _, value, tab_slug, _ in TABS:
+        if slug == tab_slug:
+            return value
+    return None
+
+
+def build_layout() -> html.Div:
+    """The whole page: top bar, tabs, shared stores, tick timer and alert area."""
+    return html.Div(
+        [
+            dcc.Location(id=ids.URL, refresh=False),
+            dcc.Store(id=ids.RUN_STORE, storage_type="session"),
+            dcc.Store(id=ids.CONFIG_STORE, storage_type="local"),
+            dcc.Store(id=ids.SAVED_RUNS_STORE, storage_type="local"),
+            dcc.Store(id=ids.THEME_STORE, storage_type="local"),
+            dcc.Interval(id=ids.TICK, interval=TICK_MS, disabled=True),
+            _top_bar(),
+            html.Div(id=ids.ALERT_AREA, className="alert-area", role="status"),
+            _tabs(),
+        ],
+        className="app-shell",
+    )
+
+
+def _top_bar() -> html.Header:
+    return html.Header(
+        [
+            html.Div(
+                [
+                    html.Span(className="app-logo", **{"aria-hidden": "true"}),
+                    html.H1(PRODUCT_NAME, className="app-title"),
+                    html.Span(
+                        "Simulated",
+                        className="app-tag",
+                        title="Runs come from a built-in simulator grounded in published "
+                        "scaling laws and hardware figures.",
+                    ),
+                ],
+                className="app-brand",
+            ),
+            html.Span(className="app-topbar-divider", **{"aria-hidden": "true"}),
+            html.Span(
+                "Idle",
+                id=ids.STATUS_BADGE,
+                className="status-badge status-idle",
+                title="Run status",
+                role="status",
+                **{"aria-live": "polite"},
+            ),
+            html.Div(
+                [
+                    html.Span(className="theme-icon theme-icon-sun", **{"aria-hidden": "true"}),
+                    dbc.Switch(
+                        id=ids.THEME_SWITCH,
+                        value=False,
+                        label=html.Span("Dark mode", className="visually-hidden"),
+                        class_name="mb-0",
+                    ),
+                    html.Span(className="theme-icon theme-icon-moon", **{"aria-hidden": "true"}),
+                ],
+                className="theme-toggle",
+                title="Light or dark mode",
+            ),
+        ],
+        className="app-topbar",
+    )
+
+
+def _tabs() -> dcc.Tabs:
+    return dcc.Tabs(
+        id=ids.TABS,
+        value=ids.TAB_TRAINING,
+        className="app-tabs",
+        parent_className="app-tabs-parent",
+        content_className="app-tab-content",
+        mobile_breakpoint=0,
+        children=[
+            dcc.Tab(
+                label=label,
+                value=value,
+                className="app-tab",
+                selected_className="app-tab--selected",
+                children=html.Div(content(), className="tab-panel", **{"data-tab": slug}),
+            )
+            for label, value, slug, content in TABS
+        ],
+    )
