@@ -2,21 +2,38 @@
 
 A saved run is its ``RunState`` (about a kilobyte whatever its length); its curves are
 recomputed on demand. The list is bounded (``MAX_SAVED``): saving one more drops the oldest
-and says so. Entries carry a short id derived from their content, so a rename or delete
+and says so. Entries carry a short id derived from their content when saved; a rename keeps
+the id, so a comparison that refers to the run still finds it, and a rename or delete
 addresses the run, not its position in a list the browser may have reordered.
+
+Export and import use one small JSON document (``EXPORT_FORMAT``). An import is untrusted:
+its size is checked before it is decoded or parsed, every entry is validated like a state
+from the browser, and a bad file or a bad entry never costs the runs already saved.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from simulator.run import RunState, StateError
+from simulator.run import MAX_STATE_BYTES, RunState, StateError
 
 MAX_SAVED = 20
 MAX_NAME = 80
+EXPORT_FORMAT = "llm-dashboard/saved-runs"
+EXPORT_VERSION = 1
+MAX_IMPORT_BYTES = MAX_SAVED * MAX_STATE_BYTES + 4096
+"""Largest import accepted (a full list of the largest states plus the wrapper), ~330 KB."""
+
+Entry = dict[str, Any]
+
+
+class SavedFileError(ValueError):
+    """An imported file cannot be used at all (too large, not JSON, wrong shape)."""
 
 
 def entry_id(state_dict: dict[str, Any]) -> str:
@@ -25,7 +42,7 @@ def entry_id(state_dict: dict[str, Any]) -> str:
     return hashlib.blake2b(blob, digest_size=5).hexdigest()
 
 
-def make_entry(state: RunState, name: str | None = None) -> dict[str, Any]:
+def make_entry(state: RunState, name: str | None = None) -> Entry:
     """A saved-run entry ``{"id", "state"}`` for ``state``, optionally renamed."""
     d = state.to_dict()
     if name is not None:
@@ -33,9 +50,32 @@ def make_entry(state: RunState, name: str | None = None) -> dict[str, Any]:
     return {"id": entry_id(d), "state": d}
 
 
+def _is_entry(e: Any) -> bool:
+    return isinstance(e, dict) and set(e) == {"id", "state"} and isinstance(e["id"], str)
+
+
+def _bound(kept: list[Entry]) -> tuple[list[Entry], str | None]:
+    """Keep the newest ``MAX_SAVED``; a notice naming the dropped ones, if any."""
+    if len(kept) <= MAX_SAVED:
+        return kept, None
+    dropped = kept[: len(kept) - MAX_SAVED]
+    names = ", ".join(repr(entry_label(e)) for e in dropped)
+    return (
+        kept[len(kept) - MAX_SAVED :],
+        f"Kept the newest {MAX_SAVED} saved runs; dropped the oldest: {names}",
+    )
+
+
+def entry_label(e: Entry) -> str:
+    """The name a user sees for an entry: its name, else its id."""
+    state = e.get("state")
+    name = state.get("name") if isinstance(state, dict) else None
+    return str(name)[:MAX_NAME] if name else f"run {str(e.get('id'))[:16]}"
+
+
 def add_run(
-    saved: Sequence[dict[str, Any]] | None, state: RunState, name: str | None = None
-) -> tuple[list[dict[str, Any]], str | None]:
+    saved: Sequence[Entry] | None, state: RunState, name: str | None = None
+) -> tuple[list[Entry], str | None]:
     """Append ``state`` to the saved list; returns the new list and a notice if one was dropped.
 
     Saving the same state twice keeps one copy.
@@ -43,13 +83,7 @@ def add_run(
     entry = make_entry(state, name)
     kept = [e for e in (saved or []) if isinstance(e, dict) and e.get("id") != entry["id"]]
     kept.append(entry)
-    notice = None
-    if len(kept) > MAX_SAVED:
-        dropped = kept[: len(kept) - MAX_SAVED]
-        kept = kept[len(kept) - MAX_SAVED :]
-        names = ", ".join(repr(e.get("state", {}).get("name") or e.get("id")) for e in dropped)
-        notice = f"Kept the newest {MAX_SAVED} saved runs; dropped the oldest: {names}"
-    return kept, notice
+    return _bound(kept)
 
 
 def load_saved(raw: Any) -> tuple[list[tuple[str, RunState]], list[str]]:
@@ -64,11 +98,136 @@ def load_saved(raw: Any) -> tuple[list[tuple[str, RunState]], list[str]]:
     good: list[tuple[str, RunState]] = []
     errors: list[str] = []
     for i, e in enumerate(raw[: MAX_SAVED * 2]):
-        if not isinstance(e, dict) or set(e) != {"id", "state"} or not isinstance(e["id"], str):
+        if not _is_entry(e):
             errors.append(f"saved run {i + 1}: not an {{id, state}} entry")
             continue
         try:
             good.append((e["id"][:16], RunState.from_dict(e["state"])))
         except StateError as exc:
             errors.append(f"saved run {i + 1}: {exc}")
+    if len(raw) > MAX_SAVED * 2:
+        errors.append(f"saved runs: only the first {MAX_SAVED * 2} entries were read")
     return good[-MAX_SAVED:], errors
+
+
+def rename_run(saved: Any, run_id: str, name: str) -> list[Entry]:
+    """The list with run ``run_id`` renamed (trimmed to ``MAX_NAME``); its id is kept.
+
+    Entries that are not ``{id, state}`` dicts are left out, as ``load_saved`` would skip them.
+    """
+    out: list[Entry] = []
+    for e in saved if isinstance(saved, list) else []:
+        if not _is_entry(e):
+            continue
+        if e["id"] == run_id and isinstance(e["state"], dict):
+            e = {"id": e["id"], "state": {**e["state"], "name": name.strip()[:MAX_NAME]}}
+        out.append(e)
+    return out
+
+
+def delete_run(saved: Any, run_id: str) -> list[Entry]:
+    """The list without run ``run_id`` (and without malformed entries)."""
+    return [
+        e for e in (saved if isinstance(saved, list) else []) if _is_entry(e) and e["id"] != run_id
+    ]
+
+
+def export_document(saved: Any) -> str:
+    """The valid saved runs as a JSON export file (the ``import_document`` format)."""
+    good, _ = load_saved(saved)
+    runs = [{"id": i, "state": s.to_dict()} for i, s in good]
+    doc = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "runs": runs}
+    return json.dumps(doc, indent=1, sort_keys=True)
+
+
+def decode_upload(contents: Any) -> bytes:
+    """The bytes of a ``dcc.Upload`` ``contents`` string (``data:<type>;base64,<data>``).
+
+    The size is checked on the encoded text first, so a huge upload is refused before any
+    decoding work.
+
+    Raises:
+        SavedFileError: not an upload string, too large, or not base64.
+    """
+    if not isinstance(contents, str) or "," not in contents[:200]:
+        raise SavedFileError("the upload was not a file")
+    if len(contents) > MAX_IMPORT_BYTES * 4 // 3 + 200:
+        raise SavedFileError(
+            f"the file is too large (over {MAX_IMPORT_BYTES // 1024} KB); "
+            f"an export of {MAX_SAVED} runs is far smaller"
+        )
+    data = contents.split(",", 1)[1]
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SavedFileError("the file could not be decoded (not base64 data)") from exc
+
+
+def parse_document(blob: bytes) -> list[Any]:
+    """The raw run entries of an export file, checked for size, JSON and shape.
+
+    A bare list of entries (an older or hand-made export) is accepted too.
+
+    Raises:
+        SavedFileError: naming what is wrong with the file as a whole.
+    """
+    if len(blob) > MAX_IMPORT_BYTES:
+        raise SavedFileError(f"the file is too large (over {MAX_IMPORT_BYTES // 1024} KB)")
+    try:
+        doc = json.loads(blob.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise SavedFileError("the file is not JSON; choose a file exported from this tab") from exc
+    runs: Any
+    if isinstance(doc, list):
+        runs = doc
+    elif isinstance(doc, dict) and doc.get("format") == EXPORT_FORMAT:
+        if doc.get("version") != EXPORT_VERSION:
+            raise SavedFileError(
+                f"export version {str(doc.get('version'))[:20]} is not supported; "
+                f"expected {EXPORT_VERSION}"
+            )
+        runs = doc.get("runs")
+        if not isinstance(runs, list):
+            raise SavedFileError("the file's 'runs' is not a list")
+    else:
+        raise SavedFileError(f"not a saved-runs export (expected format {EXPORT_FORMAT!r})")
+    if len(runs) > MAX_SAVED * 2:
+        raise SavedFileError(f"the file holds {len(runs)} runs; at most {MAX_SAVED * 2} are read")
+    return list(runs)
+
+
+def import_runs(saved: Any, blob: bytes) -> tuple[list[Entry], list[str]]:
+    """Merge the runs of an export file into the saved list.
+
+    Returns the new list and messages: one per rejected entry, and the drop notice if the
+    list overflowed. Ids are recomputed from content, so an edited file cannot impersonate
+    another run. Duplicates of runs already saved are skipped.
+
+    Raises:
+        SavedFileError: the file as a whole is unusable; the caller keeps the saved list as is.
+    """
+    runs = parse_document(blob)
+    current = [e for e in (saved if isinstance(saved, list) else []) if _is_entry(e)]
+    known = {e["id"] for e in current}
+    messages: list[str] = []
+    added = 0
+    for i, raw in enumerate(runs):
+        state_dict = raw.get("state") if isinstance(raw, dict) else None
+        try:
+            state = RunState.from_dict(state_dict)
+        except StateError as exc:
+            messages.append(f"run {i + 1} in the file was skipped: {exc}")
+            continue
+        entry = make_entry(state)
+        if entry["id"] in known:
+            continue
+        known.add(entry["id"])
+        current.append(entry)
+        added += 1
+    if not added and not messages:
+        messages.append("every run in the file is already saved")
+    merged, notice = _bound(current)
+    if notice:
+        messages.append(notice)
+    messages.insert(0, f"Imported {added} run{'s' if added != 1 else ''}.")
+    return merged, messages

@@ -1,0 +1,494 @@
+"""Pure figure builders for the Model Comparison tab: analyses or published scores -> dict.
+
+No Dash import, no clock, no I/O: each function takes plain data (``simulator.compare``
+analyses, ``simulator.benchmarks_data`` scores) and returns a Plotly figure as a dict, so the
+tests call them directly and the callbacks stay adapters.
+
+Presentation choices, made for a chart an ML lead can put on a slide:
+
+- A run keeps its colour in every chart (its position in the comparison), so the loss curves,
+  the compute-efficiency chart and the table read together. What-if recipes are dashed
+  (predictions); saved runs are solid (what happened).
+- Published scores: one source per chart, named in the title, with the protocol and the
+  citation in a note under the plot, because the same model scores differently under two
+  protocols (Llama 2 7B MMLU: 44.4 in the Mistral paper, 45.3 in the Llama 2 paper).
+- The compute-efficiency chart draws Hoffmann et al.'s printed frontier and, dotted, the same
+  frontier shifted by each plotted family's loss offset: the simulator's losses include those
+  offsets (tokenizer and data differ from MassiveText), and the chart says so.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from layouts.figures.theme import COLORWAY, base_layout
+from simulator import benchmarks_data as bd
+from simulator.catalog import FAMILY_LOSS_OFFSET
+from simulator.compare import X_AXES, Analysis, family_offset, frontier
+
+Figure = dict[str, Any]
+
+# The app's colourway (readable in light and dark mode), then four more: the comparison holds
+# up to 12 runs and a run must keep one colour across every chart.
+PALETTE = (*COLORWAY, "#0ea5e9", "#65a30d", "#a16207", "#64748b")
+NOTE_FONT = {"size": 11}
+HOVER_XY = "x %{x:.4s}<br>loss %{y:.4f}<extra></extra>"
+
+
+def color(i: int) -> str:
+    """The colour of the ``i``-th compared run (stable across every chart)."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def wrap(text: str, width: int = 110) -> str:
+    """Break a note into lines of at most ``width`` characters (Plotly never wraps text)."""
+    lines = []
+    for para in text.split("\n"):
+        lines += textwrap.wrap(para, width) or [""]
+    return "<br>".join(lines)
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[k : k + 2], 16) for k in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _note(text: str, y: float = -0.22, width: int = 110) -> dict[str, Any]:
+    """A source/caveat note under the plot area (paper coordinates), wrapped to ``width``."""
+    return {
+        "text": wrap(text, width),
+        "xref": "paper",
+        "yref": "paper",
+        "x": 0,
+        "y": y,
+        "xanchor": "left",
+        "yanchor": "top",
+        "showarrow": False,
+        "align": "left",
+        "font": NOTE_FONT,
+        "opacity": 0.8,
+    }
+
+
+def _empty(title: str, message: str) -> Figure:
+    layout = base_layout(
+        title={"text": title},
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[
+            {
+                "text": message,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "showarrow": False,
+                "font": {"size": 14},
+                "opacity": 0.7,
+            }
+        ],
+    )
+    return {"data": [], "layout": layout}
+
+
+# ------------------------------------------------------------------------------ curves
+def curves_figure(
+    analyses: Sequence[Analysis],
+    x_key: str = "step",
+    *,
+    log_x: bool = False,
+    log_y: bool = False,
+    show: str = "train",
+    smoothing: float = 0.0,
+) -> Figure:
+    """Loss curves of every compared run against one x-axis.
+
+    Args:
+        analyses: runs in comparison order (``slot`` sets the colour).
+        x_key: one of ``simulator.compare.X_AXES``.
+        log_x, log_y: logarithmic axes.
+        show: "train", "val" or "both".
+        smoothing: the EMA weight used (named in the note).
+    """
+    title = f"Loss vs {X_AXES.get(x_key, 'step').lower()}"
+    drawn = [(a.slot, a) for a in analyses if a.curve is not None]
+    if not drawn:
+        msg = (
+            "Add a saved run or a recipe above to compare loss curves"
+            if not analyses
+            else "No curve to draw: the selected runs have no steps yet"
+        )
+        return _empty(title, msg)
+    data: list[dict[str, Any]] = []
+    for i, a in drawn:
+        c = a.curve
+        assert c is not None
+        dash = "dash" if a.kind == "recipe" else "solid"
+        group = f"run{i}"
+        if show in ("train", "both"):
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": a.label,
+                    "legendgroup": group,
+                    "x": _xs(c.x[x_key], x_key),
+                    "y": _finite_or_none(c.train),
+                    "line": {"color": color(i), "width": 1.8, "dash": dash},
+                    "hovertemplate": f"{_esc(a.label)}<br>{HOVER_XY}",
+                }
+            )
+        if show in ("val", "both") and c.val.size:
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers" if show == "val" else "markers",
+                    "name": a.label if show == "val" else f"{a.label} (val)",
+                    "legendgroup": group,
+                    "showlegend": show == "val",
+                    "x": _xs(c.val_x[x_key], x_key),
+                    "y": _finite_or_none(c.val),
+                    "marker": {"color": color(i), "size": 5, "symbol": "circle-open"},
+                    "line": {"color": color(i), "width": 1.5, "dash": dash},
+                    "hovertemplate": f"{_esc(a.label)} (val)<br>{HOVER_XY}",
+                }
+            )
+        if a.final.diverged_at is not None:
+            xs, ys = c.x[x_key], c.train
+            ok = np.flatnonzero(np.isfinite(ys))
+            if ok.size:
+                k = int(ok[-1])
+                data.append(
+                    {
+                        "type": "scatter",
+                        "mode": "markers+text",
+                        "x": [float(xs[k])],
+                        "y": [float(ys[k])],
+                        "text": ["diverged"],
+                        "textposition": "top center",
+                        "marker": {"color": color(i), "symbol": "x", "size": 10},
+                        "showlegend": False,
+                        "legendgroup": group,
+                        "hoverinfo": "skip",
+                    }
+                )
+    what = {
+        "train": "training loss",
+        "val": "validation loss",
+        "both": "training loss (lines), validation loss (markers)",
+    }[show]
+    note = (
+        f"{what.capitalize()}; solid = saved run, dashed = what-if recipe (predicted). "
+        + (f"EMA smoothing {smoothing:g}. " if smoothing > 0 and show != "val" else "")
+        + "At most 4,000 points per trace; spikes and non-finite values are kept."
+    )
+    yaxis: dict[str, Any] = {
+        "title": {"text": "Loss (nats/token)"},
+        "type": "log" if log_y else "linear",
+    }
+    y_range = _loss_range([a for _, a in drawn], show)
+    if y_range is not None and not log_y:
+        yaxis["range"] = y_range  # double-click still autoscales to the whole curve
+    layout = base_layout(
+        title={"text": title},
+        xaxis={"title": {"text": X_AXES.get(x_key, "Step")}, "type": "log" if log_x else "linear"},
+        yaxis=yaxis,
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "xanchor": "left"},
+        hovermode="closest",
+        margin={"t": 80, "b": 100},
+        annotations=[_note(note, -0.16, 160)],
+    )
+    return {"data": data, "layout": layout}
+
+
+def _loss_range(analyses: Sequence[Analysis], show: str) -> list[float] | None:
+    """A y-range for the interesting part: from the lowest loss to the highest after the first
+    5% of each curve, padded. The first steps start near ln(vocab) (~10 nats) and would
+    otherwise squash every difference that matters into a few pixels."""
+    lo, hi = math.inf, -math.inf
+    for a in analyses:
+        c = a.curve
+        assert c is not None
+        for y in ([c.train] if show != "val" else []) + ([c.val] if show != "train" else []):
+            tail = y[int(y.size * 0.05) :]
+            tail = tail[np.isfinite(tail)]
+            if tail.size:
+                lo, hi = min(lo, float(tail.min())), max(hi, float(tail.max()))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    pad = max(0.05 * (hi - lo), 0.02)
+    return [lo - pad, hi + pad]
+
+
+def _finite_or_none(y: np.ndarray) -> list[float | None]:
+    """Losses for JSON: non-finite values become null (a gap in the line), and values are
+    rounded to 1e-5 nats, far below the per-step noise, which halves the figure's size."""
+    return [v if math.isfinite(v) else None for v in np.round(y, 5).tolist()]
+
+
+def _xs(x: np.ndarray, x_key: str) -> list[Any]:
+    """x values for JSON: steps as integers, the rest to 6 significant digits (each value on
+    its own scale, so a log axis keeps its first points), which shortens every number."""
+    if x_key == "step":
+        return x.astype(np.int64).tolist()
+    out = x.astype(np.float64).copy()
+    ok = np.isfinite(out) & (out != 0)
+    v = out[ok]
+    k = 5 - np.floor(np.log10(np.abs(v)))  # decimals that keep 6 significant digits
+    up = k >= 0
+    # Multiply/divide by an exact power of ten (|k| <= 22 here), so each result is the double
+    # nearest the rounded decimal and prints short.
+    p_up = np.power(10.0, np.where(up, k, 0.0))
+    p_dn = np.power(10.0, np.where(up, 0.0, -k))
+    out[ok] = np.where(up, np.round(v * p_up) / p_up, np.round(v / p_dn) * p_dn)
+    return out.tolist()
+
+
+def _esc(s: str) -> str:
+    """Escape a user-chosen run name for a Plotly hover template."""
+    return s.replace("%", "%%").replace("{", "(").replace("}", ")").replace("<", "&lt;")
+
+
+# ---------------------------------------------------------------------- compute efficiency
+def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
+    """Final validation loss against training FLOPs, with the Chinchilla frontier."""
+    title = "Compute efficiency: final loss vs training compute"
+    pts = [(a.slot, a) for a in analyses if a.final.flops > 0 and math.isfinite(_final_loss(a))]
+    if not pts:
+        return _empty(
+            title, "Add runs or recipes to place them against the compute-optimal frontier"
+        )
+    c_vals = [a.final.flops for _, a in pts]
+    lo, hi = min(c_vals) / 4.0, max(c_vals) * 4.0
+    fr = frontier(lo, hi)
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "Chinchilla frontier (Hoffmann fit, as printed)",
+            "x": fr.compute.tolist(),
+            "y": fr.loss.tolist(),
+            "customdata": np.stack([fr.params, fr.tokens], axis=1).tolist(),
+            "line": {"color": "#888888", "width": 2},
+            "hovertemplate": "C %{x:.3s} FLOPs<br>N_opt %{customdata[0]:.3s}, "
+            "D_opt %{customdata[1]:.3s}<br>L %{y:.3f}<extra>frontier</extra>",
+        }
+    ]
+    offsets: dict[str, float] = {}
+    for _, a in pts:
+        fam = a.state.config.family
+        offsets.setdefault(fam, family_offset(a.state))
+    for fam, off in sorted(offsets.items(), key=lambda kv: kv[1]):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": f"frontier {off:+.2f} nats ({fam} offset)",
+                "x": fr.compute.tolist(),
+                "y": (fr.loss + off).tolist(),
+                "line": {"color": "#888888", "width": 1, "dash": "dot"},
+                "hoverinfo": "skip",
+            }
+        )
+    for i, a in pts:
+        f = a.final
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers+text",
+                "name": a.label,
+                "x": [f.flops],
+                "y": [_final_loss(a)],
+                "text": [a.label],
+                "textposition": "top center",
+                "textfont": {"size": 11},
+                "showlegend": False,
+                "marker": {
+                    "color": color(i),
+                    "size": 12,
+                    "symbol": "diamond" if a.kind == "recipe" else "circle",
+                    "line": {"width": 1, "color": "rgba(0,0,0,0.4)"},
+                },
+                "hovertemplate": f"{_esc(a.label)}<br>%{{x:.3s}} FLOPs<br>loss %{{y:.4f}}"
+                f"<br>{f.tokens_per_param:.0f} tokens/param<extra></extra>",
+            }
+        )
+    skipped = len(analyses) - len(pts)
+    fams = ", ".join(f"{k} {v:+.2f}" for k, v in FAMILY_LOSS_OFFSET.items() if k in offsets)
+    note = (
+        "Frontier: L(N_opt(C), D_opt(C)) with Hoffmann et al. 2022's printed fit (E 1.69, A 406.4, "
+        "B 410.7, α 0.34, β 0.28), fitted on MassiveText.\nSimulated losses include per-family "
+        f"offsets for tokenizer and data ({fams} nats), so points sit below the printed frontier; "
+        "dotted lines add each offset. FLOPs = tokens × (6N + 6·layers·seq·d_model)."
+        + (f"\n{skipped} run(s) not shown: diverged or no steps." if skipped else "")
+    )
+    layout = base_layout(
+        title={"text": title},
+        xaxis={"title": {"text": "Training compute (FLOPs)"}, "type": "log"},
+        yaxis={"title": {"text": "Final validation loss (nats/token)"}},
+        legend={"x": 1, "xanchor": "right", "y": 1, "yanchor": "top", "font": {"size": 11}},
+        margin={"t": 50, "b": 150},
+        annotations=[_note(note, -0.16, 150)],
+    )
+    return {"data": data, "layout": layout}
+
+
+def _final_loss(a: Analysis) -> float:
+    """Validation loss if the run evaluated, else the (tail-averaged) training loss."""
+    f = a.final
+    return f.val_loss if math.isfinite(f.val_loss) else f.train_loss
+
+
+# ------------------------------------------------------------------ published benchmarks
+def _source_note(source: str) -> str:
+    s = bd.SOURCES[source]
+    return f"Source: {s.citation}.\nProtocol: {s.protocol}."
+
+
+def benchmark_bars(
+    source: str, model_names: Sequence[str] | None = None, bench_names: Sequence[str] | None = None
+) -> Figure:
+    """Grouped bars: benchmarks on x, one bar per model, all from one source.
+
+    A source whose benchmarks use different units (the LMSYS chat table: MT-Bench, MMLU %,
+    Elo) gets one panel per benchmark, each with its own axis, instead of one shared scale.
+    """
+    src = bd.SOURCES[source]
+    sel = bd.select(source, model_names, bench_names)
+    title = f"Published scores — {src.title}"
+    if not sel:
+        return _empty(title, "Choose at least one model and one benchmark")
+    models = [m for m in bd.models(source) if any(s.model == m for s in sel)]
+    benches = [b for b in bd.benchmarks(source) if any(s.benchmark == b for s in sel)]
+    units = bd.units(source)
+    mixed = len({units[b] for b in benches}) > 1
+    value = {(s.model, s.benchmark): s.value for s in sel}
+    data: list[dict[str, Any]] = []
+    layout_axes: dict[str, Any] = {}
+    if not mixed:
+        for j, m in enumerate(models):
+            data.append(
+                {
+                    "type": "bar",
+                    "name": m,
+                    "x": benches,
+                    "y": [value.get((m, b)) for b in benches],
+                    "marker": {"color": color(j)},
+                    "hovertemplate": f"{_esc(m)}<br>%{{x}}: %{{y}}<extra></extra>",
+                }
+            )
+        unit = units[benches[0]]
+        layout_axes = {
+            "xaxis": {"tickangle": -30},
+            "yaxis": {"title": {"text": f"Score ({unit})" if unit != "%" else "Score (%)"}},
+        }
+    else:
+        n = len(benches)
+        gap = 0.08
+        width = (1.0 - gap * (n - 1)) / n
+        for k, b in enumerate(benches):
+            ax = "" if k == 0 else str(k + 1)
+            for j, m in enumerate(models):
+                data.append(
+                    {
+                        "type": "bar",
+                        "name": m,
+                        "legendgroup": m,
+                        "showlegend": k == 0,
+                        "x": [b],
+                        "y": [value.get((m, b))],
+                        "xaxis": f"x{ax}",
+                        "yaxis": f"y{ax}",
+                        "marker": {"color": color(j)},
+                        "hovertemplate": f"{_esc(m)}<br>{b}: %{{y}}<extra></extra>",
+                    }
+                )
+            lo = k * (width + gap)
+            layout_axes[f"xaxis{ax}"] = {"domain": [lo, lo + width], "anchor": f"y{ax}"}
+            vals = [value[(m, b)] for m in models if (m, b) in value]
+            yr = None
+            if units[b] == "Elo" and vals:  # Elo has no zero: show the spread, not the offset
+                yr = [min(vals) - 30, max(vals) + 20]
+            layout_axes[f"yaxis{ax}"] = {
+                "anchor": f"x{ax}",
+                "title": {"text": f"{b} ({units[b]})"},
+                **({"range": yr} if yr else {}),
+            }
+        title += " — separate scales per benchmark"
+    layout = base_layout(
+        title={"text": title},
+        barmode="group",
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "xanchor": "left"},
+        margin={"t": 80, "b": 130},
+        annotations=[_note(_source_note(source), -0.24, 105)],
+        **layout_axes,
+    )
+    return {"data": data, "layout": layout}
+
+
+def benchmark_radar(
+    source: str, model_names: Sequence[str] | None = None, bench_names: Sequence[str] | None = None
+) -> Figure:
+    """One closed polygon per model over the chosen benchmarks (0-100 %), from one source."""
+    src = bd.SOURCES[source]
+    sel = bd.select(source, model_names, bench_names)
+    title = f"Profile per model — {src.title}"
+    units = bd.units(source)
+    benches = [b for b in bd.benchmarks(source) if any(s.benchmark == b for s in sel)]
+    if len(benches) < 3:
+        return _empty(title, "A radar needs at least three benchmarks; choose more")
+    if len({units[b] for b in benches}) > 1:
+        return _empty(title, "These benchmarks use different scales; a radar would mislead")
+    value = {(s.model, s.benchmark): s.value for s in sel}
+    models = [m for m in bd.models(source) if any(s.model == m for s in sel)]
+    data = []
+    for j, m in enumerate(models):
+        r = [value.get((m, b)) for b in benches]
+        data.append(
+            {
+                "type": "scatterpolar",
+                "name": m,
+                "r": [*r, r[0]],
+                "theta": [*benches, benches[0]],
+                "fill": "toself",
+                "fillcolor": _rgba(color(j), 0.08),
+                "line": {"color": color(j), "width": 2},
+                "hovertemplate": f"{_esc(m)}<br>%{{theta}}: %{{r}}<extra></extra>",
+            }
+        )
+    layout = base_layout(
+        title={"text": title},
+        polar={
+            "radialaxis": {"range": [0, 100], "angle": 0, "tickfont": {"size": 9}},
+            "bgcolor": "rgba(0,0,0,0)",
+        },
+        legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0, "xanchor": "left"},
+        margin={"t": 70, "b": 150, "l": 60, "r": 60},
+        annotations=[_note(_source_note(source), -0.3, 75)],
+    )
+    return {"data": data, "layout": layout}
+
+
+def benchmark_rows(
+    source: str, model_names: Sequence[str] | None = None, bench_names: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """The numbers behind the charts, one row per score, with the table it is printed in."""
+    src = bd.SOURCES[source]
+    return [
+        {
+            "model": s.model,
+            "benchmark": s.benchmark,
+            "score": s.value,
+            "unit": s.unit,
+            "table": f"{src.citation.split(',')[0]} {s.table}"
+            if s.table != "leaderboard"
+            else src.citation,
+        }
+        for s in bd.select(source, model_names, bench_names)
+    ]

@@ -1,0 +1,121 @@
+"""Pure figure builders of the Model Comparison tab: what a reader of the chart would see."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import simulator as sim
+from layouts.figures import comparison as figs
+from simulator import benchmarks_data as bd
+from simulator import compare
+
+
+@pytest.fixture(scope="module")
+def analyses() -> list[compare.Analysis]:
+    items = [compare.Item("preset", "vicuna-7b"), compare.Item("preset", "vicuna-13b")]
+    cfg = sim.preset("llama-7b", dataset_tokens=4 * 2**20 * 20_000)
+    st = sim.stop(sim.advance(sim.start(sim.new_run(cfg, name="mine")), 5000))
+    items.append(compare.Item("saved", "abc"))
+    out, notes = compare.analyse_items(items, {"abc": st}, smoothing=0.6)
+    assert notes == []
+    return out
+
+
+def test_curves_one_line_per_run_every_axis_and_json_safe(analyses: list[compare.Analysis]) -> None:
+    for x_key, title in compare.X_AXES.items():
+        fig = figs.curves_figure(analyses, x_key, smoothing=0.6)
+        lines = [t for t in fig["data"] if t["mode"] == "lines"]
+        assert [t["name"] for t in lines] == [a.label for a in analyses]
+        assert fig["layout"]["xaxis"]["title"]["text"] == title
+        assert all(len(t["x"]) == len(t["y"]) <= 4000 for t in fig["data"])
+        json.dumps(fig, allow_nan=False)  # NaN would be invalid JSON for the browser
+    dashes = [t["line"]["dash"] for t in figs.curves_figure(analyses)["data"]]
+    assert dashes == ["dash", "dash", "solid"]  # recipes are predictions, saved runs are not
+
+
+def test_curves_log_axes_validation_and_the_note(analyses: list[compare.Analysis]) -> None:
+    fig = figs.curves_figure(analyses, "flops", log_x=True, log_y=True, show="both", smoothing=0.6)
+    assert fig["layout"]["xaxis"]["type"] == "log" and fig["layout"]["yaxis"]["type"] == "log"
+    assert "range" not in fig["layout"]["yaxis"]  # a linear range would be wrong on a log axis
+    markers = [t for t in fig["data"] if t["mode"] == "markers"]
+    assert len(markers) == len(analyses)
+    note = fig["layout"]["annotations"][0]["text"]
+    assert "EMA smoothing 0.6" in note and "4,000 points" in note
+
+
+def test_default_y_range_ignores_the_first_steps(analyses: list[compare.Analysis]) -> None:
+    fig = figs.curves_figure(analyses)
+    lo, hi = fig["layout"]["yaxis"]["range"]
+    assert hi < 5.0  # the first steps start near ln(32000) = 10.4 nats
+    assert lo < min(min(v for v in t["y"] if v is not None) for t in fig["data"]) + 1e-9
+
+
+def test_empty_comparison_says_what_to_do() -> None:
+    fig = figs.curves_figure([])
+    assert fig["data"] == [] and "Add a saved run" in fig["layout"]["annotations"][0]["text"]
+
+
+def test_colour_follows_the_run_across_charts(analyses: list[compare.Analysis]) -> None:
+    curves = figs.curves_figure(analyses)["data"]
+    eff = figs.efficiency_figure(analyses)["data"]
+    points = {t["name"]: t["marker"]["color"] for t in eff if t["mode"] == "markers+text"}
+    for t in curves:
+        assert points[t["name"]] == t["line"]["color"]
+
+
+def test_efficiency_chart_draws_the_frontier_and_says_offsets_are_included(
+    analyses: list[compare.Analysis],
+) -> None:
+    fig = figs.efficiency_figure(analyses)
+    names = [t.get("name", "") for t in fig["data"]]
+    assert names[0].startswith("Chinchilla frontier")
+    assert any("vicuna offset" in n for n in names) and any("llama offset" in n for n in names)
+    note = fig["layout"]["annotations"][0]["text"]
+    assert "per-family" in note and "offsets" in note and "Hoffmann" in note
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    frontier_x = fig["data"][0]["x"]
+    run_x = [t["x"][0] for t in fig["data"] if t["mode"] == "markers+text"]
+    assert min(frontier_x) < min(run_x) and max(frontier_x) > max(run_x)
+
+
+def test_bars_name_source_and_protocol_and_never_mix_sources() -> None:
+    for src in bd.SOURCES:
+        fig = figs.benchmark_bars(src)
+        assert bd.SOURCES[src].title in fig["layout"]["title"]["text"]
+        note = fig["layout"]["annotations"][0]["text"]
+        assert "Source:" in note and "Protocol:" in note
+        values = {
+            (t["name"], x): y for t in fig["data"] for x, y in zip(t["x"], t["y"], strict=True)
+        }
+        expected = {(s.model, s.benchmark): s.value for s in bd.scores(src)}
+        assert values == expected  # exactly this source's numbers
+
+
+def test_mixed_units_get_one_panel_each() -> None:
+    fig = figs.benchmark_bars("lmsys-chat-2023-11")
+    assert {t["yaxis"] for t in fig["data"]} == {"y", "y2", "y3"}
+    assert "separate scales" in fig["layout"]["title"]["text"]
+    radar = figs.benchmark_radar("lmsys-chat-2023-11")
+    assert radar["data"] == [] and "different scales" in radar["layout"]["annotations"][0]["text"]
+
+
+def test_radar_needs_three_benchmarks_and_closes_each_polygon() -> None:
+    assert figs.benchmark_radar("code-llama-table-2")["data"] == []
+    fig = figs.benchmark_radar("mistral-7b-table-2", ["Mistral 7B"], ["MMLU", "PIQA", "MATH"])
+    (trace,) = fig["data"]
+    assert trace["r"] == [60.1, 83.0, 13.1, 60.1] and trace["theta"][0] == trace["theta"][-1]
+    assert "Mistral 7B paper, Table 2" in fig["layout"]["title"]["text"]
+
+
+def test_benchmark_rows_carry_the_printed_table() -> None:
+    rows = figs.benchmark_rows("llama-2-paper", ["Llama 2 70B"], ["GSM8K", "HellaSwag"])
+    assert {(r["benchmark"], r["table"]) for r in rows} == {
+        ("HellaSwag", "Touvron et al. 2023 Table 20"),
+        ("GSM8K", "Touvron et al. 2023 Table 25"),
+    }
+
+
+def test_user_names_cannot_break_hover_templates() -> None:
+    assert figs._esc("100% {x} <b>") == "100%% (x) &lt;b>"
