@@ -1,8 +1,436 @@
-"""The Model Comparison tab (placeholder until its own issue lands; its owner replaces this module)."""
+"""The Model Comparison tab: saved runs, what-if recipes and published models side by side.
 
-from dash import html
+Answers "which recipe, which model, at what cost?". The tab keeps one small store of its own,
+``CMP_SELECTION`` (which runs are compared: preset slugs, saved-run ids, saved configs; never
+curves), in local storage so an analysis survives a reload. Everything drawn is recomputed
+from that list and the saved runs (``SAVED_RUNS_STORE``) on the server.
+
+Sections, top to bottom, in the order a review goes: what is compared (and the saved-runs
+manager), loss curves, final metrics, config diff, compute efficiency, published scores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import dash_table, dcc, html
+
+from layouts import ids
+from simulator import benchmarks_data as bd
+from simulator.compare import TABLE_COLUMNS, X_AXES
+from simulator.saved import MAX_IMPORT_BYTES, MAX_SAVED
+
+# DataTable draws its own cells; Bootstrap's CSS variables make it follow light/dark mode.
+TABLE_STYLE: dict[str, Any] = {
+    "style_table": {"overflowX": "auto"},
+    "style_cell": {
+        "backgroundColor": "var(--bs-body-bg)",
+        "color": "var(--bs-body-color)",
+        "border": "1px solid var(--bs-border-color)",
+        "fontFamily": "inherit",
+        "fontSize": "0.85rem",
+        "padding": "4px 8px",
+        "textAlign": "right",
+        "whiteSpace": "normal",
+        "height": "auto",
+    },
+    "style_header": {
+        "backgroundColor": "var(--bs-tertiary-bg)",
+        "fontWeight": "600",
+        "textAlign": "center",
+    },
+}
+_NUM = {"type": "numeric"}
+_FMT: dict[str, dict[str, Any]] = {
+    "steps": {"specifier": ",d"},
+    "train_loss": {"specifier": ".4f"},
+    "val_loss": {"specifier": ".4f"},
+    "perplexity": {"specifier": ".3f"},
+    "accuracy": {"specifier": ".2%"},
+    "tokens": {"specifier": ".3s"},
+    "params_b": {"specifier": ".2f"},
+    "tokens_per_param": {"specifier": ",.1f"},
+    "flops": {"specifier": ".2e"},
+    "gpu_hours": {"specifier": ",.0f"},
+    "wall_hours": {"specifier": ",.1f"},
+    "cost_usd": {"specifier": "$,.0f"},
+}
+
+
+def _metrics_columns() -> list[dict[str, Any]]:
+    cols = []
+    for cid, title in TABLE_COLUMNS:
+        col: dict[str, Any] = {"id": cid, "name": title}
+        if cid in _FMT:
+            col.update(_NUM, format=_FMT[cid])
+        cols.append(col)
+    return cols
+
+
+def _card(title: str, body: list[Any], subtitle: str | None = None) -> dbc.Card:
+    header = [html.H5(title, className="mb-0")]
+    if subtitle:
+        header.append(html.Small(subtitle, className="text-body-secondary"))
+    return dbc.Card([dbc.CardHeader(header), dbc.CardBody(body)], className="mb-3 shadow-sm")
+
+
+def _graph(gid: str, height: int) -> dcc.Graph:
+    return dcc.Graph(
+        id=gid,
+        config={"displaylogo": False, "responsive": True},
+        style={"height": f"{height}px"},
+    )
+
+
+def _selection_card() -> dbc.Card:
+    add_row = dbc.Row(
+        [
+            dbc.Col(
+                dcc.Dropdown(
+                    id=ids.CMP_ADD_CHOICE,
+                    placeholder="Add a what-if recipe: a published preset or your saved config…",
+                    clearable=False,
+                ),
+                md=7,
+            ),
+            dbc.Col(
+                dbc.Button("Add to comparison", id=ids.CMP_ADD_BUTTON, color="primary"), md="auto"
+            ),
+            dbc.Col(
+                dbc.Button("Clear", id=ids.CMP_CLEAR_BUTTON, color="secondary", outline=True),
+                md="auto",
+            ),
+        ],
+        className="g-2 align-items-center mb-2",
+    )
+    return _card(
+        "Compared runs",
+        [
+            add_row,
+            html.Div(id=ids.CMP_CHIPS, className="d-flex flex-wrap gap-2 mb-2"),
+            html.Div(id=ids.CMP_MESSAGE),
+            html.Hr(),
+            html.Div(
+                [
+                    html.H6("Saved runs", className="mb-0 me-2"),
+                    html.Small(id=ids.CMP_SAVED_COUNT, className="text-body-secondary"),
+                ],
+                className="d-flex align-items-baseline mb-2",
+            ),
+            dash_table.DataTable(
+                id=ids.CMP_SAVED_TABLE,
+                columns=[
+                    {"id": "name", "name": "Name"},
+                    {"id": "model", "name": "Model"},
+                    {"id": "status", "name": "Status"},
+                    {"id": "steps", "name": "Steps", **_NUM, "format": {"specifier": ",d"}},
+                    {"id": "progress", "name": "Done", **_NUM, "format": {"specifier": ".0%"}},
+                    {"id": "id", "name": "Id"},
+                ],
+                data=[],
+                row_selectable="multi",
+                selected_row_ids=[],
+                page_size=MAX_SAVED,
+                **TABLE_STYLE,
+                style_cell_conditional=[
+                    {"if": {"column_id": c}, "textAlign": "left"} for c in ("name", "model", "id")
+                ],
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        dbc.Button("Compare selected", id=ids.CMP_COMPARE_SAVED_BUTTON, size="sm"),
+                        width="auto",
+                    ),
+                    dbc.Col(
+                        dbc.InputGroup(
+                            [
+                                dbc.Input(
+                                    id=ids.CMP_RENAME_INPUT,
+                                    placeholder="New name for the selected run",
+                                    maxLength=80,
+                                    size="sm",
+                                ),
+                                dbc.Button(
+                                    "Rename",
+                                    id=ids.CMP_RENAME_BUTTON,
+                                    size="sm",
+                                    color="secondary",
+                                ),
+                            ],
+                            size="sm",
+                        ),
+                        md=4,
+                    ),
+                    dbc.Col(
+                        dbc.Button(
+                            "Delete selected",
+                            id=ids.CMP_DELETE_BUTTON,
+                            size="sm",
+                            color="danger",
+                            outline=True,
+                        ),
+                        width="auto",
+                    ),
+                    dbc.Col(
+                        dbc.Button(
+                            "Export all (JSON)",
+                            id=ids.CMP_EXPORT_BUTTON,
+                            size="sm",
+                            color="secondary",
+                            outline=True,
+                        ),
+                        width="auto",
+                    ),
+                    dbc.Col(
+                        dcc.Upload(
+                            id=ids.CMP_IMPORT_UPLOAD,
+                            children=dbc.Button(
+                                "Import JSON…", size="sm", color="secondary", outline=True
+                            ),
+                            accept=".json,application/json",
+                            max_size=MAX_IMPORT_BYTES,
+                            multiple=False,
+                        ),
+                        width="auto",
+                    ),
+                ],
+                className="g-2 align-items-center mt-2",
+            ),
+            dcc.Download(id=ids.CMP_EXPORT_DOWNLOAD),
+        ],
+        subtitle="Saved runs (from the Training tab or an import) and what-if recipes, "
+        "predicted to the end at once.",
+    )
+
+
+def _curves_card() -> dbc.Card:
+    controls = dbc.Row(
+        [
+            dbc.Col(
+                [
+                    dbc.Label("x-axis", className="small mb-0"),
+                    dbc.RadioItems(
+                        id=ids.CMP_X_AXIS,
+                        options=[{"label": v, "value": k} for k, v in X_AXES.items()],
+                        value="step",
+                        inline=True,
+                        className="small",
+                    ),
+                ],
+                lg=6,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Curve", className="small mb-0"),
+                    dbc.RadioItems(
+                        id=ids.CMP_CURVE_KIND,
+                        options=[
+                            {"label": "Train", "value": "train"},
+                            {"label": "Validation", "value": "val"},
+                            {"label": "Both", "value": "both"},
+                        ],
+                        value="train",
+                        inline=True,
+                        className="small",
+                    ),
+                ],
+                lg=2,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Log axes", className="small mb-0"),
+                    dbc.Checklist(
+                        id=ids.CMP_LOG_AXES,
+                        options=[{"label": "x", "value": "x"}, {"label": "y", "value": "y"}],
+                        value=[],
+                        inline=True,
+                        switch=True,
+                        className="small",
+                    ),
+                ],
+                lg=1,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Smoothing (EMA)", className="small mb-0"),
+                    dcc.Slider(
+                        id=ids.CMP_SMOOTHING,
+                        min=0,
+                        max=0.99,
+                        step=0.01,
+                        value=0.6,
+                        marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
+                        tooltip={"placement": "bottom"},
+                        updatemode="mouseup",
+                    ),
+                ],
+                lg=3,
+            ),
+        ],
+        className="g-2 mb-2",
+    )
+    return _card(
+        "Loss curves",
+        [
+            controls,
+            dcc.Loading(_graph(ids.CMP_CURVES_GRAPH, 520), type="dot", delay_show=300),
+            html.Div(id=ids.CMP_VIEW_NOTES),
+        ],
+        subtitle="Tokens, FLOPs, GPU-hours, cost or wall time put recipes of different sizes "
+        "on one axis.",
+    )
+
+
+def _metrics_card() -> dbc.Card:
+    return _card(
+        "Final metrics",
+        [
+            dash_table.DataTable(
+                id=ids.CMP_METRICS_TABLE,
+                columns=_metrics_columns(),
+                data=[],
+                sort_action="native",
+                sort_mode="multi",
+                **TABLE_STYLE,
+                style_cell_conditional=[
+                    {"if": {"column_id": c}, "textAlign": "left"} for c in ("run", "kind", "status")
+                ],
+            ),
+            html.Div(
+                [
+                    dbc.Button(
+                        "Export CSV",
+                        id=ids.CMP_CSV_BUTTON,
+                        size="sm",
+                        color="secondary",
+                        outline=True,
+                    ),
+                    html.Small(
+                        "Final train loss and accuracy: mean of the last 100 steps; val loss: the "
+                        "last evaluation; perplexity = exp(val loss). Click a heading to sort.",
+                        className="text-body-secondary ms-2",
+                    ),
+                ],
+                className="mt-2 d-flex align-items-center",
+            ),
+            dcc.Download(id=ids.CMP_CSV_DOWNLOAD),
+        ],
+    )
+
+
+def _diff_card() -> dbc.Card:
+    return _card(
+        "Config diff",
+        [
+            dbc.Switch(
+                id=ids.CMP_DIFF_HIDE,
+                label="Hide identical settings",
+                value=True,
+                className="small mb-2",
+            ),
+            dash_table.DataTable(
+                id=ids.CMP_DIFF_TABLE,
+                columns=[{"id": "field", "name": "Setting"}],
+                data=[],
+                **TABLE_STYLE,
+            ),
+        ],
+        subtitle="Settings that differ between the compared runs are highlighted.",
+    )
+
+
+def _efficiency_card() -> dbc.Card:
+    return _card(
+        "Compute efficiency",
+        [dcc.Loading(_graph(ids.CMP_EFFICIENCY_GRAPH, 520), type="dot", delay_show=300)],
+        subtitle="Final loss against training compute, with the compute-optimal "
+        "(Chinchilla) frontier.",
+    )
+
+
+def _bench_card() -> dbc.Card:
+    return _card(
+        "Published benchmarks",
+        [
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Label(
+                                "Source (one evaluation protocol per chart)", className="small mb-0"
+                            ),
+                            dcc.Dropdown(
+                                id=ids.CMP_BENCH_SOURCE,
+                                options=[
+                                    {"label": s.title, "value": k} for k, s in bd.SOURCES.items()
+                                ],
+                                value=bd.DEFAULT_SOURCE,
+                                clearable=False,
+                            ),
+                        ],
+                        md=4,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Models", className="small mb-0"),
+                            dcc.Dropdown(id=ids.CMP_BENCH_MODELS, multi=True),
+                        ],
+                        md=4,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Benchmarks", className="small mb-0"),
+                            dcc.Dropdown(id=ids.CMP_BENCH_BENCHMARKS, multi=True),
+                        ],
+                        md=4,
+                    ),
+                ],
+                className="g-2 mb-2",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(_graph(ids.CMP_BENCH_BARS, 480), lg=7),
+                    dbc.Col(_graph(ids.CMP_BENCH_RADAR, 480), lg=5),
+                ],
+                className="g-2",
+            ),
+            dash_table.DataTable(
+                id=ids.CMP_BENCH_TABLE,
+                columns=[
+                    {"id": "model", "name": "Model"},
+                    {"id": "benchmark", "name": "Benchmark"},
+                    {"id": "score", "name": "Score", **_NUM},
+                    {"id": "unit", "name": "Unit"},
+                    {"id": "table", "name": "Printed in"},
+                ],
+                data=[],
+                sort_action="native",
+                page_size=12,
+                **TABLE_STYLE,
+                style_cell_conditional=[
+                    {"if": {"column_id": c}, "textAlign": "left"}
+                    for c in ("model", "benchmark", "unit", "table")
+                ],
+            ),
+        ],
+        subtitle="Scores as printed in the papers. Protocols differ between sources, so each "
+        "chart shows one source and names it.",
+    )
 
 
 def layout() -> html.Div:
-    """The tab's content."""
-    return html.Div("Model Comparison: coming soon.", className="p-4 text-body-secondary")
+    """The tab's content (the shared stores live in the shell)."""
+    return html.Div(
+        [
+            dcc.Store(id=ids.CMP_SELECTION, storage_type="local"),
+            _selection_card(),
+            _curves_card(),
+            _metrics_card(),
+            _efficiency_card(),
+            _diff_card(),
+            _bench_card(),
+        ],
+        className="p-3",
+    )

@@ -1,0 +1,317 @@
+"""Model Comparison callbacks over HTTP (Flask test client), including hostile input.
+
+Payloads are built from /_dash-dependencies the way the browser builds them, so a callback's
+signature change shows up here as a failing test, not as a silently wrong request.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import dash
+import pytest
+
+import simulator as sim
+from layouts import ids
+from simulator import saved
+
+
+class Dash:
+    """Posts callbacks like the browser does and returns the decoded response."""
+
+    def __init__(self, app: dash.Dash) -> None:
+        self.client = app.server.test_client()
+        self.deps = self.client.get("/_dash-dependencies").json
+
+    def post(
+        self, output: str, values: dict[str, Any], changed: list[str], *, duplicate: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        """Call the callback writing ``output`` (its ``allow_duplicate`` one if ``duplicate``)."""
+        for dep in self.deps:
+            outs = dep["output"].strip(".").split("...")
+            names = [o.split("@")[0] for o in outs]
+            dup = any("@" in o for o in outs if o.split("@")[0] == output)
+            if output in names and dup == duplicate:
+                break
+        else:
+            raise KeyError(output)
+
+        def spec(item: dict[str, Any]) -> Any:
+            if item["id"].startswith("{"):
+                return values.get(item["id"], [])
+            return {**item, "value": values.get(f"{item['id']}.{item['property']}")}
+
+        def out(o: str) -> dict[str, str]:
+            cid, prop = o.rsplit(".", 1)
+            return {"id": cid, "property": prop}
+
+        body = {
+            "output": dep["output"],
+            "outputs": [out(o) for o in outs] if len(outs) > 1 else out(outs[0]),
+            "inputs": [spec(i) for i in dep["inputs"]],
+            "state": [spec(s) for s in dep["state"]],
+            "changedPropIds": changed,
+        }
+        r = self.client.post("/_dash-update-component", json=body)
+        return r.status_code, (r.json or {}).get("response", {}) if r.status_code == 200 else {}
+
+
+@pytest.fixture
+def ui(make_app: Callable[[], dash.Dash]) -> Dash:
+    return Dash(make_app())
+
+
+def _run(name: str = "mine") -> sim.RunState:
+    cfg = sim.preset("vicuna-7b")
+    return sim.stop(sim.advance(sim.start(sim.new_run(cfg, name=name)), 500))
+
+
+def _views(selection: Any, saved_list: Any = None, x: str = "step") -> dict[str, Any]:
+    return {
+        f"{ids.CMP_SELECTION}.data": selection,
+        f"{ids.SAVED_RUNS_STORE}.data": saved_list,
+        f"{ids.CMP_X_AXIS}.value": x,
+        f"{ids.CMP_CURVE_KIND}.value": "train",
+        f"{ids.CMP_SMOOTHING}.value": 0.6,
+        f"{ids.CMP_LOG_AXES}.value": [],
+        f"{ids.CMP_DIFF_HIDE}.value": True,
+    }
+
+
+def _upload(blob: bytes) -> str:
+    return "data:application/json;base64," + base64.b64encode(blob).decode()
+
+
+def _import(ui: Dash, contents: Any, existing: Any) -> tuple[int, dict[str, Any]]:
+    return ui.post(
+        ids.SAVED_RUNS_STORE + ".data",
+        {
+            f"{ids.CMP_IMPORT_UPLOAD}.contents": contents,
+            f"{ids.SAVED_RUNS_STORE}.data": existing,
+        },
+        [f"{ids.CMP_IMPORT_UPLOAD}.contents"],
+        duplicate=True,
+    )
+
+
+# ----------------------------------------------------------------------------- add and view
+def test_adding_a_preset_then_viewing_it_on_the_flops_axis(ui: Dash) -> None:
+    code, resp = ui.post(
+        f"{ids.CMP_SELECTION}.data",
+        {
+            f"{ids.CMP_ADD_BUTTON}.n_clicks": 1,
+            f"{ids.CMP_ADD_CHOICE}.value": "preset:vicuna-7b",
+            f"{ids.CMP_SELECTION}.data": [{"kind": "preset", "ref": "vicuna-13b"}],
+        },
+        [f"{ids.CMP_ADD_BUTTON}.n_clicks"],
+    )
+    assert code == 200
+    selection = resp[ids.CMP_SELECTION]["data"]
+    assert selection == [
+        {"kind": "preset", "ref": "vicuna-13b"},
+        {"kind": "preset", "ref": "vicuna-7b"},
+    ]
+    code, resp = ui.post(
+        f"{ids.CMP_CURVES_GRAPH}.figure", _views(selection, x="flops"), [f"{ids.CMP_X_AXIS}.value"]
+    )
+    assert code == 200
+    fig = resp[ids.CMP_CURVES_GRAPH]["figure"]
+    assert [t["name"] for t in fig["data"]] == ["Vicuna 13B v1.5 recipe", "Vicuna 7B v1.5 recipe"]
+    assert fig["layout"]["xaxis"]["title"]["text"] == "Training compute (FLOPs)"
+    rows = resp[ids.CMP_METRICS_TABLE]["data"]
+    assert [r["run"] for r in rows] == ["Vicuna 13B v1.5 recipe", "Vicuna 7B v1.5 recipe"]
+    assert all(r["status"] == "finished" and r["val_loss"] > 0 for r in rows)
+
+
+def test_the_saved_config_can_be_added_and_a_bad_one_is_refused(ui: Dash) -> None:
+    cfg = sim.preset("vicuna-7b", lr_peak=3e-5).to_dict()
+    values = {
+        f"{ids.CMP_ADD_BUTTON}.n_clicks": 1,
+        f"{ids.CMP_ADD_CHOICE}.value": "config",
+        f"{ids.CONFIG_STORE}.data": cfg,
+        f"{ids.CMP_SELECTION}.data": None,
+    }
+    _, resp = ui.post(f"{ids.CMP_SELECTION}.data", values, [f"{ids.CMP_ADD_BUTTON}.n_clicks"])
+    assert resp[ids.CMP_SELECTION]["data"][0]["config"]["lr_peak"] == 3e-5
+    values[f"{ids.CONFIG_STORE}.data"] = {**cfg, "num_gpus": -5}
+    code, resp = ui.post(f"{ids.CMP_SELECTION}.data", values, [f"{ids.CMP_ADD_BUTTON}.n_clicks"])
+    assert code == 200
+    assert ids.CMP_SELECTION not in resp  # the comparison is left as it was
+    assert "num_gpus" in json.dumps(resp[ids.CMP_MESSAGE])
+
+
+def test_removing_one_compared_run(ui: Dash) -> None:
+    selection = [{"kind": "preset", "ref": "vicuna-7b"}, {"kind": "preset", "ref": "vicuna-13b"}]
+    pattern = json.dumps({"index": ["ALL"], "type": ids.CMP_REMOVE}, separators=(",", ":"))
+    removes = [
+        {"id": ids.cmp_remove("preset:vicuna-7b"), "property": "n_clicks", "value": None},
+        {"id": ids.cmp_remove("preset:vicuna-13b"), "property": "n_clicks", "value": 1},
+    ]
+    dep_id = next(
+        i["id"]
+        for d in ui.deps
+        for i in d["inputs"]
+        if i["id"].startswith("{") and ids.CMP_REMOVE in i["id"]
+    )
+    assert json.loads(dep_id) == json.loads(pattern)
+    key = json.dumps(ids.cmp_remove("preset:vicuna-13b"), separators=(",", ":"), sort_keys=True)
+    changed = [key + ".n_clicks"]  # the browser sorts the keys of a pattern id
+    code, resp = ui.post(
+        f"{ids.CMP_SELECTION}.data",
+        {dep_id: removes, f"{ids.CMP_SELECTION}.data": selection},
+        changed,
+    )
+    assert code == 200
+    assert resp[ids.CMP_SELECTION]["data"] == [{"kind": "preset", "ref": "vicuna-7b"}]
+
+
+def test_config_diff_over_http_highlights_differences(ui: Dash) -> None:
+    selection = [{"kind": "preset", "ref": "vicuna-7b"}, {"kind": "preset", "ref": "vicuna-13b"}]
+    code, resp = ui.post(f"{ids.CMP_DIFF_TABLE}.data", _views(selection), [])
+    assert code == 200
+    rows = resp[ids.CMP_DIFF_TABLE]["data"]
+    fields = {r["field"] for r in rows}
+    assert {"model", "gpu", "parameters"} <= fields and "seq_len" not in fields
+    assert all(r["differs"] == "yes" for r in rows)
+
+
+def test_csv_export_is_the_table_as_shown_with_hostile_cells_neutralised(ui: Dash) -> None:
+    rows = [
+        {"run": "A", "kind": "saved run", "status": "stopped", "steps": 10, "train_loss": 2.5},
+        {"run": "B" * 10_000, "steps": {"$gt": 1}, "train_loss": "NaN", "extra": "x"},
+        "junk",
+    ]
+    code, resp = ui.post(
+        f"{ids.CMP_CSV_DOWNLOAD}.data",
+        {f"{ids.CMP_CSV_BUTTON}.n_clicks": 1, f"{ids.CMP_METRICS_TABLE}.data": rows},
+        [f"{ids.CMP_CSV_BUTTON}.n_clicks"],
+    )
+    assert code == 200
+    dl = resp[ids.CMP_CSV_DOWNLOAD]["data"]
+    assert dl["filename"] == "run-comparison.csv"
+    lines = dl["content"].splitlines()
+    assert lines[0].startswith("Run,Kind,Status,Steps,Final train loss")
+    assert lines[1].startswith("A,saved run,stopped,10,2.5")
+    assert len(lines[2]) < 400 and "extra" not in dl["content"]
+
+
+# ---------------------------------------------------------------------- hostile stores
+@pytest.mark.parametrize(
+    "selection",
+    [
+        "not a list",
+        [{"kind": "config", "config": {"dataset_tokens": 1e300}}],
+        [{"kind": "preset", "ref": "../../etc/passwd"}],
+        [{"kind": "saved", "ref": "nope"}],
+        [{"kind": "preset", "ref": "vicuna-7b"}] * 5000,
+    ],
+)
+def test_tampered_comparison_lists_give_a_message_not_an_error(ui: Dash, selection: Any) -> None:
+    code, resp = ui.post(f"{ids.CMP_CURVES_GRAPH}.figure", _views(selection), [])
+    assert code == 200
+    assert len(resp[ids.CMP_METRICS_TABLE]["data"]) <= 1
+
+
+def test_a_tampered_saved_run_is_ignored_and_the_others_still_shown(ui: Dash) -> None:
+    good, _ = saved.add_run([], _run("good"))
+    bad = saved.make_entry(_run("bad"))
+    bad["state"]["config"]["num_gpus"] = "many"
+    saved_list = [*good, bad, {"id": 1}]
+    code, resp = ui.post(f"{ids.CMP_SAVED_TABLE}.data", _views(None, saved_list), [])
+    assert code == 200
+    assert [r["name"] for r in resp[ids.CMP_SAVED_TABLE]["data"]] == ["good"]
+    assert "2 invalid entries ignored" in resp[ids.CMP_SAVED_COUNT]["children"]
+
+
+# ----------------------------------------------------------------------------- imports
+def test_importing_an_export_adds_its_runs(ui: Dash) -> None:
+    theirs, _ = saved.add_run([], _run("theirs"))
+    mine, _ = saved.add_run([], _run("mine-2"))
+    code, resp = _import(ui, _upload(saved.export_document(theirs).encode()), mine)
+    assert code == 200
+    names = [e["state"]["name"] for e in resp[ids.SAVED_RUNS_STORE]["data"]]
+    assert names == ["mine-2", "theirs"]
+    assert "Imported 1 run." in json.dumps(resp[ids.CMP_MESSAGE])
+
+
+@pytest.mark.parametrize(
+    ("contents", "reason"),
+    [
+        (_upload(b"\x89PNG\r\n\x1a\n\x00\x00"), "not JSON"),
+        (_upload(b'{"runs": []}'), "not a saved-runs export"),
+        (_upload(b"[" + b"1," * 300_000 + b"1]"), "too large"),
+        ("data:application/json;base64," + "A" * 2_000_000, "too large"),
+        ("garbage without a comma", "not a file"),
+        (12345, "not a file"),
+    ],
+)
+def test_a_hostile_import_is_refused_and_nothing_saved_is_lost(
+    ui: Dash, contents: Any, reason: str
+) -> None:
+    mine, _ = saved.add_run([], _run("keep me"))
+    code, resp = _import(ui, contents, mine)
+    assert code == 200
+    assert ids.SAVED_RUNS_STORE not in resp  # the saved list is not touched
+    message = json.dumps(resp[ids.CMP_MESSAGE])
+    assert "Import failed" in message and reason in message
+
+
+def test_an_import_with_a_tampered_state_keeps_the_valid_runs(ui: Dash) -> None:
+    good = saved.make_entry(_run("fine"))
+    forged = saved.make_entry(_run("forged"))
+    forged["state"]["status"] = "finished"  # but not at its last step
+    doc = {"format": saved.EXPORT_FORMAT, "version": 1, "runs": [forged, good]}
+    code, resp = _import(ui, _upload(json.dumps(doc).encode()), [])
+    assert code == 200
+    assert [e["state"]["name"] for e in resp[ids.SAVED_RUNS_STORE]["data"]] == ["fine"]
+    assert "skipped" in json.dumps(resp[ids.CMP_MESSAGE])
+
+
+def test_rename_and_delete_over_http(ui: Dash) -> None:
+    lst, _ = saved.add_run([], _run("a"))
+    lst, _ = saved.add_run(lst, _run("b"))
+    rid = lst[0]["id"]
+    values = {
+        f"{ids.CMP_RENAME_BUTTON}.n_clicks": 1,
+        f"{ids.CMP_SAVED_TABLE}.selected_row_ids": [rid],
+        f"{ids.CMP_RENAME_INPUT}.value": "baseline",
+        f"{ids.SAVED_RUNS_STORE}.data": lst,
+        f"{ids.CMP_SELECTION}.data": [{"kind": "saved", "ref": rid}],
+    }
+    _, resp = ui.post(
+        ids.SAVED_RUNS_STORE + ".data",
+        values,
+        [f"{ids.CMP_RENAME_BUTTON}.n_clicks"],
+        duplicate=True,
+    )
+    renamed = resp[ids.SAVED_RUNS_STORE]["data"]
+    assert renamed[0]["state"]["name"] == "baseline" and renamed[0]["id"] == rid
+    values[f"{ids.SAVED_RUNS_STORE}.data"] = renamed
+    _, resp = ui.post(
+        ids.SAVED_RUNS_STORE + ".data",
+        values,
+        [f"{ids.CMP_DELETE_BUTTON}.n_clicks"],
+        duplicate=True,
+    )
+    assert [e["state"]["name"] for e in resp[ids.SAVED_RUNS_STORE]["data"]] == ["b"]
+    assert resp[ids.CMP_SELECTION]["data"] == []  # a deleted run leaves the comparison too
+
+
+def test_published_scores_follow_the_source(ui: Dash) -> None:
+    values = {
+        f"{ids.CMP_BENCH_SOURCE}.value": "code-llama-table-2",
+        f"{ids.CMP_BENCH_MODELS}.value": ["Code Llama 34B"],
+        f"{ids.CMP_BENCH_BENCHMARKS}.value": ["HumanEval", "MBPP"],
+    }
+    code, resp = ui.post(f"{ids.CMP_BENCH_BARS}.figure", values, [])
+    assert code == 200
+    bars = resp[ids.CMP_BENCH_BARS]["figure"]
+    assert "Code Llama paper, Table 2" in bars["layout"]["title"]["text"]
+    assert bars["data"][0]["y"] == [48.8, 55.0]
+    assert resp[ids.CMP_BENCH_TABLE]["data"][0]["table"] == "Rozière et al. 2023 Table 2"
+    values[f"{ids.CMP_BENCH_SOURCE}.value"] = "<script>"
+    code, resp = ui.post(f"{ids.CMP_BENCH_BARS}.figure", values, [])
+    assert code == 200  # an unknown source falls back to the default one
