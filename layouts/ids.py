@@ -21,6 +21,57 @@ TICK = "tick-interval"  # dcc.Interval driving a running simulation
 ALERT_AREA = "alert-area"  # app-wide messages (bad state reset, etc.)
 
 # --- Training tab ----------------------------------------------------------------------------
+TR_CONTROLS = "tr-controls"  # the run's buttons (busy while a tick is in flight)
+TR_ADJUST = "tr-adjust"  # the live-adjustment panel (busy while a tick is in flight)
+TR_START = "tr-start"
+TR_PAUSE = "tr-pause"  # Pause while running, Resume while paused
+TR_STOP = "tr-stop"
+TR_RESET = "tr-reset"
+TR_SAVE = "tr-save"
+TR_SPEED = "tr-speed"  # steps per tick
+TR_INTERVAL = "tr-interval"  # milliseconds between ticks
+TR_XAXIS = "tr-xaxis"
+TR_LOG = "tr-log"
+TR_SMOOTHING = "tr-smoothing"
+TR_PROGRESS = "tr-progress"
+TR_PROGRESS_TEXT = "tr-progress-text"
+TR_ELAPSED = "tr-elapsed"
+TR_REMAINING = "tr-remaining"
+TR_PLAYBACK = "tr-playback"
+TR_RUN_TITLE = "tr-run-title"
+TR_DIVERGED = "tr-diverged-alert"
+TR_NOTICE = "tr-notice"  # the tab's own messages (save notices, refused changes)
+TR_EVENTS = "tr-events"
+TR_ADJ_LR = "tr-adj-lr"  # LR multiplier
+TR_ADJ_BATCH = "tr-adj-batch"
+TR_ADJ_CLIP = "tr-adj-clip"
+TR_ADJ_APPLY = "tr-adj-apply"
+TR_EXPORT = "tr-export"
+TR_DOWNLOAD = "tr-download"
+TR_META = "tr-chart-meta"  # what the charts hold (steps, points, EMA carry), memory storage
+TR_RENDER_REQ = "tr-render-request"  # set client-side when the charts must be redrawn
+TR_RENDERED = "tr-rendered-run"  # the config/seed/changes the charts were drawn for, memory
+TR_VIEW = "tr-view"  # KPI texts, progress, status and controls from the server, memory
+TR_AUTOSAVE = "tr-autosave"  # a finished or stopped run's state, to append to saved runs
+TR_CHARTS = ("loss", "accuracy", "lr", "grad", "throughput", "memory")
+TR_KPIS = ("step", "epoch", "tokens", "loss", "val", "ppl", "acc", "lr", "grad", "tps", "mfu")
+TR_KPIS_MORE = ("mem", "cost")
+
+
+def tr_graph(chart: str) -> str:
+    """Id of one Training chart (``chart`` in ``TR_CHARTS``)."""
+    return f"tr-graph-{chart}"
+
+
+def tr_kpi(key: str) -> str:
+    """Id of a KPI card's value (``key`` in ``TR_KPIS + TR_KPIS_MORE``)."""
+    return f"tr-kpi-{key}"
+
+
+def tr_kpi_sub(key: str) -> str:
+    """Id of a KPI card's small line under the value."""
+    return f"tr-kpi-{key}-sub"
+
 
 # --- Configuration tab -----------------------------------------------------------------------
 

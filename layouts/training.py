@@ -1,8 +1,299 @@
-"""The Training tab (placeholder until its own issue lands; its owner replaces this module)."""
+"""The Training tab: controls, progress, KPI cards, six live charts, events and live changes.
 
-from dash import html
+The charts start empty; their content always comes from a callback (a full render on page
+load or a Patch per tick), so this module holds no data and builds the same tree on every
+call. Numbers are set in JetBrains Mono (``.num``) so digits do not dance as they update.
+"""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from layouts import ids
+from layouts.figures import training as ft
+
+SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+DEFAULT_SPEED = 100
+MAX_SPEED = 10_000  # steps per tick the server accepts (also bounded by sim.MAX_ADVANCE)
+INTERVALS = (250, 500, 1000, 2000)
+DEFAULT_INTERVAL = 500
+CHART_HEIGHT = 220
+CONTROLS_CLASS = "tr-btn-group"
+ADJUST_CLASS = "tr-panel"
+BATCH_CHOICES = tuple(2**k for k in range(17, 25))  # 128k .. 16M tokens
+
+CHART_TITLES = {
+    "loss": "Loss",
+    "accuracy": "Token accuracy",
+    "lr": "Learning rate",
+    "grad": "Gradient norm",
+    "throughput": "Throughput · MFU",
+    "memory": "GPU memory",
+}
+KPI_LABELS = {
+    "step": "Step",
+    "epoch": "Epoch",
+    "tokens": "Tokens seen",
+    "loss": "Train loss",
+    "val": "Val loss",
+    "ppl": "Perplexity",
+    "acc": "Token acc.",
+    "lr": "Learning rate",
+    "grad": "Grad norm",
+    "tps": "Tokens/s",
+    "mfu": "MFU",
+    "mem": "GPU memory",
+    "cost": "Cost so far",
+}
+
+
+def _kpi(key: str) -> html.Div:
+    return html.Div(
+        [
+            html.Div(KPI_LABELS[key], className="tr-kpi-label"),
+            html.Div("–", id=ids.tr_kpi(key), className="tr-kpi-value num"),
+            html.Div("", id=ids.tr_kpi_sub(key), className="tr-kpi-sub num"),
+        ],
+        className="tr-kpi",
+    )
+
+
+def _button(label: str, id_: str, color: str, icon: str) -> dbc.Button:
+    return dbc.Button(
+        [html.Span(icon, className="tr-btn-icon", **{"aria-hidden": "true"}), label],
+        id=id_,
+        color=color,
+        size="sm",
+        disabled=True,
+        n_clicks=0,
+        className="tr-btn",
+    )
+
+
+def _controls() -> html.Div:
+    speed = dbc.Select(
+        id=ids.TR_SPEED,
+        options=[{"label": f"{s:,} steps/tick", "value": str(s)} for s in SPEEDS],
+        value=str(DEFAULT_SPEED),
+        size="sm",
+        className="tr-select",
+    )
+    interval = dbc.Select(
+        id=ids.TR_INTERVAL,
+        options=[{"label": f"every {i / 1000:g} s", "value": str(i)} for i in INTERVALS],
+        value=str(DEFAULT_INTERVAL),
+        size="sm",
+        className="tr-select",
+    )
+    return html.Div(
+        [
+            html.Div(
+                [
+                    _button("Start", ids.TR_START, "primary", "▶"),
+                    _button("Pause", ids.TR_PAUSE, "secondary", "❚❚"),
+                    _button("Stop", ids.TR_STOP, "outline-danger", "■"),
+                    _button("Reset", ids.TR_RESET, "outline-secondary", "↺"),
+                ],
+                id=ids.TR_CONTROLS,
+                className=CONTROLS_CLASS,
+            ),
+            html.Div([speed, interval], className="tr-btn-group"),
+            html.Div(
+                [
+                    _button("Save run", ids.TR_SAVE, "outline-secondary", "★"),
+                    _button("Export CSV", ids.TR_EXPORT, "outline-secondary", "⤓"),
+                    dcc.Download(id=ids.TR_DOWNLOAD),
+                ],
+                className="tr-btn-group ms-lg-auto",
+            ),
+        ],
+        className="tr-toolbar",
+    )
+
+
+def _progress() -> html.Div:
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span("", id=ids.TR_RUN_TITLE, className="tr-run-title"),
+                    html.Span("0.0%", id=ids.TR_PROGRESS_TEXT, className="num tr-pct"),
+                ],
+                className="tr-progress-head",
+            ),
+            dbc.Progress(id=ids.TR_PROGRESS, value=0, className="tr-progress"),
+            html.Div(
+                [
+                    html.Span(["elapsed ", html.Span("–", id=ids.TR_ELAPSED, className="num")]),
+                    html.Span("", id=ids.TR_REMAINING, className="num"),
+                    html.Span("", id=ids.TR_PLAYBACK, className="num text-body-secondary"),
+                ],
+                className="tr-progress-foot",
+            ),
+        ],
+        className="tr-progress-block",
+    )
+
+
+def _chart(chart: str) -> html.Div:
+    return html.Div(
+        [
+            html.Div(CHART_TITLES[chart], className="tr-chart-title"),
+            dcc.Graph(
+                id=ids.tr_graph(chart),
+                figure={"data": [], "layout": {}},
+                config={"displaylogo": False, "responsive": True, "displayModeBar": "hover"},
+                style={"height": f"{CHART_HEIGHT}px"},
+            ),
+        ],
+        className="tr-chart",
+    )
+
+
+def _chart_options() -> html.Div:
+    return html.Div(
+        [
+            dbc.RadioItems(
+                id=ids.TR_XAXIS,
+                options=[
+                    {"label": "Step", "value": "step"},
+                    {"label": "Tokens", "value": "tokens"},
+                    {"label": "Wall time", "value": "wall"},
+                ],
+                value="step",
+                inline=True,
+                className="tr-seg",
+                inputClassName="btn-check",
+                labelClassName="btn btn-sm btn-outline-secondary",
+                labelCheckedClassName="active",
+            ),
+            dbc.Switch(id=ids.TR_LOG, label="log y", value=False, className="tr-switch"),
+            html.Div(
+                [
+                    html.Span("smoothing", className="tr-opt-label"),
+                    dcc.Slider(
+                        id=ids.TR_SMOOTHING,
+                        min=0,
+                        max=ft.MAX_SMOOTHING,
+                        step=0.01,
+                        value=0.6,
+                        marks=None,
+                        updatemode="mouseup",
+                        tooltip={"placement": "bottom", "always_visible": False},
+                        className="tr-slider",
+                    ),
+                ],
+                className="tr-smooth",
+            ),
+        ],
+        className="tr-chart-options",
+    )
+
+
+def _adjust() -> html.Div:
+    return html.Div(
+        [
+            html.Div("Live adjustments", className="tr-panel-title"),
+            html.Div(
+                "Take effect at the current step; shown as a kink in the charts.",
+                className="tr-panel-hint",
+            ),
+            dbc.Label("LR multiplier", html_for=ids.TR_ADJ_LR, className="tr-field-label"),
+            dbc.Input(
+                id=ids.TR_ADJ_LR,
+                type="number",
+                min=0.05,
+                max=20,
+                step=0.05,
+                value=1.0,
+                size="sm",
+                className="num",
+            ),
+            dbc.Label(
+                "Global batch (tokens)", html_for=ids.TR_ADJ_BATCH, className="tr-field-label"
+            ),
+            dbc.Select(
+                id=ids.TR_ADJ_BATCH,
+                options=[{"label": ft.fmt_si(b), "value": str(b)} for b in BATCH_CHOICES],
+                placeholder="unchanged",
+                size="sm",
+            ),
+            dbc.Label(
+                "Gradient clip (0 = off)", html_for=ids.TR_ADJ_CLIP, className="tr-field-label"
+            ),
+            dbc.Input(
+                id=ids.TR_ADJ_CLIP,
+                type="number",
+                min=0,
+                max=1000,
+                step=0.1,
+                placeholder="unchanged",
+                size="sm",
+                className="num",
+            ),
+            dbc.Button(
+                "Apply now",
+                id=ids.TR_ADJ_APPLY,
+                color="primary",
+                outline=True,
+                size="sm",
+                disabled=True,
+                n_clicks=0,
+                className="mt-2 w-100",
+            ),
+        ],
+        id=ids.TR_ADJUST,
+        className=ADJUST_CLASS,
+    )
+
+
+def _events() -> html.Div:
+    return html.Div(
+        [
+            html.Div("Events", className="tr-panel-title"),
+            html.Ul(
+                [html.Li("No events yet.", className="tr-event-empty")],
+                id=ids.TR_EVENTS,
+                className="tr-events",
+            ),
+        ],
+        className="tr-panel tr-panel-events",
+    )
 
 
 def layout() -> html.Div:
     """The tab's content."""
-    return html.Div("Training: coming soon.", className="p-4 text-body-secondary")
+    return html.Div(
+        [
+            dcc.Store(id=ids.TR_META, storage_type="memory"),
+            dcc.Store(id=ids.TR_RENDER_REQ, storage_type="memory"),
+            dcc.Store(id=ids.TR_RENDERED, storage_type="memory"),
+            dcc.Store(id=ids.TR_AUTOSAVE, storage_type="memory"),
+            dcc.Store(id=ids.TR_VIEW, storage_type="memory"),
+            html.Div([_controls(), _progress()], className="tr-card tr-head"),
+            dbc.Alert(
+                "",
+                id=ids.TR_DIVERGED,
+                color="danger",
+                is_open=False,
+                className="tr-alert",
+            ),
+            html.Div(id=ids.TR_NOTICE),
+            html.Div([_kpi(k) for k in ids.TR_KPIS + ids.TR_KPIS_MORE], className="tr-kpis"),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            _chart_options(),
+                            html.Div([_chart(c) for c in ids.TR_CHARTS], className="tr-charts"),
+                        ],
+                        className="tr-main",
+                    ),
+                    html.Div([_adjust(), _events()], className="tr-side"),
+                ],
+                className="tr-body",
+            ),
+        ],
+        className="tr-tab",
+    )

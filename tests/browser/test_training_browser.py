@@ -1,0 +1,155 @@
+"""Real-browser tests of the Training tab (headless Chromium): only what a browser shows.
+
+A run is driven the way a person drives it: clicks, the Interval, a reload. Ticks are made
+fast (many steps per tick, 250 ms interval) so each test takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import simulator as sim
+from layouts import ids
+
+pytestmark = pytest.mark.browser
+
+SHOTS = os.environ.get("TRAINING_SHOTS")  # a directory: save screenshots there (for review)
+
+
+def _start_app(dash_duo: Any, make_app: Any) -> None:
+    dash_duo.start_server(make_app(), port=_port())
+    dash_duo.wait_for_element(f"#{ids.TR_START}")
+
+
+def _port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _select(dash_duo: Any, id_: str, value: str) -> None:
+    dash_duo.driver.execute_script(
+        """
+        const el = document.getElementById(arguments[0]);
+        const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
+        setter.call(el, arguments[1]);
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+        """,
+        id_,
+        value,
+    )
+
+
+def _step(dash_duo: Any) -> int:
+    return int(dash_duo.find_element(f"#{ids.tr_kpi('step')}").text.replace(",", "") or 0)
+
+
+def _loss_points(dash_duo: Any) -> int:
+    return int(
+        dash_duo.driver.execute_script(
+            "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+            "return g && g.data ? g.data[0].x.length : 0;",
+            f"#{ids.tr_graph('loss')}",
+        )
+    )
+
+
+def _wait(pred: Any, timeout: float = 15.0, what: str = "condition") -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _shot(dash_duo: Any, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        dash_duo.driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+
+
+def test_start_pause_resume_and_reload(dash_duo: Any, make_app: Any) -> None:
+    """Start: the step counter and the loss chart advance; pause holds; reload restores."""
+    _start_app(dash_duo, make_app)
+    _select(dash_duo, ids.TR_SPEED, "1000")
+    _select(dash_duo, ids.TR_INTERVAL, "250")
+    dash_duo.find_element(f"#{ids.TR_START}").click()
+    _wait(lambda: _step(dash_duo) >= 3000, what="the step counter to advance")
+    _wait(lambda: _loss_points(dash_duo) > 3, what="loss points")
+    first = _loss_points(dash_duo)
+    _wait(lambda: _loss_points(dash_duo) > first, what="the loss chart to grow")
+    assert dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "running"
+    _shot(dash_duo, "training-running-light")
+
+    dash_duo.find_element(f"#{ids.TR_PAUSE}").click()
+    dash_duo.wait_for_text_to_equal(f"#{ids.TR_PAUSE}", "Resume")
+    paused_at = _step(dash_duo)
+    time.sleep(1.0)
+    assert _step(dash_duo) == paused_at, "a paused run must not advance"
+    assert dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "paused"
+
+    dash_duo.find_element(f"#{ids.TR_PAUSE}").click()
+    _wait(lambda: _step(dash_duo) > paused_at, what="the run to resume")
+
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element(f"#{ids.TR_START}")
+    _wait(lambda: _step(dash_duo) > paused_at, what="the restored run")
+    restored = _step(dash_duo)
+    _wait(lambda: _step(dash_duo) > restored, what="the restored run to keep going")
+    _wait(lambda: _loss_points(dash_duo) > 10, what="the restored loss chart")
+    assert dash_duo.get_logs() == [], "no browser errors"
+
+
+def test_divergence_raises_an_alert(dash_duo: Any, make_app: Any) -> None:
+    """A 10x learning rate diverges within a few thousand steps: alert, status, no more ticks."""
+    cfg = sim.preset("llama-2-7b", lr_peak=3e-3, lr_min=3e-4)
+    _start_app(dash_duo, make_app)
+    dash_duo.driver.execute_script(
+        "window.localStorage.setItem(arguments[0], arguments[1]);",
+        ids.CONFIG_STORE,
+        json.dumps(cfg.to_dict()),
+    )
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element(f"#{ids.TR_START}")
+    _select(dash_duo, ids.TR_SPEED, "500")
+    _select(dash_duo, ids.TR_INTERVAL, "250")
+    dash_duo.find_element(f"#{ids.TR_START}").click()
+    dash_duo.wait_for_contains_text(f"#{ids.TR_DIVERGED}", "diverged", timeout=20)
+    assert dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "diverged"
+    at = _step(dash_duo)
+    time.sleep(0.8)
+    assert _step(dash_duo) == at
+    assert not dash_duo.find_element(f"#{ids.TR_RESET}").get_attribute("disabled") is not None
+    _shot(dash_duo, "training-diverged")
+
+
+def test_csv_download(dash_duo: Any, make_app: Any) -> None:
+    """Export CSV downloads one row per step, recomputed at full resolution."""
+    _start_app(dash_duo, make_app)
+    _select(dash_duo, ids.TR_SPEED, "200")
+    _select(dash_duo, ids.TR_INTERVAL, "250")
+    dash_duo.find_element(f"#{ids.TR_START}").click()
+    _wait(lambda: _step(dash_duo) >= 600, what="a few ticks")
+    dash_duo.find_element(f"#{ids.TR_PAUSE}").click()
+    dash_duo.wait_for_text_to_equal(f"#{ids.TR_PAUSE}", "Resume")
+    steps = _step(dash_duo)
+    dash_duo.find_element(f"#{ids.TR_EXPORT}").click()
+    folder = Path(dash_duo.download_path)
+    _wait(lambda: any(p.suffix == ".csv" for p in folder.iterdir()), what="the download")
+    path = next(p for p in folder.iterdir() if p.suffix == ".csv")
+    _wait(lambda: path.stat().st_size > 0, what="the file to be written")
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert len(rows) == steps
+    assert [int(r["step"]) for r in rows[:3]] == [1, 2, 3]
+    assert float(rows[-1]["train_loss"]) > 0
