@@ -275,7 +275,7 @@ def _curves_card() -> dbc.Card:
         "Loss curves",
         [
             controls,
-            dcc.Loading(_graph(ids.CMP_CURVES_GRAPH, 520), type="dot", delay_show=300),
+            _graph(ids.CMP_CURVES_GRAPH, 520),
             html.Div(id=ids.CMP_VIEW_NOTES),
         ],
         subtitle="Tokens, FLOPs, GPU-hours, cost or wall time put recipes of different sizes "
@@ -344,7 +344,7 @@ def _diff_card() -> dbc.Card:
 def _efficiency_card() -> dbc.Card:
     return _card(
         "Compute efficiency",
-        [dcc.Loading(_graph(ids.CMP_EFFICIENCY_GRAPH, 520), type="dot", delay_show=300)],
+        [_graph(ids.CMP_EFFICIENCY_GRAPH, 520)],
         subtitle="Final loss against training compute, with the compute-optimal "
         "(Chinchilla) frontier.",
     )

@@ -1,0 +1,69 @@
+"""The shell's weight on the wire and its server time, through Flask's test client.
+
+Run from the repo root: ``.venv/bin/python benchmarks/bench_shell.py`` (or ``make bench``).
+
+Prints the bytes a first visit costs before any tab does work (index page, layout, gzipped
+as nginx sends it), the Plotly template against plotly.py's default, and the median server
+time of the requests the shell itself makes: /healthz, /_dash-layout, and the tab <-> hash
+callback.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import plotly.io as pio  # noqa: E402
+
+import app as entry_point  # noqa: E402  (a benchmark drives the entry point, like a browser)
+from layouts import ids  # noqa: E402
+from layouts.figures.theme import TEMPLATE  # noqa: E402
+
+REPEATS = 200
+
+
+def median_ms(fn: Callable[[], object], repeats: int = REPEATS) -> float:
+    fn()  # warm up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    client = entry_point.app.server.test_client()
+    page = client.get("/").data
+    layout = client.get("/_dash-layout").data
+    body = {
+        "output": f"..{ids.URL}.hash...{ids.TABS}.value..",
+        "outputs": [{"id": ids.URL, "property": "hash"}, {"id": ids.TABS, "property": "value"}],
+        "inputs": [
+            {"id": ids.URL, "property": "hash", "value": ""},
+            {"id": ids.TABS, "property": "value", "value": ids.TAB_COMPARISON},
+        ],
+        "changedPropIds": [f"{ids.TABS}.value"],
+        "state": [],
+    }
+    ours = len(json.dumps(TEMPLATE, separators=(",", ":")))
+    default = len(json.dumps(pio.templates["plotly"].to_plotly_json(), separators=(",", ":")))
+
+    print(f"index page        {len(page):>7,} B   gzip {len(gzip.compress(page, 5)):>6,} B")
+    print(f"/_dash-layout     {len(layout):>7,} B   gzip {len(gzip.compress(layout, 5)):>6,} B")
+    print(f"plotly template   {ours:>7,} B   (plotly.py default: {default:,} B)")
+    print(f"GET /healthz            {median_ms(lambda: client.get('/healthz')):6.2f} ms median")
+    print(f"GET /_dash-layout       {median_ms(lambda: client.get('/_dash-layout')):6.2f} ms median")
+    post = lambda: client.post("/_dash-update-component", json=body)  # noqa: E731
+    print(f"POST tab -> hash        {median_ms(post):6.2f} ms median")
+
+
+if __name__ == "__main__":
+    main()
