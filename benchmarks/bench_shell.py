@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import plotly.io as pio  # noqa: E402
+import plotly.io as pio
 
-import app as entry_point  # noqa: E402  (a benchmark drives the entry point, like a browser)
-from layouts import ids  # noqa: E402
-from layouts.figures.theme import TEMPLATE  # noqa: E402
+import app as entry_point  # a benchmark drives the entry point, as a browser would
+from layouts import ids
+from layouts.figures.theme import TEMPLATE
 
 REPEATS = 200
 
@@ -59,10 +59,12 @@ def main() -> None:
     print(f"index page        {len(page):>7,} B   gzip {len(gzip.compress(page, 5)):>6,} B")
     print(f"/_dash-layout     {len(layout):>7,} B   gzip {len(gzip.compress(layout, 5)):>6,} B")
     print(f"plotly template   {ours:>7,} B   (plotly.py default: {default:,} B)")
-    print(f"GET /healthz            {median_ms(lambda: client.get('/healthz')):6.2f} ms median")
-    print(f"GET /_dash-layout       {median_ms(lambda: client.get('/_dash-layout')):6.2f} ms median")
-    post = lambda: client.post("/_dash-update-component", json=body)  # noqa: E731
-    print(f"POST tab -> hash        {median_ms(post):6.2f} ms median")
+    for name, request in (
+        ("GET /healthz", lambda: client.get("/healthz")),
+        ("GET /_dash-layout", lambda: client.get("/_dash-layout")),
+        ("POST tab -> hash", lambda: client.post("/_dash-update-component", json=body)),
+    ):
+        print(f"{name:<22} {median_ms(request):6.2f} ms median")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # There is no display on CI or on these machines: dash_duo always runs headless.
     if hasattr(config.option, "headless"):
         config.option.headless = True
+    # selenium 4.2 (pinned by dash[testing]) calls a urllib3 API deprecated since 2.0, once
+    # per WebDriver command: hundreds of lines that say nothing about this project.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:HTTPResponse.getheader:DeprecationWarning:selenium"
+    )
 
 
 def pytest_setup_options() -> Options:
@@ -68,7 +73,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def free_port() -> Callable[[], int]:
     """A function returning a loopback port nobody listens on right now."""
     return _free_port

@@ -76,8 +76,7 @@ def test_first_load_is_styled_offline_and_clean(
 
     # Nothing came from another host: no CDN, no font service.
     origin, urls = dash_duo.driver.execute_script(
-        "return [location.origin,"
-        " performance.getEntriesByType('resource').map((e) => e.name)];"
+        "return [location.origin, performance.getEntriesByType('resource').map((e) => e.name)];"
     )
     assert any(u.endswith(".woff2") for u in urls) and any("bootstrap" in u for u in urls)
     foreign = [u for u in urls if not u.startswith(origin + "/")]
@@ -87,9 +86,7 @@ def test_first_load_is_styled_offline_and_clean(
     set_run = "window.dash_clientside.set_props(arguments[0], {data: arguments[1]});"
     dash_duo.driver.execute_script(set_run, ids.RUN_STORE, {"status": "running"})
     dash_duo.wait_for_text_to_equal(f"#{ids.STATUS_BADGE}", "Running")
-    assert "status-running" in dash_duo.find_element(f"#{ids.STATUS_BADGE}").get_attribute(
-        "class"
-    )
+    assert "status-running" in dash_duo.find_element(f"#{ids.STATUS_BADGE}").get_attribute("class")
     dash_duo.driver.execute_script(set_run, ids.RUN_STORE, {"status": "<img src=x>"})
     dash_duo.wait_for_text_to_equal(f"#{ids.STATUS_BADGE}", "Idle")
 

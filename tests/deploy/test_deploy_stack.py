@@ -76,16 +76,33 @@ def stack(free_port: Callable[[], int]) -> Iterator[dict[str, Any]]:
     stop_signals: list[int] = []  # graceful: SIGTERM for gunicorn, SIGQUIT for nginx
     try:
         subprocess.run(
-            [sys.executable, "deploy/render_nginx.py", str(prefix)]
-            + ["--listen", listen, "--upstream", upstream],
+            [
+                sys.executable,
+                "deploy/render_nginx.py",
+                str(prefix),
+                "--listen",
+                listen,
+                "--upstream",
+                upstream,
+            ],
             cwd=ROOT,
             check=True,
             capture_output=True,
         )
         with gunicorn_log.open("wb") as log:
             gunicorn = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
-                + ["--bind", upstream, "--workers", "2", "app:server"],
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    "deploy/gunicorn.conf.py",
+                    "--bind",
+                    upstream,
+                    "--workers",
+                    "2",
+                    "app:server",
+                ],
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -93,8 +110,17 @@ def stack(free_port: Callable[[], int]) -> Iterator[dict[str, Any]]:
         procs.append(gunicorn)
         stop_signals.append(signal.SIGTERM)
         nginx = subprocess.Popen(
-            [_nginx(), "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
-            + ["-e", str(prefix / "logs" / "error.log"), "-g", "daemon off;"],
+            [
+                _nginx(),
+                "-p",
+                str(prefix),
+                "-c",
+                str(prefix / "nginx.conf"),
+                "-e",
+                str(prefix / "logs" / "error.log"),
+                "-g",
+                "daemon off;",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
