@@ -1,0 +1,189 @@
+"""Real-browser tests of the Model Comparison tab (headless Chromium): what only a browser shows.
+
+Few and broad: a run saved on the Training tab shows up here and can be compared; two presets
+overlaid and switched to the FLOPs axis, their config diff and the CSV download.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dash
+import pytest
+
+from layouts import ids
+
+pytestmark = pytest.mark.browser
+
+SHOTS = os.environ.get("COMPARISON_SHOTS")  # a directory: save screenshots there (for review)
+
+
+def _wait(pred: Callable[[], Any], timeout: float = 45.0, what: str = "condition") -> Any:
+    """Poll ``pred`` (generous timeout: the machine is shared with other test runs)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _figure(dash_duo: Any, graph_id: str) -> dict[str, Any]:
+    """The figure Plotly is showing (data and layout as drawn)."""
+    return dict(
+        dash_duo.driver.execute_script(
+            "const g = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+            "if (!g || !g.data) return {data: [], xtitle: ''};"
+            "return {data: g.data.map(t => ({name: t.name, n: (t.x || []).length, mode: t.mode})),"
+            " xtitle: g.layout.xaxis?.title?.text || ''};",
+            graph_id,
+        )
+    )
+
+
+def _curve_names(dash_duo: Any) -> list[str]:
+    return [
+        t["name"] for t in _figure(dash_duo, ids.CMP_CURVES_GRAPH)["data"] if t["mode"] == "lines"
+    ]
+
+
+def _open_comparison(dash_duo: Any) -> None:
+    for tab in dash_duo.find_elements(f"#{ids.TABS} .app-tab"):
+        if tab.text.strip() == "Model Comparison":
+            tab.click()
+            break
+    dash_duo.wait_for_element(f"#{ids.CMP_ADD_BUTTON}")
+
+
+def _shot(dash_duo: Any, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        dash_duo.driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+
+
+def _choose(dash_duo: Any, dropdown_id: str, label: str) -> None:
+    """Pick an option of a dcc.Dropdown by its text, retrying if the menu was not open yet."""
+    for _ in range(5):
+        dash_duo.select_dcc_dropdown(f"#{dropdown_id}", value=label)
+        if label in dash_duo.find_element(f"#{dropdown_id}").text:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"could not choose {label!r}")
+
+
+def _click(dash_duo: Any, selector: str) -> None:
+    """Click a button far down the page (a plain click is intercepted by the tab layout)."""
+    dash_duo.driver.execute_script("arguments[0].click();", dash_duo.find_element(selector))
+
+
+def _select_js(dash_duo: Any, id_: str, value: str) -> None:
+    dash_duo.driver.execute_script(
+        """
+        const el = document.getElementById(arguments[0]);
+        const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
+        setter.call(el, arguments[1]);
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+        """,
+        id_,
+        value,
+    )
+
+
+def test_a_run_saved_on_the_training_tab_is_listed_and_compared_here(
+    dash_duo: Any, make_app: Callable[[], dash.Dash], free_port: Callable[[], int]
+) -> None:
+    dash_duo.start_server(make_app(), port=free_port())
+    dash_duo.wait_for_element(f"#{ids.TR_START}")
+    _select_js(dash_duo, ids.TR_SPEED, "1000")
+    _select_js(dash_duo, ids.TR_INTERVAL, "250")
+    dash_duo.find_element(f"#{ids.TR_START}").click()
+    _wait(
+        lambda: dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "running",
+        what="the run to start",
+    )
+    time.sleep(1.5)  # a few ticks
+    dash_duo.find_element(f"#{ids.TR_SAVE}").click()
+    dash_duo.wait_for_contains_text(f"#{ids.TR_NOTICE}", "Saved the run", timeout=10)
+    dash_duo.get_logs()  # reading clears them: what follows is checked for this tab alone
+
+    _open_comparison(dash_duo)
+    table = f"#{ids.CMP_SAVED_TABLE}"
+    dash_duo.wait_for_contains_text(table, "Llama 2 7B", timeout=10)
+    assert "running" in dash_duo.find_element(table).text
+    dash_duo.find_element(f"{table} input[type=checkbox]").click()
+    dash_duo.find_element(f"#{ids.CMP_COMPARE_SAVED_BUTTON}").click()
+    names = _wait(lambda: _curve_names(dash_duo), what="the saved run's curve")
+    assert len(names) == 1 and names[0].startswith("run ")  # unnamed: shown by its id
+    _wait(
+        lambda: "saved run" in dash_duo.find_element(f"#{ids.CMP_METRICS_TABLE}").text,
+        what="the metrics row",
+    )
+
+    # Rename it: the legend follows.
+    dash_duo.find_element(f"#{ids.CMP_RENAME_INPUT}").send_keys("my baseline")
+    dash_duo.find_element(f"#{ids.CMP_RENAME_BUTTON}").click()
+    _wait(lambda: _curve_names(dash_duo) == ["my baseline"], what="the renamed legend")
+    logs = dash_duo.get_logs()
+    assert logs == [], f"browser errors: {logs}"
+
+
+def test_two_presets_on_the_flops_axis_with_their_diff_and_a_csv(
+    dash_duo: Any, make_app: Callable[[], dash.Dash], free_port: Callable[[], int]
+) -> None:
+    dash_duo.start_server(make_app(), port=free_port())
+    dash_duo.wait_for_element(f"#{ids.TABS}")
+    _open_comparison(dash_duo)
+    for label in ("Vicuna 7B v1.5 — published recipe", "Vicuna 13B v1.5 — published recipe"):
+        _choose(dash_duo, ids.CMP_ADD_CHOICE, label)
+        dash_duo.find_element(f"#{ids.CMP_ADD_BUTTON}").click()
+        want = label.split(" — ")[0] + " recipe"
+        _wait(lambda want=want: want in _curve_names(dash_duo), what=f"{want} on the chart")
+    assert _curve_names(dash_duo) == ["Vicuna 7B v1.5 recipe", "Vicuna 13B v1.5 recipe"]
+
+    # Switch the x-axis to FLOPs: same two curves, now against training compute.
+    flops = next(
+        el
+        for el in dash_duo.find_elements(f"#{ids.CMP_X_AXIS} label")
+        if el.text.strip() == "Training compute (FLOPs)"
+    )
+    flops.click()
+    _wait(
+        lambda: _figure(dash_duo, ids.CMP_CURVES_GRAPH)["xtitle"] == "Training compute (FLOPs)",
+        what="the FLOPs axis",
+    )
+    fig = _figure(dash_duo, ids.CMP_CURVES_GRAPH)
+    assert all(0 < t["n"] <= 4000 for t in fig["data"])
+
+    # The config diff shows the settings that differ, highlighted.
+    diff = dash_duo.find_element(f"#{ids.CMP_DIFF_TABLE}")
+    _wait(lambda: "a100-40gb" in diff.text, what="the config diff")
+    assert "a100-80gb" in diff.text and "num_gpus" in diff.text
+    assert "seq_len" not in diff.text  # identical settings are hidden by default
+    highlighted = dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('#' + arguments[0] + ' td')]"
+        ".filter(td => getComputedStyle(td).fontWeight === '600').length;",
+        ids.CMP_DIFF_TABLE,
+    )
+    assert highlighted > 0
+    _shot(dash_duo, "comparison-two-presets")
+
+    # Export CSV: one row per compared run, with the table's headings.
+    _click(dash_duo, f"#{ids.CMP_CSV_BUTTON}")
+    folder = Path(dash_duo.download_path)
+    path = _wait(
+        lambda: next((p for p in folder.iterdir() if p.name == "run-comparison.csv"), None),
+        what="the CSV download",
+    )
+    _wait(lambda: path.stat().st_size > 0, what="the file to be written")
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert [r["Run"] for r in rows] == ["Vicuna 7B v1.5 recipe", "Vicuna 13B v1.5 recipe"]
+    assert all(float(r["Final val loss"]) > 0 for r in rows)
+    logs = dash_duo.get_logs()
+    assert logs == [], f"browser errors: {logs}"
