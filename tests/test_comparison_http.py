@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -315,3 +316,15 @@ def test_published_scores_follow_the_source(ui: Dash) -> None:
     values[f"{ids.CMP_BENCH_SOURCE}.value"] = "<script>"
     code, resp = ui.post(f"{ids.CMP_BENCH_BARS}.figure", values, [])
     assert code == 200  # an unknown source falls back to the default one
+
+
+def test_very_long_runs_are_bounded_work_with_a_note(ui: Dash) -> None:
+    """A valid but huge comparison (12 recipes of 50M steps) answers at once, saying why."""
+    long = sim.preset("vicuna-7b", dataset_tokens=128 * 2048 * 50_000_000, epochs=1.0)
+    assert long.total_steps == sim.MAX_STEPS
+    selection = [{"kind": "config", "config": {**long.to_dict(), "seed": s}} for s in range(12)]
+    t0 = time.perf_counter()
+    code, resp = ui.post(f"{ids.CMP_CURVES_GRAPH}.figure", _views(selection), [])
+    assert code == 200 and time.perf_counter() - t0 < 5.0
+    assert "budget" in json.dumps(resp[ids.CMP_VIEW_NOTES])
+    assert resp[ids.CMP_METRICS_TABLE]["data"] == []
