@@ -20,6 +20,7 @@ Python process and numpy have been used before, as in a gunicorn worker.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -124,7 +125,11 @@ def main() -> int:
     assert big.total_steps == 1_000_000, big.total_steps
     cfg = big.to_dict()
 
-    print("Model Comparison benchmark (Flask test client, POST /_dash-update-component)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"Model Comparison benchmark (Flask test client, POST /_dash-update-component); "
+        f"load average {load} on {os.cpu_count()} CPUs"
+    )
     total, parts, resp = add_recipe(c, cfg)
     fig = resp[ids.CMP_CURVES_GRAPH]["figure"]
     pts = max(len(t["x"]) for t in fig["data"])

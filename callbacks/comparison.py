@@ -240,21 +240,30 @@ def show_chips(selection: Any, saved: Any) -> list[Any]:
     if not items:
         return [html.Small("Nothing compared yet.", className="text-body-secondary")]
     states, _ = _saved_map(saved)
+    labels = {slot: label for slot, _, label, _ in compare.item_states(items, states)}
     chips = []
-    for slot, item, label, _state in compare.item_states(items, states):
+    for slot, item in enumerate(items):
+        # A saved run deleted elsewhere (another browser tab, an import) keeps a chip, so it
+        # can be removed from the comparison; it is drawn nowhere.
+        label = labels.get(slot, f"deleted saved run {item.ref}")
+        gone = slot not in labels
         chips.append(
             html.Span(
                 [
                     html.Span(
                         style={
-                            "background": figs.color(slot),
+                            "background": "transparent" if gone else figs.color(slot),
+                            "border": "1px solid var(--bs-border-color)",
                             "width": "0.7rem",
                             "height": "0.7rem",
                             "borderRadius": "50%",
                             "display": "inline-block",
                         }
                     ),
-                    html.Span(label, className="ms-2"),
+                    html.Span(
+                        label,
+                        className="ms-2" + (" text-decoration-line-through" if gone else ""),
+                    ),
                     html.Button(
                         id=ids.cmp_remove(item.key),
                         className="btn-close ms-2",

@@ -328,3 +328,13 @@ def test_very_long_runs_are_bounded_work_with_a_note(ui: Dash) -> None:
     assert code == 200 and time.perf_counter() - t0 < 5.0
     assert "budget" in json.dumps(resp[ids.CMP_VIEW_NOTES])
     assert resp[ids.CMP_METRICS_TABLE]["data"] == []
+
+
+def test_a_compared_run_deleted_elsewhere_keeps_a_removable_chip(ui: Dash) -> None:
+    lst, _ = saved.add_run([], _run("kept"))
+    selection = [{"kind": "saved", "ref": lst[0]["id"]}, {"kind": "saved", "ref": "0123456789"}]
+    code, resp = ui.post(f"{ids.CMP_CHIPS}.children", _views(selection, lst), [])
+    assert code == 200
+    text = json.dumps(resp[ids.CMP_CHIPS]["children"])
+    assert "kept" in text and "deleted saved run 0123456789" in text
+    assert json.dumps(ids.cmp_remove("saved:0123456789")) in text  # it can be removed

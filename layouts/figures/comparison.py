@@ -325,7 +325,9 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
         "Frontier: L(N_opt(C), D_opt(C)) with Hoffmann et al. 2022's printed fit (E 1.69, A 406.4, "
         "B 410.7, α 0.34, β 0.28), fitted on MassiveText.\nSimulated losses include per-family "
         f"offsets for tokenizer and data ({fams} nats), so points sit below the printed frontier; "
-        "dotted lines add each offset. FLOPs = tokens × (6N + 6·layers·seq·d_model)."
+        "dotted lines add each offset. FLOPs = tokens × (6N + 6·layers·seq·d_model) of this run "
+        "only: a fine-tune or continued pretraining (Code Llama, Vicuna) starts from a base model "
+        "whose compute is not counted."
         + (f"\n{skipped} run(s) not shown: diverged or no steps." if skipped else "")
     )
     layout = base_layout(
