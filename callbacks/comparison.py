@@ -348,7 +348,7 @@ def set_log_axes(log_axes: Any) -> Patch:
     Input(ids.CMP_DIFF_HIDE, "value"),
 )
 def show_diff(selection: Any, saved: Any, hide: Any) -> tuple[Any, Any, Any]:
-    """Settings side by side; rows that differ are highlighted."""
+    """Settings side by side: differing rows tinted, values unlike the first run's in bold."""
     items, _ = compare.parse_selection(selection)
     states, _ = _saved_map(saved)
     runs = [(label, st) for _, _, label, st in compare.item_states(items, states)]
@@ -364,18 +364,7 @@ def show_diff(selection: Any, saved: Any, hide: Any) -> tuple[Any, Any, Any]:
         r["differs"] = "yes" if r["differs"] else ""
     if not rows:
         rows = [{"field": "All settings are identical.", "differs": ""}]
-    style = [
-        {
-            "if": {"filter_query": '{differs} = "yes"'},
-            "backgroundColor": "rgba(255, 193, 7, 0.18)",
-            "fontWeight": "600",
-        },
-        {
-            "if": {"column_id": "field"},
-            "textAlign": "left",
-            "fontFamily": "var(--bs-font-monospace)",
-        },
-    ]
+    style = figs.diff_styles(rows, len(runs))
     return columns, rows, style
 
 

@@ -28,7 +28,8 @@ TABLE_STYLE: dict[str, Any] = {
         "backgroundColor": "var(--bs-body-bg)",
         "color": "var(--bs-body-color)",
         "border": "1px solid var(--bs-border-color)",
-        "fontFamily": "inherit",
+        "fontFamily": "var(--bs-body-font-family)",
+        "fontVariantNumeric": "tabular-nums",
         "fontSize": "0.85rem",
         "padding": "4px 8px",
         "textAlign": "right",
@@ -48,7 +49,7 @@ _FMT: dict[str, dict[str, Any]] = {
     "val_loss": {"specifier": ".4f"},
     "perplexity": {"specifier": ".3f"},
     "accuracy": {"specifier": ".2%"},
-    "tokens": {"specifier": ".3s"},
+    "tokens_b": {"specifier": ",.1f"},
     "params_b": {"specifier": ".2f"},
     "tokens_per_param": {"specifier": ",.1f"},
     "flops": {"specifier": ".2e"},
@@ -296,7 +297,8 @@ def _metrics_card() -> dbc.Card:
                 **TABLE_STYLE,
                 style_cell_conditional=[
                     {"if": {"column_id": c}, "textAlign": "left"} for c in ("run", "kind", "status")
-                ],
+                ]
+                + [{"if": {"column_id": "run"}, "minWidth": "11rem"}],
             ),
             html.Div(
                 [
@@ -337,7 +339,8 @@ def _diff_card() -> dbc.Card:
                 **TABLE_STYLE,
             ),
         ],
-        subtitle="Settings that differ between the compared runs are highlighted.",
+        subtitle="Settings that differ between the compared runs are tinted; values that differ "
+        "from the first run's are in bold.",
     )
 
 

@@ -316,7 +316,7 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("val_loss", "Final val loss"),
     ("perplexity", "Val perplexity"),
     ("accuracy", "Token accuracy"),
-    ("tokens", "Tokens"),
+    ("tokens_b", "Tokens (B)"),
     ("params_b", "Params (B)"),
     ("tokens_per_param", "Tokens / param"),
     ("flops", "FLOPs"),
@@ -343,7 +343,6 @@ def final_rows(analyses: Sequence[Analysis]) -> list[dict[str, Any]]:
             "val_loss",
             "perplexity",
             "accuracy",
-            "tokens",
             "tokens_per_param",
             "flops",
             "gpu_hours",
@@ -352,6 +351,7 @@ def final_rows(analyses: Sequence[Analysis]) -> list[dict[str, Any]]:
         ):
             v = float(getattr(f, col))
             row[col] = v if math.isfinite(v) else None
+        row["tokens_b"] = f.tokens / 1e9  # billions: the unit papers quote, one unit per column
         row["params_b"] = f.params / 1e9
         rows.append(row)
     return rows

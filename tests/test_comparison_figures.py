@@ -119,3 +119,12 @@ def test_benchmark_rows_carry_the_printed_table() -> None:
 
 def test_user_names_cannot_break_hover_templates() -> None:
     assert figs._esc("100% {x} <b>") == "100%% (x) &lt;b>"
+
+
+def test_diff_styles_bold_only_values_unlike_the_first_run() -> None:
+    rows = [
+        {"field": "model", "differs": "yes", "c0": "a", "c1": "a", "c2": "b"},
+        {"field": "seed", "differs": "", "c0": "1", "c1": "1", "c2": "1"},
+    ]
+    cells = [s["if"] for s in figs.diff_styles(rows, 3) if "row_index" in s["if"]]
+    assert cells == [{"row_index": 0, "column_id": "c2"}]

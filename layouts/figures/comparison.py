@@ -467,7 +467,12 @@ def benchmark_radar(
     layout = base_layout(
         title={"text": title},
         polar={
-            "radialaxis": {"range": [0, 100], "angle": 0, "tickfont": {"size": 9}},
+            "radialaxis": {
+                "range": [0, 100],
+                "angle": 15,
+                "tickangle": 15,
+                "tickfont": {"size": 9},
+            },
             "bgcolor": "rgba(0,0,0,0)",
         },
         legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0, "xanchor": "left"},
@@ -494,3 +499,38 @@ def benchmark_rows(
         }
         for s in bd.select(source, model_names, bench_names)
     ]
+
+
+# ------------------------------------------------------------------------------ config diff
+DIFF_ROW_TINT = "rgba(255, 193, 7, 0.12)"
+DIFF_CELL_TINT = "rgba(255, 193, 7, 0.38)"
+
+
+def diff_styles(rows: Sequence[dict[str, Any]], n_runs: int) -> list[dict[str, Any]]:
+    """DataTable ``style_data_conditional`` for the config diff.
+
+    A setting that differs anywhere gets a light tint; each value that differs from the first
+    run's (the reference column) is bold on a stronger tint, so "what changed against the
+    baseline" reads at a glance even when every shown row differs somewhere.
+    """
+    style: list[dict[str, Any]] = [
+        {"if": {"filter_query": '{differs} = "yes"'}, "backgroundColor": DIFF_ROW_TINT},
+        {
+            "if": {"column_id": "field"},
+            "textAlign": "left",
+            "fontFamily": "var(--bs-font-monospace)",
+        },
+    ]
+    for i, r in enumerate(rows):
+        if r.get("differs") != "yes":
+            continue
+        for k in range(1, n_runs):
+            if r.get(f"c{k}") != r.get("c0"):
+                style.append(
+                    {
+                        "if": {"row_index": i, "column_id": f"c{k}"},
+                        "backgroundColor": DIFF_CELL_TINT,
+                        "fontWeight": "700",
+                    }
+                )
+    return style

@@ -168,7 +168,7 @@ def test_two_presets_on_the_flops_axis_with_their_diff_and_a_csv(
     assert "seq_len" not in diff.text  # identical settings are hidden by default
     highlighted = dash_duo.driver.execute_script(
         "return [...document.querySelectorAll('#' + arguments[0] + ' td')]"
-        ".filter(td => getComputedStyle(td).fontWeight === '600').length;",
+        ".filter(td => getComputedStyle(td).fontWeight === '700').length;",
         ids.CMP_DIFF_TABLE,
     )
     assert highlighted > 0
