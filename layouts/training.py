@@ -143,7 +143,21 @@ def _chart(chart: str) -> html.Div:
             dcc.Graph(
                 id=ids.tr_graph(chart),
                 figure={"data": [], "layout": {}},
-                config={"displaylogo": False, "responsive": True, "displayModeBar": "hover"},
+                config={
+                    "displaylogo": False,
+                    "responsive": True,
+                    "displayModeBar": "hover",
+                    "modeBarButtonsToRemove": [
+                        "select2d",
+                        "lasso2d",
+                        "autoScale2d",
+                        "zoomIn2d",
+                        "zoomOut2d",
+                        "toggleSpikelines",
+                        "hoverClosestCartesian",
+                        "hoverCompareCartesian",
+                    ],
+                },
                 style={"height": f"{CHART_HEIGHT}px"},
             ),
         ],

@@ -191,7 +191,7 @@ def test_kpis_read_like_a_dashboard() -> None:
     assert k["remaining"].split()[1] == "d"  # days of GPU time left, e.g. "7 d 11 h"
     assert k["playback"].startswith("playback: ")
     assert k["loss_sub"][0] in "▼▲"
-    assert k["mem_sub"].startswith("of 80 GB")
+    assert k["mem_sub"].endswith("% of 80 GB")
 
 
 @pytest.mark.parametrize(

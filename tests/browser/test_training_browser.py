@@ -51,7 +51,8 @@ def _select(dash_duo: Any, id_: str, value: str) -> None:
 
 
 def _step(dash_duo: Any) -> int:
-    return int(dash_duo.find_element(f"#{ids.tr_kpi('step')}").text.replace(",", "") or 0)
+    text = dash_duo.find_element(f"#{ids.tr_kpi('step')}").text.replace(",", "")
+    return int(text) if text.isdigit() else 0
 
 
 def _loss_points(dash_duo: Any) -> int:
@@ -71,6 +72,13 @@ def _wait(pred: Any, timeout: float = 15.0, what: str = "condition") -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _tab(dash_duo: Any, label: str) -> Any:
+    for tab in dash_duo.find_elements(f"#{ids.TABS} .app-tab"):
+        if tab.text.strip() == label:
+            return tab
+    raise AssertionError(f"no tab labelled {label!r}")
 
 
 def _shot(dash_duo: Any, name: str) -> None:
@@ -99,8 +107,30 @@ def test_start_pause_resume_and_reload(dash_duo: Any, make_app: Any) -> None:
     assert _step(dash_duo) == paused_at, "a paused run must not advance"
     assert dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "paused"
 
+    # A live LR change while paused: recorded as an event at the current step.
+    lr = dash_duo.find_element(f"#{ids.TR_ADJ_LR}")
+    lr.clear()
+    lr.send_keys("2.5")
+    dash_duo.find_element(f"#{ids.TR_ADJ_APPLY}").click()
+    dash_duo.wait_for_contains_text(f"#{ids.TR_EVENTS}", "Changed: lr_peak")
+
     dash_duo.find_element(f"#{ids.TR_PAUSE}").click()
-    _wait(lambda: _step(dash_duo) > paused_at, what="the run to resume")
+    _wait(lambda: _step(dash_duo) > paused_at + 3000, what="the run to resume")
+
+    # Another tab and back: the charts are still there and still growing.
+    _tab(dash_duo, "Model Comparison").click()
+    time.sleep(0.5)
+    _tab(dash_duo, "Training").click()
+    dash_duo.wait_for_element(f"#{ids.tr_graph('loss')} .js-plotly-plot")
+    _wait(lambda: _loss_points(dash_duo) > 10, what="the loss chart after a tab switch")
+    if SHOTS:
+        dash_duo.driver.set_window_size(1440, 1500)
+        time.sleep(0.6)
+        _shot(dash_duo, "training-light")
+        dash_duo.find_element(".theme-toggle .form-check-input").click()
+        time.sleep(0.8)
+        _shot(dash_duo, "training-dark")
+        dash_duo.find_element(".theme-toggle .form-check-input").click()
 
     dash_duo.driver.refresh()
     dash_duo.wait_for_element(f"#{ids.TR_START}")

@@ -1,0 +1,291 @@
+"""Training tab: tick and full-render cost through the real HTTP endpoint, and the naive design.
+
+Run: ``.venv/bin/python benchmarks/bench_training.py`` (or ``make bench``). Every figure is
+measured by POSTing to /_dash-update-component with Flask's test client, the payload built
+the way dash-renderer builds it, so Dash's own parsing, dispatch and JSON encoding count.
+
+Targets (issue 4): tick server time median <= 5 ms, and at step 1,000,000 no more than 1.5x
+that at step 1,000; a tick's request + response <= 8 KB at any run length; a full render of
+a 1,000,000-step run <= 150 ms with no trace over 4,000 points; and the naive design (metric
+history in the Store, full figures every tick) for comparison at 10,000 and 100,000 steps.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import dash
+from dash import Input, Output, State, dcc, html
+
+import app as app_module
+import simulator as sim
+from layouts import ids
+from layouts.figures import training as ft
+
+SPEED = "100"  # steps per tick (the default)
+OPTIONS = {
+    (ids.TR_SPEED, "value"): SPEED,
+    (ids.TICK, "interval"): 500,
+    (ids.TR_XAXIS, "value"): "step",
+    (ids.TR_SMOOTHING, "value"): 0.6,
+    (ids.TR_LOG, "value"): False,
+}
+
+
+def long_config() -> sim.TrainingConfig:
+    """Llama 2 7B with a 1M-token batch: 1,907,349 steps, so step 1,000,000 is mid-run."""
+    return sim.preset("llama-2-7b", global_batch_tokens=2**20, num_gpus=256)
+
+
+def state_at(step: int, status: str = "running") -> dict[str, Any]:
+    s = sim.start(sim.new_run(long_config()))
+    return replace(s, step=step, status=status).to_dict()
+
+
+class Endpoint:
+    """POSTs to /_dash-update-component the way dash-renderer does."""
+
+    def __init__(self, app: dash.Dash) -> None:
+        self.client = app.server.test_client()
+        self.deps = self.client.get("/_dash-dependencies").json
+
+    def _dep(self, input_id: str, prop: str) -> dict[str, Any]:
+        for d in self.deps:
+            if not d.get("clientside_function") and any(
+                i["id"] == input_id and i["property"] == prop for i in d["inputs"]
+            ):
+                return d
+        raise KeyError(input_id)
+
+    def post(
+        self, input_id: str, prop: str, values: dict[tuple[str, str], Any]
+    ) -> tuple[dict[str, Any], int, int, float]:
+        """(response JSON, request bytes, response bytes, seconds)."""
+        d = self._dep(input_id, prop)
+        outputs = []
+        for part in d["output"].strip(".").split("..."):
+            cid, p = part.rsplit(".", 1)
+            outputs.append({"id": cid, "property": p})
+
+        def vals(items: list[dict[str, str]]) -> list[dict[str, Any]]:
+            return [{**i, "value": values.get((i["id"], i["property"]))} for i in items]
+
+        body = json.dumps(
+            {
+                "output": d["output"],
+                "outputs": outputs,
+                "inputs": vals(d["inputs"]),
+                "state": vals(d["state"]),
+                "changedPropIds": [f"{input_id}.{prop}"],
+            }
+        )
+        t = time.perf_counter()
+        r = self.client.post("/_dash-update-component", data=body, content_type="application/json")
+        dt = time.perf_counter() - t
+        if r.status_code != 200:
+            raise RuntimeError(f"{r.status_code}: {r.get_data(as_text=True)[:500]}")
+        return r.json, len(body), len(r.data), dt
+
+
+def apply_patch(value: Any, patch: Any) -> Any:
+    if not (isinstance(patch, dict) and "__dash_patch_update" in patch):
+        return patch
+    value = copy.deepcopy(value)
+    for op in patch["operations"]:
+        *path, last = op["location"]
+        target = value
+        for k in path:
+            target = target[k]
+        if op["operation"] == "Assign":
+            target[last] = op["params"]["value"]
+        else:
+            target[last].extend(op["params"]["value"])
+    return value
+
+
+def render(ep: Endpoint, state: dict[str, Any]) -> tuple[dict[str, Any], int, float]:
+    values = {**OPTIONS, (ids.RUN_STORE, "data"): state, (ids.TR_RENDER_REQ, "data"): 1}
+    resp, _, size, dt = ep.post(ids.TR_RENDER_REQ, "data", values)
+    return resp["response"], size, dt
+
+
+def ticks(ep: Endpoint, step: int, n: int) -> dict[str, Any]:
+    """Run ``n`` ticks from ``step`` as the browser would (state + meta carried along)."""
+    state = state_at(step)
+    meta = render(ep, state)[0][ids.TR_META]["data"]
+    times, sizes, rebases = [], [], []
+    for i in range(n):
+        values = {**OPTIONS, (ids.RUN_STORE, "data"): state, (ids.TR_META, "data"): meta}
+        values[(ids.TICK, "n_intervals")] = i + 1
+        resp, req, res, dt = ep.post(ids.TICK, "n_intervals", values)
+        out = resp["response"]
+        state = apply_patch(state, out[ids.RUN_STORE]["data"])
+        meta = out[ids.TR_META]["data"]
+        figure = out[ids.tr_graph("loss")]["figure"]
+        (sizes if "__dash_patch_update" in figure else rebases).append((dt, req + res))
+        times.append(dt)
+    return {
+        "median_ms": 1000 * statistics.median(times),
+        "p90_ms": 1000 * sorted(times)[int(0.9 * len(times))],
+        "bytes_median": statistics.median(b for _, b in sizes),
+        "bytes_max": max(b for _, b in sizes),
+        "rebases": rebases,
+        "end_step": state["step"],
+    }
+
+
+def bench_ticks(ep: Endpoint) -> float:
+    print("Ticks (100 steps/tick, smoothing 0.6), 300 per run length, through HTTP:")
+    rows = {}
+    for step in (1_000, 100_000, 1_000_000):
+        ticks(ep, step, 20)  # warm-up
+        r = ticks(ep, step, 300)
+        rows[step] = r
+        print(
+            f"  at step {step:>9,}: median {r['median_ms']:5.2f} ms, p90 {r['p90_ms']:5.2f} ms, "
+            f"request+response median {r['bytes_median']:,.0f} B, max {r['bytes_max']:,} B"
+        )
+    ratio = rows[1_000_000]["median_ms"] / rows[1_000]["median_ms"]
+    print(f"  median at 1M / median at 1k = {ratio:.2f} (target <= 1.5)")
+    # A long playback from step 1M: how often the browser's points force a rebase.
+    r = ticks(ep, 1_000_000, 700)
+    for dt, b in r["rebases"]:
+        print(f"  rebase tick at 1M steps: {1000 * dt:.0f} ms, {b:,} B")
+    print(f"  rebases in 700 ticks from step 1M: {len(r['rebases'])} (bound {ft.BOUND} points)")
+    return ratio
+
+
+def bench_full_render(ep: Endpoint) -> None:
+    print("Full render (page load, tab switch, rebase) of a 1,000,000-step run, through HTTP:")
+    state = state_at(1_000_000, "paused")
+    times = []
+    resp: dict[str, Any] = {}
+    size = 0
+    for _ in range(12):
+        resp, size, dt = render(ep, state)
+        times.append(dt)
+    most = max(len(t["x"]) for c in ft.CHARTS for t in resp[ids.tr_graph(c)]["figure"]["data"])
+    print(
+        f"  median {1000 * statistics.median(times[2:]):.0f} ms, min {1000 * min(times):.0f} ms "
+        f"(target <= 150 ms); largest trace {most:,} points (bound {ft.BOUND:,}); "
+        f"response {size / 1e3:,.0f} KB"
+    )
+
+
+# ----------------------------------------------------------------------------- naive design
+NAIVE_SERIES = ("train_loss", "val_loss", "accuracy", "lr", "grad_norm", "tokens_per_sec", "mfu")
+
+
+def naive_app() -> dash.Dash:
+    """The design DESIGN.md rejects: history in the Store, full figures every tick."""
+    app = dash.Dash(__name__)
+    app.layout = html.Div(
+        [dcc.Store(id="naive-store"), dcc.Interval(id="naive-tick")]
+        + [dcc.Graph(id=f"naive-{c}") for c in ft.CHARTS]
+    )
+
+    @app.callback(
+        Output("naive-store", "data"),
+        *[Output(f"naive-{c}", "figure") for c in ft.CHARTS],
+        Input("naive-tick", "n_intervals"),
+        State("naive-store", "data"),
+    )
+    def tick(_n: int, store: dict[str, Any]) -> tuple[Any, ...]:
+        state = sim.RunState.from_dict(store["state"])
+        new, m = sim.advance_with_metrics(state, int(SPEED))
+        hist = store["history"]
+        hist["step"] += m["step"].tolist()
+        for k in NAIVE_SERIES:
+            hist[k] += [None if v != v else v for v in m[k].tolist()]
+        figs = [
+            {"data": [{"x": hist["step"], "y": hist[k]} for k in NAIVE_SERIES if k in group]}
+            for group in (
+                ("train_loss", "val_loss"),
+                ("accuracy",),
+                ("lr",),
+                ("grad_norm",),
+                ("tokens_per_sec", "mfu"),
+                ("memory_gb",),
+            )
+        ]
+        return ({"state": new.to_dict(), "history": hist}, *figs)
+
+    return app
+
+
+def naive_store(step: int) -> dict[str, Any]:
+    state = state_at(step)
+    s = sim.RunState.from_dict(state)
+    m = sim.metrics(s, 0, step)
+    hist = {"step": m["step"].tolist()}
+    for k in NAIVE_SERIES:
+        hist[k] = [None if v != v else v for v in m[k].tolist()]
+    return {"state": state, "history": hist}
+
+
+def bench_naive(ep: Endpoint) -> None:
+    print("Naive design (history in the Store, full figures every tick) vs this one:")
+    naive = naive_app()
+    client = naive.server.test_client()
+    outputs = [{"id": "naive-store", "property": "data"}] + [
+        {"id": f"naive-{c}", "property": "figure"} for c in ft.CHARTS
+    ]
+    out_str = "..naive-store.data..." + "...".join(f"naive-{c}.figure" for c in ft.CHARTS) + ".."
+    for step in (10_000, 100_000):
+        store = naive_store(step)
+        times, sizes = [], []
+        for i in range(3):
+            body = json.dumps(
+                {
+                    "output": out_str,
+                    "outputs": outputs,
+                    "inputs": [{"id": "naive-tick", "property": "n_intervals", "value": i + 1}],
+                    "state": [{"id": "naive-store", "property": "data", "value": store}],
+                    "changedPropIds": ["naive-tick.n_intervals"],
+                }
+            )
+            t = time.perf_counter()
+            r = client.post("/_dash-update-component", data=body, content_type="application/json")
+            times.append(time.perf_counter() - t)
+            sizes.append(len(body) + len(r.data))
+            store = r.json["response"]["naive-store"]["data"]
+        ours = ticks(ep, step, 60)
+        naive_ms = 1000 * statistics.median(times)
+        naive_mb = statistics.median(sizes) / 1e6
+        print(
+            f"  at step {step:>7,}: naive {naive_ms:8.1f} ms and {naive_mb:6.2f} MB "
+            f"per tick; ours {ours['median_ms']:.2f} ms and {ours['bytes_median'] / 1e3:.1f} KB "
+            f"-> {naive_ms / ours['median_ms']:,.0f}x time, "
+            f"{statistics.median(sizes) / ours['bytes_median']:,.0f}x bytes"
+        )
+
+
+def bench_export() -> None:
+    state = sim.RunState.from_dict(state_at(1_000_000, "paused"))
+    t = time.perf_counter()
+    text = ft.metrics_csv(state)
+    print(
+        f"CSV export of 1,000,000 steps (the cap): {time.perf_counter() - t:.1f} s, "
+        f"{len(text) / 1e6:.0f} MB"
+    )
+
+
+def main() -> None:
+    ep = Endpoint(app_module.app)
+    bench_ticks(ep)
+    bench_full_render(ep)
+    bench_naive(ep)
+    bench_export()
+
+
+if __name__ == "__main__":
+    main()
