@@ -50,12 +50,14 @@ _GRID = "rgba(128,128,128,0.2)"
 _LINE = "rgba(128,128,128,0.45)"
 _CLEAR = "rgba(0,0,0,0)"
 
+# No axis lines (``showline``): the grid already frames the data, and plotly.js draws the line
+# of an overlaying axis (a right-hand ``yaxis2``) with NaN coordinates on some renders, which
+# the browser logs as an error. ``linecolor`` is kept for a figure that turns lines on.
 _AXIS: dict[str, Any] = {
     "gridcolor": _GRID,
     "linecolor": _LINE,
     "tickcolor": _LINE,
     "zerolinecolor": _LINE,
-    "showline": True,
     "ticks": "outside",
     "ticklen": 4,
     "automargin": True,

@@ -15,6 +15,7 @@ import pytest
 from dash import dcc, html
 from selenium.webdriver.support.ui import WebDriverWait
 
+import simulator as sim
 from layouts import ids, shell
 from layouts.figures.theme import base_layout
 
@@ -82,12 +83,14 @@ def test_first_load_is_styled_offline_and_clean(
     foreign = [u for u in urls if not u.startswith(origin + "/")]
     assert foreign == []
 
-    # The badge follows the run Store, and shows only statuses it knows.
+    # The badge follows the run Store (a real paused run, then a fresh one).
+    run = sim.new_run(sim.preset("llama-2-7b"))
     set_run = "window.dash_clientside.set_props(arguments[0], {data: arguments[1]});"
-    dash_duo.driver.execute_script(set_run, ids.RUN_STORE, {"status": "running"})
-    dash_duo.wait_for_text_to_equal(f"#{ids.STATUS_BADGE}", "Running")
-    assert "status-running" in dash_duo.find_element(f"#{ids.STATUS_BADGE}").get_attribute("class")
-    dash_duo.driver.execute_script(set_run, ids.RUN_STORE, {"status": "<img src=x>"})
+    dash_duo.driver.execute_script(set_run, ids.RUN_STORE, sim.pause(sim.start(run)).to_dict())
+    dash_duo.wait_for_text_to_equal(f"#{ids.STATUS_BADGE}", "Paused")
+    badge_class = dash_duo.find_element(f"#{ids.STATUS_BADGE}").get_attribute("class")
+    assert "status-paused" in badge_class
+    dash_duo.driver.execute_script(set_run, ids.RUN_STORE, run.to_dict())
     dash_duo.wait_for_text_to_equal(f"#{ids.STATUS_BADGE}", "Idle")
 
     assert dash_duo.get_logs() == []
