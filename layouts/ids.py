@@ -74,6 +74,56 @@ def tr_kpi_sub(key: str) -> str:
 
 
 # --- Configuration tab -----------------------------------------------------------------------
+CFG_FIELD = "cfg-field"  # pattern-matching type: {"type": CFG_FIELD, "name": form field name}
+CFG_FEEDBACK = "cfg-feedback"  # the field's "what is allowed" message (same name)
+CFG_HINT = "cfg-hint"  # the field's bound/unit and derived value (same name)
+CFG_GROUP = "cfg-group"  # a block shown only for a choice: custom architecture, one optimizer
+CFG_ADVICE = "cfg-advice"  # a one-click fit suggestion: {"type": CFG_ADVICE, "index": i}
+CFG_PRESET = "cfg-preset"  # the model: a catalogue preset or "custom"
+CFG_DRAFT = "cfg-draft-store"  # the form's last valid config (unapplied edits), local storage
+CFG_ADVICE_STORE = "cfg-advice-store"  # the changes behind the advice buttons, memory
+CFG_SUMMARY = "cfg-summary"  # valid / invalid, applied or not
+CFG_FORM_ERROR = "cfg-form-error"  # a cross-field problem no single field owns
+CFG_ESTIMATE = "cfg-estimate"
+CFG_MEMORY = "cfg-memory-graph"
+CFG_MEMORY_TEXT = "cfg-memory-text"
+CFG_FIT = "cfg-fit"  # the "does not fit" warning and its suggestions
+CFG_LR = "cfg-lr-graph"
+CFG_APPLY_NEXT = "cfg-apply-next"
+CFG_APPLY_NOW = "cfg-apply-now"
+CFG_RESET = "cfg-reset"
+CFG_SAVE = "cfg-save"
+CFG_DOWNLOAD = "cfg-download"
+CFG_UPLOAD = "cfg-upload"
+CFG_MESSAGE = "cfg-message"  # results of the actions (applied, refused, loaded, bad file)
+CFG_LINK = "cfg-link"  # read-only text of the shareable link
+CFG_COPY = "cfg-copy"  # dcc.Clipboard copying CFG_LINK
+
+
+def cfg_field(name: str) -> dict[str, str]:
+    """Id of one form input (pattern-matching; ``name`` from ``layouts.configuration.FIELDS``)."""
+    return {"type": CFG_FIELD, "name": name}
+
+
+def cfg_feedback(name: str) -> dict[str, str]:
+    """Id of one input's invalid-value message."""
+    return {"type": CFG_FEEDBACK, "name": name}
+
+
+def cfg_hint(name: str) -> dict[str, str]:
+    """Id of one input's bound/unit line."""
+    return {"type": CFG_HINT, "name": name}
+
+
+def cfg_group(name: str) -> dict[str, str]:
+    """Id of a block shown only for one choice (``custom``, ``opt-adamw``, ``wsd`` ...)."""
+    return {"type": CFG_GROUP, "name": name}
+
+
+def cfg_advice(index: int) -> dict[str, str | int]:
+    """Id of the ``index``-th fit suggestion's Apply button."""
+    return {"type": CFG_ADVICE, "index": index}
+
 
 # --- Model Comparison tab --------------------------------------------------------------------
 CMP_SELECTION = "cmp-selection-store"  # compared items (preset slugs, saved ids, configs), local

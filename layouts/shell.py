@@ -76,6 +76,7 @@ def build_layout() -> html.Div:
             dcc.Location(id=ids.URL, refresh=False),
             dcc.Store(id=ids.RUN_STORE, storage_type="session"),
             dcc.Store(id=ids.CONFIG_STORE, storage_type="local"),
+            dcc.Store(id=ids.CFG_DRAFT, storage_type="local"),  # Configuration's unapplied form
             dcc.Store(id=ids.SAVED_RUNS_STORE, storage_type="local"),
             dcc.Store(id=ids.THEME_STORE, storage_type="local"),
             dcc.Interval(id=ids.TICK, interval=TICK_MS, disabled=True),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from simulator.catalog import (
@@ -82,6 +83,11 @@ _ARCH_BOUNDS: dict[str, tuple[int, int]] = {
     "vocab_size": (256, 1_000_000),
     "context_len": (128, 1_048_576),
 }
+
+FIELD_BOUNDS: Mapping[str, tuple[str, float, float]] = MappingProxyType(_NUMERIC)
+"""Read-only view of each numeric setting's (kind, low, high), for forms that show the bounds."""
+ARCH_BOUNDS: Mapping[str, tuple[int, int]] = MappingProxyType(_ARCH_BOUNDS)
+"""Read-only view of each custom-architecture field's (low, high)."""
 
 # Settings a running job can change without restarting (what real trainers allow on resume).
 MUTABLE_FIELDS = frozenset(

@@ -25,7 +25,9 @@ def walk(component: object) -> Iterator[Component]:
 
 
 def by_id(layout: Component) -> dict[str, Component]:
-    return {c.id: c for c in walk(layout) if getattr(c, "id", None) is not None}
+    # String ids only: pattern-matching ids (dicts, e.g. the Configuration form's fields) are
+    # not hashable and are not what these tests look up.
+    return {c.id: c for c in walk(layout) if isinstance(getattr(c, "id", None), str)}
 
 
 def test_layout_builds_and_serialises() -> None:

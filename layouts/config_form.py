@@ -1,0 +1,708 @@
+"""The Configuration form as data: its fields, their parsing, and form <-> config mapping.
+
+Pure Python (no Dash import), so the mapping, bounds and link/file formats are unit-tested
+without a browser. The browser sends every value as it is typed: text for numbers (so "2T",
+"4Mi" or "3e-4" can be parsed and a wrong entry explained instead of silently dropped by an
+``<input type=number>``), strings for selects, booleans for switches. Nothing is trusted:
+``form_to_config`` checks each field against the simulator's own bounds
+(``simulator.config.FIELD_BOUNDS``) so several wrong fields are reported at once, then
+``TrainingConfig.from_dict`` checks everything again, including the cross-field rules (batch a
+multiple of the sequence length, tensor parallel dividing the heads ...), whose ``ConfigError``
+names the field to mark.
+
+Token counts use decimal suffixes (K, M, B/G, T) and binary ones (Ki, Mi, Gi): LLaMA's "4M
+tokens per batch" is 4 x 2^20 = 4,194,304, a multiple of every power-of-two sequence length,
+so batches are shown as "4Mi" when they are exact binary multiples.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import simulator as sim
+from simulator.config import ARCH_BOUNDS, FIELD_BOUNDS
+
+DEFAULT_PRESET = "llama-2-7b"
+CUSTOM = sim.CUSTOM_MODEL
+MAX_TEXT = 40  # longest text accepted in a numeric field
+MAX_UPLOAD_BYTES = 64 * 1024
+MAX_LINK_CHARS = 4096  # the ?config= value; a full config is ~700 characters encoded
+MAX_DEPTH = 4  # a config nests two levels (custom_model, optimizer_params)
+
+FAMILY_NAMES = {
+    "llama": "LLaMA",
+    "llama-2": "Llama 2",
+    "mistral": "Mistral",
+    "codellama": "Code Llama",
+    "vicuna": "Vicuna",
+}
+
+ZERO_LABELS = {
+    0: "0 · none (plain DDP)",
+    1: "1 · shard optimizer state",
+    2: "2 · + shard gradients",
+    3: "3 · + shard weights (FSDP)",
+}
+
+
+class FormError(ValueError):
+    """One field's value cannot be used; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of the form.
+
+    ``key`` is where the value goes in ``TrainingConfig.to_dict()``: a flat key, or
+    ``("custom_model", k)`` / ``("optimizer_params", k)``. ``scale`` converts config units to
+    what the user types (MFU as a percentage). ``group`` names the block the field lives in
+    when that block is shown only for one choice (``custom``, ``opt-adamw``, ``wsd``).
+    """
+
+    name: str
+    label: str
+    kind: str  # select | switch | int | float | tokens | opt_int | opt_float
+    key: tuple[str, ...]
+    lo: float = 0.0
+    hi: float = 0.0
+    unit: str = ""
+    tip: str = ""
+    group: str | None = None
+    scale: float = 1.0
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def optional(self) -> bool:
+        return self.kind.startswith("opt_")
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind not in ("select", "switch")
+
+
+def _flat(name: str, label: str, unit: str = "", tip: str = "", **kw: Any) -> Field:
+    kind, lo, hi = FIELD_BOUNDS[name]
+    kind = kw.pop("kind", kind)
+    scale = kw.get("scale", 1.0)
+    return Field(name, label, kind, (name,), lo * scale, hi * scale, unit, tip, **kw)
+
+
+def _arch(key: str, label: str, tip: str = "") -> Field:
+    lo, hi = ARCH_BOUNDS[key]
+    return Field(f"arch.{key}", label, "int", ("custom_model", key), lo, hi, "", tip, "custom")
+
+
+def _opt_fields() -> list[Field]:
+    labels = {
+        "beta1": ("β1", "first-moment (momentum) decay"),
+        "beta2": ("β2", "second-moment decay; LLaMA uses 0.95 for stability at scale"),
+        "eps": ("ε", "added to the denominator; LLaMA uses 1e-5"),
+        "momentum": ("Momentum", "heavy-ball momentum"),
+        "nesterov": ("Nesterov", "1 = Nesterov momentum, 0 = heavy ball"),
+        "beta2_decay": ("β2 decay exponent", "second-moment decay rate -0.8 (Shazeer & Stern)"),
+        "eps1": ("ε1", "regularisation of the factored second moment"),
+        "clip_threshold": ("Update clip", "RMS clipping of the update"),
+    }
+    out = []
+    for slug, spec in sim.OPTIMIZERS.items():
+        for key, (lo, hi) in spec.bounds.items():
+            label, tip = labels.get(key, (key, ""))
+            out.append(
+                Field(
+                    f"opt.{slug}.{key}",
+                    label,
+                    "float",
+                    ("optimizer_params", key),
+                    lo,
+                    hi,
+                    "",
+                    tip,
+                    f"opt-{slug}",
+                )
+            )
+    return out
+
+
+MODEL_FIELDS = (
+    _arch("n_layers", "Layers"),
+    _arch("d_model", "d_model", "hidden size; a multiple of the head count"),
+    _arch("n_heads", "Attention heads"),
+    _arch("n_kv_heads", "KV heads", "grouped-query attention: fewer key/value heads than query"),
+    _arch("ffn_dim", "FFN size", "SwiGLU hidden size (three matrices)"),
+    _arch("vocab_size", "Vocabulary"),
+    _arch("context_len", "Context", "the architecture's maximum context"),
+)
+DATA_FIELDS = (
+    _flat(
+        "dataset_tokens",
+        "Dataset",
+        "tokens",
+        "unique tokens in the dataset; K, M, B, T suffixes",
+        kind="tokens",
+    ),
+    _flat("epochs", "Epochs", "passes", "passes over the dataset (fractions allowed)"),
+    _flat("seq_len", "Sequence length", "tokens"),
+    _flat(
+        "global_batch_tokens",
+        "Global batch",
+        "tokens",
+        "tokens per optimizer step over all GPUs; a multiple of the sequence length. "
+        "4Mi = 4 x 2^20 (LLaMA's '4M tokens')",
+        kind="tokens",
+    ),
+    _flat(
+        "micro_batch_size",
+        "Micro-batch",
+        "seq / GPU",
+        "sequences per GPU per forward pass; gradient accumulation makes up the rest",
+    ),
+    _flat(
+        "base_tokens",
+        "Pretrained on",
+        "tokens",
+        "tokens the starting checkpoint has already seen (0 = from scratch; a fine-tune "
+        "starts from its base model)",
+        kind="tokens",
+    ),
+)
+OPTIMIZER_FIELDS = (
+    Field(
+        "optimizer",
+        "Optimizer",
+        "select",
+        ("optimizer",),
+        options=tuple((s, o.name) for s, o in sim.OPTIMIZERS.items()),
+    ),
+    *_opt_fields(),
+    _flat("weight_decay", "Weight decay", "", "decoupled for AdamW/Lion/Adafactor, L2 otherwise"),
+    _flat("grad_clip", "Gradient clip", "norm", "global gradient-norm clipping; 0 = off"),
+)
+SCHEDULE_FIELDS = (
+    Field(
+        "schedule",
+        "Schedule",
+        "select",
+        ("schedule",),
+        options=tuple((s, o.name) for s, o in sim.SCHEDULES.items()),
+    ),
+    _flat("lr_peak", "Peak LR"),
+    _flat("lr_min", "Minimum LR", "", "where the decay ends (LLaMA: 10% of peak)"),
+    _flat("warmup_steps", "Warmup", "steps", "linear warmup from 0 to the peak"),
+    _flat(
+        "decay_fraction",
+        "Decay share",
+        "of run",
+        "WSD: the share of training spent decaying at the end (MiniCPM: ~10%)",
+        group="wsd",
+    ),
+)
+HARDWARE_FIELDS = (
+    Field(
+        "gpu",
+        "GPU",
+        "select",
+        ("gpu",),
+        options=tuple(
+            (s, f"{g.name} · {g.memory_gb:g} GB · ${g.price_per_hour:.2f}/h")
+            for s, g in sim.GPUS.items()
+        ),
+    ),
+    _flat("num_gpus", "GPUs", "", "total GPUs = data parallel x tensor parallel"),
+    _flat(
+        "tensor_parallel",
+        "Tensor parallel",
+        "",
+        "GPUs each layer is split over (Megatron); keep it within a node (<= 8)",
+    ),
+    Field(
+        "precision",
+        "Precision",
+        "select",
+        ("precision",),
+        options=(("bf16", "BF16 mixed"), ("fp16", "FP16 mixed"), ("fp32", "FP32 / TF32")),
+    ),
+    Field(
+        "zero_stage",
+        "ZeRO stage",
+        "select",
+        ("zero_stage",),
+        tip="ZeRO (Rajbhandari et al. 2020) shards training state over the data-parallel "
+        "GPUs: stage 1 the optimizer state, 2 also the gradients, 3 also the weights "
+        "(PyTorch FSDP). Less memory per GPU for more communication.",
+        options=tuple((str(k), v) for k, v in ZERO_LABELS.items()),
+    ),
+    Field(
+        "activation_checkpointing",
+        "Activation checkpointing",
+        "switch",
+        ("activation_checkpointing",),
+        tip="Keep only each layer's input and recompute the rest in the backward pass: "
+        "far less activation memory for ~33% more compute (8N instead of 6N FLOPs/token).",
+    ),
+    _flat(
+        "mfu",
+        "MFU override",
+        "%",
+        "Model FLOPs utilisation: the share of the GPUs' peak FLOP/s spent on the model's "
+        "6N FLOPs per token. Published large runs reach 38-55%. Blank = modelled from the "
+        "model size, GPU and parallelism.",
+        scale=100.0,
+    ),
+    _flat(
+        "price_per_gpu_hour",
+        "Price override",
+        "$/GPU-h",
+        "blank = the GPU's on-demand list price",
+    ),
+)
+RUN_FIELDS = (
+    _flat("seed", "Seed", "", "same seed and config give the same curves"),
+    _flat("eval_interval", "Eval every", "steps", "blank = about 200 evaluations per run"),
+    _flat("checkpoint_interval", "Checkpoint every", "steps", "blank = about 20 per run"),
+)
+
+SECTIONS: tuple[tuple[str, str, tuple[Field, ...]], ...] = (
+    ("model", "Model", MODEL_FIELDS),
+    ("data", "Data and batch", DATA_FIELDS),
+    ("optimizer", "Optimizer", OPTIMIZER_FIELDS),
+    ("schedule", "Learning-rate schedule", SCHEDULE_FIELDS),
+    ("hardware", "Hardware", HARDWARE_FIELDS),
+    ("run", "Run", RUN_FIELDS),
+)
+FIELDS: dict[str, Field] = {f.name: f for _, _, fs in SECTIONS for f in fs}
+GROUPS: tuple[str, ...] = ("custom", "wsd", *(f"opt-{s}" for s in sim.OPTIMIZERS))
+
+
+def preset_options() -> list[dict[str, Any]]:
+    """Dropdown options: the catalogue grouped by family (disabled headers), then custom."""
+    out: list[dict[str, Any]] = []
+    for family, title in FAMILY_NAMES.items():
+        out.append({"label": title.upper(), "value": f"__family-{family}", "disabled": True})
+        for slug in sim.PRESETS:
+            spec = sim.MODELS[slug]
+            if spec.family == family:
+                params = format_count(sim.param_count(spec.arch))
+                out.append({"label": f"{spec.name}  ·  {params} params", "value": slug})
+    out.append({"label": "OTHER", "value": "__family-custom", "disabled": True})
+    out.append({"label": "Custom architecture", "value": CUSTOM})
+    return out
+
+
+# ---------------------------------------------------------------------- numbers and text
+
+_SUFFIX = {
+    "": 1.0,
+    "k": 1e3,
+    "m": 1e6,
+    "b": 1e9,
+    "g": 1e9,
+    "t": 1e12,
+    "ki": 2.0**10,
+    "mi": 2.0**20,
+    "gi": 2.0**30,
+    "ti": 2.0**40,
+}
+_NUMBER = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d{1,3})?)\s*([a-z]{0,2})$")
+
+
+def parse_number(raw: Any, *, suffixes: bool = False) -> float:
+    """A number from a form value: ``3e-4``, ``1,024``, and with ``suffixes`` ``2T``/``4Mi``.
+
+    Raises:
+        FormError: saying what was expected.
+    """
+    if isinstance(raw, bool):
+        raise FormError("a number")
+    if isinstance(raw, (int, float)):
+        value = float(raw)
+    elif isinstance(raw, str):
+        text = raw.strip().lower().replace(",", "").replace("_", "").replace(" ", "")
+        if len(text) > MAX_TEXT:
+            raise FormError(f"a number (at most {MAX_TEXT} characters)")
+        m = _NUMBER.match(text)
+        if not m or (m.group(2) and (not suffixes or m.group(2) not in _SUFFIX)):
+            if suffixes:
+                raise FormError("not a token count (use e.g. 2T, 500B, 4Mi)")
+            raise FormError("not a number")
+        value = float(m.group(1)) * _SUFFIX[m.group(2)]
+    else:
+        raise FormError("a number")
+    if not math.isfinite(value):
+        raise FormError("a finite number")
+    return value
+
+
+def format_count(x: float) -> str:
+    """6.74B, 2T, 500M: short counts for labels (three significant digits)."""
+    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(x) >= div:
+            return f"{x / div:.3g}{suf}"
+    return f"{x:.3g}"
+
+
+def format_tokens(x: float) -> str:
+    """A token count the parser reads back exactly: ``2T``, ``256M``, ``4Mi``, ``262,145``.
+
+    A short decimal form (at most four significant digits) wins; then an exact binary one
+    (batch sizes are usually powers of two); then the plain number.
+    """
+    if x == 0:
+        return "0"
+    for suf, mult in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        q = x / mult
+        if q >= 1:
+            short = f"{q:.4g}"
+            if "e" not in short and float(short) * mult == x:
+                return f"{short}{suf}"
+            break
+    for suf, mult in (("Ti", 2.0**40), ("Gi", 2.0**30), ("Mi", 2.0**20), ("Ki", 2.0**10)):
+        q = x / mult
+        if 1 <= q < 10_000 and q == int(q):
+            return f"{int(q)}{suf}"
+    if x == int(x):
+        return f"{int(x):,}"
+    return f"{x:g}"
+
+
+def format_float(x: float) -> str:
+    """Short float text the parser reads back: ``0.0003`` -> ``3e-4``, ``0.95`` -> ``0.95``."""
+    if x == 0:
+        return "0"
+    text = f"{x:.6g}"
+    if "e" in text:
+        mant, exp = text.split("e")
+        text = f"{mant}e{int(exp)}"
+    return text
+
+
+def format_bound(field: Field, x: float) -> str:
+    if field.kind == "tokens":
+        return format_count(x)
+    if field.kind in ("int", "opt_int"):
+        return f"{int(x):,}"
+    return format_float(x)
+
+
+def bound_text(field: Field) -> str:
+    """``1 - 65,536``, ``100K - 100T tokens``: the field's allowed range with its unit."""
+    if not field.numeric:
+        return ""
+    text = f"{format_bound(field, field.lo)} – {format_bound(field, field.hi)}"
+    return f"{text} {field.unit}".strip()
+
+
+# ----------------------------------------------------------------------- form <-> config
+
+
+def config_to_form(cfg: sim.TrainingConfig) -> tuple[str, dict[str, Any]]:
+    """The preset value and every field's display value for ``cfg``.
+
+    Fields not used by ``cfg`` (another optimizer's parameters, a catalogue model's shape
+    for the custom fields) are filled too, so switching shows sensible starting values.
+    """
+    d = cfg.to_dict()
+    arch = cfg.arch
+    values: dict[str, Any] = {}
+    for f in FIELDS.values():
+        if f.key[0] == "custom_model":
+            raw: Any = getattr(arch, f.key[1])
+        elif f.key[0] == "optimizer_params":
+            slug = f.name.split(".")[1]
+            params = (
+                cfg.resolved_optimizer_params
+                if slug == cfg.optimizer
+                else dict(sim.OPTIMIZERS[slug].params)
+            )
+            raw = params[f.key[1]]
+        else:
+            raw = d[f.key[0]]
+        values[f.name] = display_value(f, raw)
+    return cfg.model, values
+
+
+def display_value(f: Field, raw: Any) -> Any:
+    """One config value as the form shows it."""
+    if f.kind == "switch":
+        return "true" if raw else "false"
+    if f.kind == "select":
+        return str(raw)
+    if raw is None:
+        return ""
+    if f.kind == "tokens":
+        return format_tokens(float(raw))
+    if f.kind in ("int", "opt_int"):
+        return str(int(raw))
+    return format_float(float(raw) * f.scale)
+
+
+@dataclass(frozen=True)
+class FormResult:
+    """What the form holds: a validated config, or the messages saying what is wrong."""
+
+    config: sim.TrainingConfig | None
+    errors: dict[str, str]  # field name -> what is allowed
+    form_error: str | None = None  # a problem no single visible field owns
+
+    @property
+    def valid(self) -> bool:
+        return self.config is not None
+
+
+def active_fields(model: str, values: Mapping[str, Any]) -> list[Field]:
+    """The fields that make up the config: custom shape only for a custom model, and only
+    the chosen optimizer's parameters."""
+    optimizer = values.get("optimizer")
+    out = []
+    for f in FIELDS.values():
+        if f.group == "custom" and model != CUSTOM:
+            continue
+        if f.group and f.group.startswith("opt-") and f.group != f"opt-{optimizer}":
+            continue
+        out.append(f)
+    return out
+
+
+def parse_field(f: Field, raw: Any) -> Any:
+    """One form value in config units, checked against the field's bounds.
+
+    Raises:
+        FormError: what is allowed.
+    """
+    if f.kind == "switch":
+        if raw in (True, "true"):
+            return True
+        if raw in (False, "false"):
+            return False
+        raise FormError("on or off")
+    if f.kind == "select":
+        allowed = [v for v, _ in f.options]
+        if not isinstance(raw, str) or raw not in allowed:
+            raise FormError(f"one of {', '.join(allowed)}")
+        return int(raw) if f.name == "zero_stage" else raw
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if f.optional:
+            return None
+        raise FormError(f"required: {bound_text(f)}")
+    try:
+        value = parse_number(raw, suffixes=f.kind == "tokens")
+    except FormError as exc:
+        raise FormError(f"{exc}; allowed: {bound_text(f)}") from None
+    if f.kind in ("int", "opt_int") and value != int(value):
+        raise FormError(f"a whole number, {bound_text(f)}")
+    if not f.lo <= value <= f.hi:
+        raise FormError(f"must be {bound_text(f)}")
+    value /= f.scale
+    if f.kind in ("int", "opt_int"):
+        return round(value)
+    return value
+
+
+def form_to_config(model: Any, values: Mapping[str, Any]) -> FormResult:
+    """Validate the whole form and build the config (the server's own check, every time).
+
+    Args:
+        model: the preset dropdown's value (a catalogue slug or ``"custom"``).
+        values: field name -> value as the browser sent it (missing fields are errors).
+    """
+    if not isinstance(model, str) or (model != CUSTOM and model not in sim.MODELS):
+        return FormResult(None, {}, "Choose a model: a catalogue preset or a custom architecture.")
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = {"model": model, "optimizer_params": {}, "custom_model": None}
+    custom: dict[str, int] = {}
+    for f in active_fields(model, values):
+        try:
+            value = parse_field(f, values.get(f.name))
+        except FormError as exc:
+            errors[f.name] = str(exc)
+            continue
+        if f.key[0] == "custom_model":
+            custom[f.key[1]] = value
+        elif f.key[0] == "optimizer_params":
+            data["optimizer_params"][f.key[1]] = value
+        else:
+            data[f.key[0]] = value
+    if errors:
+        return FormResult(None, errors)
+    if model == CUSTOM:
+        data["custom_model"] = custom
+    # Keep only the optimizer parameters that differ from its defaults, as presets do, so a
+    # preset shown and read back unchanged is the same config (and links stay short).
+    defaults = sim.OPTIMIZERS[data["optimizer"]].params
+    data["optimizer_params"] = {
+        k: v for k, v in data["optimizer_params"].items() if defaults.get(k) != v
+    }
+    try:
+        return FormResult(sim.TrainingConfig.from_dict(data), {})
+    except sim.ConfigError as exc:
+        name = field_for_error(exc.field, str(data.get("optimizer")))
+        if name is None:
+            return FormResult(None, {}, str(exc))
+        return FormResult(None, {name: exc.allowed})
+
+
+def field_for_error(config_field: str, optimizer: str) -> str | None:
+    """The form field a ``ConfigError`` names (``custom_model.d_model`` -> ``arch.d_model``)."""
+    if config_field.startswith("custom_model."):
+        name = "arch." + config_field.split(".", 1)[1]
+    elif config_field.startswith("optimizer_params."):
+        name = f"opt.{optimizer}." + config_field.split(".", 1)[1]
+    else:
+        name = config_field
+    return name if name in FIELDS else None
+
+
+# ---------------------------------------------------------------------- files and links
+
+
+def base_config(model: str) -> sim.TrainingConfig:
+    """What a link's or file's missing settings default to: the model's preset."""
+    if model in sim.PRESETS:
+        return sim.preset(model)
+    return sim.TrainingConfig()
+
+
+def config_diff(cfg: sim.TrainingConfig) -> dict[str, Any]:
+    """The settings of ``cfg`` that differ from its model's preset (always with ``model``)."""
+    base = base_config(cfg.model).to_dict()
+    full = cfg.to_dict()
+    diff = {k: v for k, v in full.items() if base.get(k) != v}
+    diff["model"] = cfg.model
+    return diff
+
+
+def encode_link(cfg: sim.TrainingConfig) -> str:
+    """The ``?config=`` value: URL-safe base64 (unpadded) of the compact JSON diff."""
+    text = json.dumps(config_diff(cfg), separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _depth(obj: Any, level: int = 1) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(obj, dict):
+        return max([level, *(_depth(v, level + 1) for v in obj.values())])
+    if isinstance(obj, list):
+        return max([level, *(_depth(v, level + 1) for v in obj)])
+    return level
+
+
+def _reject_constant(name: str) -> float:
+    raise FormError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise FormError(f"{text[:20]} is too large")
+    return value
+
+
+def parse_json_config(text: str, *, partial: bool) -> sim.TrainingConfig:
+    """A config from JSON text, trusting nothing.
+
+    ``partial``: missing settings take the model's preset (links); otherwise the defaults of
+    ``TrainingConfig.from_dict`` (files; our files always hold every setting). A saved run
+    state (``{"config": {...}, ...}``) is accepted for its config.
+
+    Raises:
+        FormError: with a message for the user.
+    """
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except FormError:
+        raise
+    except RecursionError:
+        raise FormError("it is nested far too deeply to be a config") from None
+    except ValueError as exc:
+        raise FormError(f"it is not valid JSON ({str(exc)[:80]})") from None
+    if _depth(data) > MAX_DEPTH:
+        raise FormError("it is nested too deeply to be a config")
+    if not isinstance(data, dict):
+        raise FormError(f"it holds a JSON {type(data).__name__}, not a config object")
+    if "model" not in data and isinstance(data.get("config"), dict) and "version" in data:
+        data = data["config"]
+    try:
+        if partial:
+            model = data.get("model", DEFAULT_PRESET)
+            if not isinstance(model, str):
+                raise sim.ConfigError("model", model, "a model name")
+            merged = base_config(model).to_dict()
+            merged.update(data)
+            if model != CUSTOM and "custom_model" not in data:
+                merged["custom_model"] = None
+            data = merged
+        return sim.TrainingConfig.from_dict(data)
+    except sim.ConfigError as exc:
+        raise FormError(str(exc)) from None
+    except (TypeError, ValueError) as exc:
+        raise FormError(f"a setting has the wrong type ({str(exc)[:80]})") from None
+
+
+def decode_link(search: Any) -> sim.TrainingConfig | None:
+    """The config in a URL query (``?config=...``), or None when there is none.
+
+    Raises:
+        FormError: the query has a config that cannot be used.
+    """
+    if not isinstance(search, str) or "config=" not in search:
+        return None
+    if len(search) > MAX_LINK_CHARS:
+        raise FormError("the link's config is too long")
+    value = ""
+    for part in search.lstrip("?").split("&"):
+        if part.startswith("config="):
+            value = part[len("config=") :]
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise FormError("the link's config is not readable (damaged or cut short?)") from None
+    return parse_json_config(text, partial=True)
+
+
+def decode_upload(contents: Any, filename: Any = None) -> sim.TrainingConfig:
+    """The config in an uploaded file (``dcc.Upload`` contents: a base64 data URL).
+
+    Raises:
+        FormError: the file is too large, not JSON, not a config, or has a bad setting.
+    """
+    if not isinstance(contents, str) or "," not in contents[:200]:
+        raise FormError("the upload did not arrive as a file")
+    payload = contents.split(",", 1)[1]
+    if len(payload) > MAX_UPLOAD_BYTES * 4 // 3 + 8:
+        raise FormError(f"it is larger than {MAX_UPLOAD_BYTES // 1024} KB")
+    try:
+        raw = base64.b64decode(payload, validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise FormError("it is not a UTF-8 text file") from None
+    return parse_json_config(text, partial=False)
+
+
+def config_file(cfg: sim.TrainingConfig) -> str:
+    """The saved file: ``TrainingConfig.to_dict()`` as indented JSON (what upload reads)."""
+    return json.dumps(cfg.to_dict(), indent=2)
+
+
+def file_name(cfg: sim.TrainingConfig) -> str:
+    return f"{cfg.model}-{cfg.num_gpus}x{cfg.gpu}.config.json"
+
+
+def changed_fields(old: sim.TrainingConfig, new: sim.TrainingConfig) -> dict[str, Any]:
+    """Top-level settings whose values differ, with the new values."""
+    a, b = old.to_dict(), new.to_dict()
+    return {k: b[k] for k in b if a.get(k) != b[k]}
+
+
+def split_mutable(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The changes a running job may take (``sim.MUTABLE_FIELDS``) and the names it may not."""
+    ok = {k: v for k, v in changes.items() if k in sim.MUTABLE_FIELDS}
+    refused = sorted(k for k in changes if k not in sim.MUTABLE_FIELDS)
+    return ok, refused

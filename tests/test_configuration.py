@@ -1,0 +1,492 @@
+"""Configuration tab, pure logic: form <-> config mapping, bounds, links, files, fit advice,
+the estimate view and the action functions the callbacks wrap."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from dash import no_update
+
+import simulator as sim
+from callbacks import configuration as cb
+from layouts import config_form as cf
+from layouts import configuration as lc
+from layouts import ids
+from layouts.figures import configuration as fc
+
+
+def form(slug: str = "llama-2-7b", **changes: Any) -> tuple[str, dict[str, Any]]:
+    """The form as the browser would send it for a preset, with some fields retyped."""
+    model, values = cf.config_to_form(sim.preset(slug))
+    values.update(changes)
+    return model, values
+
+
+def upload(text: str | bytes) -> str:
+    raw = text.encode() if isinstance(text, str) else text
+    return "data:application/json;base64," + base64.b64encode(raw).decode()
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("2T", 2e12),
+        ("500B", 5e11),
+        ("4M", 4e6),
+        ("4Mi", 4 * 2**20),
+        ("256 Ki", 262_144),
+        ("1,024", 1024),
+        ("1_000", 1000),
+        ("1.4t", 1.4e12),
+        ("3e-4", 3e-4),
+    ],
+)
+def test_parse_number_reads_what_people_type(text: str, value: float) -> None:
+    assert cf.parse_number(text, suffixes=True) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["abc", "2 trillion", "1e999", "nan", "inf", "4X", "9" * 60])
+def test_parse_number_rejects_junk_with_a_message(text: str) -> None:
+    with pytest.raises(cf.FormError):
+        cf.parse_number(text, suffixes=True)
+
+
+def test_suffixes_only_where_they_make_sense() -> None:
+    with pytest.raises(cf.FormError):
+        cf.parse_number("4M", suffixes=False)
+
+
+@pytest.mark.parametrize("x", [2e12, 4 * 2**20, 262_144, 256e6, 1.4e12, 0, 12_345, 3.7e8])
+def test_format_tokens_reads_back_exactly(x: float) -> None:
+    text = cf.format_tokens(x)
+    assert cf.parse_number(text, suffixes=True) == x
+    assert len(text) <= 8
+
+
+def test_llama_batch_shows_as_binary_millions() -> None:
+    assert cf.format_tokens(4 * 2**20) == "4Mi"
+    assert cf.format_tokens(2e12) == "2T"
+
+
+# ------------------------------------------------------------------------ form <-> config
+
+
+@pytest.mark.parametrize("slug", sim.PRESETS)
+def test_every_preset_round_trips_through_the_form(slug: str) -> None:
+    model, values = cf.config_to_form(sim.preset(slug))
+    result = cf.form_to_config(model, values)
+    assert result.errors == {}
+    assert result.config == sim.preset(slug)
+
+
+def test_custom_architecture_round_trips() -> None:
+    arch = dict(
+        n_layers=4,
+        d_model=512,
+        n_heads=8,
+        n_kv_heads=2,
+        ffn_dim=1376,
+        vocab_size=32000,
+        context_len=2048,
+    )
+    cfg = sim.preset("llama-2-7b").with_changes({"model": "custom", "custom_model": arch})
+    model, values = cf.config_to_form(cfg)
+    assert model == "custom" and values["arch.n_kv_heads"] == "2"
+    assert cf.form_to_config(model, values).config == cfg
+
+
+def test_each_bad_field_is_marked_at_once_with_what_is_allowed() -> None:
+    model, values = form(seq_len="abc", num_gpus="0", lr_peak="20", dataset_tokens="2 trillion")
+    result = cf.form_to_config(model, values)
+    assert result.config is None
+    assert set(result.errors) == {"seq_len", "num_gpus", "lr_peak", "dataset_tokens"}
+    assert "128 – 131,072" in result.errors["seq_len"]
+    assert "1 – 65,536" in result.errors["num_gpus"]
+    assert "100K – 100T tokens" in result.errors["dataset_tokens"]
+
+
+def test_cross_field_rule_marks_the_field_it_names() -> None:
+    model, values = form(global_batch_tokens="4M")  # 4,000,000 is no multiple of 4096
+    result = cf.form_to_config(model, values)
+    assert set(result.errors) == {"global_batch_tokens"}
+    assert "multiple of seq_len" in result.errors["global_batch_tokens"]
+    model, values = form(tensor_parallel="3")
+    assert "tensor_parallel" in cf.form_to_config(model, values).errors
+
+
+def test_custom_shape_rule_marks_the_head_field() -> None:
+    model, values = cf.config_to_form(sim.preset("llama-2-7b"))
+    values.update({"arch.d_model": "1000", "arch.n_heads": "3"})
+    result = cf.form_to_config("custom", values)
+    assert set(result.errors) == {"arch.n_heads"}
+    assert "divisor of d_model" in result.errors["arch.n_heads"]
+
+
+def test_whole_numbers_and_optional_blanks() -> None:
+    model, values = form(micro_batch_size="1.5")
+    assert "whole number" in cf.form_to_config(model, values).errors["micro_batch_size"]
+    model, values = form(mfu="", price_per_gpu_hour="")
+    cfg = cf.form_to_config(model, values).config
+    assert cfg is not None and cfg.mfu is None and cfg.price_per_gpu_hour is None
+    model, values = form(seq_len="")
+    assert "required" in cf.form_to_config(model, values).errors["seq_len"]
+
+
+def test_mfu_is_typed_as_a_percentage() -> None:
+    model, values = form(mfu="45")
+    cfg = cf.form_to_config(model, values).config
+    assert cfg is not None and cfg.mfu == pytest.approx(0.45)
+    assert cf.config_to_form(cfg)[1]["mfu"] == "45"
+    model, values = form(mfu="95")
+    assert "1 – 90 %" in cf.form_to_config(model, values).errors["mfu"]
+
+
+def test_only_the_chosen_optimizer_parameters_count() -> None:
+    # A bad Lion beta does not block AdamW, and Lion's own bounds apply once it is chosen.
+    model, values = form(**{"opt.lion.beta1": "7"})
+    assert cf.form_to_config(model, values).valid
+    values["optimizer"] = "lion"
+    assert "opt.lion.beta1" in cf.form_to_config(model, values).errors
+    values["opt.lion.beta1"] = "0.95"
+    cfg = cf.form_to_config(model, values).config
+    assert cfg is not None and cfg.optimizer == "lion"
+    assert cfg.resolved_optimizer_params["beta1"] == 0.95
+
+
+def test_hostile_form_values_are_errors_not_crashes() -> None:
+    model, values = form(
+        seq_len={"a": 1}, zero_stage="7", precision=["bf16"], activation_checkpointing="yes"
+    )
+    errors = cf.form_to_config(model, values).errors
+    assert set(errors) == {"seq_len", "zero_stage", "precision", "activation_checkpointing"}
+    assert cf.form_to_config("gpt-5", values).form_error
+    assert cf.form_to_config(None, {}).form_error
+
+
+def test_every_numeric_field_shows_its_bounds() -> None:
+    for f in cf.FIELDS.values():
+        if f.numeric:
+            assert "–" in cf.bound_text(f), f.name
+
+
+def test_preset_options_are_grouped_by_family() -> None:
+    opts = cf.preset_options()
+    headers = [o["label"] for o in opts if o.get("disabled")]
+    assert headers == ["LLAMA", "LLAMA 2", "MISTRAL", "CODE LLAMA", "VICUNA", "OTHER"]
+    values = [o["value"] for o in opts if not o.get("disabled")]
+    assert set(values) == {*sim.PRESETS, "custom"}
+
+
+# ---------------------------------------------------------------------------- links
+
+
+def test_link_round_trip_carries_only_the_difference() -> None:
+    cfg = sim.preset("mistral-7b", num_gpus=256, lr_peak=2e-4)
+    token = cf.encode_link(cfg)
+    assert json.loads(base64.urlsafe_b64decode(token + "==")) == {
+        "model": "mistral-7b",
+        "num_gpus": 256,
+        "lr_peak": 2e-4,
+    }
+    assert cf.decode_link(f"?config={token}") == cfg
+    assert cf.decode_link("") is None and cf.decode_link(None) is None
+
+
+@pytest.mark.parametrize(
+    "search",
+    [
+        "?config=%%%",
+        "?config=" + base64.urlsafe_b64encode(b"[1,2]").decode(),
+        "?config=" + base64.urlsafe_b64encode(b'{"model":"llama-2-7b","seq_len":-1}').decode(),
+        "?config=" + "A" * 5000,
+    ],
+)
+def test_bad_links_say_why(search: str) -> None:
+    with pytest.raises(cf.FormError):
+        cf.decode_link(search)
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def test_saved_file_loads_back_identically() -> None:
+    cfg = sim.preset("codellama-7b", seed=7, mfu=0.4)
+    assert cf.decode_upload(upload(cf.config_file(cfg))) == cfg
+
+
+def test_a_saved_run_state_loads_its_config() -> None:
+    state = sim.new_run(sim.preset("vicuna-7b"))
+    assert cf.decode_upload(upload(json.dumps(state.to_dict()))) == sim.preset("vicuna-7b")
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"\xff\xfe\x00garbage", "UTF-8"),
+        ("not json at all", "not valid JSON"),
+        ("[1, 2, 3]", "not a config object"),
+        ('"llama"', "not a config object"),
+        ('{"model": "llama-2-7b", "rocket": 1}', "unknown setting"),
+        ('{"model": "llama-2-7b", "seq_len": NaN}', "not a number JSON allows"),
+        ('{"model": "llama-2-7b", "lr_peak": Infinity}', "not a number JSON allows"),
+        ('{"model": "llama-2-7b", "dataset_tokens": 1e999}', "too large"),
+        ('{"model": "llama-2-7b", "num_gpus": 1' + "0" * 5000 + "}", "not valid JSON"),
+        ('{"model": "llama-2-7b", "num_gpus": 100000000000}', "between 1 and 65536"),
+        ('{"model": "llama-2-7b", "seq_len": "4096"}', "a number"),
+        ('{"model": "llama-2-7b", "activation_checkpointing": 1}', "true or false"),
+        ('{"a": ' * 50 + "1" + "}" * 50, "nested"),
+        ("[" * 100_00 + "]" * 100_00, "nested"),
+    ],
+)
+def test_hostile_files_are_refused_with_a_reason(content: str | bytes, says: str) -> None:
+    with pytest.raises(cf.FormError, match=says):
+        cf.decode_upload(upload(content))
+
+
+def test_oversized_and_malformed_uploads() -> None:
+    with pytest.raises(cf.FormError, match="larger than 64 KB"):
+        cf.decode_upload(upload(" " * (cf.MAX_UPLOAD_BYTES + 10)))
+    with pytest.raises(cf.FormError):
+        cf.decode_upload("data:application/json;base64,!!!not base64!!!")
+    with pytest.raises(cf.FormError):
+        cf.decode_upload(12345)
+
+
+# ------------------------------------------------------------------ estimate and fit advice
+
+
+def no_fit() -> sim.TrainingConfig:
+    """Llama 2 70B with no sharding on 64 GPUs: far over 80 GB per GPU."""
+    return sim.preset("llama-2-70b", num_gpus=64, zero_stage=0, tensor_parallel=1)
+
+
+def test_fit_view_warns_and_offers_one_click_fixes_that_fit() -> None:
+    cfg = no_fit()
+    est = sim.estimate(cfg)
+    advice = sim.fit_advice(cfg)
+    assert not est.fits and advice
+    text = json.dumps(lc.fit_view(est, advice), default=str, ensure_ascii=False)
+    assert "Does not fit" in text
+    for a in advice:
+        fixed = cfg.with_changes(a.changes)
+        assert sim.estimate(fixed).fits, a.text
+
+
+def test_fit_view_says_fits_with_headroom() -> None:
+    est = sim.estimate(sim.preset("llama-2-7b"))
+    assert "Fits" in json.dumps(lc.fit_view(est, []), default=str, ensure_ascii=False)
+
+
+def test_estimate_tiles_show_the_numbers_a_planner_needs() -> None:
+    cfg = sim.preset("llama-2-7b")
+    text = json.dumps(lc.estimate_view(cfg, sim.estimate(cfg)), default=str, ensure_ascii=False)
+    for label in (
+        "Parameters",
+        "Tokens",
+        "Steps",
+        "Compute",
+        "Throughput",
+        "MFU",
+        "Wall time",
+        "GPU-hours",
+        "Cost",
+        "Energy",
+        "CO₂e",
+        "Tokens / param",
+        "Chinchilla-optimal",
+    ):
+        assert label in text
+    assert "6.74B" in text and "grad accum" in text
+
+
+def test_hints_explain_derived_values() -> None:
+    cfg = sim.preset("llama-2-7b")
+    h = lc.hints(cfg, sim.estimate(cfg))
+    assert h["global_batch_tokens"].startswith("= 1,024 sequences × 4,096")
+    assert "grad accumulation × 1" in h["micro_batch_size"]
+    assert h["mfu"].startswith("blank = modelled")
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def test_lr_preview_is_small_and_shows_warmup_and_decay() -> None:
+    cfg = sim.preset("llama-2-7b")
+    x, y = fc.lr_points(cfg)
+    assert len(x) < 400
+    assert y[0] == 0 and max(y) == pytest.approx(cfg.lr_peak)
+    assert y[-1] == pytest.approx(cfg.lr_min)
+    warm = x <= cfg.warmup_steps
+    assert warm.sum() >= 10  # the ramp is drawn even at 0.4% of the run
+    assert x[-1] == pytest.approx(cfg.total_steps)
+
+
+def test_lr_preview_wsd_has_a_flat_top_and_a_late_decay() -> None:
+    cfg = sim.preset("llama-2-7b", schedule="wsd", decay_fraction=0.2)
+    x, y = fc.lr_points(cfg)
+    mid = (x > 0.3 * x[-1]) & (x < 0.75 * x[-1])
+    assert all(v == pytest.approx(cfg.lr_peak) for v in y[mid])
+    assert y[-1] == pytest.approx(cfg.lr_min)
+
+
+def test_memory_bar_stacks_parts_against_capacity() -> None:
+    est = sim.estimate(no_fit())
+    fig = fc.memory_figure(est)
+    assert [t["name"] for t in fig["data"]] == [fc.MEMORY_LABELS[k] for k in fc.MEMORY_PARTS]
+    assert sum(t["x"][0] for t in fig["data"]) == pytest.approx(est.memory_total / 1e9, 0.01)
+    assert fig["layout"]["shapes"][0]["x0"] == 80
+    assert fig["layout"]["shapes"][0]["line"]["color"] == fc.OVER_COLOR
+
+
+# ------------------------------------------------------------------- callback functions
+
+
+def test_do_estimate_invalid_disables_apply_and_keeps_the_draft() -> None:
+    model, values = form(seq_len="x")
+    r = cb.do_estimate(model, values, None, None)
+    assert r["disabled"] is True and r["draft"] is no_update
+    assert "seq_len" in r["errors"] and r["summary"] == "1 invalid setting"
+
+
+def test_do_estimate_says_whether_applied() -> None:
+    model, values = form()
+    applied = sim.preset("llama-2-7b").to_dict()
+    assert cb.do_estimate(model, values, applied, None)["summary"] == "Applied to the next run"
+    other = sim.preset("llama-7b").to_dict()
+    assert cb.do_estimate(model, values, other, None)["summary"] == "Not applied yet"
+
+
+def test_link_uses_the_page_address_and_opens_the_tab() -> None:
+    cfg = sim.preset("llama-2-7b", seed=3)
+    link = cb.link_for("http://host:8050/dash/?config=old#training", cfg)
+    assert link.startswith("http://host:8050/dash/?config=")
+    assert link.endswith("#configuration")
+    assert cb.link_for("javascript:alert(1)", cfg).startswith("/?config=")
+
+
+def load(trigger: Any, value: Any = None, **kw: Any) -> Any:
+    model, values = kw.pop("form", form())
+    args = dict(
+        model=model,
+        values=values,
+        search="",
+        draft=None,
+        applied=None,
+        upload=None,
+        filename=None,
+        advice=None,
+    )
+    args.update(kw)
+    return cb.do_load(trigger, value, **args)
+
+
+def test_page_load_prefers_link_then_draft_then_applied() -> None:
+    empty = ("llama-2-7b", dict.fromkeys(cf.FIELDS))
+    link = "?config=" + cf.encode_link(sim.preset("mistral-7b"))
+    draft = sim.preset("llama-13b").to_dict()
+    applied = sim.preset("llama-7b").to_dict()
+    cfg, _, clear = load(ids.URL, form=empty, search=link, draft=draft, applied=applied)
+    assert cfg.model == "mistral-7b" and clear
+    assert load(ids.URL, form=empty, draft=draft, applied=applied)[0].model == "llama-13b"
+    assert load(ids.URL, form=empty, draft={"bad": 1}, applied=applied)[0].model == "llama-7b"
+    assert load(ids.URL, form=empty)[0] == sim.preset(cf.DEFAULT_PRESET)
+
+
+def test_address_change_after_load_keeps_the_form() -> None:
+    cfg, message, _ = load(ids.URL, draft=sim.preset("llama-13b").to_dict())
+    assert cfg is None and message is no_update
+
+
+def test_preset_pick_loads_its_recipe() -> None:
+    model, values = form()
+    cfg, _, _ = load(ids.CFG_PRESET, form=("llama-2-70b", values))
+    assert cfg == sim.preset("llama-2-70b")
+
+
+def test_custom_pick_keeps_the_previous_shape() -> None:
+    model, values = form("mistral-7b")
+    cfg, _, _ = load(ids.CFG_PRESET, form=("custom", values))
+    assert cfg.model == "custom" and cfg.arch == sim.preset("mistral-7b").arch
+
+
+def test_reset_goes_back_to_the_preset() -> None:
+    cfg, _, _ = load(ids.CFG_RESET, 1, form=form("llama-2-13b", seq_len="2048"))
+    assert cfg == sim.preset("llama-2-13b")
+
+
+def test_advice_click_applies_that_suggestion() -> None:
+    model, values = cf.config_to_form(no_fit())
+    advice = [a.changes for a in sim.fit_advice(no_fit())]
+    trigger = ids.cfg_advice(0)
+    cfg, _, _ = load(trigger, 1, form=(model, values), advice=advice)
+    assert cfg == no_fit().with_changes(advice[0]) and sim.estimate(cfg).fits
+    # A fresh button (n_clicks 0) or a tampered store does nothing harmful.
+    assert load(trigger, 0, form=(model, values), advice=advice)[0] is None
+    assert load(trigger, 1, form=(model, values), advice=[{"seq_len": -5}])[0] is None
+    assert load(ids.cfg_advice(9), 1, form=(model, values), advice=advice)[0] is None
+
+
+def test_bad_upload_leaves_the_form_and_says_why() -> None:
+    cfg, message, _ = load(ids.CFG_UPLOAD, upload=upload("[]"), filename="x.json")
+    assert cfg is None
+    assert "Could not load x.json" in json.dumps(
+        message.to_plotly_json(), default=str, ensure_ascii=False
+    )
+
+
+def test_apply_next_validates_again() -> None:
+    data, _ = cb.do_apply_next(*form(seq_len="-1"))
+    assert data is no_update
+    data, _ = cb.do_apply_next(*form("mistral-7b"))
+    assert sim.TrainingConfig.from_dict(data) == sim.preset("mistral-7b")
+
+
+def running(step: int = 50, slug: str = "vicuna-7b") -> sim.RunState:
+    return sim.advance(sim.start(sim.new_run(sim.preset(slug))), step)
+
+
+def test_apply_now_changes_mutable_fields_and_names_the_rest() -> None:
+    state = running()
+    model, values = form("vicuna-7b", lr_peak="1e-5", seq_len="1024", global_batch_tokens="256K")
+    # seq_len 1024 needs a batch that is a multiple of it: 256K = 256,000 is not; use 256Ki.
+    values["global_batch_tokens"] = "256Ki"
+    new, message = cb.do_apply_now(model, values, state.to_dict())
+    after = sim.RunState.from_dict(new)
+    assert after.changes[-1][0] == state.step
+    assert after.changes[-1][1] == {"lr_peak": 1e-5}
+    assert after.events[-1][1] == "change"
+    text = json.dumps(message.to_plotly_json(), default=str, ensure_ascii=False)
+    assert "seq_len" in text and "cannot change these mid-run" in text
+
+
+def test_apply_now_without_a_live_run_or_with_a_tampered_store() -> None:
+    model, values = form("vicuna-7b", lr_peak="1e-5")
+    for raw in (
+        None,
+        {"status": "running"},
+        "junk",
+        sim.new_run(sim.preset("vicuna-7b")).to_dict(),
+    ):
+        data, _ = cb.do_apply_now(model, values, raw)
+        assert data is no_update
+
+
+def test_apply_now_refuses_a_change_that_does_not_fit() -> None:
+    state = running()
+    model, values = form("vicuna-7b", micro_batch_size="64", global_batch_tokens="512Ki")
+    # 512Ki / 2048 = 256 sequences; 4 GPUs x 64 fits the batch but not the memory.
+    data, message = cb.do_apply_now(model, values, state.to_dict())
+    assert data is no_update
+    assert "refused" in json.dumps(message.to_plotly_json(), default=str, ensure_ascii=False)
+
+
+def test_save_gives_the_file_upload_reads() -> None:
+    data, _ = cb.do_save(*form("codellama-13b"))
+    assert data["filename"].endswith(".json")
+    assert cf.decode_upload(upload(data["content"])) == sim.preset("codellama-13b")
