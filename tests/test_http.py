@@ -35,6 +35,7 @@ def test_bootstrap_loads_before_our_css(client: Any) -> None:
     names = [s.rsplit("/", 1)[-1] for s in sheets]
     assert names.index("bootstrap.min.css") < names.index("app.css")
     assert "/assets/js/shell.js" in html
+    assert re.search(r'<link rel="icon"[^>]+href="/assets/favicon.ico', html)
 
 
 def test_healthz_is_small_json(client: Any) -> None:

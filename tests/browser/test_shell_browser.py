@@ -108,7 +108,9 @@ def test_tabs_switch_show_their_content_and_live_in_the_url(
         panel = dash_duo.wait_for_element(f".tab-panel[data-tab='{slug}']")
         assert panel.is_displayed() and panel.text.strip(), f"{label} shows nothing"
         assert visible_panels(dash_duo) == [slug]
-        assert "app-tab--selected" in tab_element(dash_duo, label).get_attribute("class")
+        selected = tab_element(dash_duo, label)
+        assert "app-tab--selected" in selected.get_attribute("class")
+        assert selected.value_of_css_property("border-top-width") == "0px"  # no jump
         assert _wait_for_hash(dash_duo, f"#{slug}")
 
     # A link opens its tab; the back button walks back through tabs.
