@@ -11,7 +11,9 @@ Why the views are split the way they are:
 - ``update_views`` computes each compared run once (one pass per run) and fills the loss
   curves, the final-metrics table and the compute-efficiency chart from that pass; nothing is
   cached between requests (any worker answers any request).
-- The log-axis switches only patch the figure's axis types (``Patch``): no recomputation.
+- The log-axis switches recompute the view too. A ``Patch`` of the axis types alone would be
+  cheaper, but a slower full redraw still in flight (say, after an x-axis change) would land
+  after it and undo it; one callback owning the whole figure cannot race with itself.
 - The config diff needs configs only, so it is its own cheap callback.
 - The CSV is built from the table's rows as shown (validated), so exporting costs nothing.
 """
@@ -22,7 +24,7 @@ import math
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, Patch, State, callback, ctx, html, no_update
+from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 
 from layouts import ids
 from layouts.figures import comparison as figs
@@ -291,7 +293,7 @@ def show_chips(selection: Any, saved: Any) -> list[Any]:
     Input(ids.CMP_X_AXIS, "value"),
     Input(ids.CMP_CURVE_KIND, "value"),
     Input(ids.CMP_SMOOTHING, "value"),
-    State(ids.CMP_LOG_AXES, "value"),
+    Input(ids.CMP_LOG_AXES, "value"),
 )
 def update_views(
     selection: Any, saved: Any, x_key: Any, kind: Any, smoothing: Any, log_axes: Any
@@ -320,23 +322,6 @@ def _smoothing(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return 0.0
     return min(max(float(value), 0.0), 0.99)
-
-
-@callback(
-    Output(ids.CMP_CURVES_GRAPH, "figure", allow_duplicate=True),
-    Input(ids.CMP_LOG_AXES, "value"),
-    prevent_initial_call=True,
-)
-def set_log_axes(log_axes: Any) -> Patch:
-    """Switch the curve axes between linear and log without recomputing a curve."""
-    logs = log_axes if isinstance(log_axes, list) else []
-    patch = Patch()
-    patch["layout"]["xaxis"]["type"] = "log" if "x" in logs else "linear"
-    patch["layout"]["yaxis"]["type"] = "log" if "y" in logs else "linear"
-    # A range is in the axis's own units (log10 on a log axis): let Plotly recompute both.
-    patch["layout"]["xaxis"]["autorange"] = True
-    patch["layout"]["yaxis"]["autorange"] = True
-    return patch
 
 
 @callback(

@@ -338,3 +338,14 @@ def test_a_compared_run_deleted_elsewhere_keeps_a_removable_chip(ui: Dash) -> No
     text = json.dumps(resp[ids.CMP_CHIPS]["children"])
     assert "kept" in text and "deleted saved run 0123456789" in text
     assert json.dumps(ids.cmp_remove("saved:0123456789")) in text  # it can be removed
+
+
+def test_log_axes_come_with_the_redrawn_view(ui: Dash) -> None:
+    """The log switches redraw the view (one owner of the figure: no race with a redraw)."""
+    values = _views([{"kind": "preset", "ref": "vicuna-7b"}], x="tokens")
+    values[f"{ids.CMP_LOG_AXES}.value"] = ["x", "y"]
+    code, resp = ui.post(f"{ids.CMP_CURVES_GRAPH}.figure", values, [f"{ids.CMP_LOG_AXES}.value"])
+    assert code == 200
+    layout = resp[ids.CMP_CURVES_GRAPH]["figure"]["layout"]
+    assert layout["xaxis"]["type"] == "log" and layout["yaxis"]["type"] == "log"
+    assert layout["xaxis"]["title"]["text"] == "Tokens"

@@ -38,6 +38,21 @@ Figure = dict[str, Any]
 PALETTE = (*COLORWAY, "#0ea5e9", "#65a30d", "#a16207", "#64748b")
 NOTE_FONT = {"size": 11}
 HOVER_XY = "x %{x:.4s}<br>loss %{y:.4f}<extra></extra>"
+_X_IN_TITLE = {
+    "step": "step",
+    "tokens": "tokens",
+    "flops": "training compute (FLOPs)",
+    "gpu_hours": "GPU-hours",
+    "cost": "cost (USD)",
+    "wall_time": "wall-clock time",
+}
+# Tick labels as ML papers write them: tokens 2T, FLOPs 1e+23, dollars $400k.
+_X_FORMAT: dict[str, dict[str, Any]] = {
+    "tokens": {"exponentformat": "SI"},
+    "flops": {"exponentformat": "e"},
+    "gpu_hours": {"exponentformat": "SI"},
+    "cost": {"exponentformat": "SI", "tickprefix": "$"},
+}
 
 
 def color(i: int) -> str:
@@ -116,7 +131,7 @@ def curves_figure(
         show: "train", "val" or "both".
         smoothing: the EMA weight used (named in the note).
     """
-    title = f"Loss vs {X_AXES.get(x_key, 'step').lower()}"
+    title = f"Loss vs {_X_IN_TITLE.get(x_key, 'step')}"
     drawn = [(a.slot, a) for a in analyses if a.curve is not None]
     if not drawn:
         msg = (
@@ -197,7 +212,11 @@ def curves_figure(
         yaxis["range"] = y_range  # double-click still autoscales to the whole curve
     layout = base_layout(
         title={"text": title},
-        xaxis={"title": {"text": X_AXES.get(x_key, "Step")}, "type": "log" if log_x else "linear"},
+        xaxis={
+            "title": {"text": X_AXES.get(x_key, "Step")},
+            "type": "log" if log_x else "linear",
+            **_X_FORMAT.get(x_key, {}),
+        },
         yaxis=yaxis,
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "xanchor": "left"},
         hovermode="closest",
