@@ -366,7 +366,8 @@ OPTIMIZERS: Mapping[str, OptimizerSpec] = MappingProxyType(
                 MappingProxyType({"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
                 MappingProxyType(_ADAM_BOUNDS),
                 False,
-                "Kingma & Ba 2015; coupled L2 decay generalises slightly worse (Loshchilov & Hutter)",
+                "Kingma & Ba 2015; coupled L2 decay generalises slightly worse "
+                "(Loshchilov & Hutter)",
             ),
             OptimizerSpec(
                 "sgd",

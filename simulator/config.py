@@ -212,7 +212,7 @@ class TrainingConfig:
         if unknown:
             raise ConfigError(
                 unknown[0],
-                data[unknown[0]] if unknown[0] in data else None,
+                data.get(unknown[0]),
                 f"unknown setting; allowed: {', '.join(sorted(known))}",
             )
         values: dict[str, Any] = {}

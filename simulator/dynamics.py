@@ -12,17 +12,26 @@ Loss (nats/token) for a model of N parameters after step i:
   efficiency (critical batch, Kaplan/McCandlish), the optimizer's efficiency and the worth of
   repeated data (Muennighoff et al. 2023, "Scaling Data-Constrained Language Models":
   D' = U + U R* (1 - exp(-R / R*)), R* = 15.4). ``D0`` is what a pretrained base has seen.
+  S1 counts warmup at the peak, as Tissue et al. do (their fits start after warmup); the mean
+  LR is then scaled by the real ramp's share of that area (p / 2w during a warmup over the
+  token fraction w, 1 - w / 2p after it), so the first steps, taken at a tiny LR from a
+  random init, start at ln(vocab) and fall over hundreds of steps, not at once.
 - ``S2`` is the annealing area normalised to [0, 1]: the drop of an exponential moving average
-  of the LR (lambda = 0.999 per step, Tissue et al.) below the peak. That EMA is evaluated by
-  8-point Gauss-Laguerre quadrature on a 32-step grid, so no step needs the history before it.
+  of the LR below the peak. Tissue et al.'s lambda = 0.999 per step (a 1000-step lag) holds
+  for runs of 100k+ steps; shorter runs use a time constant of 1% of the run
+  (``timeline.ema_time_constant``, assumed) so a WSD decay reaches the cosine level at any
+  length, as MiniCPM measures. That EMA is evaluated by 8-point Gauss-Laguerre quadrature on a
+  32-step grid, so no step needs the history before it.
 - Loss is soft-capped at ln(vocab), the loss of a uniform guess, at step 0.
 - Noise: Gaussian with sigma proportional to L * sqrt(4M / batch) (gradient noise falls with
   batch), plus a slow wobble from a 64-step value-noise grid.
 - Instability: per-step spike hazard = a size-dependent base rate (PaLM 540B: about 20 spikes in
   ~255k steps) + a term growing with (LR / lr_crit(N))^2 above 0.8; divergence hazard grows
   with its cube above 1.4 and doubles without gradient clipping. A spike shows in the gradient
-  norm two steps before the loss (OLMo 2), jumps by 5-30% of the loss and decays over tens to
-  hundreds of steps; clipping damps it. Divergence blows the loss up over 24 steps to NaN.
+  norm first (OLMo 2): it climbs over the two steps after the hazard fires and peaks on the
+  third; the loss jumps on the step after, by 5-30% of the loss, and decays over tens to
+  hundreds of steps; clipping damps it. No step depends on a later one, so any slice of a run
+  equals the same slice of the whole run. Divergence blows the loss up over 24 steps to NaN.
 - Token accuracy: 0.903 * exp(-0.2755 * L), an empirical mapping fitted to typical
   (loss, top-1 accuracy) pairs of LLaMA-scale models (assumed, not from the reference).
 """
@@ -52,7 +61,8 @@ FloatArray = NDArray[np.float64]
 
 LOOKBACK = 1600  # steps before a range whose spikes can still show in it (5 x longest decay)
 DIVERGE_RAMP = 24  # steps from divergence to a non-finite loss
-EMA_LAMBDA = 0.999  # Tissue et al. 2024
+EARLY_STEPS = 4000  # the early grad-norm excess is exactly 0 from this step on
+SPIKE_LEAD = 2  # steps from a spike's hazard to its grad-norm peak; the loss jumps one later
 EMA_GRID = 32
 WOBBLE_GRID = 64
 MUENNIGHOFF_R_STAR = 15.4
@@ -61,7 +71,7 @@ _NODES, _WEIGHTS = np.polynomial.laguerre.laggauss(8)
 
 @dataclass(frozen=True)
 class Spike:
-    step: int  # step index of the gradient-norm peak; the loss jumps one step later
+    step: int  # step index of the gradient-norm peak (2 after the hazard); loss jumps next
     size: float  # loss jump (nats)
 
 
@@ -138,7 +148,7 @@ def _loss_lr_ema(tl: tlm.Timeline, lo: int, hi: int) -> FloatArray:
     """EMA of the loss-LR for steps [lo, hi), on a grid with linear interpolation."""
     g0, g1 = lo // EMA_GRID, (hi - 1) // EMA_GRID + 1
     knots = np.arange(g0, g1 + 1, dtype=np.float64) * EMA_GRID
-    kappa = -math.log(EMA_LAMBDA)
+    kappa = -math.log1p(-1.0 / tl.ema_steps)
     x = knots[:, None] - _NODES[None, :] / kappa
     vals = (tlm.loss_lr_at(tl, x.ravel()).reshape(x.shape) * _WEIGHTS[None, :]).sum(axis=1)
     return _interp_grid(lo, hi, EMA_GRID, vals, g0)
@@ -202,6 +212,17 @@ def compute(
     # Effective data and the clean loss.
     area = tlm.area_at(tl, idx, p)
     mean_lr = area / (p * tl.lr_ref)
+    w = tl.warmup_fraction
+    if w > 0.0:
+        # S1 counts warmup at the peak (Tissue's fits start after warmup); the weights only
+        # move as far as the real ramp lets them: scale by the ramp's share of that area,
+        # p / 2w during warmup and 1 - w / 2p after it (p is non-decreasing in a range).
+        ramp = np.empty_like(p)
+        k_w = int(np.searchsorted(p, w))
+        ramp[:k_w] = p[:k_w] * (0.5 / w)
+        np.divide(-0.5 * w, p[k_w:], out=ramp[k_w:])
+        ramp[k_w:] += 1.0
+        mean_lr *= ramp
     if float(mean_lr.max()) <= 1.0:
         progress = np.sqrt(mean_lr)
     else:
@@ -259,7 +280,13 @@ def compute(
     # Gradient norm before clipping.
     g_floor = 0.5 if base.base_tokens > 0 else 0.22
     peak_seg = tl.const(idx, lambda s: s.cfg.lr_peak)
-    early = np.exp(steps * (-1.0 / 200.0)) if lo < 4000 else 0.0
+    # The early excess fades over ~200 steps and is exactly 0 from step 4000 on, a property
+    # of the step (not of where the range starts), so every slice agrees bit for bit.
+    early: FloatArray | float = 0.0
+    if lo < EARLY_STEPS:
+        fading = np.exp(steps * (-1.0 / 200.0))
+        fading[steps >= EARLY_STEPS] = 0.0
+        early = fading
     grad = (g_floor * (1.0 + 5.0 * early)) * (1.7 - 0.7 * lr / peak_seg)
     grad *= np.exp((0.1 * batch_noise) * z2)
     if float(lr_ratio.max()) > 1.0:
@@ -272,24 +299,31 @@ def compute(
         is_spike &= steps < div
     found: list[Spike] = []
     clip = tl.const(idx, lambda s: s.cfg.grad_clip)
-    for k in np.flatnonzero(is_spike):
+    for k in map(int, np.flatnonzero(is_spike)):
+        # The hazard fires at step k: the grad norm climbs over k, k+1 and peaks at k+2; the
+        # loss jumps at k+3. Nothing reaches back before k, so a range never depends on the
+        # steps after it, and the tail stops LOOKBACK - 3 steps on, so it never reaches past
+        # the look-back of a later range either.
         if spike_loss is None:
             spike_loss = np.zeros(n_all)
-        kstep = int(steps[k])
         grad_mult = 2.0 + 10.0 * u1[k]
-        for back, share in ((2, 0.5), (1, 0.8), (0, 1.0)):
-            if k - back >= 0:
-                grad[k - back] *= 1.0 + (grad_mult - 1.0) * share
+        for ahead, share in ((0, 0.5), (1, 0.8), (2, 1.0)):
+            if k + ahead < n_all:
+                grad[k + ahead] *= 1.0 + (grad_mult - 1.0) * share
+        peak = k + SPIKE_LEAD
+        if peak >= n_all:
+            continue  # the loss jump is after this range; the next range records it
         ck = float(clip if np.ndim(clip) == 0 else clip[k])
-        size = clean[k] * (0.05 + 0.25 * u2[k]) * (1.0 + 0.3 * max(0.0, float(lr_ratio[k]) - 1.0))
-        size *= math.sqrt(min(1.0, ck / grad[k])) if ck > 0 else 1.3
-        decay = 30.0 + 270.0 * u2[k]
-        first = k + 1
-        last = min(n_all, first + LOOKBACK)
+        size = float(clean[k]) * (0.05 + 0.25 * float(u2[k]))
+        size *= 1.0 + 0.3 * max(0.0, float(lr_ratio[k]) - 1.0)
+        size *= math.sqrt(min(1.0, ck / float(grad[peak]))) if ck > 0 else 1.3
+        decay = 30.0 + 270.0 * float(u2[k])
+        first = peak + 1
+        last = min(n_all, k + LOOKBACK - 2)
         if first < last:
             spike_loss[first:last] += size * np.exp(-(np.arange(last - first)) / decay)
-        if kstep >= start:
-            found.append(Spike(kstep, float(size)))
+        if int(steps[peak]) >= start:
+            found.append(Spike(int(steps[peak]), size))
 
     train = clean + noise
     val = clean + 0.15 * sigma * z2

@@ -78,7 +78,8 @@ def modelled_mfu(cfg: TrainingConfig) -> float:
     if cfg.zero_stage == 3 and cfg.data_parallel > 1:
         mfu *= 0.95  # per-layer weight all-gathers are not fully overlapped (assumed)
     micro_tokens = cfg.micro_batch_size * cfg.seq_len
-    mfu *= min(1.0, (micro_tokens / 2048.0) ** 0.15)  # small matmuls underfill the GPU (assumed)
+    # Small matmuls underfill the GPU (assumed).
+    mfu *= min(1.0, float((micro_tokens / 2048.0) ** 0.15))
     if cfg.activation_checkpointing:
         mfu *= 6.0 / 8.0  # recomputation: hardware does ~8N per token for 6N of model FLOPs
     # A partial last micro-step idles some GPUs.

@@ -130,8 +130,9 @@ class RunState:
             extra, missing = sorted(map(str, keys - expected))[:3], sorted(expected - keys)
             raise StateError(f"run state keys wrong: unexpected {extra}, missing {missing}")
         if data["version"] != SCHEMA_VERSION or isinstance(data["version"], bool):
+            shown = f"{data['version']!r:.20}"
             raise StateError(
-                f"run state version {data['version']!r:.20} is not supported; expected {SCHEMA_VERSION}"
+                f"run state version {shown} is not supported; expected {SCHEMA_VERSION}"
             )
         try:
             config = TrainingConfig.from_dict(data["config"])

@@ -98,7 +98,9 @@ def area(kind: str, p: FloatArray, w: float, peak: float, lo: float, df: float =
     elif kind == "inverse-sqrt":
         we = max(w, 1e-6)
         # peak*sqrt(we/x) meets the floor at x_f = we*(peak/lo)^2.
-        xf = we * (peak / lo) ** 2 if lo > 0 else np.inf
+        # (a product, not ** 2: Python raises OverflowError on ** but gives inf on *).
+        ratio = peak / lo if lo > 0 else np.inf
+        xf = we * ratio * ratio
         x = np.maximum(p, we)
         xa = np.minimum(x, xf)
         decaying = 2.0 * peak * np.sqrt(we) * (np.sqrt(xa) - np.sqrt(we))

@@ -13,7 +13,7 @@ shape come from the base config and do not change mid-run.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ IntArray = NDArray[np.int64]
 JITTER = 0.06  # +-3% step-time jitter (telescoping, so wall time stays closed-form)
 CHECKPOINT_WRITE_BPS = 1.0e9  # bytes/s each node writes to shared storage (assumed)
 REF_BATCH_TOKENS = 4 * 2**20  # the 4M-token batch of the LLaMA recipes the fits describe
+EMA_LONG_STEPS = 1000.0  # Tissue et al. 2024: lambda = 0.999 per step, i.e. 1 / (1 - lambda)
 
 
 def lr_crit(params: float) -> float:
@@ -49,12 +50,12 @@ def lr_crit(params: float) -> float:
     2023 (too-high LRs reproduce large-model instabilities); level calibrated so the published
     LLaMA recipes (3e-4 at 7B, 1.5e-4 at 65B) sit at ~0.7 of it.
     """
-    return 1.5e-3 * (params / 1e8) ** -0.3
+    return 1.5e-3 * float((params / 1e8) ** -0.3)
 
 
 def critical_batch(loss: float) -> float:
     """Kaplan et al. 2020: B_crit(L) = B* / L^(1/alpha_B), B* = 2e8 tokens, alpha_B = 0.21."""
-    return 2.0e8 / max(loss, 0.5) ** (1.0 / 0.21)
+    return 2.0e8 / float(max(loss, 0.5) ** (1.0 / 0.21))
 
 
 def batch_efficiency(batch_tokens: float, loss: float) -> float:
@@ -100,6 +101,7 @@ class Timeline:
     lr_ref: float  # AdamW-unit LR at which tokens count at face value
     lr_peak0: float  # base peak LR, AdamW units
     starts: IntArray
+    ema_steps: float = 1000.0  # time constant 1 / (1 - lambda) of the annealing-area EMA
 
     def segment_index(self, steps: IntArray) -> IntArray:
         """Index of the segment governing each step."""
@@ -129,7 +131,7 @@ class Timeline:
 
 def chinchilla_loss(params: float, tokens: float) -> float:
     """Hoffmann et al. 2022 approach-3 fit, as printed."""
-    return (
+    return float(
         CHINCHILLA_E
         + CHINCHILLA_A / params**CHINCHILLA_ALPHA
         + CHINCHILLA_B / max(tokens, 1.0) ** CHINCHILLA_BETA
@@ -162,7 +164,7 @@ def _area(cfg: TrainingConfig, w: float, p: FloatArray | float) -> FloatArray:
 
 
 def build_timeline(
-    base: TrainingConfig, changes: Sequence[tuple[int, dict[str, Any]]] = ()
+    base: TrainingConfig, changes: Sequence[tuple[int, Mapping[str, Any]]] = ()
 ) -> Timeline:
     """Split ``base`` into segments at each ``(step, changes)``; O(number of changes)."""
     params = param_count(base.arch)
@@ -173,7 +175,7 @@ def build_timeline(
     segments: list[Segment] = []
     cfg = base
     start, tokens0, area0, wall0, cost0 = 0, 0.0, 0.0, 0.0, 0.0
-    plan = [(0, {})] + [(s, c) for s, c in changes]
+    plan: list[tuple[int, Mapping[str, Any]]] = [(0, {}), *((s, c) for s, c in changes)]
     for k, (step, delta) in enumerate(plan):
         if k > 0:
             prev = segments[-1]
@@ -226,7 +228,21 @@ def build_timeline(
         lr_ref=reference_lr(base, params),
         lr_peak0=base.lr_peak / opt0.lr_scale,
         starts=np.array([s.start for s in segments], dtype=np.int64),
+        ema_steps=ema_time_constant(base.total_steps),
     )
+
+
+def ema_time_constant(total_steps: int) -> float:
+    """Steps over which the annealing-area EMA forgets: 1 / (1 - lambda).
+
+    Tissue et al. fit lambda = 0.999 (1000 steps) on pretraining runs of tens of thousands of
+    steps and report fits that barely change for lambda from 0.99 to 0.9999. On a 3000-step
+    fine-tune a 1000-step lag would hide a third of the run's annealing, and a WSD decay over
+    the last 10% could never reach the cosine level MiniCPM measures. So the constant is 1000
+    steps for runs of 100k+ steps and 1% of the run below that (assumed; at least 10 steps).
+    Fixed by the base config, so mid-run changes never move it.
+    """
+    return min(EMA_LONG_STEPS, max(10.0, total_steps / 100.0))
 
 
 def _segment_wall(seg: Segment, seed: int, last_step: int) -> float:
@@ -255,7 +271,7 @@ def wall_in_segment(
     wall = (steps + (1 - seg.start)) * seg.step_seconds
     wall += (u_now - u_before[0]) * (JITTER * seg.step_seconds)
     wall += ckpts
-    return wall
+    return wall.astype(np.float64, copy=False)
 
 
 def tokens_after(tl: Timeline, idx: IntArray, steps: IntArray) -> FloatArray:
