@@ -1,0 +1,334 @@
+"""Command line: plan a training run from a terminal.
+
+    python -m simulator estimate llama-2-7b --gpus 256 --gpu h100-sxm
+    python -m simulator estimate vicuna-7b --zero 2 --json
+    python -m simulator estimate llama-2-70b --set lr_peak=1e-4 --set optimizer_params.beta2=0.99
+    python -m simulator presets
+
+This is the package's only I/O: it parses arguments, calls ``estimate`` / ``fit_advice`` and
+prints. A bad preset or value prints the ``ConfigError`` message (field, value, what is
+allowed) and exits with status 2, like a usage error; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from simulator.catalog import GPUS, MODELS, OPTIMIZERS
+from simulator.config import PRESETS, ConfigError, TrainingConfig, preset
+from simulator.estimate import Estimate, FitAdvice, estimate, fit_advice
+
+EXIT_USAGE = 2
+MAX_CONFIG_FILE_BYTES = 65_536
+CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022: about 20 tokens per parameter
+_SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+_BINARY = {"ki": 2**10, "mi": 2**20, "gi": 2**30}
+_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]{0,2})\s*$", re.I)
+
+
+def parse_quantity(field: str, text: str) -> float:
+    """``"2e12"``, ``"2T"``, ``"500B"``, ``"4Mi"`` (binary) -> a number; else ``ConfigError``."""
+    match = _QUANTITY.match(text)
+    suffix = match.group(2).lower() if match else ""
+    scale = _SUFFIX.get(suffix) or _BINARY.get(suffix)
+    if match is None or scale is None:
+        raise ConfigError(
+            field, text, "a number like 2e12, 2T, 500B, 370M or 4Mi (= 4,194,304, binary)"
+        )
+    return float(match.group(1)) * scale
+
+
+def _whole(field: str, value: float) -> int | float:
+    """An int when the number is whole (config int fields reject 4.0 only if it is not)."""
+    return int(value) if math.isfinite(value) and value == int(value) else value
+
+
+def _parse_set(item: str) -> tuple[str, Any]:
+    """``key=value`` with a JSON value (number, true/false, null) or a bare string."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError("--set", item, "key=value, e.g. lr_peak=1e-4 or schedule=wsd")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(key, raw, "a finite number")
+    return key, value
+
+
+def build_config(args: argparse.Namespace) -> TrainingConfig:
+    """The preset (or ``--config`` file) with every flag and ``--set`` applied, validated."""
+    changes: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    flag_fields = (
+        ("gpus", "num_gpus"),
+        ("gpu", "gpu"),
+        ("precision", "precision"),
+        ("zero", "zero_stage"),
+        ("checkpointing", "activation_checkpointing"),
+        ("tp", "tensor_parallel"),
+        ("seq_len", "seq_len"),
+        ("micro_batch", "micro_batch_size"),
+        ("epochs", "epochs"),
+        ("price", "price_per_gpu_hour"),
+        ("mfu", "mfu"),
+        ("optimizer", "optimizer"),
+        ("schedule", "schedule"),
+        ("lr", "lr_peak"),
+        ("seed", "seed"),
+    )
+    for attr, name in flag_fields:
+        value = getattr(args, attr)
+        if value is not None:
+            changes[name] = value
+    if args.tokens is not None:
+        changes["dataset_tokens"] = parse_quantity("dataset_tokens", args.tokens)
+    if args.batch is not None:
+        changes["global_batch_tokens"] = _whole(
+            "global_batch_tokens", parse_quantity("global_batch_tokens", args.batch)
+        )
+    for item in args.set or ():
+        key, value = _parse_set(item)
+        head, dot, rest = key.partition(".")
+        if dot:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            changes[key] = value
+
+    if args.config is not None:
+        base = _load_config_file(args.config)
+    else:
+        if args.model not in PRESETS:
+            raise ConfigError("model", args.model, f"one of {', '.join(PRESETS)}")
+        base = preset(args.model)
+    for head, values in nested.items():
+        current = base.to_dict().get(head)
+        if head not in ("optimizer_params", "custom_model"):
+            raise ConfigError(f"{head}.{next(iter(values))}", None, "only optimizer_params.* nests")
+        changes[head] = {**(current or {}), **values}
+    if "optimizer" in changes and "optimizer_params" not in changes:
+        changes["optimizer_params"] = {}  # the old optimizer's parameters do not carry over
+    return base.with_changes(changes) if changes else base
+
+
+def _load_config_file(path: str) -> TrainingConfig:
+    """A saved config (``TrainingConfig.to_dict`` JSON), size-checked before it is parsed."""
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_CONFIG_FILE_BYTES:
+            raise ConfigError("--config", path, f"a file of at most {MAX_CONFIG_FILE_BYTES} bytes")
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError("--config", path, f"a readable file ({exc.strerror})") from exc
+    except ValueError as exc:
+        raise ConfigError("--config", path, f"a JSON config file ({exc})") from exc
+    return TrainingConfig.from_dict(data)
+
+
+# ------------------------------------------------------------------------------ format
+def _si(x: float, unit: str = "", digits: int = 3) -> str:
+    """1.23e12 -> '1.23 T' (decimal prefixes)."""
+    for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "B" if not unit else "G"), (1e6, "M")):
+        if abs(x) >= scale:
+            return f"{x / scale:.{digits}g} {prefix}{unit}"
+    if abs(x) >= 1e3:
+        return f"{x:,.0f} {unit}".rstrip()
+    return f"{x:.{digits}g} {unit}".rstrip()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _gb(x: float) -> str:
+    return f"{x / 1e9:7.1f} GB"
+
+
+def format_estimate(cfg: TrainingConfig, est: Estimate, advice: Sequence[FitAdvice]) -> str:
+    """The readable table ``estimate`` prints."""
+    gpu = GPUS[cfg.gpu]
+    model = MODELS[cfg.model].name if cfg.model in MODELS else "custom model"
+    ckpt = "activation checkpointing" if cfg.activation_checkpointing else "no checkpointing"
+    tp = f", TP {cfg.tensor_parallel}" if cfg.tensor_parallel > 1 else ""
+    lines = [
+        f"{model} on {cfg.num_gpus:,} x {gpu.name} "
+        f"({cfg.precision}, ZeRO-{cfg.zero_stage}{tp}, {ckpt}, {OPTIMIZERS[cfg.optimizer].name})",
+        "",
+    ]
+
+    def row(label: str, value: str, note: str = "") -> None:
+        lines.append(f"  {label:<22}{value:>16}  {note}".rstrip())
+
+    lines.append("Run")
+    row("parameters", _si(est.params))
+    epochs = f"{cfg.epochs:g} epoch{'s' if cfg.epochs != 1 else ''} of {_si(cfg.dataset_tokens)}"
+    row("tokens", _si(est.tokens), epochs)
+    row(
+        "steps",
+        f"{est.steps:,}",
+        f"{cfg.global_batch_tokens:,} tokens/step = {cfg.sequences_per_batch:,} x {cfg.seq_len:,}"
+        f"; grad accum {est.grad_accum}",
+    )
+    row("FLOPs per token", _si(est.flops_per_token), f"total {est.total_flops:.3g} FLOPs")
+    lines.append("Throughput and cost")
+    row(
+        "tokens/s",
+        _si(est.tokens_per_second),
+        f"{est.tokens_per_second / cfg.num_gpus:,.0f} per GPU",
+    )
+    row("MFU", f"{est.mfu * 100:.1f} %")
+    row("step time", f"{est.step_seconds:.2f} s")
+    row("wall time", _duration(est.wall_seconds))
+    row("GPU-hours", f"{est.gpu_hours:,.0f}")
+    row("cost", f"${est.cost_usd:,.0f}", f"at ${est.price_per_gpu_hour:.2f} per GPU-hour")
+    row("energy", f"{est.energy_kwh / 1000:,.1f} MWh", "board power x PUE 1.1")
+    row("CO2", f"{est.co2_kg / 1000:,.1f} t CO2e", "0.385 kg per kWh")
+    lines.append(f"Memory per GPU (capacity {gpu.memory_gb:g} GB)")
+    for part, value in est.memory.items():
+        row(part, _gb(value))
+    share = est.memory_total / est.memory_capacity * 100
+    verdict = "fits" if est.fits else "DOES NOT FIT"
+    row("total", _gb(est.memory_total), f"{share:.0f}% of capacity: {verdict}")
+    if not est.fits:
+        lines.append("Fit advice")
+        for a in advice:
+            mark = f"-> {a.memory_total / 1e9:.1f} GB" if a.fits else ""
+            lines.append(f"  - {a.text} {mark}".rstrip())
+    lines.append("Scaling (Chinchilla, Hoffmann et al. 2022)")
+    row(
+        "tokens per parameter",
+        f"{est.tokens_per_param:,.1f}",
+        f"rule of thumb {CHINCHILLA_TOKENS_PER_PARAM:g}; "
+        f"approach-3 fit at this compute {est.optimal_tokens_per_param:.1f}",
+    )
+    row(
+        "optimal for this compute",
+        _si(est.optimal_params),
+        f"parameters on {_si(est.optimal_tokens)} tokens",
+    )
+    return "\n".join(lines)
+
+
+def format_presets() -> str:
+    lines = [f"{'preset':<15}{'model':<18}{'params':>8}{'tokens':>9}  {'hardware':<22}source"]
+    for slug in PRESETS:
+        cfg = preset(slug)
+        est = estimate(cfg)
+        spec = MODELS[slug]
+        hw = f"{cfg.num_gpus:,} x {GPUS[cfg.gpu].name}"
+        lines.append(
+            f"{slug:<15}{spec.name:<18}{_si(est.params):>8}{_si(est.tokens):>9}  {hw:<22}"
+            f"{spec.source.split(',')[0][:40]}"
+        )
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------- main
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator", description="Plan an LLM training run before it runs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    est = sub.add_parser(
+        "estimate",
+        help="time, memory, cost and carbon of a recipe",
+        description="Estimate a preset recipe, changed by the flags below.",
+    )
+    est.add_argument("model", nargs="?", help=f"a preset: {', '.join(PRESETS)}")
+    est.add_argument("--config", metavar="FILE", help="a saved config JSON instead of a preset")
+    est.add_argument("--gpus", type=int, help="number of GPUs")
+    est.add_argument("--gpu", help=f"GPU: {', '.join(GPUS)}")
+    est.add_argument("--tokens", help="dataset tokens per epoch: 2e12, 2T, 500B")
+    est.add_argument("--epochs", type=float, help="passes over the dataset")
+    est.add_argument(
+        "--batch", help="global batch in tokens: 4194304 or 4Mi (a multiple of --seq-len)"
+    )
+    est.add_argument("--seq-len", type=int, help="sequence length in tokens")
+    est.add_argument("--micro-batch", type=int, help="sequences per GPU per micro-step")
+    est.add_argument("--precision", help="bf16, fp16 or fp32")
+    est.add_argument("--zero", type=int, help="ZeRO stage 0-3 (3 = FSDP full sharding)")
+    est.add_argument("--tp", type=int, help="tensor-parallel degree")
+    est.add_argument(
+        "--checkpointing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="activation checkpointing on/off",
+    )
+    est.add_argument("--optimizer", help=f"optimizer: {', '.join(OPTIMIZERS)}")
+    est.add_argument("--schedule", help="LR schedule")
+    est.add_argument("--lr", type=float, help="peak learning rate")
+    est.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    est.add_argument("--price", type=float, help="USD per GPU-hour (default: list price)")
+    est.add_argument("--mfu", type=float, help="override the modelled MFU (0.01-0.9)")
+    est.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any config field, e.g. --set lr_min=1e-5 --set optimizer_params.beta2=0.99",
+    )
+    est.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    pre = sub.add_parser("presets", help="list the published recipes")
+    pre.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0, or 2 for a bad preset, value or usage)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "presets":
+            if args.json:
+                print(json.dumps({slug: preset(slug).to_dict() for slug in PRESETS}, indent=2))
+            else:
+                print(format_presets())
+            return 0
+        if args.model is None and args.config is None:
+            raise ConfigError("model", None, f"a preset ({', '.join(PRESETS)}) or --config FILE")
+        if args.model is not None and args.config is not None:
+            raise ConfigError("model", args.model, "either a preset or --config, not both")
+        cfg = build_config(args)
+        est = estimate(cfg)
+        advice = fit_advice(cfg)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        out = {
+            "config": cfg.to_dict(),
+            "estimate": est.to_dict(),
+            "fit_advice": [
+                {
+                    "changes": a.changes,
+                    "text": a.text,
+                    "memory_total": a.memory_total,
+                    "fits": a.fits,
+                }
+                for a in advice
+            ],
+        }
+        print(json.dumps(out, indent=2))
+    else:
+        print(format_estimate(cfg, est, advice))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `... | head`: the reader left; not an error of ours
+        sys.stdout = None  # nothing left to flush at exit
+        sys.exit(0)
