@@ -43,6 +43,7 @@ class Client:
     def __init__(self, server: Any) -> None:
         self.client = server.test_client()
         self.deps = self.client.get("/_dash-dependencies").get_json()
+        self.cpu = 0.0  # CPU seconds of this process in POSTs: less sensitive to a busy machine
 
     def _find(self, output: str) -> dict[str, Any]:
         """The callback whose primary (not ``allow_duplicate``) outputs include ``output``."""
@@ -73,9 +74,10 @@ class Client:
             "state": [spec(s) for s in dep["state"]],
             "changedPropIds": changed,
         }
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = self.client.post("/_dash-update-component", json=payload)
         dt = time.perf_counter() - t0
+        self.cpu += time.process_time() - c0
         if r.status_code == 204:
             return {}, dt
         if r.status_code != 200:
@@ -145,16 +147,21 @@ def main() -> int:
         + f"); largest trace {pts} points"
     )
     runs = []
+    cpus = []
     for _ in range(7):
+        c.cpu = 0.0
         total, parts, _ = add_recipe(c, cfg)
         runs.append((total, parts))
+        cpus.append(c.cpu)
     med = statistics.median(t for t, _ in runs)
     views = statistics.median(p["update_views"] for _, p in runs)
     best = min(t for t, _ in runs)
+    cpu = statistics.median(cpus)
     verdict = "within" if med * 1e3 <= BUDGET_MS else "OVER"
     print(
-        f"   warm, median of 7: {med * 1e3:.0f} ms (best {best * 1e3:.0f}; update_views "
-        f"{views * 1e3:.0f}) -> {verdict} the {BUDGET_MS:.0f} ms budget"
+        f"   warm, median of 7: {med * 1e3:.0f} ms wall (best {best * 1e3:.0f}; update_views "
+        f"{views * 1e3:.0f}), {cpu * 1e3:.0f} ms CPU -> wall time {verdict} the "
+        f"{BUDGET_MS:.0f} ms budget"
     )
 
     # The same click with three presets already compared: every view is recomputed from the
