@@ -288,10 +288,17 @@ def test_state_size_does_not_grow_with_run_length() -> None:
 
 
 # --------------------------------------------------------------------------- tampering
-def valid_state_dict() -> dict[str, Any]:
+def _valid_state_dict() -> dict[str, Any]:
     s = run_to(sim.preset("llama-2-7b", **SHORT), 500)
     s = sim.apply_changes(s, {"lr_peak": 2e-4})
     return sim.advance(s, 100).to_dict()
+
+
+_VALID = _valid_state_dict()
+
+
+def valid_state_dict() -> dict[str, Any]:
+    return copy.deepcopy(_VALID)
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
@@ -610,3 +617,52 @@ def test_events_are_bounded_and_name_what_happened(
     assert {"start", "warmup", "eval", "checkpoint", "spike", "finished"} <= kinds
     steps = [e[0] for e in s.events]
     assert all(0 <= x <= s.total_steps for x in steps)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=100),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=20), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_edit_of_a_state_is_either_valid_or_a_state_error(data: st.DataObject) -> None:
+    d = copy.deepcopy(_VALID)
+    target = data.draw(
+        st.sampled_from(
+            ["step", "seed", "status", "changes", "events", "diverged_at", "name", "version"]
+            + [f"config/{k}" for k in d["config"]]
+            + ["changes/0/0", "changes/0/1", "events/0/0", "events/0/1", "events/0/2"]
+        ),
+        label="target",
+    )
+    _set(target, data.draw(json_values, label="value"))(d)
+    try:
+        state = sim.RunState.from_dict(d)
+    except sim.StateError:
+        return
+    # Accepted: then it is a coherent state that serves metrics within its bounds.
+    assert sim.RunState.from_dict(state.to_dict()) == state
+    m = sim.metrics(state, max(0, state.step - 50), state.step)
+    assert m["step"].size <= 50
+
+
+def test_slices_of_a_diverged_run_agree() -> None:
+    s = run_to(sim.preset("llama-2-7b", lr_peak=1e-2, lr_min=1e-3, **SHORT), 10_000)
+    assert s.status == "diverged" and s.diverged_at is not None
+    full = sim.metrics(s, 0, s.step)
+    for a in range(0, s.step):
+        for b in (a + 1, a + 7, s.step):
+            if b <= s.step:
+                assert same(sim.metrics(s, a, b), sliced(full, a, b)), (a, b)
+    # Asking past the end of a diverged run returns the NaN tail, never a recovery.
+    after = sim.metrics(s, 0, s.total_steps)["train_loss"]
+    assert np.all(np.isnan(after[s.diverged_at + 30 :]))
