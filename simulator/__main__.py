@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.catalog import GPUS, MODELS, OPTIMIZERS
+from simulator.catalog import CUSTOM_MODEL, GPUS, MODELS, OPTIMIZERS
 from simulator.config import PRESETS, ConfigError, TrainingConfig, preset
 from simulator.estimate import Estimate, FitAdvice, estimate, fit_advice
 
@@ -104,16 +104,25 @@ def build_config(args: argparse.Namespace) -> TrainingConfig:
         else:
             changes[key] = value
 
+    for head, values in nested.items():
+        if head not in ("optimizer_params", "custom_model"):
+            raise ConfigError(
+                f"{head}.{next(iter(values))}",
+                None,
+                "only optimizer_params.* and custom_model.* nest",
+            )
     if args.config is not None:
         base = _load_config_file(args.config)
+    elif args.model == CUSTOM_MODEL:
+        # A custom architecture from its layer sizes, on the default (Llama 2 7B-like) recipe.
+        arch = nested.pop("custom_model", {})
+        base = TrainingConfig.from_dict({"model": CUSTOM_MODEL, "custom_model": arch})
     else:
         if args.model not in PRESETS:
-            raise ConfigError("model", args.model, f"one of {', '.join(PRESETS)}")
+            raise ConfigError("model", args.model, f"one of {', '.join([*PRESETS, CUSTOM_MODEL])}")
         base = preset(args.model)
     for head, values in nested.items():
         current = base.to_dict().get(head)
-        if head not in ("optimizer_params", "custom_model"):
-            raise ConfigError(f"{head}.{next(iter(values))}", None, "only optimizer_params.* nests")
         changes[head] = {**(current or {}), **values}
     if "optimizer" in changes and "optimizer_params" not in changes:
         changes["optimizer_params"] = {}  # the old optimizer's parameters do not carry over
@@ -248,7 +257,11 @@ def _parser() -> argparse.ArgumentParser:
         help="time, memory, cost and carbon of a recipe",
         description="Estimate a preset recipe, changed by the flags below.",
     )
-    est.add_argument("model", nargs="?", help=f"a preset: {', '.join(PRESETS)}")
+    est.add_argument(
+        "model",
+        nargs="?",
+        help=f"a preset ({', '.join(PRESETS)}) or 'custom' with --set custom_model.KEY=N",
+    )
     est.add_argument("--config", metavar="FILE", help="a saved config JSON instead of a preset")
     est.add_argument("--gpus", type=int, help="number of GPUs")
     est.add_argument("--gpu", help=f"GPU: {', '.join(GPUS)}")

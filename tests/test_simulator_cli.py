@@ -206,3 +206,29 @@ def test_quantities_accept_suffixes(text: str, value: float) -> None:
 def test_usage_errors_exit_2() -> None:
     out = cli("estimate", "llama-2-7b", "--gpus", "many")
     assert out.returncode == 2 and "invalid int value" in out.stderr
+
+
+def test_custom_architecture_from_its_layer_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    arch = {
+        "n_layers": 12,
+        "d_model": 768,
+        "n_heads": 12,
+        "n_kv_heads": 12,
+        "ffn_dim": 2048,
+        "vocab_size": 32000,
+        "context_len": 2048,
+    }
+    sets = [x for k, v in arch.items() for x in ("--set", f"custom_model.{k}={v}")]
+    code, out, _ = run_main(
+        capsys, "estimate", "custom", *sets, "--gpus", "8", "--tokens", "10B", "--json"
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["config"]["custom_model"] == arch
+    assert data["estimate"]["params"] == sim.param_count(
+        sim.TrainingConfig.from_dict(data["config"]).arch
+    )
+    code, _, err = run_main(capsys, "estimate", "custom", "--set", "custom_model.n_layers=12")
+    assert code == 2 and err.startswith("error: custom_model:")
+    code, _, err = run_main(capsys, "estimate", "llama-2-7b", "--set", "arch.n_layers=2")
+    assert code == 2 and "nest" in err
