@@ -360,31 +360,36 @@ def load(
 # ------------------------------------------------------------------------------ actions
 
 
-def do_apply_next(model: Any, values: dict[str, Any]) -> tuple[Any, Any]:
-    """(CONFIG_STORE data, message): the form's config for the next run, validated again."""
+def do_apply_next(model: Any, values: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    """(CONFIG_STORE data, message, summary text, summary class), validated again."""
     result = cf.form_to_config(model, values)
     if result.config is None:
-        return no_update, _message("Not applied: fix the marked fields first.", "danger")
+        message = _message("Not applied: fix the marked fields first.", "danger")
+        return no_update, message, no_update, no_update
     cfg = result.config
     est = sim.estimate(cfg)
     note = "" if est.fits else " It does not fit GPU memory: the run would stop at once."
-    return cfg.to_dict(), _message(
+    message = _message(
         f"Applied to the next run: {_model_name(cfg)} on {cfg.num_gpus:,} × "
         f"{sim.GPUS[cfg.gpu].name}. The Training tab uses it when a new run starts "
         f"(Reset, then Start).{note}",
         "success" if est.fits else "warning",
     )
+    summary = "Applied to the next run" + ("" if est.fits else " · does not fit")
+    return cfg.to_dict(), message, summary, f"{lc.SUMMARY_CLASS} cfg-summary-applied"
 
 
 @callback(
     Output(ids.CONFIG_STORE, "data"),
     Output(ids.CFG_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.CFG_SUMMARY, "children", allow_duplicate=True),
+    Output(ids.CFG_SUMMARY, "className", allow_duplicate=True),
     Input(ids.CFG_APPLY_NEXT, "n_clicks"),
     State(ids.CFG_PRESET, "value"),
     State(FIELD_ALL, "value"),
     prevent_initial_call=True,
 )
-def apply_next(_n: Any, model: Any, field_values: list[Any]) -> tuple[Any, Any]:
+def apply_next(_n: Any, model: Any, field_values: list[Any]) -> tuple[Any, Any, Any, Any]:
     """Store the config for the Training tab's next run (local storage)."""
     values = dict(zip(_names(ctx.states_list[1]), field_values, strict=False))
     return do_apply_next(model, values)

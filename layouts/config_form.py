@@ -289,7 +289,7 @@ def preset_options() -> list[dict[str, Any]]:
             spec = sim.MODELS[slug]
             if spec.family == family:
                 params = format_count(sim.param_count(spec.arch))
-                out.append({"label": f"{spec.name}  ·  {params} params", "value": slug})
+                out.append({"label": f"{spec.name} · {params} params", "value": slug})
     out.append({"label": "OTHER", "value": "__family-custom", "disabled": True})
     out.append({"label": "Custom architecture", "value": CUSTOM})
     return out

@@ -180,6 +180,7 @@ def _schedule_card() -> dbc.Card:
                 figure=fc.empty_figure("", 190),
                 config={"displayModeBar": False, "responsive": True},
                 className="cfg-lr-graph",
+                style={"height": "190px"},  # responsive graphs fill their box: give it one
             ),
         ],
     )
@@ -281,6 +282,7 @@ def _memory_card() -> dbc.Card:
                     id=ids.CFG_MEMORY,
                     figure=fc.empty_figure(""),
                     config={"displayModeBar": False, "responsive": True},
+                    style={"height": "150px"},
                 ),
                 html.Div(id=ids.CFG_FIT),
             ]
@@ -419,7 +421,7 @@ def estimate_view(cfg: sim.TrainingConfig, est: sim.Estimate) -> list[html.Div]:
     ratio = est.tokens_per_param
     opt_ratio = est.optimal_tokens_per_param
     if ratio > 2 * opt_ratio:
-        verdict = f"{ratio / opt_ratio:.1f}x past it: over-trained for inference"
+        verdict = f"{ratio / opt_ratio:.1f}× past it (inference-friendly)"
     elif ratio < opt_ratio / 2:
         verdict = "under-trained for its size"
     else:
@@ -477,8 +479,7 @@ def estimate_view(cfg: sim.TrainingConfig, est: sim.Estimate) -> list[html.Div]:
         _stat(
             "Tokens / param",
             f"{ratio:,.1f}",
-            f"compute-optimal ≈ {opt_ratio:.0f} at this compute (Chinchilla; ~20 as a rule "
-            f"of thumb) · {verdict}",
+            f"optimal ≈ {opt_ratio:.0f} at this compute (rule of thumb 20) · {verdict}",
             TOKENS_PER_PARAM_TIP,
             key="tpp",
         ),

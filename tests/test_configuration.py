@@ -121,7 +121,7 @@ def test_cross_field_rule_marks_the_field_it_names() -> None:
 
 
 def test_custom_shape_rule_marks_the_head_field() -> None:
-    model, values = cf.config_to_form(sim.preset("llama-2-7b"))
+    _model, values = cf.config_to_form(sim.preset("llama-2-7b"))
     values.update({"arch.d_model": "1000", "arch.n_heads": "3"})
     result = cf.form_to_config("custom", values)
     assert set(result.errors) == {"arch.n_heads"}
@@ -404,13 +404,13 @@ def test_address_change_after_load_keeps_the_form() -> None:
 
 
 def test_preset_pick_loads_its_recipe() -> None:
-    model, values = form()
+    _model, values = form()
     cfg, _, _ = load(ids.CFG_PRESET, form=("llama-2-70b", values))
     assert cfg == sim.preset("llama-2-70b")
 
 
 def test_custom_pick_keeps_the_previous_shape() -> None:
-    model, values = form("mistral-7b")
+    _model, values = form("mistral-7b")
     cfg, _, _ = load(ids.CFG_PRESET, form=("custom", values))
     assert cfg.model == "custom" and cfg.arch == sim.preset("mistral-7b").arch
 
@@ -441,10 +441,11 @@ def test_bad_upload_leaves_the_form_and_says_why() -> None:
 
 
 def test_apply_next_validates_again() -> None:
-    data, _ = cb.do_apply_next(*form(seq_len="-1"))
+    data, *_ = cb.do_apply_next(*form(seq_len="-1"))
     assert data is no_update
-    data, _ = cb.do_apply_next(*form("mistral-7b"))
+    data, _, summary, _ = cb.do_apply_next(*form("mistral-7b"))
     assert sim.TrainingConfig.from_dict(data) == sim.preset("mistral-7b")
+    assert summary == "Applied to the next run"
 
 
 def running(step: int = 50, slug: str = "vicuna-7b") -> sim.RunState:

@@ -1,0 +1,246 @@
+"""Real-browser tests of the Configuration tab (headless Chromium): only what a browser shows.
+
+Few and broad: a preset pick changes the estimate; an invalid value is marked and disables
+Apply; a config that does not fit shows the warning and a one-click fix; a config survives a
+reload, loads back from a file and opens from its link; Apply now changes the live run and
+shows on the Training tab.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dash
+import pytest
+
+import simulator as sim
+from layouts import config_form as cf
+from layouts import ids
+
+pytestmark = pytest.mark.browser
+
+SHOTS = os.environ.get("CONFIGURATION_SHOTS")  # a directory: save screenshots there
+
+
+def _wait(pred: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``pred`` (generous timeout: the machine is shared with other test runs)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            value = pred()
+        except Exception:
+            value = None
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _dom_id(kind: str, name: str) -> str:
+    """The DOM id Dash gives a pattern-matching id (sorted keys, compact JSON)."""
+    return json.dumps({"name": name, "type": kind}, separators=(",", ":"), sort_keys=True)
+
+
+def _by_dom_id(dash_duo: Any, dom_id: str) -> Any:
+    # Selenium's By.ID goes through a CSS selector, which a JSON id is not.
+    el = dash_duo.driver.execute_script("return document.getElementById(arguments[0]);", dom_id)
+    if el is None:
+        raise AssertionError(f"no element {dom_id}")
+    return el
+
+
+def _field(dash_duo: Any, name: str) -> Any:
+    return _by_dom_id(dash_duo, _dom_id(ids.CFG_FIELD, name))
+
+
+def _feedback(dash_duo: Any, name: str) -> str:
+    return str(_by_dom_id(dash_duo, _dom_id(ids.CFG_FEEDBACK, name)).text)
+
+
+def _type(dash_duo: Any, name: str, text: str) -> None:
+    el = _field(dash_duo, name)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+    el.clear()
+    el.send_keys(text)
+
+
+def _select(dash_duo: Any, dom_id: str, value: str) -> None:
+    dash_duo.driver.execute_script(
+        """
+        const el = document.getElementById(arguments[0]);
+        const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
+        setter.call(el, arguments[1]);
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+        """,
+        dom_id,
+        value,
+    )
+
+
+def _click(dash_duo: Any, selector: str) -> None:
+    dash_duo.driver.execute_script("arguments[0].click();", dash_duo.find_element(selector))
+
+
+def _estimate(dash_duo: Any) -> str:
+    return str(dash_duo.find_element(f"#{ids.CFG_ESTIMATE}").text)
+
+
+def _open(dash_duo: Any, make_app: Callable[[], dash.Dash], free_port: Callable[[], int]) -> None:
+    dash_duo.start_server(make_app(), port=free_port())
+    _open_tab(dash_duo, "Configuration")
+    _wait(lambda: "6.74B" in _estimate(dash_duo), what="the default preset's estimate")
+
+
+def _open_tab(dash_duo: Any, label: str) -> None:
+    dash_duo.wait_for_element(f"#{ids.TABS}")
+    for tab in dash_duo.find_elements(f"#{ids.TABS} .app-tab"):
+        if tab.text.strip() == label:
+            tab.click()
+            return
+    raise AssertionError(f"no tab {label!r}")
+
+
+def _shot(dash_duo: Any, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        dash_duo.driver.set_window_size(1440, 2000)
+        time.sleep(0.6)
+        dash_duo.driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+
+
+def _label(slug: str) -> str:
+    return next(o["label"] for o in cf.preset_options() if o["value"] == slug)
+
+
+def test_preset_pick_changes_the_estimate_and_an_invalid_value_blocks_apply(
+    dash_duo: Any, make_app: Callable[[], dash.Dash], free_port: Callable[[], int]
+) -> None:
+    _open(dash_duo, make_app, free_port)
+    _shot(dash_duo, "configuration-light")
+    for _ in range(5):
+        dash_duo.select_dcc_dropdown(f"#{ids.CFG_PRESET}", value=_label("llama-2-70b"))
+        if "Llama 2 70B" in dash_duo.find_element(f"#{ids.CFG_PRESET}").text:
+            break
+        time.sleep(0.5)
+    _wait(lambda: "69B" in _estimate(dash_duo), what="the 70B estimate")
+    assert _field(dash_duo, "num_gpus").get_attribute("value") == "2048"  # its recipe loaded
+
+    apply = dash_duo.find_element(f"#{ids.CFG_APPLY_NEXT}")
+    assert apply.is_enabled()
+    _type(dash_duo, "seq_len", "12")
+    _wait(lambda: "128 – 131,072" in _feedback(dash_duo, "seq_len"), what="the bound message")
+    assert "is-invalid" in _field(dash_duo, "seq_len").get_attribute("class")
+    _wait(lambda: not apply.is_enabled(), what="Apply to be disabled")
+    assert not dash_duo.find_element(f"#{ids.CFG_APPLY_NOW}").is_enabled()
+    assert "invalid" in dash_duo.find_element(f"#{ids.CFG_SUMMARY}").text
+
+    _type(dash_duo, "seq_len", "4096")
+    _wait(lambda: apply.is_enabled(), what="Apply to come back")
+    assert _feedback(dash_duo, "seq_len") == ""
+
+
+def test_does_not_fit_warns_and_one_click_fixes_it(
+    dash_duo: Any, make_app: Callable[[], dash.Dash], free_port: Callable[[], int]
+) -> None:
+    _open(dash_duo, make_app, free_port)
+    # Llama 2 7B without ZeRO: 16 bytes per parameter is ~108 GB on an 80 GB GPU.
+    _select(dash_duo, _dom_id(ids.CFG_FIELD, "zero_stage"), "0")
+    fit = f"#{ids.CFG_FIT}"
+    _wait(lambda: "Does not fit" in dash_duo.find_element(fit).text, what="the warning")
+    assert "/ 80 GB" in dash_duo.find_element(f"#{ids.CFG_MEMORY_TEXT}").text
+    if SHOTS:
+        dash_duo.find_element(".theme-toggle .form-check-input").click()
+        _shot(dash_duo, "configuration-nofit-dark")
+        dash_duo.find_element(".theme-toggle .form-check-input").click()
+    _click(dash_duo, f"{fit} .cfg-advice-btn")
+    _wait(lambda: "Fits" in dash_duo.find_element(fit).text, what="the fix to fit")
+    assert "Applied the suggestion" in dash_duo.find_element(f"#{ids.CFG_MESSAGE}").text
+
+
+def test_config_survives_reload_loads_from_file_and_opens_from_its_link(
+    dash_duo: Any,
+    make_app: Callable[[], dash.Dash],
+    free_port: Callable[[], int],
+    tmp_path: Path,
+) -> None:
+    _open(dash_duo, make_app, free_port)
+    _type(dash_duo, "seed", "1234")
+    _type(dash_duo, "num_gpus", "512")
+    _wait(lambda: "512 ×" in _estimate(dash_duo), what="the estimate for 512 GPUs")
+    _click(dash_duo, f"#{ids.CFG_APPLY_NEXT}")
+    summary = f"#{ids.CFG_SUMMARY}"
+    _wait(lambda: "Applied" in dash_duo.find_element(summary).text, what="applied")
+    stored = dash_duo.driver.execute_script(
+        "return JSON.parse(window.localStorage.getItem(arguments[0]));", ids.CONFIG_STORE
+    )
+    assert stored["seed"] == 1234 and stored["num_gpus"] == 512
+
+    dash_duo.driver.refresh()
+    _open_tab(dash_duo, "Configuration")
+    _wait(lambda: _field(dash_duo, "seed").get_attribute("value") == "1234", what="restore")
+    assert _field(dash_duo, "num_gpus").get_attribute("value") == "512"
+    _wait(lambda: "Applied" in dash_duo.find_element(summary).text, what="applied badge")
+
+    # The link carries the config; an edit after copying it is undone by opening it.
+    link = dash_duo.find_element(f"#{ids.CFG_LINK}").get_attribute("value")
+    assert "?config=" in link
+    _type(dash_duo, "seed", "99")
+    _wait(lambda: "Not applied" in dash_duo.find_element(summary).text, what="pending")
+    dash_duo.driver.get(link)
+    _wait(lambda: _field(dash_duo, "seed").get_attribute("value") == "1234", what="link config")
+    assert "config=" not in dash_duo.driver.current_url  # later edits survive a reload
+
+    # Load a file: a good one fills the form, a hostile one is refused and changes nothing.
+    good = tmp_path / "mistral.json"
+    good.write_text(cf.config_file(sim.preset("mistral-7b", seed=77)))
+    upload = dash_duo.find_element(f"#{ids.CFG_UPLOAD} input[type=file]")
+    upload.send_keys(str(good))
+    _wait(lambda: _field(dash_duo, "seed").get_attribute("value") == "77", what="file loaded")
+    assert "Mistral" in dash_duo.find_element(f"#{ids.CFG_PRESET}").text
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"model": "llama-2-7b", "seq_len": NaN}')
+    upload = dash_duo.find_element(f"#{ids.CFG_UPLOAD} input[type=file]")
+    upload.send_keys(str(bad))
+    message = f"#{ids.CFG_MESSAGE}"
+    _wait(lambda: "Could not load bad.json" in dash_duo.find_element(message).text, what="error")
+    assert _field(dash_duo, "seed").get_attribute("value") == "77"
+
+
+def test_apply_now_changes_the_running_run_and_shows_on_the_training_tab(
+    dash_duo: Any, make_app: Callable[[], dash.Dash], free_port: Callable[[], int]
+) -> None:
+    dash_duo.start_server(make_app(), port=free_port())
+    dash_duo.wait_for_element(f"#{ids.TR_START}")
+    dash_duo.find_element(f"#{ids.TR_START}").click()
+    _wait(
+        lambda: dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "running",
+        what="the run to start",
+    )
+    _open_tab(dash_duo, "Configuration")
+    now = dash_duo.find_element(f"#{ids.CFG_APPLY_NOW}")
+    _wait(lambda: now.is_enabled(), what="Apply now to be enabled for a running run")
+    _type(dash_duo, "lr_peak", "1e-4")
+    _type(dash_duo, "seq_len", "2048")  # cannot change mid-run: must be named, not applied
+    _wait(lambda: "Not applied" in dash_duo.find_element(f"#{ids.CFG_SUMMARY}").text)
+    time.sleep(0.5)  # let the debounced edits reach the form state
+    _click(dash_duo, f"#{ids.CFG_APPLY_NOW}")
+    message = f"#{ids.CFG_MESSAGE}"
+    _wait(lambda: "lr_peak = 0.0001" in dash_duo.find_element(message).text, what="applied")
+    assert "seq_len" in dash_duo.find_element(message).text
+    assert "cannot change these mid-run" in dash_duo.find_element(message).text
+
+    state = dash_duo.driver.execute_script(
+        "return JSON.parse(window.sessionStorage.getItem(arguments[0]));", ids.RUN_STORE
+    )
+    assert state["changes"] and state["changes"][-1][1] == {"lr_peak": 1e-4}
+
+    _open_tab(dash_duo, "Training")
+    _wait(
+        lambda: "Changed: lr_peak" in dash_duo.find_element(f"#{ids.TR_EVENTS}").text,
+        what="the change in the Training tab's events",
+    )
