@@ -36,7 +36,7 @@ from layouts import ids
 from layouts import training as lt
 from layouts.figures import training as ft
 from simulator import saved as saved_runs
-from simulator.run import MAX_STATE_BYTES
+from simulator.run import MAX_EVENTS, MAX_STATE_BYTES
 
 DEFAULT_MODEL = "llama-2-7b"
 CHARTS = ids.TR_CHARTS
@@ -116,6 +116,21 @@ VIEW_TARGETS: list[tuple[str, str]] = [
     (ids.TR_EVENTS, "children"),  # compact [[step, kind, text], ...]; the JS builds the list
 ]
 EVENTS_SLOT = len(VIEW_TARGETS) - 1
+# Props that change only with the run's status or config, not from one step to the next.
+STATIC_TARGETS = frozenset(
+    [(ids.tr_kpi_sub(k), "children") for k in ("step", "tokens", "lr", "grad", "mfu", "cost")]
+    + [t for t in VIEW_TARGETS if t[1] == "disabled"]
+    + [(ids.TR_RUN_TITLE, "children"), (ids.TR_PAUSE, "children"), (ids.TR_PROGRESS, "color")]
+    + [(ids.TR_DIVERGED, "is_open"), (ids.TR_DIVERGED, "children")]
+)
+
+
+def _events_value(state: sim.RunState, which: bool | list[Any]) -> Any:
+    if which is True:
+        return [list(r[:3]) for r in ft.event_rows(state.events)]
+    if not which:
+        return None
+    return {"add": [list(r[:3]) for r in ft.event_rows(which)], "keep": MAX_EVENTS}
 
 
 def run_title(cfg: sim.TrainingConfig) -> str:
@@ -130,14 +145,17 @@ def view(
     speed: int,
     interval: int,
     *,
-    with_events: bool = True,
+    with_events: bool | list[Any] = True,
+    with_static: bool = True,
     preview: bool = False,
 ) -> list[Any]:
     """Everything the page shows besides the charts, as one list in ``VIEW_TARGETS`` order.
 
     ``preview`` marks an idle run that exists only on screen (no run in the store yet).
-    ``with_events=False`` leaves the events list as it is (None = no update), which keeps a
-    tick's response small: the list changes only every few hundred steps.
+    ``with_events``: True sends the whole events list, False leaves it, a list of events
+    sends only those, to put on top of the shown list. ``with_static=False`` leaves the texts
+    that change only with the status or the config (run title, "of 476,838", button states).
+    None in the list means "no update": a plain tick sends only what moved.
     """
     k = ft.kpis(state, speed, interval)
     status = state.status
@@ -173,8 +191,12 @@ def view(
         not enabled["adjust"],
         diverged,
         div_text,
-        [list(r[:3]) for r in ft.event_rows(state.events)] if with_events else None,
+        _events_value(state, with_events),
     ]
+    if not with_static:
+        for i, target in enumerate(VIEW_TARGETS):
+            if target in STATIC_TARGETS:
+                values[i] = None
     return values
 
 
@@ -265,14 +287,21 @@ def do_tick(
         figures, meta_out = full_outputs(new, opts)
     else:
         figures, meta_out = append_patches(appends), appends.meta.to_dict()
-    events_changed = new.events != state.events
+    seen = set(state.events)
+    added = [e for e in new.events if e not in seen]
     finished = new.status != "running"
     return TickResult(
         state_patch(raw, new.to_dict()),
         new.status != "running",
         figures,
         meta_out,
-        view(new, steps, every, with_events=events_changed or rebased),
+        view(
+            new,
+            steps,
+            every,
+            with_events=True if rebased else added,
+            with_static=rebased or new.status != state.status,
+        ),
         new.to_dict() if finished and new.status in ("finished", "diverged") else no_update,
         no_update,
         rebased,
@@ -504,31 +533,38 @@ clientside_callback(
 # The fan-out: one compact list from the server -> every KPI, control and status prop.
 clientside_callback(
     f"""
-    function(v) {{
+    function(v, shown) {{
         const nu = window.dash_clientside.no_update;
         const n = {len(VIEW_TARGETS)};
         if (!Array.isArray(v) || v.length !== n) {{ return Array(n).fill(nu); }}
         const out = v.map(x => (x === null ? nu : x));
+        const H = "dash_html_components";
+        const li = e => ({{type: "Li", namespace: H, props: {{
+            className: "tr-event tr-ev-" + e[1],
+            children: [
+                {{type: "Span", namespace: H, props: {{className: "tr-ev-step num",
+                    children: Number(e[0]).toLocaleString("en-US")}}}},
+                {{type: "Span", namespace: H, props: {{className: "tr-ev-text",
+                    children: e[2]}}}}
+            ]}}}});
         const ev = v[{EVENTS_SLOT}];
         if (Array.isArray(ev)) {{
-            const H = "dash_html_components";
             out[{EVENTS_SLOT}] = ev.length === 0
                 ? [{{type: "Li", namespace: H, props: {{className: "tr-event-empty",
                     children: "No events yet."}}}}]
-                : ev.map(e => ({{type: "Li", namespace: H, props: {{
-                    className: "tr-event tr-ev-" + e[1],
-                    children: [
-                        {{type: "Span", namespace: H, props: {{className: "tr-ev-step num",
-                            children: Number(e[0]).toLocaleString("en-US")}}}},
-                        {{type: "Span", namespace: H, props: {{className: "tr-ev-text",
-                            children: e[2]}}}}
-                    ]}}}}));
+                : ev.map(li);
+        }} else if (ev && Array.isArray(ev.add)) {{
+            // Only the new events came: put them on top of what is shown (a log).
+            const old = (Array.isArray(shown) ? shown : [shown]).filter(
+                c => c && c.props && c.props.className !== "tr-event-empty");
+            out[{EVENTS_SLOT}] = ev.add.map(li).concat(old).slice(0, ev.keep || 32);
         }}
         return out;
     }}
     """,
     *[Output(i, p, allow_duplicate=True) for i, p in VIEW_TARGETS],
     Input(ids.TR_VIEW, "data"),
+    State(ids.TR_EVENTS, "children"),
     prevent_initial_call=True,
 )
 

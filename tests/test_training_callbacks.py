@@ -133,6 +133,17 @@ def test_a_tick_advances_and_patches_only_the_new_points() -> None:
     assert r.meta["step"] == 250
 
 
+def test_a_tick_sends_only_the_new_events() -> None:
+    s = sim.advance(sim.start(sim.new_run(sim.preset(SMALL))), 90)  # evals every 20 steps
+    meta = ft.full_render(s, ft.ChartOptions()).meta.to_dict()
+    r = tick_once(raw(s), meta, "20")
+    events = r.view[ct.EVENTS_SLOT]
+    assert [e[1] for e in events["add"]] == ["eval"]
+    assert events["add"][0][2].startswith("Evaluation: validation loss")
+    quiet = tick_once(apply_patch(raw(s), r.state), r.meta, "1")
+    assert quiet.view[ct.EVENTS_SLOT] is None  # nothing new: the list is left as it is
+
+
 def test_speed_from_the_browser_is_bounded() -> None:
     s = state_in("running")
     r = tick_once(raw(s), None, "1e12")

@@ -36,7 +36,7 @@ from simulator import timeline as tlm
 from simulator.catalog import GPUS
 
 BOUND = 4000  # points per trace the browser may hold; past it the server rebases
-FULL_BUCKETS = 500  # ~4 points per bucket: ~2000 points per trace after a rebase (6 at worst)
+FULL_BUCKETS = 400  # ~4 points per bucket: ~1600 points per trace after a rebase (6 at worst)
 TICK_POINTS = 6  # new points per trace per tick: one bucket (first, last, min, max, NaN)
 PLANNED_POINTS = 240  # points of the planned LR schedule drawn ahead of the run
 CHUNK_STEPS = 131_072  # steps per metrics call in a full render (cache-friendly, ~1 MB arrays)
@@ -454,6 +454,10 @@ def tick_appends(
         for i, name in enumerate(TRACES[chart]):
             if name in pieces and pieces[name][1].size:
                 x, y = pieces[name]
+                if opts.smoothing > 0.0 and (name.endswith("_smooth") or name in SMOOTH_ONLY):
+                    # A smoothed line needs no bucket extremes (its raw line shows them): one
+                    # exact point per tick keeps the request + response of a tick small.
+                    x, y = x[-1:], y[-1:]
                 traces.setdefault(chart, []).append((i, _tolist(x), _tolist(y)))
     if clip_point and after.current_config.grad_clip > 0:
         x = x_values(m, opts.xaxis)[-1:]

@@ -116,6 +116,7 @@ def test_start_pause_resume_and_reload(dash_duo: Any, make_app: Any) -> None:
 
     dash_duo.find_element(f"#{ids.TR_PAUSE}").click()
     _wait(lambda: _step(dash_duo) > paused_at + 3000, what="the run to resume")
+    dash_duo.wait_for_contains_text(f"#{ids.TR_EVENTS}", "Evaluation: validation loss")
 
     # Another tab and back: the charts are still there and still growing.
     _tab(dash_duo, "Model Comparison").click()
