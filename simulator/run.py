@@ -366,8 +366,8 @@ def advance_with_metrics(
         end = min(end, div + dynamics.DIVERGE_RAMP + 2)
         status = "diverged"
     m = {k: v[: end - begin] for k, v in comp.metrics.items()}
-    warm = state.config.warmup_steps
-    if begin < warm <= end:
+    warm = _warmup_end(tl, begin, m["tokens"])
+    if warm is not None:
         events = _with_event(events, (warm, "warmup", float(m["lr"][warm - begin - 1])))
     for spike in comp.spikes:
         if spike.step < end:
@@ -399,6 +399,21 @@ def advance_with_metrics(
         diverged_at=div if status == "diverged" else state.diverged_at,
     )
     return new, m
+
+
+def _warmup_end(tl: Timeline, begin: int, tokens: NDArray[np.generic]) -> int | None:
+    """The step (1-based) that completes warmup, if it is among these, else None.
+
+    Warmup is a share of the planned tokens (``schedules``), so a batch change during warmup
+    moves its last step away from the config's ``warmup_steps``.
+    """
+    w_tokens = tl.warmup_fraction * tl.total_tokens * (1.0 - 1e-12)
+    if tokens.size == 0 or tl.warmup_fraction <= 0.0 or float(tokens[-1]) < w_tokens:
+        return None
+    seg = tl.segments[int(tl.segment_index(np.array([begin], dtype=np.int64))[0])]
+    if float(tokens[0]) - seg.cfg.global_batch_tokens >= w_tokens:
+        return None  # done before this range
+    return begin + int(np.searchsorted(tokens, w_tokens)) + 1
 
 
 def _empty() -> dict[str, NDArray[np.generic]]:

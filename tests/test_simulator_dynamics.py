@@ -185,6 +185,11 @@ def test_spikes_show_in_the_grad_norm_before_the_loss() -> None:
     spikes = [e for e in state.events if e[1] == "spike"]
     assert spikes, "an LR 2.4x over the stability threshold makes spikes"
     m = sim.metrics(state)
+    # The chart shows the norm before clipping: spikes cross the clip threshold (1.0) that
+    # the healthy steps around them stay under.
+    peaks = [int(e[0]) - 1 for e in spikes]
+    assert max(float(m["grad_norm"][i]) for i in peaks) > cfg.grad_clip
+    assert float(np.median(m["grad_norm"][500:])) < cfg.grad_clip
     for step, _, size in spikes:
         peak = step - 1  # event step = 1-based step number of the grad-norm peak
         g, loss = m["grad_norm"], m["train_loss"]

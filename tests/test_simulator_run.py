@@ -666,3 +666,20 @@ def test_slices_of_a_diverged_run_agree() -> None:
     # Asking past the end of a diverged run returns the NaN tail, never a recovery.
     after = sim.metrics(s, 0, s.total_steps)["train_loss"]
     assert np.all(np.isnan(after[s.diverged_at + 30 :]))
+
+
+def test_warmup_event_marks_the_step_where_the_lr_reaches_its_peak() -> None:
+    cfg = sim.preset("llama-2-7b", dataset_tokens=2e11, warmup_steps=2000)
+    plain = sim.advance(sim.start(sim.new_run(cfg)), 3000)
+    assert [e[0] for e in plain.events if e[1] == "warmup"] == [2000]
+    # Twice the batch from step 1000: the warmup's tokens are done 500 steps early.
+    s = sim.apply_changes(
+        sim.advance(sim.start(sim.new_run(cfg)), 1000), {"global_batch_tokens": 2**23}
+    )
+    for chunk in (499, 1, 1000):
+        s = sim.advance(s, chunk)
+    (warm,) = [e for e in s.events if e[1] == "warmup"]
+    lr = sim.metrics(s, 1495, 1505)["lr"]
+    assert warm[0] == 1500
+    assert warm[2] == pytest.approx(cfg.lr_peak, rel=1e-6) == pytest.approx(float(lr[4]), rel=1e-9)
+    assert lr[3] < cfg.lr_peak
