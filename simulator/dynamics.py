@@ -282,12 +282,10 @@ def compute(
     peak_seg = tl.const(idx, lambda s: s.cfg.lr_peak)
     # The early excess fades over ~200 steps and is exactly 0 from step 4000 on, a property
     # of the step (not of where the range starts), so every slice agrees bit for bit.
-    early: FloatArray | float = 0.0
-    if lo < EARLY_STEPS:
-        fading = np.exp(steps * (-1.0 / 200.0))
-        fading[steps >= EARLY_STEPS] = 0.0
-        early = fading
-    grad = (g_floor * (1.0 + 5.0 * early)) * (1.7 - 0.7 * lr / peak_seg)
+    grad = g_floor * (1.7 - 0.7 * lr / peak_seg)
+    n_early = min(n_all, EARLY_STEPS - lo)
+    if n_early > 0:
+        grad[:n_early] *= 1.0 + 5.0 * np.exp(steps[:n_early] * (-1.0 / 200.0))
     grad *= np.exp((0.1 * batch_noise) * z2)
     if float(lr_ratio.max()) > 1.0:
         grad *= np.maximum(lr_ratio, 1.0) ** 1.5
@@ -376,7 +374,8 @@ def compute(
 
     cut = start - lo
     eval_every = base.resolved_eval_interval
-    is_eval = (steps + 1) % eval_every == 0
+    is_eval = np.zeros(n_all, dtype=bool)
+    is_eval[(-(lo + 1)) % eval_every :: eval_every] = True  # steps with (step + 1) % every == 0
     if stop == tl.total_steps:
         is_eval[-1] = True
     train_c = train[cut:]

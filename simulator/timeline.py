@@ -266,7 +266,10 @@ def wall_in_segment(
         u_now = u_now[steps - steps[0]]
     _, u_before = uniform_pairs(seed, STREAM_EVENT, seg.start - 1, seg.start)
     k = seg.cfg.resolved_checkpoint_interval
-    ckpts = ((steps + 1) // k - seg.start // k).astype(np.float64)
+    # Checkpoints completed: floor((step + 1) / k) by float division, exact here (both are
+    # integers below 2**53 and k <= MAX_STEPS, so no quotient rounds across an integer).
+    ckpts = np.floor((steps + 1) / k)
+    ckpts -= seg.start // k
     ckpts *= seg.checkpoint_seconds
     wall = (steps + (1 - seg.start)) * seg.step_seconds
     wall += (u_now - u_before[0]) * (JITTER * seg.step_seconds)
