@@ -15,6 +15,7 @@ shared 2-core machine inflate less):
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -50,7 +51,12 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 
 def line(label: str, wall: float, cpu: float, target: float, unit: str = "ms") -> None:
     scale = 1e3 if unit == "ms" else 1.0
-    ok = "ok" if wall <= target else "OVER"
+    if wall <= target:
+        ok = "ok"
+    elif cpu <= target:
+        ok = "OVER in wall time only: CPU within target (machine busy, see load)"
+    else:
+        ok = "OVER"
     print(
         f"{label:<46} {wall * scale:9.3f} {unit} wall  {cpu * scale:9.3f} {unit} cpu"
         f"   target <= {target * scale:g} {unit}  {ok}"
@@ -58,6 +64,8 @@ def line(label: str, wall: float, cpu: float, target: float, unit: str = "ms") -
 
 
 def main() -> None:
+    load = os.getloadavg()[0]
+    print(f"{os.cpu_count()} CPUs, load average {load:.1f} (wall time counts waiting for a CPU)")
     # 1,000,000 steps: Llama 2 7B with 2M-token batches over 2.1T tokens.
     million = sim.preset(
         "llama-2-7b", global_batch_tokens=2**21, dataset_tokens=2**21 * 1_000_000, num_gpus=512
