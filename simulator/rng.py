@@ -8,6 +8,8 @@ the same slice of the whole run bit for bit. Each 64-bit output gives two 32-bit
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -36,8 +38,16 @@ def uniform_pairs(seed: int, stream: int, start: int, stop: int) -> tuple[FloatA
     skip = first - block * 4
     gen = np.random.Philox(key=[seed & 0xFFFFFFFFFFFFFFFF, stream], counter=[block, 0, 0, 0])
     raw = gen.random_raw(n + skip)[skip:]
-    hi = ((raw >> np.uint64(32)).astype(np.float64) + 0.5) * _INV_2_32
-    lo = ((raw & np.uint64(0xFFFFFFFF)).astype(np.float64) + 0.5) * _INV_2_32
+    # The high and low 32-bit halves of each word, read through a uint32 view (no shift or
+    # mask pass); which half comes first in memory depends on the machine's byte order.
+    words = raw.view(np.uint32)
+    first_hi = 1 if sys.byteorder == "little" else 0
+    hi = words[first_hi::2].astype(np.float64)
+    hi += 0.5
+    hi *= _INV_2_32
+    lo = words[1 - first_hi :: 2].astype(np.float64)
+    lo += 0.5
+    lo *= _INV_2_32
     return hi, lo
 
 
