@@ -24,7 +24,7 @@ import math
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, html, no_update
+from dash import ALL, Input, Output, Patch, State, callback, ctx, html, no_update
 
 from layouts import ids
 from layouts.figures import comparison as figs
@@ -174,6 +174,10 @@ def add_options(config: Any) -> list[dict[str, Any]]:
 @callback(
     Output(ids.CMP_SELECTION, "data"),
     Output(ids.CMP_MESSAGE, "children"),
+    Output(ids.CMP_CURVES_GRAPH, "figure", allow_duplicate=True),
+    Output(ids.CMP_METRICS_TABLE, "data", allow_duplicate=True),
+    Output(ids.CMP_EFFICIENCY_GRAPH, "figure", allow_duplicate=True),
+    Output(ids.CMP_VIEW_STATE, "data", allow_duplicate=True),
     Input(ids.CMP_ADD_BUTTON, "n_clicks"),
     Input(ids.CMP_CLEAR_BUTTON, "n_clicks"),
     Input(ids.CMP_COMPARE_SAVED_BUTTON, "n_clicks"),
@@ -182,6 +186,12 @@ def add_options(config: Any) -> list[dict[str, Any]]:
     State(ids.CONFIG_STORE, "data"),
     State(ids.CMP_SAVED_TABLE, "selected_row_ids"),
     State(ids.CMP_SELECTION, "data"),
+    State(ids.SAVED_RUNS_STORE, "data"),
+    State(ids.CMP_X_AXIS, "value"),
+    State(ids.CMP_CURVE_KIND, "value"),
+    State(ids.CMP_SMOOTHING, "value"),
+    State(ids.CMP_LOG_AXES, "value"),
+    State(ids.CMP_VIEW_STATE, "data"),
     prevent_initial_call=True,
 )
 def edit_selection(
@@ -193,33 +203,46 @@ def edit_selection(
     config: Any,
     selected: Any,
     selection: Any,
-) -> tuple[Any, Any]:
-    """Add a recipe or saved runs to the comparison, remove one, or clear it."""
+    saved: Any,
+    x_key: Any,
+    kind: Any,
+    smoothing: Any,
+    log_axes: Any,
+    view: Any,
+) -> tuple[Any, ...]:
+    """Add a recipe or saved runs to the comparison, remove one, or clear it.
+
+    Adding to views that already show the rest appends only the new runs (``Patch``): the
+    cost of an add is the new run's, whatever is already compared. Anything else (a removal,
+    changed controls, a run that needs a note) leaves the redraw to ``update_views``.
+    """
+    keep = (no_update,) * 4
     trigger = ctx.triggered_id
     if not ctx.triggered or not ctx.triggered[0].get("value"):
-        return no_update, no_update  # a remove button was (re)drawn, not clicked
+        return no_update, no_update, *keep  # a remove button was (re)drawn, not clicked
     items, errors = compare.parse_selection(selection)
     if trigger == ids.CMP_CLEAR_BUTTON:
-        return [], None
+        return [], None, *keep
     if isinstance(trigger, dict):
         key = trigger.get("index")
-        return [i.to_dict() for i in items if i.key != key], _alert(errors)
+        return [i.to_dict() for i in items if i.key != key], _alert(errors), *keep
     new: list[Item] = []
     if trigger == ids.CMP_ADD_BUTTON:
         if choice == "config":
             try:
                 new.append(Item("config", "", TrainingConfig.from_dict(config)))
             except ConfigError as exc:
-                return no_update, _alert([f"The saved config cannot be compared: {exc}"], "danger")
+                msg = f"The saved config cannot be compared: {exc}"
+                return no_update, _alert([msg], "danger"), *keep
         elif isinstance(choice, str) and choice.removeprefix("preset:") in PRESETS:
             new.append(Item("preset", choice.removeprefix("preset:")))
         else:
-            return no_update, _alert(["Choose a recipe to add first."])
+            return no_update, _alert(["Choose a recipe to add first."]), *keep
     else:
         chosen = selected if isinstance(selected, list) else []
         new += [Item("saved", s) for s in chosen if isinstance(s, str) and 0 < len(s) <= 16]
         if not new:
-            return no_update, _alert(["Select saved runs in the table first."])
+            return no_update, _alert(["Select saved runs in the table first."]), *keep
     keys = {i.key for i in items}
     added = [n for n in new if n.key not in keys]
     room = MAX_COMPARED - len(items)
@@ -228,7 +251,52 @@ def edit_selection(
         added = added[: max(room, 0)]
     if not added and not errors:
         errors.append("Already in the comparison.")
-    return [i.to_dict() for i in items + added], _alert(errors)
+    result = [i.to_dict() for i in items + added]
+    return (
+        result,
+        _alert(errors),
+        *_append(items, added, saved, x_key, kind, smoothing, log_axes, view),
+    )
+
+
+def _append(
+    items: list[Item],
+    added: list[Item],
+    saved: Any,
+    x_key: Any,
+    kind: Any,
+    smoothing: Any,
+    log_axes: Any,
+    view: Any,
+) -> tuple[Any, Any, Any, Any]:
+    """Patches appending ``added`` to views that show exactly ``items``; else no updates."""
+    x_key, kind, w, logs = _controls(x_key, kind, smoothing, log_axes)
+    old = [i.key for i in items]
+    drawn = figs.clean_view(view)
+    if drawn is None or not added or not figs.can_append(drawn, old, x_key, kind, w, logs):
+        return no_update, no_update, no_update, no_update
+    states, _ = _saved_map(saved)
+    budget = compare.MAX_VIEW_STEPS - drawn["steps"]
+    new = compare.analyse_appended(items + added, len(items), states, smoothing=w, budget=budget)
+    if new is None or not figs.append_fits(drawn, new):
+        return no_update, no_update, no_update, no_update
+    curves, table, eff = Patch(), Patch(), Patch()
+    for a in new:
+        for trace in figs.run_traces(a, x_key, kind):
+            curves["data"].append(trace)
+        eff["data"].append(figs.point_trace(a))
+    for row in compare.final_rows(new):
+        table.append(row)
+    y = figs.merged_range(drawn, new, kind)
+    if y is not None and "y" not in logs:
+        curves["layout"]["yaxis"]["range"] = y
+    state = {
+        **drawn,
+        "keys": [*old, *(i.key for i in added)],
+        "y": y,
+        "steps": drawn["steps"] + compare.steps_drawn(new),
+    }
+    return curves, table, eff, state
 
 
 @callback(
@@ -288,23 +356,36 @@ def show_chips(selection: Any, saved: Any) -> list[Any]:
     Output(ids.CMP_METRICS_TABLE, "data"),
     Output(ids.CMP_EFFICIENCY_GRAPH, "figure"),
     Output(ids.CMP_VIEW_NOTES, "children"),
+    Output(ids.CMP_VIEW_STATE, "data"),
     Input(ids.CMP_SELECTION, "data"),
     Input(ids.SAVED_RUNS_STORE, "data"),
     Input(ids.CMP_X_AXIS, "value"),
     Input(ids.CMP_CURVE_KIND, "value"),
     Input(ids.CMP_SMOOTHING, "value"),
     Input(ids.CMP_LOG_AXES, "value"),
+    State(ids.CMP_VIEW_STATE, "data"),
 )
 def update_views(
-    selection: Any, saved: Any, x_key: Any, kind: Any, smoothing: Any, log_axes: Any
-) -> tuple[Any, Any, Any, Any]:
-    """Curves, final metrics and compute efficiency from one pass over each compared run."""
+    selection: Any,
+    saved: Any,
+    x_key: Any,
+    kind: Any,
+    smoothing: Any,
+    log_axes: Any,
+    view: Any,
+) -> tuple[Any, ...]:
+    """Curves, final metrics and compute efficiency from one pass over each compared run.
+
+    When the comparison list changed only because ``edit_selection`` already appended the new
+    runs to these views, there is nothing left to do.
+    """
     items, errors = compare.parse_selection(selection)
+    x_key, kind, w, logs = _controls(x_key, kind, smoothing, log_axes)
+    keys = [i.key for i in items]
+    drawn = figs.clean_view(view)
+    if ctx.triggered_id == ids.CMP_SELECTION and figs.can_append(drawn, keys, x_key, kind, w, logs):
+        return no_update, no_update, no_update, no_update, no_update
     states, saved_errors = _saved_map(saved)
-    x_key = x_key if x_key in X_AXES else "step"
-    kind = kind if kind in CURVE_KINDS else "train"
-    w = _smoothing(smoothing)
-    logs = log_axes if isinstance(log_axes, list) else []
     analyses, notes = compare.analyse_items(items, states, smoothing=w)
     curves = figs.curves_figure(
         analyses, x_key, log_x="x" in logs, log_y="y" in logs, show=kind, smoothing=w
@@ -315,6 +396,20 @@ def update_views(
         compare.final_rows(analyses),
         figs.efficiency_figure(analyses),
         _alert(notes, "secondary"),
+        figs.view_state(analyses, keys, x_key, kind, w, logs, notes),
+    )
+
+
+def _controls(
+    x_key: Any, kind: Any, smoothing: Any, log_axes: Any
+) -> tuple[str, str, float, list[str]]:
+    """The view controls from the browser, each replaced by its default if not understood."""
+    logs = [v for v in log_axes if v in ("x", "y")] if isinstance(log_axes, list) else []
+    return (
+        x_key if x_key in X_AXES else "step",
+        kind if kind in CURVE_KINDS else "train",
+        _smoothing(smoothing),
+        logs,
     )
 
 

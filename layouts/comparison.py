@@ -428,6 +428,7 @@ def layout() -> html.Div:
     return html.Div(
         [
             dcc.Store(id=ids.CMP_SELECTION, storage_type="local"),
+            dcc.Store(id=ids.CMP_VIEW_STATE, storage_type="memory"),
             _selection_card(),
             _curves_card(),
             _metrics_card(),

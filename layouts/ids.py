@@ -127,6 +127,7 @@ def cfg_advice(index: int) -> dict[str, str | int]:
 
 # --- Model Comparison tab --------------------------------------------------------------------
 CMP_SELECTION = "cmp-selection-store"  # compared items (preset slugs, saved ids, configs), local
+CMP_VIEW_STATE = "cmp-view-state"  # what the drawn views hold (keys, controls, ranges), memory
 CMP_MESSAGE = "cmp-message"
 CMP_ADD_CHOICE = "cmp-add-choice"
 CMP_ADD_BUTTON = "cmp-add-button"

@@ -619,6 +619,57 @@ def analyse_items(
     return out, notes
 
 
+def analyse_appended(
+    items: Sequence[Item],
+    first: int,
+    saved: Mapping[str, RunState],
+    *,
+    smoothing: float = 0.0,
+    max_points: int = MAX_POINTS,
+    budget: int = MAX_VIEW_STEPS,
+) -> list[Analysis] | None:
+    """``items[first:]`` analysed exactly as ``analyse_items`` would (labels, slots, colours),
+    so they can be appended to a view already showing ``items[:first]``.
+
+    Returns None when the result would need a note (a saved run that is gone, the step
+    budget, a recipe that does not fit memory): the caller then redraws the whole view, which
+    says why.
+    """
+    labels = {slot: label for slot, _, label, _ in item_states(items, saved)}
+    out: list[Analysis] = []
+    left = budget
+    for slot in range(first, len(items)):
+        item = items[slot]
+        if slot not in labels:
+            return None
+        if item.kind == "saved":
+            state = saved[item.ref]
+            if state.step > left:
+                return None
+            left -= state.step
+            a = analyse_state(
+                item.key, labels[slot], state, smoothing=smoothing, max_points=max_points
+            )
+        else:
+            cfg = preset(item.ref) if item.kind == "preset" else item.config
+            assert cfg is not None
+            if cfg.total_steps > left:
+                return None
+            left -= cfg.total_steps
+            a = analyse_recipe(
+                item.key, labels[slot], cfg, smoothing=smoothing, max_points=max_points
+            )
+            if a.note:
+                return None
+        out.append(replace(a, slot=slot))
+    return out
+
+
+def steps_drawn(analyses: Sequence[Analysis]) -> int:
+    """Steps computed for the curves of a view (what counts against ``MAX_VIEW_STEPS``)."""
+    return sum(a.state.step for a in analyses if a.curve is not None)
+
+
 def _unique(label: str, seen: dict[str, int]) -> str:
     """``label``, or ``label (2)`` etc. if already used: tables and legends need unique names."""
     n = seen.get(label, 0) + 1

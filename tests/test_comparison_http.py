@@ -349,3 +349,76 @@ def test_log_axes_come_with_the_redrawn_view(ui: Dash) -> None:
     layout = resp[ids.CMP_CURVES_GRAPH]["figure"]["layout"]
     assert layout["xaxis"]["type"] == "log" and layout["yaxis"]["type"] == "log"
     assert layout["xaxis"]["title"]["text"] == "Tokens"
+
+
+def _drawn(ui: Dash, selection: list[dict[str, Any]]) -> dict[str, Any]:
+    """Draw the views for ``selection``; returns what the browser would hold."""
+    code, resp = ui.post(f"{ids.CMP_CURVES_GRAPH}.figure", _views(selection), [])
+    assert code == 200
+    return resp
+
+
+def _as_browser(value: Any) -> Any:
+    """What the browser sends back: ``JSON.stringify`` writes whole floats below 1e21 (like
+    1.3e20) as integer literals, which Python then reads as (huge) ints."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, list):
+        return [_as_browser(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_browser(v) for k, v in value.items()}
+    return value
+
+
+def _add(ui: Dash, choice: str, selection: Any, view: Any) -> dict[str, Any]:
+    values = {
+        **_views(selection),
+        f"{ids.CMP_ADD_BUTTON}.n_clicks": 1,
+        f"{ids.CMP_ADD_CHOICE}.value": choice,
+        f"{ids.CMP_VIEW_STATE}.data": view,
+    }
+    code, resp = ui.post(f"{ids.CMP_SELECTION}.data", values, [f"{ids.CMP_ADD_BUTTON}.n_clicks"])
+    assert code == 200
+    return resp
+
+
+def test_adding_to_drawn_views_appends_only_the_new_run(ui: Dash) -> None:
+    """The add costs the new run alone: Patches append its traces, row and point, and the
+    full redraw that the new list would trigger has nothing left to do."""
+    first = [{"kind": "preset", "ref": "vicuna-7b"}]
+    view = _as_browser(_drawn(ui, first)[ids.CMP_VIEW_STATE]["data"])
+    assert isinstance(view["span"][1], int) and view["span"][1] > 2**64  # as the browser has it
+    resp = _add(ui, "preset:vicuna-13b", first, view)
+    selection = resp[ids.CMP_SELECTION]["data"]
+    assert [s["ref"] for s in selection] == ["vicuna-7b", "vicuna-13b"]
+    curves = resp[ids.CMP_CURVES_GRAPH]["figure"]
+    assert curves["__dash_patch_update"] == "__dash_patch_update"
+    appended = [op["params"]["value"] for op in curves["operations"] if op["operation"] == "Append"]
+    assert [t["name"] for t in appended] == ["Vicuna 13B v1.5 recipe"]
+    assert len(appended[0]["x"]) <= 4000
+    rows = resp[ids.CMP_METRICS_TABLE]["data"]["operations"]
+    assert rows[0]["params"]["value"]["run"] == "Vicuna 13B v1.5 recipe"
+    new_view = resp[ids.CMP_VIEW_STATE]["data"]
+    assert new_view["keys"] == ["preset:vicuna-7b", "preset:vicuna-13b"]
+
+    # The new list then triggers update_views: already drawn, so it sends nothing.
+    values = {**_views(selection), f"{ids.CMP_VIEW_STATE}.data": new_view}
+    code, resp = ui.post(f"{ids.CMP_CURVES_GRAPH}.figure", values, [f"{ids.CMP_SELECTION}.data"])
+    assert code in (200, 204) and resp == {}, resp
+
+    # A full redraw of the same list gives the same traces, in the same colours.
+    full = _drawn(ui, selection)[ids.CMP_CURVES_GRAPH]["figure"]["data"]
+    assert full[1]["name"] == appended[0]["name"]
+    assert full[1]["line"] == appended[0]["line"] and full[1]["y"] == appended[0]["y"]
+
+
+def test_an_add_that_changes_the_frame_is_redrawn_whole(ui: Dash) -> None:
+    """Code Llama's compute is far outside Vicuna's frontier span: no Patch, a full redraw."""
+    first = [{"kind": "preset", "ref": "vicuna-7b"}]
+    view = _drawn(ui, first)[ids.CMP_VIEW_STATE]["data"]
+    resp = _add(ui, "preset:codellama-7b", first, view)
+    assert [s["ref"] for s in resp[ids.CMP_SELECTION]["data"]] == ["vicuna-7b", "codellama-7b"]
+    assert ids.CMP_CURVES_GRAPH not in resp
+    tampered = {**view, "keys": "everything", "steps": -(10**12)}
+    resp = _add(ui, "preset:vicuna-13b", first, tampered)
+    assert ids.CMP_CURVES_GRAPH not in resp  # a tampered view state only costs a redraw

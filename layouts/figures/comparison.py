@@ -113,6 +113,73 @@ def _empty(title: str, message: str) -> Figure:
 
 
 # ------------------------------------------------------------------------------ curves
+def run_traces(a: Analysis, x_key: str, show: str) -> list[dict[str, Any]]:
+    """The traces of one run in the loss-curve chart (also appended alone when a run is added).
+
+    Empty if the run has no curve.
+    """
+    c = a.curve
+    if c is None:
+        return []
+    i = a.slot
+    dash = "dash" if a.kind == "recipe" else "solid"
+    group = f"run{i}"
+    data: list[dict[str, Any]] = []
+    if show in ("train", "both"):
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": a.label,
+                "legendgroup": group,
+                "x": _xs(c.x[x_key], x_key),
+                "y": _finite_or_none(c.train),
+                "line": {"color": color(i), "width": 1.8, "dash": dash},
+                "hovertemplate": f"{_esc(a.label)}<br>{HOVER_XY}",
+            }
+        )
+    if show in ("val", "both") and c.val.size:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers" if show == "val" else "markers",
+                "name": a.label if show == "val" else f"{a.label} (val)",
+                "legendgroup": group,
+                "showlegend": show == "val",
+                "x": _xs(c.val_x[x_key], x_key),
+                "y": _finite_or_none(c.val),
+                "marker": {"color": color(i), "size": 5, "symbol": "circle-open"},
+                "line": {"color": color(i), "width": 1.5, "dash": dash},
+                "hovertemplate": f"{_esc(a.label)} (val)<br>{HOVER_XY}",
+            }
+        )
+    if a.final.diverged_at is not None:
+        xs, ys = c.x[x_key], c.train
+        ok = np.flatnonzero(np.isfinite(ys))
+        if ok.size:
+            k = int(ok[-1])
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers+text",
+                    "x": [float(xs[k])],
+                    "y": [float(ys[k])],
+                    "text": ["diverged"],
+                    "textposition": "top center",
+                    "marker": {"color": color(i), "symbol": "x", "size": 10},
+                    "showlegend": False,
+                    "legendgroup": group,
+                    "hoverinfo": "skip",
+                }
+            )
+    return data
+
+
+def loss_range(analyses: Sequence[Analysis], show: str) -> list[float] | None:
+    """The default y-range of the loss chart for these runs (see ``_loss_range``)."""
+    return _loss_range([a for a in analyses if a.curve is not None], show)
+
+
 def curves_figure(
     analyses: Sequence[Analysis],
     x_key: str = "step",
@@ -141,58 +208,8 @@ def curves_figure(
         )
         return _empty(title, msg)
     data: list[dict[str, Any]] = []
-    for i, a in drawn:
-        c = a.curve
-        assert c is not None
-        dash = "dash" if a.kind == "recipe" else "solid"
-        group = f"run{i}"
-        if show in ("train", "both"):
-            data.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines",
-                    "name": a.label,
-                    "legendgroup": group,
-                    "x": _xs(c.x[x_key], x_key),
-                    "y": _finite_or_none(c.train),
-                    "line": {"color": color(i), "width": 1.8, "dash": dash},
-                    "hovertemplate": f"{_esc(a.label)}<br>{HOVER_XY}",
-                }
-            )
-        if show in ("val", "both") and c.val.size:
-            data.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines+markers" if show == "val" else "markers",
-                    "name": a.label if show == "val" else f"{a.label} (val)",
-                    "legendgroup": group,
-                    "showlegend": show == "val",
-                    "x": _xs(c.val_x[x_key], x_key),
-                    "y": _finite_or_none(c.val),
-                    "marker": {"color": color(i), "size": 5, "symbol": "circle-open"},
-                    "line": {"color": color(i), "width": 1.5, "dash": dash},
-                    "hovertemplate": f"{_esc(a.label)} (val)<br>{HOVER_XY}",
-                }
-            )
-        if a.final.diverged_at is not None:
-            xs, ys = c.x[x_key], c.train
-            ok = np.flatnonzero(np.isfinite(ys))
-            if ok.size:
-                k = int(ok[-1])
-                data.append(
-                    {
-                        "type": "scatter",
-                        "mode": "markers+text",
-                        "x": [float(xs[k])],
-                        "y": [float(ys[k])],
-                        "text": ["diverged"],
-                        "textposition": "top center",
-                        "marker": {"color": color(i), "symbol": "x", "size": 10},
-                        "showlegend": False,
-                        "legendgroup": group,
-                        "hoverinfo": "skip",
-                    }
-                )
+    for _, a in drawn:
+        data += run_traces(a, x_key, show)
     what = {
         "train": "training loss",
         "val": "validation loss",
@@ -278,14 +295,14 @@ def _esc(s: str) -> str:
 def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
     """Final validation loss against training FLOPs, with the Chinchilla frontier."""
     title = "Compute efficiency: final loss vs training compute"
-    pts = [(a.slot, a) for a in analyses if a.final.flops > 0 and math.isfinite(_final_loss(a))]
+    pts = [(a.slot, a) for a in analyses if on_efficiency_chart(a)]
     if not pts:
         return _empty(
             title, "Add runs or recipes to place them against the compute-optimal frontier"
         )
-    c_vals = [a.final.flops for _, a in pts]
-    lo, hi = min(c_vals) / 4.0, max(c_vals) * 4.0
-    fr = frontier(lo, hi)
+    span = efficiency_span(analyses)
+    assert span is not None
+    fr = frontier(span[0], span[1])
     data: list[dict[str, Any]] = [
         {
             "type": "scatter",
@@ -315,29 +332,7 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
                 "hoverinfo": "skip",
             }
         )
-    for i, a in pts:
-        f = a.final
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "markers+text",
-                "name": a.label,
-                "x": [f.flops],
-                "y": [_final_loss(a)],
-                "text": [a.label],
-                "textposition": "top center",
-                "textfont": {"size": 11},
-                "showlegend": False,
-                "marker": {
-                    "color": color(i),
-                    "size": 12,
-                    "symbol": "diamond" if a.kind == "recipe" else "circle",
-                    "line": {"width": 1, "color": "rgba(0,0,0,0.4)"},
-                },
-                "hovertemplate": f"{_esc(a.label)}<br>%{{x:.3s}} FLOPs<br>loss %{{y:.4f}}"
-                f"<br>{f.tokens_per_param:.0f} tokens/param<extra></extra>",
-            }
-        )
+    data += [point_trace(a) for _, a in pts]
     skipped = len(analyses) - len(pts)
     fams = ", ".join(f"{k} {v:+.2f}" for k, v in FAMILY_LOSS_OFFSET.items() if k in offsets)
     note = (
@@ -358,6 +353,41 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
         annotations=[_note(note, -0.16, 150)],
     )
     return {"data": data, "layout": layout}
+
+
+def point_trace(a: Analysis) -> dict[str, Any]:
+    """One run's marker on the compute-efficiency chart."""
+    f = a.final
+    return {
+        "type": "scatter",
+        "mode": "markers+text",
+        "name": a.label,
+        "x": [f.flops],
+        "y": [_final_loss(a)],
+        "text": [a.label],
+        "textposition": "top center",
+        "textfont": {"size": 11},
+        "showlegend": False,
+        "marker": {
+            "color": color(a.slot),
+            "size": 12,
+            "symbol": "diamond" if a.kind == "recipe" else "circle",
+            "line": {"width": 1, "color": "rgba(0,0,0,0.4)"},
+        },
+        "hovertemplate": f"{_esc(a.label)}<br>%{{x:.3s}} FLOPs<br>loss %{{y:.4f}}"
+        f"<br>{f.tokens_per_param:.0f} tokens/param<extra></extra>",
+    }
+
+
+def on_efficiency_chart(a: Analysis) -> bool:
+    """Whether a run has a point on the compute-efficiency chart (it ran and did not diverge)."""
+    return a.final.flops > 0 and math.isfinite(_final_loss(a))
+
+
+def efficiency_span(analyses: Sequence[Analysis]) -> list[float] | None:
+    """The compute range the frontier is drawn over: the runs' FLOPs, a factor 4 either side."""
+    c = [a.final.flops for a in analyses if on_efficiency_chart(a)]
+    return [min(c) / 4.0, max(c) * 4.0] if c else None
 
 
 def _final_loss(a: Analysis) -> float:
@@ -553,3 +583,130 @@ def diff_styles(rows: Sequence[dict[str, Any]], n_runs: int) -> list[dict[str, A
                     }
                 )
     return style
+
+
+# ----------------------------------------------------------------------------- view state
+def view_state(
+    analyses: Sequence[Analysis],
+    keys: Sequence[str],
+    x_key: str,
+    show: str,
+    smoothing: float,
+    logs: Sequence[str],
+    notes: Sequence[str] = (),
+) -> dict[str, Any]:
+    """What the curves, table and efficiency chart hold, so a run can be *appended* to them.
+
+    A few numbers, never curves: the compared keys, the controls the view was drawn with, the
+    loss range, the frontier's compute span, the families with an offset line, and the steps
+    computed (the view budget). Kept in a memory store; a tampered one only makes the next
+    add redraw the whole view.
+    """
+    on_chart = [a for a in analyses if on_efficiency_chart(a)]
+    return {
+        "keys": list(keys),
+        "x": x_key,
+        "show": show,
+        "w": smoothing,
+        "logs": sorted(logs),
+        "y": loss_range(analyses, show),
+        "span": efficiency_span(analyses),
+        "families": sorted({a.state.config.family for a in on_chart}),
+        "steps": sum(a.state.step for a in analyses if a.curve is not None),
+        "complete": not notes and len(on_chart) == len(analyses) == len(keys),
+    }
+
+
+def clean_view(view: Any) -> dict[str, Any] | None:
+    """A view state from the browser, rebuilt from its validated fields, or None.
+
+    Rebuilt, not passed through: the browser writes large floats such as 1.3e20 as integer
+    literals (``JSON.stringify``), which Python reads as ints too large to serialise again.
+    """
+    if not isinstance(view, dict):
+        return None
+    keys, families, steps = view.get("keys"), view.get("families"), view.get("steps")
+    span, y = _pair(view.get("span")), _pair(view.get("y"))
+    w = view.get("w")
+    if not (
+        isinstance(keys, list)
+        and 0 < len(keys) <= 64
+        and all(isinstance(k, str) and len(k) <= 40 for k in keys)
+        and isinstance(families, list)
+        and len(families) <= 16
+        and all(isinstance(f, str) and len(f) <= 40 for f in families)
+        and isinstance(steps, int)
+        and not isinstance(steps, bool)
+        and 0 <= steps <= 10**10
+        and span is not None
+        and isinstance(w, (int, float))
+        and view.get("complete") is True
+    ):
+        return None
+    return {
+        "keys": list(keys),
+        "x": view.get("x"),
+        "show": view.get("show"),
+        "w": float(w),
+        "logs": view.get("logs"),
+        "y": list(y) if y else None,
+        "span": list(span),
+        "families": list(families),
+        "steps": steps,
+        "complete": True,
+    }
+
+
+def can_append(
+    view: dict[str, Any] | None,
+    keys: Sequence[str],
+    x_key: str,
+    show: str,
+    smoothing: float,
+    logs: Sequence[str],
+) -> bool:
+    """Whether a (cleaned) view already shows exactly ``keys`` with these controls and no caveat
+    note. Only then can new runs be appended (a ``Patch``) instead of redrawing everything.
+    """
+    return (
+        view is not None
+        and view["keys"] == list(keys)
+        and view["x"] == x_key
+        and view["show"] == show
+        and view["w"] == smoothing
+        and view["logs"] == sorted(logs)
+    )
+
+
+def append_fits(view: dict[str, Any], added: Sequence[Analysis]) -> bool:
+    """Whether appended runs fit the drawn efficiency chart: inside the frontier's span, of a
+    family whose offset line is drawn, and with a final loss to plot (else: redraw)."""
+    span = _pair(view.get("span"))
+    if span is None:
+        return False
+    for a in added:
+        if not on_efficiency_chart(a) or a.state.config.family not in view["families"]:
+            return False
+        if not span[0] <= a.final.flops <= span[1]:
+            return False
+    return True
+
+
+def merged_range(view: dict[str, Any], added: Sequence[Analysis], show: str) -> list[float] | None:
+    """The loss range of the drawn runs and the appended ones together."""
+    old = _pair(view.get("y"))
+    new = loss_range(added, show)
+    if old is None or new is None:
+        return new or (list(old) if old else None)
+    return [min(old[0], new[0]), max(old[1], new[1])]
+
+
+def _pair(v: Any) -> tuple[float, float] | None:
+    if (
+        isinstance(v, list)
+        and len(v) == 2
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+        and all(math.isfinite(x) for x in v)
+    ):
+        return float(v[0]), float(v[1])
+    return None
