@@ -6,9 +6,13 @@
   validates all of it each time (``config_form.form_to_config``); nothing else chains off it.
 - ``load``: whatever replaces the form's values: the page load (link > unapplied draft >
   the config applied for the next run > the default preset), a preset pick, Reset, a one-click
-  fit suggestion, an uploaded file. A bad link or file leaves the form as it was and says why.
+  fit suggestion, an uploaded file. A bad file leaves the form as it was; a bad link falls
+  back to the saved config; both say why.
   The link's ``?config=`` is removed from the address bar once loaded, so later edits (kept in
-  the draft) survive a reload instead of being replaced by the link again.
+  the draft) survive a reload instead of being replaced by the link again. ``dcc.Location``
+  reports its search on mount, which is how the page load shows up here; a later search
+  change only fills a form that is still empty. Filling the form costs a second request
+  (the estimate of the new values); a field edit costs one.
 - ``apply_next`` writes ``CONFIG_STORE`` (local storage); ``apply_now`` calls
   ``sim.apply_changes`` on the live run (``RUN_STORE``, ``allow_duplicate``) with the changed
   settings a running job may take, and names those it may not; ``save`` downloads the JSON.

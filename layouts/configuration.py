@@ -189,9 +189,11 @@ def _schedule_card() -> dbc.Card:
 def _actions() -> html.Div:
     upload = dcc.Upload(
         id=ids.CFG_UPLOAD,
-        children=html.Span(["⤒ ", "Load JSON"]),
+        children=html.Span(["⤒ ", "Load JSON"], title="A saved config file (JSON, at most 64 KB)"),
         accept=".json,application/json",
-        max_size=cf.MAX_UPLOAD_BYTES,
+        # The browser drops anything over 1 MB without reading it (bounded upload); between
+        # 64 KB and 1 MB the server answers with the size limit.
+        max_size=16 * cf.MAX_UPLOAD_BYTES,
         multiple=False,
         className="btn btn-sm btn-outline-secondary cfg-upload",
         className_active="cfg-upload-active",

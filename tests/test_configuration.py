@@ -491,3 +491,29 @@ def test_save_gives_the_file_upload_reads() -> None:
     data, _ = cb.do_save(*form("codellama-13b"))
     assert data["filename"].endswith(".json")
     assert cf.decode_upload(upload(data["content"])) == sim.preset("codellama-13b")
+
+
+def _ids(component: Any) -> list[Any]:
+    out = []
+    stack = [component]
+    while stack:
+        c = stack.pop()
+        if isinstance(c, list | tuple):
+            stack.extend(c)
+            continue
+        if hasattr(c, "to_plotly_json"):
+            if getattr(c, "id", None) is not None:
+                out.append(c.id)
+            stack.append(getattr(c, "children", None))
+    return out
+
+
+def test_every_field_has_an_input_a_message_and_a_hint_in_the_layout() -> None:
+    found = _ids(lc.layout())
+    for kind in (ids.CFG_FIELD, ids.CFG_FEEDBACK, ids.CFG_HINT):
+        names = [i["name"] for i in found if isinstance(i, dict) and i["type"] == kind]
+        assert sorted(names) == sorted(cf.FIELDS), kind
+    groups = [i["name"] for i in found if isinstance(i, dict) and i["type"] == ids.CFG_GROUP]
+    assert sorted(groups) == sorted(cf.GROUPS)
+    strings = [i for i in found if isinstance(i, str)]
+    assert len(strings) == len(set(strings)), "no id twice"
