@@ -371,11 +371,11 @@ def format_tokens(x: float) -> str:
     return f"{x:g}"
 
 
-def format_float(x: float) -> str:
-    """Short float text the parser reads back: ``0.0003`` -> ``3e-4``, ``0.95`` -> ``0.95``."""
+def format_float(x: float, digits: int = 6) -> str:
+    """Short float text: ``0.0003`` -> ``0.0003``, ``1e-05`` -> ``1e-5``, ``0.95`` -> ``0.95``."""
     if x == 0:
         return "0"
-    text = f"{x:.6g}"
+    text = f"{x:.{digits}g}"
     if "e" in text:
         mant, exp = text.split("e")
         text = f"{mant}e{int(exp)}"
@@ -439,7 +439,14 @@ def display_value(f: Field, raw: Any) -> Any:
         return format_tokens(float(raw))
     if f.kind in ("int", "opt_int"):
         return str(int(raw))
-    return format_float(float(raw) * f.scale)
+    # As short as reads back to the same value (a loaded file's 0.123456789 must survive).
+    value = float(raw)
+    text = format_float(value * f.scale)
+    for digits in (10, 17):
+        if float(text) / f.scale == value:
+            break
+        text = format_float(value * f.scale, digits)
+    return text
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,13 @@ def test_custom_shape_rule_marks_the_head_field() -> None:
     assert "divisor of d_model" in result.errors["arch.n_heads"]
 
 
+def test_odd_values_from_a_file_survive_the_form() -> None:
+    cfg = sim.preset("llama-2-7b", mfu=0.123456789, lr_peak=3.14159265e-4, epochs=1.0 / 3)
+    model, values = cf.config_to_form(cfg)
+    assert values["lr_peak"] == "0.000314159265"
+    assert cf.form_to_config(model, values).config == cfg
+
+
 def test_whole_numbers_and_optional_blanks() -> None:
     model, values = form(micro_batch_size="1.5")
     assert "whole number" in cf.form_to_config(model, values).errors["micro_batch_size"]
