@@ -32,6 +32,10 @@ def create_app() -> dash.Dash:
         index_string=shell.INDEX_STRING,
     )
     app.layout = shell.build_layout
+    # For a layout function Dash also embeds a copy of its result in every index page, for
+    # layouts that differ per request. Ours does not, and /_dash-layout already holds every
+    # component the callbacks name, so the copy only doubled the first load.
+    app.validation_layout = None
     health.register(app.server, app.config.routes_pathname_prefix)
     return app
 

@@ -60,6 +60,7 @@ def main() -> None:
     print(f"/_dash-layout     {len(layout):>7,} B   gzip {len(gzip.compress(layout, 5)):>6,} B")
     print(f"plotly template   {ours:>7,} B   (plotly.py default: {default:,} B)")
     for name, request in (
+        ("GET / (index page)", lambda: client.get("/")),
         ("GET /healthz", lambda: client.get("/healthz")),
         ("GET /_dash-layout", lambda: client.get("/_dash-layout")),
         ("POST tab -> hash", lambda: client.post("/_dash-update-component", json=body)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,13 @@ def test_index_page_loads_only_from_its_own_origin(client: Any) -> None:
     for ref in refs:
         assert ref.startswith("/") and not ref.startswith("//"), ref
     assert "cdn" not in html.lower()
+
+
+def test_index_page_does_not_repeat_the_layout(client: Any) -> None:
+    html = client.get("/").get_data(as_text=True)
+    config = json.loads(re.search(r'id="_dash-config"[^>]*>(.*?)</script>', html, re.S)[1])
+    assert "validation_layout" not in config  # the layout comes once, from /_dash-layout
+    assert len(html) < 20_000
 
 
 def test_bootstrap_loads_before_our_css(client: Any) -> None:
