@@ -469,8 +469,10 @@ def do_render(
         view(shown, steps, every, preview=state is None),
         None if problem else no_update,
         alert(problem) if problem else no_update,
-        # A reload restores a running run from session storage: keep it ticking.
-        state is None or state.status != "running",
+        # A reload restores a running run from session storage: keep it ticking. With no run
+        # the timer is left alone: a page load may render before the session store is read,
+        # and if that answer comes last, the next tick (finding its meta stale) redraws all.
+        no_update if state is None else state.status != "running",
     )
 
 

@@ -348,11 +348,15 @@ def test_http_start_render_and_ticks_stay_small(endpoint: Endpoint) -> None:
         values = {**BASE, (ids.RUN_STORE, "data"): state, (ids.TR_META, "data"): meta}
         r, sent = endpoint.post(ids.TICK, "n_intervals", {**values, (ids.TICK, "n_intervals"): n})
         assert r.status_code == 200
-        assert sent + len(r.data) <= 8 * 1024  # request + response of one tick
         resp = r.json["response"]
         state = apply_patch(state, resp[ids.RUN_STORE]["data"])
         meta = resp[ids.TR_META]["data"]
-        assert resp[ids.tr_graph("loss")]["figure"]["__dash_patch_update"]
+        loss = resp[ids.tr_graph("loss")]["figure"]
+        if n == 1:  # the empty step-0 charts get their axes back in one full render
+            assert "data" in loss and len(loss["data"][0]["x"]) == 100
+            continue
+        assert sent + len(r.data) <= 8 * 1024  # request + response of one tick
+        assert loss["__dash_patch_update"]
     assert state["step"] == 500
 
 

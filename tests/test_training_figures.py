@@ -170,6 +170,18 @@ def test_every_trace_follows_the_fixed_index_table() -> None:
         assert len(r.figures[chart]["data"]) == len(names)
 
 
+def test_a_run_with_no_steps_shows_a_hint_not_an_empty_grid() -> None:
+    idle = sim.new_run(sim.preset("vicuna-7b"))
+    figs = ft.full_render(idle, ft.ChartOptions()).figures
+    assert figs["loss"]["layout"]["annotations"][0]["text"].startswith("No steps yet")
+    assert figs["loss"]["layout"]["xaxis"]["visible"] is False
+    assert "annotations" not in figs["lr"]["layout"]  # the planned schedule is already there
+    meta = ft.full_render(idle, ft.ChartOptions()).meta
+    running = sim.start(idle)
+    new, m = sim.advance_with_metrics(running, 10)
+    assert ft.tick_appends(running, new, m, meta, ft.ChartOptions()) is None  # rebase once
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [

@@ -440,8 +440,8 @@ def tick_appends(
     ``sim.advance_with_metrics``. None means the browser would pass ``BOUND`` points or its
     charts do not continue this run (``meta`` is stale): send ``full_render`` instead.
     """
-    if not meta.matches(before, opts):
-        return None
+    if not meta.matches(before, opts) or meta.step == 0:
+        return None  # stale charts, or empty ones whose axes a full render must bring back
     n = int(np.asarray(m["step"]).size)
     carry = dict(meta.carry)
     pieces = _bucketed(m, opts, carry, TICK_POINTS) if n else {}
@@ -661,9 +661,9 @@ def build_figure(
         layout["annotations"] = [
             {
                 "xref": "paper",
-                "x": 1,
+                "x": 0,
                 "y": capacity,
-                "xanchor": "right",
+                "xanchor": "left",
                 "yanchor": "bottom",
                 "text": f"{GPUS[cap.gpu].name} capacity {capacity:.0f} GB",
                 "showarrow": False,
@@ -675,7 +675,27 @@ def build_figure(
         raise ValueError(f"unknown chart {chart!r}; one of {', '.join(CHARTS)}")
     if opts.xaxis == "tokens":
         layout["xaxis"]["exponentformat"] = "SI"
+    if chart in EMPTY_HINT and not any(len(t["x"]) for t in traces):
+        # Nothing measured yet: a quiet hint instead of a meaningless -1..3 grid. The first
+        # tick after step 0 always rebases (``tick_appends``), which brings the axes back.
+        layout["xaxis"]["visible"] = False
+        layout["yaxis"]["visible"] = False
+        layout.pop("yaxis2", None)
+        layout["annotations"] = [
+            {
+                "text": "No steps yet · press Start",
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "showarrow": False,
+                "font": {"size": 12},
+            }
+        ]
     return {"data": traces, "layout": layout}
+
+
+EMPTY_HINT = ("loss", "accuracy", "grad", "throughput")
 
 
 # ----------------------------------------------------------------------------- text

@@ -65,13 +65,37 @@ def _loss_points(dash_duo: Any) -> int:
     )
 
 
-def _wait(pred: Any, timeout: float = 15.0, what: str = "condition") -> None:
+def _wait(pred: Any, timeout: float = 40.0, what: str = "condition") -> None:
     end = time.time() + timeout
     while time.time() < end:
         if pred():
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _click(dash_duo: Any, id_: str, done: Any, what: str) -> None:
+    """Click until ``done()``: a click that lands while a tick is in flight is ignored on
+    purpose (see ``running=`` in callbacks/training.py), as a person would click again."""
+    for _ in range(20):
+        dash_duo.find_element(f"#{id_}").click()
+        end = time.time() + 2.0
+        while time.time() < end:
+            if done():
+                return
+            time.sleep(0.1)
+    raise AssertionError(f"clicking #{id_} never led to {what}")
+
+
+def _label(dash_duo: Any, id_: str) -> str:
+    return str(dash_duo.find_element(f"#{id_}").text)
+
+
+def _stored(dash_duo: Any) -> str:
+    run = dash_duo.driver.execute_script(
+        "return window.sessionStorage.getItem(arguments[0]);", ids.RUN_STORE
+    )
+    return str(run)[-300:]
 
 
 def _tab(dash_duo: Any, label: str) -> Any:
@@ -100,8 +124,8 @@ def test_start_pause_resume_and_reload(dash_duo: Any, make_app: Any) -> None:
     assert dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "running"
     _shot(dash_duo, "training-running-light")
 
-    dash_duo.find_element(f"#{ids.TR_PAUSE}").click()
-    dash_duo.wait_for_text_to_equal(f"#{ids.TR_PAUSE}", "Resume")
+    _click(dash_duo, ids.TR_PAUSE, lambda: _label(dash_duo, ids.TR_PAUSE) == "Resume", "a pause")
+    time.sleep(0.3)
     paused_at = _step(dash_duo)
     time.sleep(1.0)
     assert _step(dash_duo) == paused_at, "a paused run must not advance"
@@ -111,12 +135,16 @@ def test_start_pause_resume_and_reload(dash_duo: Any, make_app: Any) -> None:
     lr = dash_duo.find_element(f"#{ids.TR_ADJ_LR}")
     lr.clear()
     lr.send_keys("2.5")
-    dash_duo.find_element(f"#{ids.TR_ADJ_APPLY}").click()
-    dash_duo.wait_for_contains_text(f"#{ids.TR_EVENTS}", "Changed: lr_peak")
+    _click(
+        dash_duo,
+        ids.TR_ADJ_APPLY,
+        lambda: "Changed: lr_peak" in _label(dash_duo, ids.TR_EVENTS),
+        "the change in the events",
+    )
 
-    dash_duo.find_element(f"#{ids.TR_PAUSE}").click()
+    _click(dash_duo, ids.TR_PAUSE, lambda: _label(dash_duo, ids.TR_PAUSE) == "Pause", "resume")
     _wait(lambda: _step(dash_duo) > paused_at + 3000, what="the run to resume")
-    dash_duo.wait_for_contains_text(f"#{ids.TR_EVENTS}", "Evaluation: validation loss")
+    dash_duo.wait_for_contains_text(f"#{ids.TR_EVENTS}", "Evaluation: validation loss", timeout=30)
 
     # Another tab and back: the charts are still there and still growing.
     _tab(dash_duo, "Model Comparison").click()
@@ -137,7 +165,10 @@ def test_start_pause_resume_and_reload(dash_duo: Any, make_app: Any) -> None:
     dash_duo.wait_for_element(f"#{ids.TR_START}")
     _wait(lambda: _step(dash_duo) > paused_at, what="the restored run")
     restored = _step(dash_duo)
-    _wait(lambda: _step(dash_duo) > restored, what="the restored run to keep going")
+    _wait(
+        lambda: _step(dash_duo) > restored,
+        what=f"the restored run to keep going; store: {_stored(dash_duo)}",
+    )
     _wait(lambda: _loss_points(dash_duo) > 10, what="the restored loss chart")
     assert dash_duo.get_logs() == [], "no browser errors"
 
@@ -156,7 +187,7 @@ def test_divergence_raises_an_alert(dash_duo: Any, make_app: Any) -> None:
     _select(dash_duo, ids.TR_SPEED, "500")
     _select(dash_duo, ids.TR_INTERVAL, "250")
     dash_duo.find_element(f"#{ids.TR_START}").click()
-    dash_duo.wait_for_contains_text(f"#{ids.TR_DIVERGED}", "diverged", timeout=20)
+    dash_duo.wait_for_contains_text(f"#{ids.TR_DIVERGED}", "diverged", timeout=40)
     assert dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "diverged"
     at = _step(dash_duo)
     time.sleep(0.8)
@@ -172,8 +203,8 @@ def test_csv_download(dash_duo: Any, make_app: Any) -> None:
     _select(dash_duo, ids.TR_INTERVAL, "250")
     dash_duo.find_element(f"#{ids.TR_START}").click()
     _wait(lambda: _step(dash_duo) >= 600, what="a few ticks")
-    dash_duo.find_element(f"#{ids.TR_PAUSE}").click()
-    dash_duo.wait_for_text_to_equal(f"#{ids.TR_PAUSE}", "Resume")
+    _click(dash_duo, ids.TR_PAUSE, lambda: _label(dash_duo, ids.TR_PAUSE) == "Resume", "a pause")
+    time.sleep(0.3)
     steps = _step(dash_duo)
     dash_duo.find_element(f"#{ids.TR_EXPORT}").click()
     folder = Path(dash_duo.download_path)
