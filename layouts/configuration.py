@@ -540,34 +540,38 @@ def fit_view(est: sim.Estimate, advice: list[sim.FitAdvice]) -> list[Any]:
 
 
 def hints(cfg: sim.TrainingConfig | None, est: sim.Estimate | None) -> dict[str, str]:
-    """Each field's line under the input: its range, plus what it means for this config."""
-    out = {name: cf.bound_text(f) for name, f in cf.FIELDS.items()}
+    """Each field's line under the input: what it means for this config, then its range."""
+    bounds = {name: cf.bound_text(f) for name, f in cf.FIELDS.items()}
     if cfg is None or est is None:
-        return out
-    seqs = cfg.sequences_per_batch
-    out["global_batch_tokens"] = (
-        f"= {seqs:,} sequences × {cfg.seq_len:,} · {cf.format_count(cfg.global_batch_tokens)}"
+        return bounds
+    d: dict[str, str] = {}
+    d["global_batch_tokens"] = (
+        f"= {cfg.sequences_per_batch:,} sequences × {cfg.seq_len:,} "
+        f"({cf.format_count(cfg.global_batch_tokens)})"
     )
-    out["micro_batch_size"] = (
+    d["micro_batch_size"] = (
         f"grad accumulation × {cfg.grad_accum} over {cfg.data_parallel:,} data-parallel GPUs"
     )
     epochs = f"{cfg.epochs:g} epoch" + ("" if cfg.epochs == 1 else "s")
-    out["dataset_tokens"] = f"× {epochs} = {cf.format_count(est.tokens)} tokens to train"
-    out["warmup_steps"] = f"{cfg.warmup_steps / est.steps * 100:.2g}% of {est.steps:,} steps"
-    out["num_gpus"] = f"{cfg.data_parallel:,} data parallel × {cfg.tensor_parallel} tensor"
+    d["dataset_tokens"] = f"× {epochs} = {cf.format_count(est.tokens)} tokens"
+    d["warmup_steps"] = f"{cfg.warmup_steps / est.steps * 100:.2g}% of {est.steps:,} steps"
+    d["num_gpus"] = f"{cfg.data_parallel:,} data parallel × {cfg.tensor_parallel} tensor"
     if cfg.lr_peak > 0:
-        out["lr_min"] = f"{cfg.lr_min / cfg.lr_peak * 100:.3g}% of peak"
-    out["lr_peak"] = f"{cf.bound_text(cf.FIELDS['lr_peak'])} · {sim.SCHEDULES[cfg.schedule].name}"
+        d["lr_min"] = f"{cfg.lr_min / cfg.lr_peak * 100:.3g}% of peak"
+    d["lr_peak"] = sim.SCHEDULES[cfg.schedule].name
     if cfg.mfu is None:
-        mfu_range = cf.bound_text(cf.FIELDS["mfu"])
-        out["mfu"] = f"blank = modelled {est.mfu * 100:.1f}% · range {mfu_range}"
+        d["mfu"] = f"blank = modelled {est.mfu * 100:.1f}%"
     if cfg.price_per_gpu_hour is None:
-        out["price_per_gpu_hour"] = f"blank = list price ${sim.GPUS[cfg.gpu].price_per_hour:.2f}"
+        d["price_per_gpu_hour"] = f"blank = list ${sim.GPUS[cfg.gpu].price_per_hour:.2f}"
     if cfg.eval_interval is None:
-        out["eval_interval"] = f"blank = every {cfg.resolved_eval_interval:,} steps"
+        d["eval_interval"] = f"blank = every {cfg.resolved_eval_interval:,}"
     if cfg.checkpoint_interval is None:
-        out["checkpoint_interval"] = f"blank = every {cfg.resolved_checkpoint_interval:,} steps"
-    out["base_tokens"] = "from scratch" if cfg.base_tokens == 0 else "continues a checkpoint"
-    out["zero_stage"] = "optimizer/gradient/weight sharding over data-parallel GPUs"
-    out["activation_checkpointing"] = "recompute activations: less memory, ~33% more compute"
+        d["checkpoint_interval"] = f"blank = every {cfg.resolved_checkpoint_interval:,}"
+    d["base_tokens"] = "from scratch" if cfg.base_tokens == 0 else "continues a checkpoint"
+    d["zero_stage"] = "shards training state over the data-parallel GPUs"
+    d["activation_checkpointing"] = "less activation memory for ~33% more compute"
+    out = {}
+    for name, bound in bounds.items():
+        derived = d.get(name)
+        out[name] = f"{derived} · range {bound}" if derived and bound else derived or bound
     return out

@@ -318,6 +318,8 @@ def test_hints_explain_derived_values() -> None:
     assert h["global_batch_tokens"].startswith("= 1,024 sequences × 4,096")
     assert "grad accumulation × 1" in h["micro_batch_size"]
     assert h["mfu"].startswith("blank = modelled")
+    for name, f in cf.FIELDS.items():  # the range stays visible next to the derived value
+        assert cf.bound_text(f) in h[name], name
 
 
 # ---------------------------------------------------------------------------- figures
