@@ -3,8 +3,10 @@
 Each request is what the browser sends when one field changes: the whole form (every field,
 pattern-matching ``ALL``) POSTed to /_dash-update-component via Flask's test client, answered
 with every mark, message, estimate tile, both figures, the fit advice and the link. The
-budget (issue 5) is 20 ms per change. Cases cycle through presets, field edits, a config that
-does not fit (fit advice runs), a custom architecture and an invalid form.
+budget (issue 5) is 20 ms per change. Wall time and this thread's CPU time are both printed:
+on a shared machine the wall p95 includes time spent waiting for a core. Cases cycle through
+presets, field edits, a config that does not fit (fit advice runs), a custom architecture and
+an invalid form.
 
     .venv/bin/python benchmarks/bench_configuration.py [--n 300]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -101,13 +104,15 @@ def main() -> None:
     for _, b in bodies:  # warm up (imports, first figure)
         client.post("/_dash-update-component", json=b)
     times: list[float] = []
+    cpu: list[float] = []
     per_case: dict[str, list[float]] = {label: [] for label, _ in bodies}
     sizes: dict[str, int] = {}
     for i in range(args.n):
         label, b = bodies[i % len(bodies)]
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         r = client.post("/_dash-update-component", json=b)
         dt = time.perf_counter() - t0
+        cpu.append(time.thread_time() - c0)
         assert r.status_code == 200, r.status_code
         times.append(dt)
         per_case[label].append(dt)
@@ -117,7 +122,14 @@ def main() -> None:
     p95 = times[int(0.95 * (len(times) - 1))] * 1e3
     print(f"estimate callback via POST /_dash-update-component, {args.n} requests")
     print(f"  server time: median {med:.1f} ms, p95 {p95:.1f} ms, max {times[-1] * 1e3:.1f} ms")
-    print("  budget 20 ms per change:", "OK" if p95 <= 20 else "OVER")
+    cpu.sort()
+    print(
+        f"  CPU time:    median {statistics.median(cpu) * 1e3:.1f} ms, "
+        f"p95 {cpu[int(0.95 * (len(cpu) - 1))] * 1e3:.1f} ms "
+        "(this thread only: excludes waiting for a core on a busy machine)"
+    )
+    print(f"  load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print("  budget 20 ms per change:", "OK" if p95 <= 20 else "OVER (wall p95)")
     for label, ts in per_case.items():
         ts.sort()
         print(
