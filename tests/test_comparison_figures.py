@@ -128,3 +128,28 @@ def test_diff_styles_bold_only_values_unlike_the_first_run() -> None:
     ]
     cells = [s["if"] for s in figs.diff_styles(rows, 3) if "row_index" in s["if"]]
     assert cells == [{"row_index": 0, "column_id": "c2"}]
+
+
+def test_view_state_allows_appending_only_to_the_same_clean_view(
+    analyses: list[compare.Analysis],
+) -> None:
+    keys = [a.key for a in analyses]
+    view = figs.view_state(analyses, keys, "tokens", "train", 0.6, ["x"])
+    clean = figs.clean_view(json.loads(json.dumps(view)))
+    assert clean is not None and figs.can_append(clean, keys, "tokens", "train", 0.6, ["x"])
+    assert not figs.can_append(clean, keys, "step", "train", 0.6, ["x"])  # other controls
+    assert not figs.can_append(clean, keys[:1], "tokens", "train", 0.6, ["x"])  # other runs
+    noted = figs.view_state(analyses, keys, "tokens", "train", 0.6, [], ["a budget note"])
+    assert figs.clean_view(noted) is None  # a view with a caveat is always redrawn whole
+    for junk in (None, [], {"keys": "x"}, {**view, "steps": True}, {**view, "span": [1, "a"]}):
+        assert figs.clean_view(junk) is None
+
+
+def test_appended_runs_must_fit_the_drawn_frontier(analyses: list[compare.Analysis]) -> None:
+    vicuna = [a for a in analyses if a.state.config.family == "vicuna"]
+    view = figs.view_state(vicuna[:1], [vicuna[0].key], "step", "train", 0.0, [])
+    assert figs.append_fits(view, vicuna[1:])  # same family, inside the span
+    llama = [a for a in analyses if a.state.config.family == "llama"]
+    assert not figs.append_fits(view, llama)  # a family without its offset line
+    y = figs.merged_range(view, llama, "train")
+    assert y is not None and y[0] <= view["y"][0] and y[1] >= view["y"][1]
