@@ -15,6 +15,7 @@ config and its estimate, used by the callbacks and unit-tested directly.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -81,7 +82,10 @@ def _input(f: cf.Field) -> Any:
 
 
 def _field(f: cf.Field) -> html.Div:
-    label = html.Label([f.label, *_tip(f.name, f.tip)], className="cfg-label")
+    # Dash renders a dict id as compact JSON with sorted keys: the label can point at it, so
+    # screen readers name the input and a click on the label focuses it.
+    dom_id = json.dumps(ids.cfg_field(f.name), separators=(",", ":"), sort_keys=True)
+    label = html.Label([f.label, *_tip(f.name, f.tip)], className="cfg-label", htmlFor=dom_id)
     return html.Div(
         [
             label,

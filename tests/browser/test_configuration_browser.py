@@ -130,6 +130,13 @@ def test_preset_pick_changes_the_estimate_and_an_invalid_value_blocks_apply(
     _wait(lambda: "69B" in _estimate(dash_duo), what="the 70B estimate")
     assert _field(dash_duo, "num_gpus").get_attribute("value") == "2048"  # its recipe loaded
 
+    # Labels name their inputs (for screen readers; a click on the label focuses the input).
+    labelled = dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('label.cfg-label[for]')]"
+        ".filter(l => document.getElementById(l.htmlFor)).length;"
+    )
+    assert labelled == len(cf.FIELDS)
+
     apply = dash_duo.find_element(f"#{ids.CFG_APPLY_NEXT}")
     assert apply.is_enabled()
     _type(dash_duo, "seq_len", "12")
