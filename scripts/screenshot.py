@@ -1,8 +1,13 @@
 """Screenshot the dashboard with headless Chromium, for the README (``make screenshot``).
 
-Starts the app on a free loopback port, points Debian's ``chromium`` at it and writes PNGs:
-``docs/screenshot.png`` (light) and ``docs/screenshot-dark.png`` (dark) by default. Dark mode
-is the browser's ``prefers-color-scheme``, which the app follows while the user has not chosen.
+Starts the app on a free loopback port, opens it in Debian's ``chromium`` (through
+``chromium-driver``, as the browser tests do) and writes PNGs: ``docs/screenshot.png`` (light)
+and ``docs/screenshot-dark.png`` (dark) by default. Dark mode is the browser's
+``prefers-color-scheme``, which the app follows while the user has not chosen.
+
+The shot is taken once Dash has settled (no callback in flight, fonts loaded) rather than
+after a fixed ``--virtual-time-budget``: that flag never reached its budget on this page
+(chromium hung until killed), and waiting for the app is what a person does anyway.
 
     python scripts/screenshot.py                         # both, Training tab
     python scripts/screenshot.py --tab configuration --mode dark --out /tmp/conf.png
@@ -15,10 +20,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = (
@@ -31,8 +39,15 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--no-first-run",
     "--window-size=1440,900",
-    "--virtual-time-budget=4000",
 )
+# The page is ready when the shell is on screen, no Dash callback is in flight and the fonts
+# have loaded.
+SETTLED_JS = """
+return !!document.querySelector('.app-shell')
+    && !document.querySelector('[data-dash-is-loading="true"]')
+    && document.fonts.status === 'loaded';
+"""
+SETTLE_S = 1.5  # then let Plotly finish drawing and transitions end
 
 
 def free_port() -> int:
@@ -64,17 +79,27 @@ def wait_healthy(url: str, timeout: float = 30.0) -> None:
 
 def shoot(chromium: str, url: str, out: Path, mode: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as profile:
-        flags = [*CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}"]
-        if mode == "dark":
-            flags.append("--force-dark-mode")
-        subprocess.run(
-            [chromium, *flags, url],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=120,
+    options = Options()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options)
+    try:
+        # The viewport itself, not the window around it, is 1440 x 900.
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": False},
         )
+        driver.execute_cdp_cmd(
+            "Emulation.setEmulatedMedia",
+            {"features": [{"name": "prefers-color-scheme", "value": mode}]},
+        )
+        driver.get(url)
+        WebDriverWait(driver, 60, poll_frequency=0.1).until(lambda d: d.execute_script(SETTLED_JS))
+        time.sleep(SETTLE_S)
+        driver.save_screenshot(str(out))
+    finally:
+        driver.quit()
     print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} ({mode})")
 
 
