@@ -388,6 +388,26 @@ def _check_arch(custom: Mapping[str, int] | None) -> None:
 # ------------------------------------------------------------------------------- presets
 _M4 = 4 * 2**20  # "4M tokens" per batch in LLaMA / Llama 2 / Code Llama
 
+# Code Llama: Llama 2 continued on 500B tokens of code, cosine to peak/30, 1000 warmup steps.
+_CODE_LLAMA: dict[str, Any] = dict(dataset_tokens=5.0e11, warmup_steps=1000, base_tokens=2.0e12)
+# Vicuna v1.5 (FastChat): ~125K ShareGPT conversations at max length 2048 (256M tokens padded),
+# batch 128, 3 epochs (2,930 steps), LR 2e-5, cosine, warmup ratio 0.03 (88 steps), no weight
+# decay, FSDP (ZeRO-3) with checkpointing.
+_FASTCHAT: dict[str, Any] = dict(
+    zero_stage=3,
+    activation_checkpointing=True,
+    seq_len=2048,
+    global_batch_tokens=128 * 2048,
+    micro_batch_size=2,
+    dataset_tokens=125_000 * 2048,
+    epochs=3.0,
+    lr_peak=2e-5,
+    lr_min=0.0,
+    warmup_steps=88,
+    weight_decay=0.0,
+    base_tokens=2.0e12,
+)
+
 _PRESETS: dict[str, dict[str, Any]] = {
     # LLaMA-1 (Touvron et al. 2023, section 2.2-2.4): 2048-token sequences; 65B on 2048
     # A100-80GB; GPU counts for the smaller models are not published (assumed 2048).
@@ -428,69 +448,15 @@ _PRESETS: dict[str, dict[str, Any]] = {
     "mistral-7b": dict(
         gpu="h100-sxm", num_gpus=512, seq_len=8192, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5
     ),
-    # Code Llama: Llama 2 continued on 500B tokens of code, cosine to peak/30, 1000 warmup.
-    "codellama-7b": dict(
-        num_gpus=512,
-        dataset_tokens=5.0e11,
-        lr_peak=3e-4,
-        lr_min=1e-5,
-        warmup_steps=1000,
-        base_tokens=2.0e12,
-    ),
-    "codellama-13b": dict(
-        num_gpus=512,
-        dataset_tokens=5.0e11,
-        lr_peak=3e-4,
-        lr_min=1e-5,
-        warmup_steps=1000,
-        base_tokens=2.0e12,
-        tensor_parallel=2,
-    ),
+    "codellama-7b": dict(_CODE_LLAMA, num_gpus=512, lr_peak=3e-4, lr_min=1e-5),
+    "codellama-13b": dict(_CODE_LLAMA, num_gpus=512, lr_peak=3e-4, lr_min=1e-5, tensor_parallel=2),
     "codellama-34b": dict(
-        num_gpus=1024,
-        dataset_tokens=5.0e11,
-        lr_peak=1.5e-4,
-        lr_min=5e-6,
-        warmup_steps=1000,
-        base_tokens=2.0e12,
-        tensor_parallel=8,
+        _CODE_LLAMA, num_gpus=1024, lr_peak=1.5e-4, lr_min=5e-6, tensor_parallel=8
     ),
-    # Vicuna v1.5 (FastChat): ~125K ShareGPT conversations at max length 2048 (256M tokens
-    # padded), batch 128, 3 epochs (2,930 steps), LR 2e-5, cosine, warmup ratio 0.03 (88
-    # steps), no weight decay, FSDP (ZeRO-3) with checkpointing on 4 x A100-40GB.
-    "vicuna-7b": dict(
-        gpu="a100-40gb",
-        num_gpus=4,
-        zero_stage=3,
-        activation_checkpointing=True,
-        seq_len=2048,
-        global_batch_tokens=128 * 2048,
-        micro_batch_size=2,
-        dataset_tokens=125_000 * 2048,
-        epochs=3.0,
-        lr_peak=2e-5,
-        lr_min=0.0,
-        warmup_steps=88,
-        weight_decay=0.0,
-        base_tokens=2.0e12,
-    ),
-    # 13B: hardware not in the reference; 8 x A100-80GB assumed.
-    "vicuna-13b": dict(
-        gpu="a100-80gb",
-        num_gpus=8,
-        zero_stage=3,
-        activation_checkpointing=True,
-        seq_len=2048,
-        global_batch_tokens=128 * 2048,
-        micro_batch_size=2,
-        dataset_tokens=125_000 * 2048,
-        epochs=3.0,
-        lr_peak=2e-5,
-        lr_min=0.0,
-        warmup_steps=88,
-        weight_decay=0.0,
-        base_tokens=2.0e12,
-    ),
+    # Vicuna v1.5 (FastChat) on 4 x A100-40GB; 13B: hardware not in the reference, 8 x
+    # A100-80GB assumed.
+    "vicuna-7b": dict(_FASTCHAT, gpu="a100-40gb", num_gpus=4),
+    "vicuna-13b": dict(_FASTCHAT, gpu="a100-80gb", num_gpus=8),
 }
 
 PRESETS: tuple[str, ...] = tuple(_PRESETS)
