@@ -30,7 +30,7 @@ import hashlib
 import io
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -53,6 +53,7 @@ from simulator.estimate import (
 from simulator.run import (
     RunState,
     advance_with_metrics,
+    iter_metrics,
     metrics,
     new_run,
     predicted_run,
@@ -249,11 +250,6 @@ def _x_axes(state: RunState, pts: Mapping[str, FloatArray]) -> dict[str, FloatAr
     }
 
 
-def _saved_chunks(state: RunState) -> Iterator[dict[str, NDArray[np.generic]]]:
-    for a in range(0, state.step, CHUNK):
-        yield metrics(state, a, min(state.step, a + CHUNK))
-
-
 def analyse_state(
     key: str,
     label: str,
@@ -269,7 +265,7 @@ def analyse_state(
     """
     acc = _Accumulator(smoothing, max_points, curve)
     if curve:
-        for m in _saved_chunks(state):
+        for m in iter_metrics(state, 0, state.step, chunk=CHUNK):
             acc.add(m)
     elif state.step:
         ev = state.config.resolved_eval_interval
@@ -301,7 +297,7 @@ def analyse_recipe(
     else:
         note = "does not fit GPU memory as configured; curve predicted anyway"
         state = predicted_run(config)
-        for m in _saved_chunks(state):
+        for m in iter_metrics(state, 0, state.step, chunk=CHUNK):
             acc.add(m)
     return Analysis(key, label, "recipe", state, acc.final(state), acc.curve(state), note)
 

@@ -941,22 +941,8 @@ def event_rows(events: Iterable[tuple[int, str, Any]]) -> list[tuple[int, str, s
 
 
 # ----------------------------------------------------------------------------- export
-CSV_COLUMNS = (
-    "step",
-    "epoch",
-    "tokens",
-    "wall_time",
-    "train_loss",
-    "val_loss",
-    "perplexity",
-    "accuracy",
-    "lr",
-    "grad_norm",
-    "tokens_per_sec",
-    "mfu",
-    "memory_gb",
-    "cost_usd",
-)
+# Every metric but the eval flag: val_loss is blank between evaluations instead.
+CSV_COLUMNS = tuple(k for k in sim.METRIC_KEYS if k != "is_eval")
 
 
 def metrics_csv(state: sim.RunState) -> str:
