@@ -16,7 +16,7 @@ import argparse
 import dash
 
 import callbacks  # noqa: F401  (registers every callback)
-from callbacks import health
+from callbacks import health, request_guard
 from layouts import shell
 
 
@@ -37,6 +37,7 @@ def create_app() -> dash.Dash:
     # component the callbacks name, so the copy only doubled the first load.
     app.validation_layout = None
     health.register(app.server, app.config.routes_pathname_prefix)
+    request_guard.register(app)
     return app
 
 
