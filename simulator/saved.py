@@ -177,6 +177,8 @@ def parse_document(blob: bytes) -> list[Any]:
         doc = json.loads(blob.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise SavedFileError("the file is not JSON; choose a file exported from this tab") from exc
+    except RecursionError as exc:  # json's answer to deep nesting is not a ValueError
+        raise SavedFileError("the file nests too deeply to be a saved-runs export") from exc
     runs: Any
     if isinstance(doc, list):
         runs = doc
