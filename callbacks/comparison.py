@@ -406,8 +406,8 @@ def _controls(
     """The view controls from the browser, each replaced by its default if not understood."""
     logs = [v for v in log_axes if v in ("x", "y")] if isinstance(log_axes, list) else []
     return (
-        x_key if x_key in X_AXES else "step",
-        kind if kind in CURVE_KINDS else "train",
+        x_key if isinstance(x_key, str) and x_key in X_AXES else "step",
+        kind if isinstance(kind, str) and kind in CURVE_KINDS else "train",
         _smoothing(smoothing),
         logs,
     )
@@ -476,6 +476,11 @@ def _cell(v: Any) -> Any:
 
 
 # ------------------------------------------------------------------- published scores
+def _source(value: Any) -> str:
+    """The benchmark source the browser chose, or the default if it names none."""
+    return value if isinstance(value, str) and value in bd.SOURCES else bd.DEFAULT_SOURCE
+
+
 @callback(
     Output(ids.CMP_BENCH_MODELS, "options"),
     Output(ids.CMP_BENCH_MODELS, "value"),
@@ -485,7 +490,7 @@ def _cell(v: Any) -> Any:
 )
 def bench_choices(source: Any) -> tuple[Any, Any, Any, Any]:
     """Models and benchmarks of the chosen source, all selected."""
-    src = source if source in bd.SOURCES else bd.DEFAULT_SOURCE
+    src = _source(source)
     models, benches = bd.models(src), bd.benchmarks(src)
     return models, models, benches, benches
 
@@ -500,7 +505,7 @@ def bench_choices(source: Any) -> tuple[Any, Any, Any, Any]:
 )
 def bench_views(source: Any, models: Any, benches: Any) -> tuple[Any, Any, Any]:
     """Bars, radar and the table of numbers for one source (never two protocols at once)."""
-    src = source if source in bd.SOURCES else bd.DEFAULT_SOURCE
+    src = _source(source)
     ms = [m for m in models if isinstance(m, str)] if isinstance(models, list) else None
     bs = [b for b in benches if isinstance(b, str)] if isinstance(benches, list) else None
     return (
