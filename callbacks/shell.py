@@ -55,7 +55,8 @@ def sync_tab_and_hash(url_hash: str | None, tab: str | None) -> tuple[Any, Any]:
     """
     if ctx.triggered_id == ids.TABS:
         return hash_for_tab(tab) or no_update, no_update
-    wanted = tab_for_hash(url_hash)
+    # The hash comes from the browser and may be anything; only a string can name a tab.
+    wanted = tab_for_hash(url_hash) if isinstance(url_hash, str) else None
     if wanted is None or wanted == tab:
         return no_update, no_update
     return no_update, wanted
