@@ -15,9 +15,10 @@ answered here, before Dash sees it, with a 400 and a JSON body
 
 What the guard checks, once per request and in time linear in the body:
 
-- the body: at most ``MAX_BODY_BYTES`` (Flask's ``MAX_CONTENT_LENGTH``, so Werkzeug stops
-  reading and answers 413, which is turned into JSON here), JSON by content type, UTF-8,
-  valid JSON, no container nested deeper than ``MAX_DEPTH``, no non-finite number;
+- the body: sent with a Content-Length, at most ``MAX_BODY_BYTES`` (Flask's
+  ``MAX_CONTENT_LENGTH``, so Werkzeug stops reading and answers 413, which is turned into
+  JSON here), JSON by content type, UTF-8, valid JSON, no container nested deeper than
+  ``MAX_DEPTH``, no non-finite number;
 - the envelope: ``output`` names a registered server-side callback; ``outputs``, ``inputs``
   and ``state`` have exactly that callback's ids and properties, in its order, in the form
   dash-renderer sends (a single output as an object, a multi-output as a list, an ``ALL``
@@ -118,8 +119,14 @@ def parse_body(request: flask.Request) -> Any:
     """The request's JSON, parsed once through Flask's cache, checked by ``check_tree``.
 
     Raises:
-        GuardError: 413 too large, 415 not JSON, 400 not UTF-8 / invalid / too deep / NaN.
+        GuardError: 411 no length, 413 too large, 415 not JSON, 400 not UTF-8 / invalid /
+            too deep / NaN.
     """
+    if request.content_length is None:
+        # Without a length (a chunked upload straight to gunicorn) Werkzeug reads an empty
+        # body rather than an unbounded stream. Browsers send a length, and nginx buffers
+        # a chunked body and forwards it with one, so only a hand-made request lands here.
+        raise GuardError(411, "the body must be sent with a Content-Length header")
     try:
         body = request.get_json()
     except RequestEntityTooLarge as exc:
