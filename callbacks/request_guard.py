@@ -55,12 +55,13 @@ MAX_BODY_BYTES = 1024 * 1024
 """Largest callback body read (Flask ``MAX_CONTENT_LENGTH``), like nginx's client_max_body_size.
 
 The largest legitimate body is the Model Comparison import: a full export file (at most
-``simulator.saved.MAX_IMPORT_BYTES``, 324 KB, ~433 KB once base64-encoded) sent with a full
-saved-runs list; measured at about 490 KB with 20 of the largest real runs on each side
-(benchmarks/bench_request_guard.py), so 1 MiB leaves twice that.
+``simulator.saved.MAX_IMPORT_BYTES``, 324 KB, 432 KB once base64-encoded) sent with a full
+saved-runs list: 527 KB with 20 of the largest runs a user can make (4.2 KB each) saved
+and the file padded to the import limit (benchmarks/bench_request_guard.py), so 1 MiB
+leaves about twice that.
 """
 MAX_DEPTH = 32
-"""Deepest container nesting accepted; our largest legitimate request nests 9 deep."""
+"""Deepest container nesting accepted; our deepest legitimate request nests 9 deep."""
 MAX_PATTERN_ITEMS = 256
 """Components one ``ALL`` pattern may list (the config form has a few dozen fields)."""
 MAX_ID_CHARS = 200
