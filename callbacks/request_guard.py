@@ -19,10 +19,12 @@ What the guard checks, once per request and in time linear in the body:
   ``MAX_CONTENT_LENGTH``, so Werkzeug stops reading and answers 413, which is turned into
   JSON here), JSON by content type, UTF-8, valid JSON, no container nested deeper than
   ``MAX_DEPTH``, no non-finite number;
-- the envelope: ``output`` names a registered server-side callback; ``outputs``, ``inputs``
-  and ``state`` have exactly that callback's ids and properties, in its order, in the form
-  dash-renderer sends (a single output as an object, a multi-output as a list, an ``ALL``
-  pattern as a list of at most ``MAX_PATTERN_ITEMS`` concrete ids with scalar values);
+- the envelope: ``output`` names a registered server-side callback (Dash also lists
+  clientside callbacks in ``callback_map``, and dispatching one is a ``KeyError``);
+  ``outputs``, ``inputs`` and ``state`` have exactly that callback's ids and properties,
+  in its order, in the form dash-renderer sends (a single output as an object, a
+  multi-output as a list, an ``ALL`` pattern as a list of at most ``MAX_PATTERN_ITEMS``
+  concrete ids with scalar values);
   ``changedPropIds`` is a short list of ``"<id>.<property>"`` strings whose id, when it
   starts with ``{``, is a JSON object (``ctx.triggered_id`` parses it). Dash only compares
   the others with its inputs, so an id naming no input is harmless and left to the callback.
@@ -231,9 +233,11 @@ def check_envelope(body: Any, callbacks: dict[str, dict[str, Any]]) -> None:
     if not isinstance(output, str):
         raise GuardError(400, "'output' must be a string naming a callback's outputs")
     cb = callbacks.get(output)
-    if cb is None:
+    if cb is None or "callback" not in cb:  # a clientside callback has no server function
         raise GuardError(
-            400, f"'output' {output[:80]!r} names no callback of this app; see /_dash-dependencies"
+            400,
+            f"'output' {output[:80]!r} names no server-side callback of this app; "
+            "see /_dash-dependencies",
         )
 
     if not cb.get("no_output"):

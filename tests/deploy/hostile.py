@@ -212,6 +212,7 @@ class Envelopes:
 
     def __init__(self, deps: list[dict[str, Any]], layout: Any) -> None:
         self.deps = [d for d in deps if not d.get("clientside_function")]
+        self.clientside = [d for d in deps if d.get("clientside_function")]
         self.pattern_ids = _pattern_ids(layout)
         self.base_values = _base_values()
 
@@ -401,6 +402,9 @@ def cases(deps: list[dict[str, Any]], layout: Any, seed: int = 7) -> list[Case]:
     rng = random.Random(seed)
     env = Envelopes(deps, layout)
     out = [Case("malformed body", label, body, ctype) for label, body, ctype in RAW_BODIES]
+    for dep in env.clientside:  # well-formed, but these run in the browser, not here
+        label = f"clientside {env.label(dep)}: a whole envelope"
+        out.append(Case("envelope", label, dumps(env.body(dep)), callback=dep["output"]))
     for dep in env.deps:
         name = env.label(dep)
         for label, body in envelope_mutations(env, dep):

@@ -104,7 +104,7 @@ def test_generated_hostile_requests_get_a_4xx_or_a_graceful_reply_quickly(
     server_side = {d["output"] for d in app_spec["deps"] if not d.get("clientside_function")}
     for category in ("envelope", "hostile value"):
         covered = {c.callback for c in cases if c.category == category}
-        assert covered == server_side, f"{category} misses a callback"
+        assert covered >= server_side, f"{category} misses a callback"
 
     rows: list[tuple[hostile.Case, int, float]] = []
     failures: list[str] = []
@@ -114,6 +114,8 @@ def test_generated_hostile_requests_get_a_4xx_or_a_graceful_reply_quickly(
         why = verdict(r)
         if case.category == "malformed body" and r.status_code < 400:
             why = f"{r.status_code}: a malformed body must be refused"
+        if case.label.startswith("clientside") and r.status_code != 400:
+            why = f"{r.status_code}: a clientside callback cannot be dispatched here"
         if why:
             failures.append(f"[{case.category}] {case.label}: {why}")
 
