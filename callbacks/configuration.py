@@ -334,8 +334,10 @@ def load(
     advice: Any,
 ) -> tuple[Any, ...]:
     """Put a config into the form: page load, preset pick, Reset, suggestion, uploaded file."""
-    names = _names(ctx.states_list[0])
-    values = dict(zip(names, field_values, strict=False))
+    values = dict(zip(_names(ctx.states_list[0]), field_values, strict=False))
+    # One value per output the request lists: a page lists the same fields as the state, but
+    # Dash answers a 500 if the count differs from a (tampered) request's outputs.
+    names = _names(ctx.outputs_list[0])
     trigger = ctx.triggered_id
     triggered_value = ctx.triggered[0].get("value") if ctx.triggered else None
     cfg, message, clear = do_load(
