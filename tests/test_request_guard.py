@@ -65,10 +65,11 @@ def tab_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def form_body(client: Any, **overrides: Any) -> dict[str, Any]:
-    """The Configuration form's estimate callback, with its ALL-pattern input and output."""
+def form_body(client: Any, first: str = "invalid", **overrides: Any) -> dict[str, Any]:
+    """A Configuration form callback (by its first output's property: the estimate's
+    ``invalid``, the loader's ``value``) with its ALL-pattern inputs, state and outputs."""
     deps = client.get("/_dash-dependencies").json
-    dep = next(d for d in deps if d["output"].startswith(f"..{FIELDS}.invalid"))
+    dep = next(d for d in deps if d["output"].startswith(f"..{FIELDS}.{first}."))
     model, values = cf.config_to_form(sim.preset("llama-2-7b"))
 
     def expand(id_str: str, prop: str, with_value: bool) -> Any:
@@ -78,6 +79,8 @@ def form_body(client: Any, **overrides: Any) -> dict[str, Any]:
                 item["value"] = model if id_str == ids.CFG_PRESET else None
             return item
         kind = json.loads(id_str)["type"]
+        if kind == "cfg-advice":  # the suggestion buttons: none on a fitting config
+            return []
         return [
             {"id": {"name": n, "type": kind}, "property": prop}
             | ({"value": values[n]} if with_value else {})
@@ -322,6 +325,16 @@ def test_a_url_hash_that_is_not_a_string_changes_nothing(client: Any, url_hash: 
 def test_comparison_controls_and_source_fall_back_to_defaults(junk: Any) -> None:
     assert comparison._controls(junk, junk, junk, junk) == ("step", "train", 0.0, [])
     assert comparison._source(junk) == comparison.bd.DEFAULT_SOURCE
+
+
+@pytest.mark.parametrize("how", ["one", "none", "a duplicate"])
+def test_the_form_loader_answers_as_many_fields_as_the_request_lists(client: Any, how: str) -> None:
+    body = form_body(client, "value", changedPropIds=[f"{ids.CFG_RESET}.n_clicks"])
+    group = body["outputs"][0]
+    body["outputs"][0] = {"one": group[:1], "none": [], "a duplicate": [*group, group[0]]}[how]
+    r = post(client, body)
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    assert len(r.json["response"]) >= 1  # Dash matched the field values to the outputs
 
 
 def test_a_deeply_nested_import_file_is_refused_with_a_message() -> None:

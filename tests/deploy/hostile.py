@@ -358,6 +358,21 @@ def envelope_mutations(env: Envelopes, dep: dict[str, Any]) -> Iterator[tuple[st
     yield "changedPropIds bad JSON id", {**good, "changedPropIds": ['{"type":.value']}
     yield "changedPropIds 10k", {**good, "changedPropIds": ["a.b"] * 10_000}
     yield "changedPropIds unknown", {**good, "changedPropIds": ["nope.n_clicks"]}
+    # ALL-pattern groups that list other components than the page has: fewer, none, one
+    # twice, reordered. Each group alone (outputs, inputs, state), so they disagree.
+    for part in ("outputs", "inputs", "state"):
+        slots = good.get(part)
+        if not isinstance(slots, list):
+            continue
+        for k, group in enumerate(slots):
+            if isinstance(group, list) and group:
+                for how, changed in (
+                    ("one", group[:1]),
+                    ("none", []),
+                    ("a duplicate", [*group, group[0]]),
+                    ("reversed", group[::-1]),
+                ):
+                    yield f"{part}[{k}] pattern group: {how}", _replace(good, part, k, changed)
     for k, item in enumerate(good["inputs"]):
         if isinstance(item, list):
             many = [item[0]] * 5_000 if item else [{"id": {}, "property": "x"}] * 5_000
