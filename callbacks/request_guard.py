@@ -18,7 +18,7 @@ What the guard checks, once per request and in time linear in the body:
 - the body: sent with a Content-Length, at most ``MAX_BODY_BYTES`` (Flask's
   ``MAX_CONTENT_LENGTH``, so Werkzeug stops reading and answers 413, which is turned into
   JSON here), JSON by content type, UTF-8, valid JSON, no container nested deeper than
-  ``MAX_DEPTH``, no non-finite number;
+  ``MAX_DEPTH``, no non-finite number, no string with a lone surrogate;
 - the envelope: ``output`` names a registered server-side callback (Dash also lists
   clientside callbacks in ``callback_map``, and dispatching one is a ``KeyError``);
   ``outputs``, ``inputs`` and ``state`` have exactly that callback's ids and properties,
@@ -93,7 +93,9 @@ def error_response(status: int, message: str) -> flask.Response:
 
 # --------------------------------------------------------------------------- the body
 def check_tree(value: Any, max_depth: int = MAX_DEPTH) -> None:
-    """Refuse nesting deeper than ``max_depth`` and non-finite numbers, without recursion.
+    """Refuse nesting deeper than ``max_depth``, non-finite numbers and strings that are not
+    Unicode text (a ``"\\ud800"`` escape parses to a lone surrogate, which no UTF-8 encoder
+    accepts, so echoing it back in a reply is a 500), without recursion.
 
     Raises:
         GuardError: naming the problem.
@@ -102,7 +104,7 @@ def check_tree(value: Any, max_depth: int = MAX_DEPTH) -> None:
     while stack:
         node, depth = stack.pop()
         if isinstance(node, dict):
-            children: Any = node.values()
+            children: Any = [*node, *node.values()]
         elif isinstance(node, list):
             children = node
         else:
@@ -110,6 +112,13 @@ def check_tree(value: Any, max_depth: int = MAX_DEPTH) -> None:
                 raise GuardError(
                     400, "the body holds NaN or Infinity; only finite numbers are allowed in JSON"
                 )
+            if isinstance(node, str) and not node.isascii():
+                try:
+                    node.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise GuardError(
+                        400, "the body holds a lone UTF-16 surrogate; only Unicode text is allowed"
+                    ) from exc
             continue
         if depth > max_depth:
             raise GuardError(

@@ -174,6 +174,17 @@ def test_nan_and_infinity_literals_are_refused(client: Any, literal: bytes) -> N
     refused(post(client, body), 400, "NaN or Infinity", "finite")
 
 
+@pytest.mark.parametrize("where", ["value", "key"])
+def test_a_lone_surrogate_is_refused(client: Any, where: str) -> None:
+    # Valid JSON (an escape), but not Unicode text: no reply echoing it could be encoded.
+    body = tab_body()
+    if where == "value":
+        body["inputs"][0]["value"] = "#\ud800"
+    else:
+        body["inputs"][0]["extra"] = {"\udfff": 1}
+    refused(post(client, body), 400, "lone UTF-16 surrogate")
+
+
 def test_nesting_past_the_limit_is_refused_however_deep(client: Any) -> None:
     ok = {"a": 1}
     for _ in range(MAX_DEPTH - 1):

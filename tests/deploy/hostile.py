@@ -425,14 +425,15 @@ def cases(deps: list[dict[str, Any]], layout: Any, seed: int = 7) -> list[Case]:
         for label, body in envelope_mutations(env, dep):
             out.append(Case("envelope", f"{name}: {label}", dumps(body), callback=dep["output"]))
         slots = [(i, "inputs") for i in dep["inputs"]] + [(s, "state") for s in dep["state"]]
-        for changed in range(len(dep["inputs"])):
-            for item, _where in slots:
-                key = f"{item['id']}.{item['property']}"
-                picks = rng.sample(HOSTILE_VALUES, 3)
-                for value in picks:
-                    body = env.body(dep, {key: value}, changed)
-                    label = f"{name}: {key}={_short(value)}"
-                    out.append(Case("hostile value", label, dumps(body), callback=dep["output"]))
+        # Every hostile value reaches every callback (in a slot the seed picks), and every
+        # slot gets a few more, each with a trigger the seed picks.
+        picks = [(v, rng.choice(slots)[0]) for v in HOSTILE_VALUES]
+        picks += [(v, item) for item, _ in slots for v in rng.sample(HOSTILE_VALUES, 3)]
+        for value, item in picks:
+            key = f"{item['id']}.{item['property']}"
+            body = env.body(dep, {key: value}, rng.randrange(len(dep["inputs"])))
+            label = f"{name}: {key}={_short(value)}"
+            out.append(Case("hostile value", label, dumps(body), callback=dep["output"]))
         for item, _where in slots:
             key = f"{item['id']}.{item['property']}"
             if key in STORE_SLOTS:
