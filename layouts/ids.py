@@ -19,6 +19,7 @@ CONFIG_STORE = "config-store"  # TrainingConfig.to_dict() for the next run, loca
 SAVED_RUNS_STORE = "saved-runs-store"  # list of saved compact run states, local storage
 TICK = "tick-interval"  # dcc.Interval driving a running simulation
 ALERT_AREA = "alert-area"  # app-wide messages (bad state reset, etc.)
+CONNECTION_BANNER = "connection-banner"  # "connection lost — retrying" (assets/js/connection.js)
 
 # --- Training tab ----------------------------------------------------------------------------
 TR_CONTROLS = "tr-controls"  # the run's buttons (busy while a tick is in flight)

@@ -34,11 +34,20 @@ TICK_MS = 500  # two ticks a second: smooth enough to watch, cheap enough for ma
 
 # Dash's default page, plus lang="en" (screen readers, hyphenation) and the theme store's id
 # on <html>, where assets/js/shell.js reads it before Dash starts.
+#
+# The connection banner (assets/js/connection.js) is plain HTML here, outside Dash's React
+# tree: it must work when no callback can reach the server, React never re-renders over what
+# the script writes into it, and a live region announces changes only if it is in the page
+# before they happen. The script finds it through <html data-connection-banner>.
 INDEX_STRING = (
     "<!DOCTYPE html>\n"
-    f'<html lang="en" data-theme-store="{ids.THEME_STORE}">\n'
+    f'<html lang="en" data-theme-store="{ids.THEME_STORE}" '
+    f'data-connection-banner="{ids.CONNECTION_BANNER}">\n'
     "<head>\n{%metas%}\n<title>{%title%}</title>\n{%favicon%}\n{%css%}\n</head>\n"
-    "<body>\n{%app_entry%}\n<footer>\n{%config%}\n{%scripts%}\n{%renderer%}\n</footer>\n"
+    "<body>\n"
+    f'<div id="{ids.CONNECTION_BANNER}" class="conn-banner" role="status" aria-live="polite" '
+    'data-state="" hidden></div>\n'
+    "{%app_entry%}\n<footer>\n{%config%}\n{%scripts%}\n{%renderer%}\n</footer>\n"
     "</body>\n</html>\n"
 )
 
