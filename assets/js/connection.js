@@ -303,7 +303,7 @@
       message.appendChild(title);
       message.appendChild(document.createTextNode(" "));
       message.appendChild(kept);
-      var timing = element("span", "conn-banner-timing num");
+      var timing = element("span", "conn-banner-timing");
       timing.setAttribute("aria-hidden", "true");
       var button = element("button", "conn-banner-retry btn btn-sm", "Retry now");
       button.type = "button";
