@@ -18,7 +18,8 @@ What the guard checks, once per request and in time linear in the body:
 - the body: sent with a Content-Length, at most ``MAX_BODY_BYTES`` (Flask's
   ``MAX_CONTENT_LENGTH``, so Werkzeug stops reading and answers 413, which is turned into
   JSON here), JSON by content type, UTF-8, valid JSON, no container nested deeper than
-  ``MAX_DEPTH``, no non-finite number, no string with a lone surrogate;
+  ``MAX_DEPTH``, no non-finite number, no string with a lone surrogate, integers past 64
+  bits read as the doubles a browser meant;
 - the envelope: ``output`` names a registered server-side callback (Dash also lists
   clientside callbacks in ``callback_map``, and dispatching one is a ``KeyError``);
   ``outputs``, ``inputs`` and ``state`` have exactly that callback's ids and properties,
@@ -30,7 +31,8 @@ What the guard checks, once per request and in time linear in the body:
   the others with its inputs, so an id naming no input is harmless and left to the callback.
 
 The guard parses with ``request.get_json()``, which Flask caches, so Dash's own call reuses
-the parse. It does not judge property values: what a value means is each callback's
+the parse. Beyond the checks above it does not judge property values: what a value means is
+each callback's
 business, and the callbacks validate every value from the browser (stores included) into a
 message and a fresh state.
 
@@ -92,39 +94,65 @@ def error_response(status: int, message: str) -> flask.Response:
 
 
 # --------------------------------------------------------------------------- the body
+INT_RANGE = (-(2**63), 2**64 - 1)
+"""Integers the reply encoder (orjson, through Dash) can write; larger ones become floats."""
+
+
+def _check_leaf(node: Any) -> None:
+    if isinstance(node, float) and not math.isfinite(node):
+        raise GuardError(
+            400, "the body holds NaN or Infinity; only finite numbers are allowed in JSON"
+        )
+    if isinstance(node, str) and not node.isascii():
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise GuardError(
+                400, "the body holds a lone UTF-16 surrogate; only Unicode text is allowed"
+            ) from exc
+
+
+def _as_double(n: int) -> float:
+    """An integer literal past 64 bits, as the browser's JSON.parse reads it: a double."""
+    try:
+        return float(n)
+    except OverflowError as exc:
+        raise GuardError(
+            400, "the body holds a number beyond the double range; at most about 1.8e308"
+        ) from exc
+
+
 def check_tree(value: Any, max_depth: int = MAX_DEPTH) -> None:
     """Refuse nesting deeper than ``max_depth``, non-finite numbers and strings that are not
-    Unicode text (a ``"\\ud800"`` escape parses to a lone surrogate, which no UTF-8 encoder
-    accepts, so echoing it back in a reply is a 500), without recursion.
+    Unicode text, in place and without recursion.
+
+    A ``"\\ud800"`` escape is valid JSON but parses to a lone surrogate, which no UTF-8
+    encoder accepts, so a reply echoing it back would be a 500. So would an integer literal
+    past 64 bits (``100000000000000000000`` is how a browser writes 1e20): orjson refuses
+    it. A browser's numbers are doubles, so such an integer is turned into the float it
+    stands for, as JSON.parse would; one past the double range is refused.
 
     Raises:
         GuardError: naming the problem.
     """
+    lo, hi = INT_RANGE
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = [*node, *node.values()]
-        elif isinstance(node, list):
-            children = node
-        else:
-            if isinstance(node, float) and not math.isfinite(node):
-                raise GuardError(
-                    400, "the body holds NaN or Infinity; only finite numbers are allowed in JSON"
-                )
-            if isinstance(node, str) and not node.isascii():
-                try:
-                    node.encode("utf-8")
-                except UnicodeEncodeError as exc:
-                    raise GuardError(
-                        400, "the body holds a lone UTF-16 surrogate; only Unicode text is allowed"
-                    ) from exc
-            continue
         if depth > max_depth:
             raise GuardError(
                 400, f"the body nests deeper than {max_depth} levels; at most {max_depth} allowed"
             )
-        stack.extend((child, depth + 1) for child in children)
+        items: Any = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in items:
+            if isinstance(key, str):
+                _check_leaf(key)
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif isinstance(child, int) and not isinstance(child, bool) and not lo <= child <= hi:
+                node[key] = _as_double(child)
+            else:
+                _check_leaf(child)
 
 
 def parse_body(request: flask.Request) -> Any:
@@ -153,7 +181,10 @@ def parse_body(request: flask.Request) -> Any:
         raise GuardError(
             400, f"the body nests too deeply to parse; at most {MAX_DEPTH} levels allowed"
         ) from exc
-    check_tree(body)
+    if isinstance(body, dict | list):
+        check_tree(body)
+    else:
+        _check_leaf(body)
     return body
 
 

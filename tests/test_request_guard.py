@@ -16,7 +16,13 @@ import pytest
 
 import simulator as sim
 from callbacks import comparison
-from callbacks.request_guard import MAX_BODY_BYTES, MAX_DEPTH, MAX_PATTERN_ITEMS, check_tree
+from callbacks.request_guard import (
+    MAX_BODY_BYTES,
+    MAX_DEPTH,
+    MAX_PATTERN_ITEMS,
+    GuardError,
+    check_tree,
+)
 from layouts import config_form as cf
 from layouts import ids
 from simulator import saved
@@ -183,6 +189,50 @@ def test_a_lone_surrogate_is_refused(client: Any, where: str) -> None:
     else:
         body["inputs"][0]["extra"] = {"\udfff": 1}
     refused(post(client, body), 400, "lone UTF-16 surrogate")
+
+
+def test_integers_past_64_bits_become_the_doubles_a_browser_meant() -> None:
+    body = {"a": [10**30, 2**63, -(2**63), 5, True], "b": {"c": -(10**25)}}
+    check_tree(body)
+    assert body == {"a": [1e30, 2**63, -(2**63), 5, True], "b": {"c": -1e25}}
+    assert isinstance(body["a"][0], float) and isinstance(body["a"][1], int)
+    with pytest.raises(GuardError, match="beyond the double range"):
+        check_tree([10**400])
+
+
+def plain_body(client: Any, values: dict[str, Any], changed: str) -> Any:
+    """The request for the callback triggered by ``changed`` (an input without patterns)."""
+    deps = client.get("/_dash-dependencies").json
+    dep = next(d for d in deps if any(f"{i['id']}.{i['property']}" == changed for i in d["inputs"]))
+    outs = [o.rsplit(".", 1) for o in dep["output"].strip(".").split("...")]
+
+    def slot(i: dict[str, str]) -> dict[str, Any]:
+        return {**i, "value": values.get(f"{i['id']}.{i['property']}")}
+
+    return {
+        "output": dep["output"],
+        "outputs": [{"id": c, "property": p} for c, p in outs] if len(outs) > 1 else None,
+        "inputs": [slot(i) for i in dep["inputs"]],
+        "state": [slot(s) for s in dep["state"]],
+        "changedPropIds": [changed],
+    }
+
+
+def test_a_saved_run_holding_a_huge_integer_is_answered(client: Any) -> None:
+    # Training's "Save run" appends to the saved list and writes back the entries it cannot
+    # read as they were; orjson cannot write an integer past 64 bits: this was a 500.
+    run = sim.start(sim.new_run(sim.preset("llama-2-7b")))
+    entry = saved.make_entry(run)
+    entry["state"]["seed"] = 10**40
+    values = {
+        f"{ids.SAVED_RUNS_STORE}.data": [entry],
+        f"{ids.RUN_STORE}.data": sim.advance(run, 10).to_dict(),
+        f"{ids.TR_SAVE}.n_clicks": 1,
+    }
+    r = post(client, plain_body(client, values, f"{ids.TR_SAVE}.n_clicks"))
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    kept = r.json["response"][ids.SAVED_RUNS_STORE]["data"]
+    assert kept[0]["state"]["seed"] == 1e40 and len(kept) == 2
 
 
 def test_nesting_past_the_limit_is_refused_however_deep(client: Any) -> None:
