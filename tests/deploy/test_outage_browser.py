@@ -90,10 +90,12 @@ def _callback_errors(br: Any) -> list[str]:
     return [e["message"] for e in br.driver.get_log("browser") if "Callback error" in e["message"]]
 
 
+@pytest.mark.parametrize("prefix", ["/", "/dashboard/"], ids=["root", "sub-path"])
 def test_gunicorn_stop_and_restart_keeps_the_run(
-    make_stack: Callable[..., Stack], dash_br: Any
+    make_stack: Callable[..., Stack], dash_br: Any, prefix: str
 ) -> None:
-    stack = make_stack()
+    """Under a sub-path too: the script finds the callback URL from Dash's own config."""
+    stack = make_stack(env={"DASH_URL_BASE_PATHNAME": prefix}, url_prefix=prefix)
     br = dash_br
     _open_and_start(br, stack)
     _wait(lambda: _step(br) > 0 and _identity(br)[0] is not None, 10, "a ticking run")
