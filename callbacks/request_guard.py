@@ -159,8 +159,8 @@ def parse_body(request: flask.Request) -> Any:
     """The request's JSON, parsed once through Flask's cache, checked by ``check_tree``.
 
     Raises:
-        GuardError: 411 no length, 413 too large, 415 not JSON, 400 not UTF-8 / invalid /
-            too deep / NaN.
+        GuardError: 411 no length, 413 too large, 415 not JSON, 400 not UTF-8, invalid,
+            too deep, non-finite, a lone surrogate or a number past the double range.
     """
     if request.content_length is None:
         # Without a length (a chunked upload straight to gunicorn) Werkzeug reads an empty
