@@ -140,11 +140,25 @@
     }
   }
 
+  function noUpdate() {
+    return new Response(null, { status: 204 }); // Dash: PreventUpdate, nothing changes
+  }
+
+  // Put a request that found no server in the queue, in issue order. Of two requests for the
+  // same callback instance only the newer is kept; the older gets "no update", which is what
+  // Dash does with its answer anyway.
   function enqueue(entry) {
     if (entry.key !== null) {
+      var newer = queue.some(function (other) {
+        return other.key === entry.key && other.seq > entry.seq;
+      });
+      if (newer) {
+        entry.resolve(noUpdate());
+        return;
+      }
       queue = queue.filter(function (old) {
         if (old.key === entry.key && old.seq < entry.seq) {
-          old.resolve(new Response(null, { status: 204 })); // superseded: no update
+          old.resolve(noUpdate());
           return false;
         }
         return true;
@@ -235,7 +249,7 @@
       var kind = failureKind(result, entry);
       if (kind !== null) {
         discard(result);
-        queue.unshift(entry);
+        enqueue(entry); // back at the head, unless superseded while it was on the wire
         outage.attempt += 1;
         outage.kind = kind;
         scheduleRetry(retryAfterMs(result));

@@ -159,6 +159,21 @@ def test_an_outage_queues_requests_in_order_and_drops_superseded_ones(
     _wait(lambda: not _banner(driver)[1], 5, "the banner to clear")
 
 
+def test_two_requests_on_the_wire_for_one_callback_resend_only_the_newer(
+    dash_duo: Any, make_app: Callable[[], Any], free_port: Callable[[], int]
+) -> None:
+    """Both fail as the server goes; the older is answered "no update", the newer resent."""
+    driver = _page(dash_duo, make_app, free_port)
+    driver.execute_script("__t.req('old', 'tabs'); __t.req('new', 'tabs');")
+    _wait(lambda: _js(driver, "__t.order.length") == 1, 3, "the older answered")
+    assert _js(driver, "[__t.order[0], __t.results.old[0]]") == ["old", 204]
+    driver.execute_script("__server.mode = '200';")
+    _wait(lambda: _js(driver, "__t.order.length") == 2, 5, "the newer resent")
+    assert _js(driver, "__t.results.new[0]") == 200
+    log = _js(driver, "__server.log.slice()")
+    assert log[:2] == ["old", "new"] and set(log[2:]) == {"new"}, log
+
+
 def test_a_lost_network_is_retried_like_a_502(
     dash_duo: Any, make_app: Callable[[], Any], free_port: Callable[[], int]
 ) -> None:
