@@ -18,9 +18,12 @@
  *   answered "204 no update" instead of being sent.
  *
  * What Dash does meanwhile (dash-renderer 4.4, handleServerside): the fetch promise it waits on
- * stays pending, so the tick callback stays "running" and its running= output keeps the
- * Interval disabled: no ticks pile up, and when the server returns the same request completes
- * and the run continues from the same step. Without this file, a network error is worse than
+ * stays pending (Dash sets no timeout), so the tick callback stays "running": its running=
+ * outputs keep the Interval disabled, so no ticks pile up, and the Training controls busy, so
+ * mouse clicks on them are ignored rather than queued. When the server returns, the same
+ * request completes and the run continues from the same step. Without this file, a 502 is
+ * shown nowhere (the renderer only logs a failed callback when dev tools are off) and the
+ * Interval fires a new failing tick every interval; a network error is worse than
  * a 502: Dash rejects without applying running='s "off" values, so the Interval stays disabled
  * and the Training controls stay inert until the page is reloaded.
  *
@@ -37,8 +40,9 @@
   var MAX_RETRY_AFTER_MS = 30000; // a Retry-After longer than this is not waited for in full
   var SHOW_AFTER_MS = 1000; // a blip shorter than this (one failed try) shows nothing
   var RECONNECTED_MS = 3000; // how long "Reconnected" stays up
-  // Status codes that mean "no server answered this": the request never ran, or ran on a
-  // worker that died; a pure callback is safe to send again.
+  // Status codes that mean "no server answered this": the request never reached a worker, or
+  // its worker died or timed out. A callback is a pure function of its request, so running it
+  // again is safe even if it did run once.
   var RETRY_STATUS = { 502: "lost", 503: "lost", 504: "lost", 429: "busy" };
   var TEXT = {
     lost: "Connection to the server lost — retrying…",
