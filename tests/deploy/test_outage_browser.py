@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from stack import Stack
 
-from layouts import ids
+from layouts import ids, training
 
 pytestmark = [pytest.mark.deploy, pytest.mark.browser]
 
@@ -124,6 +124,8 @@ def test_gunicorn_stop_and_restart_keeps_the_run(
     outage = time.monotonic() - stopped_at
     _wait(lambda: _step(br) > held, 15, "ticking to resume")
     resumed = _step(br)
+    # From the step it had reached: the pending tick completes (+1 tick), not a jump.
+    assert resumed - held <= 3 * training.DEFAULT_SPEED, (held, resumed)
     _wait(lambda: _step(br) > resumed, 10, "ticking to keep going")
     assert _identity(br) == before, "the same run continues, not a new one"
     state, shown, text = _banner(br)
