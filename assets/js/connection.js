@@ -7,8 +7,9 @@
  * callback URL (<prefix>_dash-update-component) only, and for those requests:
  *
  * - a network error (server, proxy or Wi-Fi gone) or a 502/503/504 (nginx with no gunicorn
- *   behind it) is retried with capped, jittered backoff (0.5 s doubling to 5 s) while a banner
- *   says so; a 429 (rate limit) is retried after its Retry-After or the same backoff;
+ *   behind it) is retried with capped, jittered backoff (waits of half to all of 0.5 s, 1 s,
+ *   2 s, 4 s, then 5 s each) while a banner says so; a 429 (rate limit) is retried after its
+ *   Retry-After (at most 30 s) or the same backoff, whichever is longer;
  * - any other answer, 4xx and 500 included, goes to Dash unchanged: a bug or a bad input must
  *   show up, not loop;
  * - during an outage the requests wait in one queue, in the order Dash issued them, and only
