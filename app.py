@@ -16,7 +16,7 @@ import argparse
 import dash
 
 import callbacks  # noqa: F401  (registers every callback)
-from callbacks import health, request_guard
+from callbacks import health, request_guard, security
 from layouts import shell
 
 
@@ -38,6 +38,7 @@ def create_app() -> dash.Dash:
     app.validation_layout = None
     health.register(app.server, app.config.routes_pathname_prefix)
     request_guard.register(app)
+    security.register(app)
     return app
 
 

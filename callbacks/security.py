@@ -1,0 +1,104 @@
+"""Security headers on every response, debug off, and no stack trace in any reply.
+
+Flask-level, so ``python app.py`` and gunicorn send the same headers on every response the
+app makes: the page, Dash's bundles and assets, callbacks, ``/healthz`` and the error
+replies (400/404/405/413/500). nginx adds the same headers to the replies it makes itself
+(deploy/nginx.conf); ``policy_headers`` is the single source both are checked against.
+
+The Content-Security-Policy allows only the app's own origin. Dash writes two kinds of
+inline ``<script>`` into the page: its renderer bootstrap and one script per clientside
+callback given as a JavaScript string (callbacks/training.py). Those are allowed by hash
+(``app.csp_hashes()``), computed when a response is made, so callbacks registered after the
+app was built are covered too; hashing the few KB of inline code costs microseconds.
+Everything else is a file under assets/ or Dash's bundles, served from the same origin.
+
+Registered by ``app.create_app`` through ``register(app)``; no module-level mutable state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dash
+import flask
+from werkzeug.exceptions import InternalServerError
+
+# 'unsafe-inline' for styles only: plotly.js writes its stylesheet (modebar, hover labels,
+# cursors) into a <style> element at run time and dcc/Plotly set style="" attributes while
+# drawing; without it the charts lose their layout (checked in Chromium, see
+# tests/browser/test_security_browser.py). Inline styles cannot run code; scripts stay hashed.
+STYLE_SRC = "'self' 'unsafe-inline'"
+
+STATIC_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    # no-referrer: the app links nowhere that needs to know where a visitor came from, and a
+    # URL under a shared host may name a team or project; the strictest setting costs nothing.
+    "Referrer-Policy": "no-referrer",
+    # For browsers older than CSP's frame-ancestors.
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    # The app uses none of these; a script that got in could not either.
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+}
+
+
+def content_security_policy(script_hashes: Sequence[str]) -> str:
+    """The CSP header value, with ``script_hashes`` (``'sha256-...'``) allowed as scripts."""
+    directives = {
+        "default-src": "'self'",
+        "script-src": " ".join(["'self'", *script_hashes]),
+        "style-src": STYLE_SRC,
+        # Bootstrap's form controls draw their arrows and checks as data: SVGs.
+        "img-src": "'self' data:",
+        "font-src": "'self'",
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def policy_headers(app: dash.Dash) -> dict[str, str]:
+    """Every security header the app sends, for ``app`` as it is registered right now."""
+    # csp_hashes() also moves callbacks registered with dash.callback since the last call
+    # into the app (as serving the page does), so the hashes match the page it serves.
+    return {
+        "Content-Security-Policy": content_security_policy(app.csp_hashes()),
+        **STATIC_HEADERS,
+    }
+
+
+def error_body(status: int, message: str) -> flask.Response:
+    """``{"error": message, "status": status}``: the same shape nginx's own errors use."""
+    response = flask.jsonify(error=message, status=status)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register(app: dash.Dash) -> None:
+    """Add the headers to every response of ``app`` and make a failure say nothing inside.
+
+    Flask's debug flag also follows ``FLASK_DEBUG`` from the environment; it is switched off
+    here, so only ``app.run(debug=True)`` (``python app.py --debug``) turns it back on. Dash's
+    dev tools are only ever enabled by ``app.run``/``enable_dev_tools``, which gunicorn never
+    calls, and ``app.py`` passes ``debug`` explicitly, so ``DASH_DEBUG`` cannot switch them on.
+    """
+    server = app.server
+    server.debug = False
+
+    def add_headers(response: flask.Response) -> flask.Response:
+        for name, value in policy_headers(app).items():
+            response.headers[name] = value
+        return response
+
+    def internal_error(_exc: InternalServerError) -> flask.Response:
+        # The exception and its traceback go to the log (Flask logs it before calling this);
+        # the browser learns only that it failed and what to do.
+        return error_body(500, "internal server error: the failure is logged; retry or reload")
+
+    server.after_request(add_headers)
+    server.register_error_handler(InternalServerError, internal_error)
