@@ -12,17 +12,34 @@ import argparse
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf"
 MIME_TYPES = "/etc/nginx/mime.types"
+REALM = "LLM Training Dashboard"
 
 
-def render(listen: str, upstream: str, url_prefix: str = "/", mime_types: str = MIME_TYPES) -> str:
+def auth_basic(auth_file: str | None) -> str:
+    """The directives that ask for a login from ``auth_file`` (htpasswd), or a comment."""
+    if not auth_file:
+        return "# no auth_basic (render_nginx.py --auth-file PATH adds it)"
+    if not os.path.isabs(auth_file):
+        raise ValueError(f"the htpasswd file must be an absolute path: {auth_file!r}")
+    return f'auth_basic "{REALM}"; auth_basic_user_file {auth_file};'
+
+
+def render(
+    listen: str,
+    upstream: str,
+    url_prefix: str = "/",
+    mime_types: str = MIME_TYPES,
+    auth_file: str | None = None,
+) -> str:
     """The config text for these addresses; raises ValueError on a malformed value."""
     if not url_prefix.startswith("/") or not url_prefix.endswith("/"):
         raise ValueError(f"url prefix must start and end with '/': {url_prefix!r}")
-    for value in (listen, upstream, url_prefix, mime_types):
-        if re.search(r"[\s;{}'\"]", value):
+    for value in (listen, upstream, url_prefix, mime_types, auth_file or ""):
+        if re.search(r"[\s;{}'\"$]", value):
             raise ValueError(f"refusing a value nginx would misread: {value!r}")
     text = TEMPLATE.read_text()
     for name, value in {
@@ -30,6 +47,7 @@ def render(listen: str, upstream: str, url_prefix: str = "/", mime_types: str = 
         "UPSTREAM": upstream,
         "URL_PREFIX": url_prefix,
         "MIME_TYPES": mime_types,
+        "AUTH_BASIC": auth_basic(auth_file),
     }.items():
         text = text.replace(f"@{name}@", value)
     leftover = re.findall(r"@[A-Z_]+@", text)
@@ -38,7 +56,7 @@ def render(listen: str, upstream: str, url_prefix: str = "/", mime_types: str = 
     return text
 
 
-def write(prefix: Path, **values: str) -> Path:
+def write(prefix: Path, **values: Any) -> Path:
     """Render into ``prefix/nginx.conf`` and create the folders nginx needs under it."""
     for sub in ("logs", "tmp"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
@@ -58,6 +76,11 @@ def main() -> None:
     parser.add_argument("--upstream", default="127.0.0.1:8000")
     parser.add_argument("--url-prefix", default="/")
     parser.add_argument("--mime-types", default=MIME_TYPES)
+    parser.add_argument(
+        "--auth-file",
+        default=None,
+        help="absolute path of an htpasswd file: ask for a login on everything but healthz",
+    )
     args = parser.parse_args()
     conf = write(
         args.prefix,
@@ -65,6 +88,7 @@ def main() -> None:
         upstream=args.upstream,
         url_prefix=args.url_prefix,
         mime_types=args.mime_types,
+        auth_file=args.auth_file,
     )
     print(conf)
 
