@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -247,3 +248,17 @@ def test_render_refuses_a_relative_or_odd_auth_file() -> None:
     text = render_nginx.render("127.0.0.1:1", "127.0.0.1:2", auth_file="/etc/nginx/htpasswd")
     assert "auth_basic_user_file /etc/nginx/htpasswd;" in text
     assert "auth_basic_user_file" not in render_nginx.render("127.0.0.1:1", "127.0.0.1:2")
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
+    """systemd's own checker, on a copy pointed at this checkout: no error, no warning."""
+    unit = (ROOT / "deploy" / "llm-training-dashboard.service").read_text()
+    exec_start = "/opt/llm-training-dashboard/.venv/bin/gunicorn -c deploy/gunicorn.conf.py"
+    assert f"ExecStart={exec_start} app:server" in unit
+    copy = tmp_path / "llm-training-dashboard.service"
+    copy.write_text(unit.replace("/opt/llm-training-dashboard", str(ROOT)))
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
