@@ -15,15 +15,20 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 
 # env WEB_CONCURRENCY. One process per core available to us. A callback is CPU work under
 # the GIL (numpy, then JSON-encoding a figure), so only processes run callbacks in parallel;
-# more processes than cores just take turns and multiply memory (about 60 MB resident each
-# with the shell alone, measured; much of it shared with the master, see preload_app). The
-# server holds no per-user state, so any worker answers any request, and more hosts behind
-# nginx are the way to scale further.
+# more processes than cores just take turns and multiply memory. Measured 2026-11-28 with
+# benchmarks/bench_gunicorn_memory.py (2 workers, 20 page/layout/dependency loads): a worker
+# is 56-66 MiB resident, of which only 3 MiB is its own while fresh and 35 MiB after serving
+# (USS; the rest is shared with the master through preload_app, 71 MiB resident). So one
+# worker per core costs well under 100 MiB of RAM per core. The server holds no per-user
+# state, so any worker answers any request, and more hosts behind nginx scale further.
 workers = int(os.environ.get("WEB_CONCURRENCY", len(os.sched_getaffinity(0))))
 
 # gthread: a few threads per process. While one thread computes a figure, the others answer
 # the cheap requests (status ticks, layout, health checks) instead of queueing them behind
-# it. Four is enough because nginx buffers slow clients, so no thread waits on a network.
+# it; a sync worker would queue them. Four threads is a judgement, not a measurement: nginx
+# buffers slow clients, so no thread waits on a network, and more threads only add GIL
+# contention. The load script of issue 7 (200 sessions through nginx on 2 workers) is where
+# this choice is measured; change it only with its p50/p99 figures in hand.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
