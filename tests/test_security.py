@@ -167,3 +167,17 @@ def test_debug_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     app_module.main(["--debug"])
     assert [c["debug"] for c in calls] == [False, True]
     assert app_module.server.debug is False
+
+
+def test_dash_dev_tools_stay_off_under_gunicorn_even_with_dash_debug(
+    make_app: Callable[[], dash.Dash], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gunicorn never calls app.run, so DASH_DEBUG in its environment enables nothing."""
+    monkeypatch.setenv("DASH_DEBUG", "true")
+    page = make_app().server.test_client().get("/")
+    config = re.search(
+        r'<script id="_dash-config" type="application/json">(.*?)</script>', page.text
+    )
+    assert config is not None
+    settings = json.loads(config.group(1))
+    assert settings["ui"] is False and settings["props_check"] is False
