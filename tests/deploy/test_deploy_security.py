@@ -109,7 +109,10 @@ def test_a_body_over_the_limit_is_nginx_413_json(stack: Stack) -> None:
 def test_fresh_workers_answer_concurrent_callbacks(make_stack: Callable[..., Stack]) -> None:
     """No callback is refused while a new worker wires itself (gunicorn.conf.py's hook)."""
     s = make_stack(workers=2, with_nginx=False)
-    assert s.logs().count(" wired (healthz 200)") == 2
+    deadline = time.monotonic() + 15  # the second worker may still be booting: the hook ran
+    while s.logs().count(" wired (healthz 200)") < 2:  # before it accepts, so this is safe
+        assert time.monotonic() < deadline, s.logs()
+        time.sleep(0.05)
     url = s.upstream_base + "/_dash-update-component"
 
     def post(_: int) -> int:
