@@ -1,0 +1,293 @@
+"""A crowd of simulated browser sessions over real HTTP: the engine of benchmarks/load_nginx.py
+and of the worker-crash test.
+
+Each session is one tab watching its own run (``session.Session``): Start, one full render,
+then one tick per period, every request on the tab's own keep-alive connection. A session
+never has two requests in flight (dash-renderer disables the Interval while a tick runs), and
+a tick whose slot passed while it waited goes out at once rather than piling up. Each session
+connects from its own loopback address (127.0.0.2, 127.0.0.3, ...; all of 127/8 is
+loopback), so nginx's per-address rate limit stays on and sees one person per session.
+
+A request nobody answered (connection refused or reset, 502/503/504, a timeout) is sent
+again with the same body after a jittered 0.5-5 s backoff, and a 429 after its Retry-After:
+what assets/js/connection.js does in the browser. Any other non-200 answer ends the session
+(``Outcome.fatal``): the server refused what a browser would send.
+
+The HTTP client is a minimal HTTP/1.1 one on asyncio streams (Content-Length and chunked
+bodies, gzip), so one process can keep hundreds of sessions ticking on a small machine
+without threads; only loopback addresses are accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import random
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from session import CALLBACK_PATH, Callbacks, Session
+
+from layouts import ids
+
+RETRYABLE = (502, 503, 504)
+ATTEMPT_TIMEOUT = 10.0  # seconds; a tick is answered in milliseconds when the server is well
+
+
+class Refused(Exception):
+    """The server answered a request with a status a browser would not retry."""
+
+
+def loopback_address(index: int) -> str:
+    """The source address of session ``index``: 127.0.0.2, ..., 127.0.0.254, 127.0.1.1, ..."""
+    hi, lo = divmod(index, 253)
+    if hi > 255:
+        raise ValueError("at most 65,000 sessions")
+    return f"127.0.{hi}.{lo + (2 if hi == 0 else 1)}"
+
+
+def require_loopback(url: str) -> tuple[str, int, str]:
+    """(host, port, path prefix) of ``url``, refusing anything that is not this machine."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        is_loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        is_loopback = False
+    if parts.scheme != "http" or not is_loopback:
+        raise ValueError(f"{url!r}: the load generator targets http:// on loopback only")
+    return host, parts.port or 80, parts.path.rstrip("/") + "/"
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection from a fixed loopback source address."""
+
+    def __init__(self, host: str, port: int, source: str) -> None:
+        self.host, self.port, self.source = host, port, source
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.opened = 0
+
+    async def _open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(
+            self.host, self.port, local_addr=(self.source, 0)
+        )
+        self.opened += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def request(
+        self, method: str, path: str, body: bytes = b""
+    ) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, decoded body); raises ``ConnectionError`` if the link failed."""
+        try:
+            if self.writer is None:
+                await self._open()
+            assert self.reader is not None and self.writer is not None
+            head = (
+                f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                "Accept: application/json\r\nAccept-Encoding: gzip\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            self.writer.write(head.encode() + body)
+            await self.writer.drain()
+            status_line = await self.reader.readline()
+            if not status_line:
+                raise ConnectionResetError("the server closed the connection")
+            status = int(status_line.split()[1])
+            headers: dict[str, str] = {}
+            while (line := await self.reader.readline()) not in (b"\r\n", b"\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            data = await self._body(status, headers)
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            self.close()
+            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        if headers.get("content-encoding") == "gzip":
+            data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
+        return status, headers, data
+
+    async def _body(self, status: int, headers: dict[str, str]) -> bytes:
+        assert self.reader is not None
+        if status in (204, 304):
+            return b""
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int((await self.reader.readline()).split(b";")[0], 16)
+                chunk = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    return b"".join(chunks)
+                chunks.append(chunk[:-2])
+        return await self.reader.readexactly(int(headers.get("content-length", "0")))
+
+
+@dataclass
+class Record:
+    """One attempt: when it was sent (seconds since the crowd started), how long it took."""
+
+    sent: float
+    seconds: float
+    status: int  # 0: no HTTP answer (refused, reset, timed out)
+    kind: str
+    session: int
+    attempt: int
+
+
+@dataclass
+class Outcome:
+    """What one session went through."""
+
+    index: int
+    session: Session
+    source: str
+    fatal: str | None = None
+    connections: int = 0
+
+
+@dataclass
+class Crowd:
+    """``sessions`` tabs against ``base`` (e.g. ``http://127.0.0.1:8080``), ``period`` s apart.
+
+    Args:
+        base: the dashboard's URL (nginx's, or gunicorn's), loopback only.
+        callbacks: the app's callback table (``fetch_callbacks``).
+        sessions: how many tabs.
+        period: seconds between a tab's ticks (its Interval).
+        first_index: the first session's index (its source address and run seed).
+    """
+
+    base: str
+    callbacks: Callbacks
+    sessions: int
+    period: float = 1.0
+    first_index: int = 0
+    records: list[Record] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    t0: float = 0.0
+
+    def config(self, index: int) -> dict[str, Any]:
+        """Each tab's run: the default recipe with its own seed, so no two runs are alike."""
+        import simulator as sim
+        from callbacks.training import DEFAULT_MODEL
+
+        return sim.preset(DEFAULT_MODEL, seed=index).to_dict()
+
+    async def run(self, seconds: float, stop: asyncio.Event | None = None) -> None:
+        """Start every session (spread over one period), tick for ``seconds``, then stop."""
+        host, port, prefix = require_loopback(self.base)
+        self.path = prefix + CALLBACK_PATH
+        self.t0 = time.perf_counter()
+        end = self.t0 + seconds
+        tasks = []
+        for i in range(self.first_index, self.first_index + self.sessions):
+            outcome = Outcome(
+                i,
+                Session(self.callbacks, config=self.config(i), interval_ms=int(self.period * 1000)),
+                loopback_address(i),
+            )
+            self.outcomes.append(outcome)
+            phase = random.Random(i).random() * self.period
+            tasks.append(asyncio.create_task(self._drive(outcome, host, port, phase, end, stop)))
+        await asyncio.gather(*tasks)
+
+    async def _drive(
+        self,
+        outcome: Outcome,
+        host: str,
+        port: int,
+        phase: float,
+        end: float,
+        stop: asyncio.Event | None,
+    ) -> None:
+        conn = Connection(host, port, outcome.source)
+        s = outcome.session
+        try:
+            await asyncio.sleep(phase)
+            await self._exchange(outcome, conn, s.click(ids.TR_START))
+            await self._exchange(outcome, conn, s.render())
+            slot = time.perf_counter()
+            while True:
+                slot += self.period
+                now = time.perf_counter()
+                if slot >= end or (stop is not None and stop.is_set()):
+                    break
+                if slot > now:
+                    await asyncio.sleep(slot - now)
+                else:
+                    slot = now  # late: tick at once, as the Interval would after re-enabling
+                await self._exchange(outcome, conn, s.tick())
+        except Refused as exc:
+            outcome.fatal = str(exc)
+        finally:
+            outcome.connections = conn.opened
+            conn.close()
+
+    async def _exchange(self, outcome: Outcome, conn: Connection, body: bytes) -> None:
+        """Send one request until answered, retrying like connection.js."""
+        s = outcome.session
+        kind = s.pending or "?"
+        backoff = 0.5
+        for attempt in range(1, 1000):
+            t = time.perf_counter()
+            status = 0
+            try:
+                status, headers, data = await asyncio.wait_for(
+                    conn.request("POST", self.path, body), ATTEMPT_TIMEOUT
+                )
+            except (ConnectionError, TimeoutError):
+                conn.close()
+                headers, data = {}, b""
+            dt = time.perf_counter() - t
+            self.records.append(Record(t - self.t0, dt, status, kind, outcome.index, attempt))
+            if status in (200, 204):
+                s.receive(json.loads(data) if status == 200 else None)
+                return
+            if status == 429:
+                await asyncio.sleep(min(30.0, float(headers.get("retry-after", "1") or 1)))
+            elif status == 0 or status in RETRYABLE:
+                await asyncio.sleep(backoff * (0.5 + random.random() / 2))
+                backoff = min(5.0, backoff * 2)
+            else:
+                raise Refused(f"{kind} answered {status}: {data[:300]!r}")
+            body = s.resend()
+        raise Refused(f"{kind}: no answer after 1,000 attempts")
+
+
+def fetch_callbacks(base: str) -> Callbacks:
+    """The app's callback table, read once from ``/_dash-dependencies`` (as the page does)."""
+    import urllib.request
+
+    require_loopback(base)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(base.rstrip("/") + "/_dash-dependencies", timeout=10) as r:
+        return Callbacks(json.load(r))
+
+
+def expected_state(config: dict[str, Any], ticks: int, steps_per_tick: int = 100) -> Any:
+    """The run state a tab should hold after Start and ``ticks`` ticks, computed here."""
+    import simulator as sim
+
+    state = sim.start(sim.new_run(sim.TrainingConfig.from_dict(config)))
+    return json.loads(json.dumps(sim.advance(state, ticks * steps_per_tick).to_dict()))
+
+
+def lost_runs(outcomes: list[Outcome]) -> list[str]:
+    """Every session whose run is not exactly the one its ticks should have produced."""
+    lost = []
+    for o in outcomes:
+        s = o.session
+        if o.fatal:
+            lost.append(f"session {o.index}: {o.fatal}")
+        elif s.state != expected_state(s.config or {}, s.ticks):
+            lost.append(f"session {o.index}: at step {s.step} ({s.status}) after {s.ticks} ticks")
+    return lost
