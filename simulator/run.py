@@ -373,7 +373,10 @@ def advance_with_metrics(
     comp = dynamics.compute(
         tl, state.seed, begin, end, diverged_at=state.diverged_at, scan_from=begin
     )
-    events = state.events
+    # This stretch's events, put in step order before they join the log: the log then reads
+    # the same whatever the tick size (a spike before the end of warmup came after it when
+    # both fell in one tick, before it when they fell in two).
+    found: list[Event] = []
     status = "running"
     div = comp.diverged_at
     if div is not None and div < end:
@@ -382,29 +385,28 @@ def advance_with_metrics(
     m = {k: v[: end - begin] for k, v in comp.metrics.items()}
     warm = _warmup_end(tl, begin, m["tokens"])
     if warm is not None:
-        events = _with_event(events, (warm, "warmup", float(m["lr"][warm - begin - 1])))
+        found.append((warm, "warmup", float(m["lr"][warm - begin - 1])))
     for spike in comp.spikes:
         if spike.step < end:
-            events = _with_event(events, (spike.step + 1, "spike", round(spike.size, 4)))
+            found.append((spike.step + 1, "spike", round(spike.size, 4)))
     evals = np.flatnonzero(m["is_eval"])
     if evals.size:
         i = int(evals[-1])
         val = float(m["val_loss"][i])
-        events = _with_event(
-            events, (int(m["step"][i]), "eval", round(val, 4) if math.isfinite(val) else "nan")
-        )
+        found.append((int(m["step"][i]), "eval", round(val, 4) if math.isfinite(val) else "nan"))
     k = state.current_config.resolved_checkpoint_interval
     if end // k > begin // k:
-        events = _with_event(events, (end // k * k, "checkpoint", ""))
+        found.append((end // k * k, "checkpoint", ""))
     if status == "diverged":
         assert div is not None
-        events = _with_event(events, (div + 1, "diverged", float(state.current_config.lr_peak)))
+        found.append((div + 1, "diverged", float(state.current_config.lr_peak)))
     elif end >= tl.total_steps:
         status = "finished"
         last = float(m["train_loss"][-1]) if end > begin else float("nan")
-        events = _with_event(
-            events, (end, "finished", round(last, 4) if math.isfinite(last) else "nan")
-        )
+        found.append((end, "finished", round(last, 4) if math.isfinite(last) else "nan"))
+    events = state.events
+    for event in sorted(found, key=lambda e: e[0]):
+        events = _with_event(events, event)
     new = _evolve(
         state,
         step=end,

@@ -160,6 +160,21 @@ def test_advance_in_chunks_equals_one_whole_run(
     assert same(joined, full)
 
 
+@pytest.mark.parametrize("seed", [164, 231, 236])
+def test_the_event_log_does_not_depend_on_the_tick_size(seed: int) -> None:
+    # These seeds spike before warmup ends: in one 2,900-step tick the log once said warmup
+    # then spike, in 100-step ticks spike then warmup (the load script caught it).
+    start = sim.start(sim.new_run(sim.preset("llama-2-7b", seed=seed)))
+    ticked = start
+    for _ in range(29):
+        ticked = sim.advance(ticked, 100)
+    whole = sim.advance(start, 2900)
+    assert [e[1] for e in whole.events].count("spike") >= 1
+    assert ticked.to_dict() == whole.to_dict()
+    steps = [e[0] for e in whole.events]
+    assert steps == sorted(steps), whole.events
+
+
 def test_a_running_run_predicts_the_rest_exactly(
     spiky: tuple[sim.RunState, dict[str, np.ndarray]],
 ) -> None:
