@@ -14,7 +14,7 @@ STAMP := $(VENV)/.stamp-install
 APT_PACKAGES := chromium chromium-driver nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help run test lint bench serve screenshot install system-deps clean
+.PHONY: help run test lint bench load serve screenshot install system-deps clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ bench: install  ## run every benchmarks/bench_*.py and print its figures
 	@shopt -s nullglob; files=(benchmarks/bench_*.py); \
 	if [ $${#files[@]} -eq 0 ]; then echo "no benchmarks yet"; fi; \
 	for f in "$${files[@]}"; do echo "== $$f"; $(PY) "$$f"; done
+
+load: install system-deps  ## load and faults through nginx: 200 tabs, a worker killed, the ramp (~6 min, loopback only)
+	$(PY) benchmarks/load_nginx.py --spawn
 
 serve: install system-deps  ## production stack on loopback: nginx :8080 -> gunicorn :8000
 	PYTHON=$(PY) deploy/serve.sh

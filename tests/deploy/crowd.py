@@ -36,6 +36,7 @@ from layouts import ids
 
 RETRYABLE = (502, 503, 504)
 ATTEMPT_TIMEOUT = 10.0  # seconds; a tick is answered in milliseconds when the server is well
+GIVE_UP_AFTER_END = 15.0  # seconds past the crowd's end: a request still unanswered then fails
 
 
 class Refused(Exception):
@@ -164,6 +165,9 @@ class Crowd:
         sessions: how many tabs.
         period: seconds between a tab's ticks (its Interval).
         first_index: the first session's index (its source address and run seed).
+        heavy: extra tabs that each ask for a full render of a paused 1,000,000-step run
+            every ``heavy_period`` seconds (someone changing smoothing or the x-axis on a
+            long run): the heaviest request a person makes, ~0.1 s of a core each.
     """
 
     base: str
@@ -171,6 +175,9 @@ class Crowd:
     sessions: int
     period: float = 1.0
     first_index: int = 0
+    heavy: int = 0
+    heavy_period: float = 2.0
+    deadline: float = float("inf")
     records: list[Record] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     t0: float = 0.0
@@ -188,6 +195,7 @@ class Crowd:
         self.path = prefix + CALLBACK_PATH
         self.t0 = time.perf_counter()
         end = self.t0 + seconds
+        self.deadline = end + GIVE_UP_AFTER_END
         tasks = []
         for i in range(self.first_index, self.first_index + self.sessions):
             outcome = Outcome(
@@ -198,7 +206,28 @@ class Crowd:
             self.outcomes.append(outcome)
             phase = random.Random(i).random() * self.period
             tasks.append(asyncio.create_task(self._drive(outcome, host, port, phase, end, stop)))
+        for j in range(self.heavy):
+            i = self.first_index + self.sessions + j
+            outcome = Outcome(i, Session(self.callbacks, state=long_run()), loopback_address(i))
+            phase = j * self.heavy_period / self.heavy
+            tasks.append(asyncio.create_task(self._render_loop(outcome, host, port, phase, end)))
         await asyncio.gather(*tasks)
+
+    async def _render_loop(
+        self, outcome: Outcome, host: str, port: int, phase: float, end: float
+    ) -> None:
+        conn = Connection(host, port, outcome.source)
+        try:
+            await asyncio.sleep(phase)
+            slot = time.perf_counter()
+            while slot < end:
+                await self._exchange(outcome, conn, outcome.session.render())
+                slot = max(slot + self.heavy_period, time.perf_counter())
+                await asyncio.sleep(slot - time.perf_counter())
+        except Refused as exc:
+            outcome.fatal = str(exc)
+        finally:
+            conn.close()
 
     async def _drive(
         self,
@@ -237,12 +266,17 @@ class Crowd:
         s = outcome.session
         kind = s.pending or "?"
         backoff = 0.5
-        for attempt in range(1, 1000):
+        attempt = 0
+        while True:
+            attempt += 1
             t = time.perf_counter()
+            if t > self.deadline:
+                raise Refused(f"{kind}: still unanswered {GIVE_UP_AFTER_END:.0f} s after the end")
             status = 0
             try:
                 status, headers, data = await asyncio.wait_for(
-                    conn.request("POST", self.path, body), ATTEMPT_TIMEOUT
+                    conn.request("POST", self.path, body),
+                    max(0.1, min(ATTEMPT_TIMEOUT, self.deadline - t)),
                 )
             except (ConnectionError, TimeoutError):
                 conn.close()
@@ -260,7 +294,17 @@ class Crowd:
             else:
                 raise Refused(f"{kind} answered {status}: {data[:300]!r}")
             body = s.resend()
-        raise Refused(f"{kind}: no answer after 1,000 attempts")
+
+
+def long_run() -> dict[str, Any]:
+    """A paused run at step 1,000,000 of 1,907,349 (Llama 2 7B, 1M-token batches)."""
+    from dataclasses import replace
+
+    import simulator as sim
+
+    cfg = sim.preset("llama-2-7b", global_batch_tokens=2**20, num_gpus=256)
+    state = sim.start(sim.new_run(cfg))
+    return replace(state, step=1_000_000, status="paused").to_dict()
 
 
 def fetch_callbacks(base: str) -> Callbacks:
