@@ -23,6 +23,19 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# A port already taken (another `make serve`, a test) must stop us here: otherwise the health
+# check below would find the other gunicorn and report a start that did not happen.
+for addr in "$LISTEN" "$UPSTREAM"; do
+    if ! "$PYTHON" -c 'import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, int(port)))' "$addr" 2>/dev/null; then
+        echo "$addr is already in use (another make serve?): stop it, or set LISTEN=/UPSTREAM=" >&2
+        exit 1
+    fi
+done
+
 "$PYTHON" deploy/render_nginx.py "$prefix" --listen "$LISTEN" --upstream "$UPSTREAM" >/dev/null
 "$NGINX" -t -q -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/logs/error.log"
 
