@@ -24,14 +24,21 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # state, so any worker answers any request, and more hosts behind nginx scale further.
 workers = int(os.environ.get("WEB_CONCURRENCY", len(os.sched_getaffinity(0))))
 
-# gthread: a few threads per process. While one thread computes a figure, the others answer
-# the cheap requests (status ticks, layout, health checks) instead of queueing them behind
-# it; a sync worker would queue them. Four threads is a judgement, not a measurement: nginx
-# buffers slow clients, so no thread waits on a network, and more threads only add GIL
-# contention. The load script of issue 7 (200 sessions through nginx on 2 workers) is where
-# this choice is measured; change it only with its p50/p99 figures in hand.
+# gthread with 2 threads per process, measured with benchmarks/load_nginx.py --phase steady
+# (200 tabs ticking once a second through nginx on 2 workers, 2026-11-29; tick p99 in ms, one
+# figure per run; "+N renders": N more tabs re-render a paused 1M-step run every 2 s):
+#   threads   ticks only                 +2 renders     +4 renders
+#   1         36 (44 without keepalive)  -              900 (822 without keepalive)
+#   2         33, 36                     67, 53         79 (382 in a noisier run)
+#   4         36, 59, 182, 249, 395      178, 122       80, 71 (100)
+# One thread queues every request on its connections behind a 0.1-0.5 s render. Four let a
+# tick share the GIL with a render too, but threads contending for the GIL cost CPU (up to a
+# third more per tick) and the load spreads unevenly: nginx's kept-alive connections stay on
+# the worker that accepted them, and one worker ran at 87% while the other sat at 53%. Two
+# keep a tick from waiting out a render at the least cost. The machine is shared and the
+# figures are noisy: change this only with new ones from that script.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 
 # Every callback's work is bounded by design (the simulator caps steps per request); 30 s is
 # far above the slowest and still restarts a worker that is truly stuck.
