@@ -11,7 +11,7 @@ so are ``outputs`` that differ from the callback's ("Output does not match callb
 definition"); a ``changedPropIds`` entry such as ``"{bad.value"`` makes ``ctx.triggered_id``
 run ``json.loads`` on it. A browser running our page never sends any of these, so each is
 answered here, before Dash sees it, with a 400 and a JSON body
-``{"error": "<what was wrong>; <what is allowed>"}``.
+``{"error": "<what was wrong>; <what is allowed>", "status": <code>}``.
 
 What the guard checks, once per request and in time linear in the body:
 
@@ -86,8 +86,9 @@ class GuardError(Exception):
 
 
 def error_response(status: int, message: str) -> flask.Response:
-    """``{"error": message}`` with ``status``, never cached."""
-    response = flask.jsonify(error=message)
+    """``{"error": message, "status": status}``, never cached: the shape of the app's 500 and
+    of nginx's own replies, so a client reads every refusal the same way."""
+    response = flask.jsonify(error=message, status=status)
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     return response

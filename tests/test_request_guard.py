@@ -51,6 +51,7 @@ def refused(r: Any, status: int, *words: str) -> str:
     assert r.status_code == status, r.get_data(as_text=True)[:300]
     assert r.is_json, r.get_data(as_text=True)[:300]
     error = r.json["error"]
+    assert r.json["status"] == status, r.json
     for w in words:
         assert w in error, error
     return str(error)
