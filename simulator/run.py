@@ -405,7 +405,8 @@ def advance_with_metrics(
         last = float(m["train_loss"][-1]) if end > begin else float("nan")
         found.append((end, "finished", round(last, 4) if math.isfinite(last) else "nan"))
     events = state.events
-    for event in sorted(found, key=lambda e: e[0]):
+    # The run's end stays the last word, even after a spike logged in the ramp to NaN.
+    for event in sorted(found, key=lambda e: (e[1] in ("diverged", "finished"), e[0])):
         events = _with_event(events, event)
     new = _evolve(
         state,

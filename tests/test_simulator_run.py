@@ -175,6 +175,15 @@ def test_the_event_log_does_not_depend_on_the_tick_size(seed: int) -> None:
     assert steps == sorted(steps), whole.events
 
 
+def test_divergence_is_the_last_event_logged() -> None:
+    # Seed 8 at 30x the peak LR spikes in the ramp to NaN, one step after it diverged.
+    cfg = sim.preset("llama-2-7b", seed=8)
+    state = sim.start(sim.new_run(sim.preset("llama-2-7b", seed=8, lr_peak=30 * cfg.lr_peak)))
+    state = sim.advance(state, 5000)
+    assert state.status == "diverged"
+    assert state.events[-1][1] == "diverged", state.events[-3:]
+
+
 def test_a_running_run_predicts_the_rest_exactly(
     spiky: tuple[sim.RunState, dict[str, np.ndarray]],
 ) -> None:
