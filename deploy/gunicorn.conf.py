@@ -28,15 +28,17 @@ workers = int(os.environ.get("WEB_CONCURRENCY", len(os.sched_getaffinity(0))))
 # (200 tabs ticking once a second through nginx on 2 workers, 2026-11-29; tick p99 in ms, one
 # figure per run; "+N renders": N more tabs re-render a paused 1M-step run every 2 s):
 #   threads   ticks only                 +2 renders     +4 renders
-#   1         36 (44 without keepalive)  -              900 (822 without keepalive)
+#   1         36 (44 *)                  -              900 (822 *)
 #   2         33, 36                     67, 53         79 (382 in a noisier run)
 #   4         36, 59, 182, 249, 395      178, 122       80, 71 (100)
+#   (* without nginx's upstream keepalive)
 # One thread queues every request on its connections behind a 0.1-0.5 s render. Four let a
-# tick share the GIL with a render too, but threads contending for the GIL cost CPU (up to a
-# third more per tick) and the load spreads unevenly: nginx's kept-alive connections stay on
-# the worker that accepted them, and one worker ran at 87% while the other sat at 53%. Two
-# keep a tick from waiting out a render at the least cost. The machine is shared and the
-# figures are noisy: change this only with new ones from that script.
+# tick share the GIL with a render too, but threads contending for the GIL cost CPU (6.8 ms
+# per tick against 5.0 ms with one thread, in back-to-back runs) and the load spreads
+# unevenly: nginx's kept-alive connections stay on the worker that accepted them, and one
+# worker ran at 87% while the other sat at 53%. Two keep a tick from waiting out a render at
+# the least cost. Two runs per cell on a shared, noisy machine: change this only with new
+# figures from that script.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 

@@ -26,12 +26,16 @@ trap cleanup EXIT INT TERM
 # A port already taken (another `make serve`, a test) must stop us here: otherwise the health
 # check below would find the other gunicorn and report a start that did not happen.
 for addr in "$LISTEN" "$UPSTREAM"; do
-    if ! "$PYTHON" -c 'import socket, sys
+    if ! problem=$("$PYTHON" -c 'import socket, sys
 host, port = sys.argv[1].rsplit(":", 1)
-s = socket.socket()
+host = host.strip("[]")
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((host, int(port)))' "$addr" 2>/dev/null; then
-        echo "$addr is already in use (another make serve?): stop it, or set LISTEN=/UPSTREAM=" >&2
+try:
+    s.bind((host, int(port)))
+except (OSError, ValueError, OverflowError) as exc:
+    sys.exit(str(exc))' "$addr" 2>&1); then
+        echo "cannot listen on $addr ($problem): another make serve? stop it, or set LISTEN=/UPSTREAM=" >&2
         exit 1
     fi
 done
@@ -42,13 +46,16 @@ done
 GUNICORN_BIND="$UPSTREAM" "$PYTHON" -m gunicorn -c deploy/gunicorn.conf.py app:server &
 gunicorn_pid=$!
 
+healthy=""
 for _ in $(seq 100); do
     if "$PYTHON" -c "import urllib.request as u; u.urlopen('http://$UPSTREAM/healthz', timeout=1)" 2>/dev/null; then
+        healthy=1
         break
     fi
     kill -0 "$gunicorn_pid" 2>/dev/null || { echo "gunicorn failed to start" >&2; exit 1; }
     sleep 0.2
 done
+[ -n "$healthy" ] || { echo "gunicorn never answered http://$UPSTREAM/healthz" >&2; exit 1; }
 
 "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/logs/error.log" -g 'daemon off;' &
 nginx_pid=$!

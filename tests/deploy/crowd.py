@@ -2,16 +2,23 @@
 and of the worker-crash test.
 
 Each session is one tab watching its own run (``session.Session``): Start, one full render,
-then one tick per period, every request on the tab's own keep-alive connection. A session
-never has two requests in flight (dash-renderer disables the Interval while a tick runs), and
+then one tick per period, every request on the tab's own keep-alive connection, until the
+page would stop ticking (the run finished or diverged) or the crowd's time is up. A session
+sends one request at a time (dash-renderer disables the Interval while a tick runs; the
+browser may overlap the first tick with the render after Start, which this leaves out), and
 a tick whose slot passed while it waited goes out at once rather than piling up. Each session
 connects from its own loopback address (127.0.0.2, 127.0.0.3, ...; all of 127/8 is
 loopback), so nginx's per-address rate limit stays on and sees one person per session.
 
-A request nobody answered (connection refused or reset, 502/503/504, a timeout) is sent
-again with the same body after a jittered 0.5-5 s backoff, and a 429 after its Retry-After:
-what assets/js/connection.js does in the browser. Any other non-200 answer ends the session
-(``Outcome.fatal``): the server refused what a browser would send.
+A request nobody answered (connection refused or reset, 502/503/504, an unreadable reply) is
+sent again with the same body after a jittered backoff (half to all of 0.5, 1, 2, 4, 5, 5 ...
+s), and a 429 after the longer of its Retry-After and that backoff: what
+assets/js/connection.js does in the browser. Any other non-200 answer ends the session
+(``Outcome.fatal``): the server refused what a browser would send. Nothing runs unbounded:
+a request still unanswered ``GIVE_UP_AFTER_END`` seconds after the crowd's end fails.
+
+``Record`` is one attempt (for error counts); ``Answer`` is one request from its first send
+to its answer, retries included (what a person waits for, so latency figures use it).
 
 The HTTP client is a minimal HTTP/1.1 one on asyncio streams (Content-Length and chunked
 bodies, gzip), so one process can keep hundreds of sessions ticking on a small machine
@@ -35,7 +42,9 @@ from session import CALLBACK_PATH, Callbacks, Session
 from layouts import ids
 
 RETRYABLE = (502, 503, 504)
-ATTEMPT_TIMEOUT = 10.0  # seconds; a tick is answered in milliseconds when the server is well
+# connection.js sets no timeout of its own; past nginx's proxy_read_timeout (35 s) nginx
+# answers 504 itself, so an attempt only times out here if nginx is gone too.
+ATTEMPT_TIMEOUT = 40.0
 GIVE_UP_AFTER_END = 15.0  # seconds past the crowd's end: a request still unanswered then fails
 
 
@@ -47,7 +56,7 @@ def loopback_address(index: int) -> str:
     """The source address of session ``index``: 127.0.0.2, ..., 127.0.0.254, 127.0.1.1, ..."""
     hi, lo = divmod(index, 253)
     if hi > 255:
-        raise ValueError("at most 65,000 sessions")
+        raise ValueError(f"at most {256 * 253:,} sessions")
     return f"127.0.{hi}.{lo + (2 if hi == 0 else 1)}"
 
 
@@ -108,28 +117,31 @@ class Connection:
                 name, _, value = line.decode("latin-1").partition(":")
                 headers[name.strip().lower()] = value.strip()
             data = await self._body(status, headers)
-        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            if "gzip" in headers.get("content-encoding", ""):
+                data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError, zlib.error) as exc:
             self.close()
             raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
-        if headers.get("connection", "").lower() == "close":
+        if "close" in (t.strip() for t in headers.get("connection", "").lower().split(",")):
             self.close()
-        if headers.get("content-encoding") == "gzip":
-            data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
         return status, headers, data
 
     async def _body(self, status: int, headers: dict[str, str]) -> bytes:
         assert self.reader is not None
         if status in (204, 304):
             return b""
-        if headers.get("transfer-encoding", "").lower() == "chunked":
+        if "chunked" in headers.get("transfer-encoding", "").lower():
             chunks = []
-            while True:
-                size = int((await self.reader.readline()).split(b";")[0], 16)
-                chunk = await self.reader.readexactly(size + 2)
-                if size == 0:
-                    return b"".join(chunks)
-                chunks.append(chunk[:-2])
-        return await self.reader.readexactly(int(headers.get("content-length", "0")))
+            while size := int((await self.reader.readline()).split(b";")[0], 16):
+                chunks.append((await self.reader.readexactly(size + 2))[:-2])
+            while (await self.reader.readline()) not in (b"\r\n", b"\n", b""):
+                pass  # trailer fields, then the blank line that ends the message
+            return b"".join(chunks)
+        if "content-length" in headers:
+            return await self.reader.readexactly(int(headers["content-length"]))
+        data = await self.reader.read()  # no length: the body runs to the connection's close
+        self.close()
+        return data
 
 
 @dataclass
@@ -142,6 +154,17 @@ class Record:
     kind: str
     session: int
     attempt: int
+
+
+@dataclass
+class Answer:
+    """One request from its first send to its answer: what the person waited for."""
+
+    sent: float
+    seconds: float
+    kind: str
+    session: int
+    attempts: int
 
 
 @dataclass
@@ -178,8 +201,11 @@ class Crowd:
     heavy: int = 0
     heavy_period: float = 2.0
     deadline: float = float("inf")
+    path: str = ""
     records: list[Record] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    heavy_outcomes: list[Outcome] = field(default_factory=list)
     t0: float = 0.0
 
     def config(self, index: int) -> dict[str, Any]:
@@ -189,7 +215,7 @@ class Crowd:
 
         return sim.preset(DEFAULT_MODEL, seed=index).to_dict()
 
-    async def run(self, seconds: float, stop: asyncio.Event | None = None) -> None:
+    async def run(self, seconds: float) -> None:
         """Start every session (spread over one period), tick for ``seconds``, then stop."""
         host, port, prefix = require_loopback(self.base)
         self.path = prefix + CALLBACK_PATH
@@ -205,10 +231,11 @@ class Crowd:
             )
             self.outcomes.append(outcome)
             phase = random.Random(i).random() * self.period
-            tasks.append(asyncio.create_task(self._drive(outcome, host, port, phase, end, stop)))
+            tasks.append(asyncio.create_task(self._drive(outcome, host, port, phase, end)))
         for j in range(self.heavy):
             i = self.first_index + self.sessions + j
             outcome = Outcome(i, Session(self.callbacks, state=long_run()), loopback_address(i))
+            self.heavy_outcomes.append(outcome)
             phase = j * self.heavy_period / self.heavy
             tasks.append(asyncio.create_task(self._render_loop(outcome, host, port, phase, end)))
         await asyncio.gather(*tasks)
@@ -236,7 +263,6 @@ class Crowd:
         port: int,
         phase: float,
         end: float,
-        stop: asyncio.Event | None,
     ) -> None:
         conn = Connection(host, port, outcome.source)
         s = outcome.session
@@ -245,10 +271,10 @@ class Crowd:
             await self._exchange(outcome, conn, s.click(ids.TR_START))
             await self._exchange(outcome, conn, s.render())
             slot = time.perf_counter()
-            while True:
+            while s.ticking:
                 slot += self.period
                 now = time.perf_counter()
-                if slot >= end or (stop is not None and stop.is_set()):
+                if slot >= end:
                     break
                 if slot > now:
                     await asyncio.sleep(slot - now)
@@ -267,6 +293,7 @@ class Crowd:
         kind = s.pending or "?"
         backoff = 0.5
         attempt = 0
+        first = time.perf_counter()
         while True:
             attempt += 1
             t = time.perf_counter()
@@ -281,19 +308,45 @@ class Crowd:
             except (ConnectionError, TimeoutError):
                 conn.close()
                 headers, data = {}, b""
-            dt = time.perf_counter() - t
-            self.records.append(Record(t - self.t0, dt, status, kind, outcome.index, attempt))
+            answer = None
+            if status == 200:
+                try:
+                    answer = json.loads(data)
+                except ValueError:
+                    status = 0  # unreadable: like no answer, resent
+            done = time.perf_counter()
+            self.records.append(Record(t - self.t0, done - t, status, kind, outcome.index, attempt))
             if status in (200, 204):
-                s.receive(json.loads(data) if status == 200 else None)
+                s.receive(answer)
+                self.answers.append(
+                    Answer(first - self.t0, done - first, kind, outcome.index, attempt)
+                )
                 return
+            wait = backoff * (0.5 + random.random() / 2)
+            backoff = min(5.0, backoff * 2)
             if status == 429:
-                await asyncio.sleep(min(30.0, float(headers.get("retry-after", "1") or 1)))
+                await asyncio.sleep(max(wait, retry_after(headers.get("retry-after"))))
             elif status == 0 or status in RETRYABLE:
-                await asyncio.sleep(backoff * (0.5 + random.random() / 2))
-                backoff = min(5.0, backoff * 2)
+                await asyncio.sleep(wait)
             else:
                 raise Refused(f"{kind} answered {status}: {data[:300]!r}")
             body = s.resend()
+
+
+def retry_after(value: str | None) -> float:
+    """Seconds a 429's Retry-After asks for (seconds or an HTTP date), at most 30."""
+    if not value:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            from email.utils import parsedate_to_datetime
+
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return 0.0
+    return max(0.0, min(30.0, seconds))
 
 
 def long_run() -> dict[str, Any]:

@@ -58,7 +58,8 @@ class Callbacks:
         return json.dumps(
             {
                 "output": d["output"],
-                "outputs": outputs,
+                # One output goes as an object, several as a list (a "..a.b...c.d.." string).
+                "outputs": outputs if d["output"].startswith("..") else outputs[0],
                 "inputs": vals(d["inputs"]),
                 "state": vals(d["state"]),
                 "changedPropIds": [f"{input_id}.{prop}"],
@@ -109,9 +110,11 @@ class Session:
     render_requests: int = 0
     clicks: dict[str, int] = field(default_factory=dict)
     adjusts: int = 0
+    # False once an answer disabled the Interval (the run finished, diverged or was paused).
+    ticking: bool = True
     # What the next request is, and its body once built (kept for a resend).
-    pending: str | None = None
-    _body: bytes | None = None
+    pending: str | None = field(default=None, init=False)
+    _body: bytes | None = field(default=None, init=False, repr=False)
 
     # ------------------------------------------------------------------ requests
     def _values(self) -> dict[tuple[str, str], Any]:
@@ -173,6 +176,8 @@ class Session:
             self.state = apply_patch(self.state, out[ids.RUN_STORE]["data"])
         if ids.TR_META in out:
             self.meta = out[ids.TR_META]["data"]
+        if ids.TICK in out and "disabled" in out[ids.TICK]:
+            self.ticking = not out[ids.TICK]["disabled"]
         if kind == "tick":
             self.ticks += 1
 
