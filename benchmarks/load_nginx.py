@@ -278,9 +278,11 @@ def kill_phase(url: str, gunicorn: psutil.Process, a: argparse.Namespace) -> Non
         f"then failed "
         f"({share:.2f}%, target <= 1%: {describe(failed)}); "
         + (
-            "every failed request was resent and answered"
-            if not any(o.fatal for o in crowd.outcomes)
-            else "SOME TABS GAVE UP (see LOST below)"
+            "SOME TABS GAVE UP (see LOST below)"
+            if any(o.fatal for o in crowd.outcomes)
+            else "every failed request was resent and answered"
+            if failed
+            else "nothing to resend"
         )
     )
     print(
