@@ -50,10 +50,13 @@ def test_kill_9_a_worker_under_load_loses_no_run(make_stack: Callable[..., Stack
     in_second = [r for r in crowd.records if r.sent < at + 1 and r.sent + r.seconds >= at]
     failed = [r for r in in_second if r.status not in (200, 204)]
     assert len(in_second) >= SESSIONS, "the crowd was ticking when the worker died"
-    assert len(failed) <= max(1, len(in_second) // 100), (
+    # The kill can only cut what the worker was running: its 2 threads' requests (1% of a
+    # second's requests at the load script's 200 tabs; at this size, the 2 dominate).
+    assert len(failed) <= max(2, len(in_second) // 100), (
         f"{len(failed)} of {len(in_second)} requests failed in the second after the kill: "
         f"{[(round(r.sent - at, 3), r.status) for r in failed]}"
     )
     everything_failed = [r for r in crowd.records if r.status not in (200, 204)]
-    assert len(everything_failed) <= max(1, len(crowd.records) // 100), everything_failed
+    assert len(everything_failed) <= max(2, len(crowd.records) // 100), everything_failed
+    assert all(r.status in (0, 502) for r in everything_failed), everything_failed
     assert "Traceback" not in st.logs()
