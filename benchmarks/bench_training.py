@@ -12,7 +12,6 @@ history in the Store, full figures every tick) for comparison at 10,000 and 100,
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import statistics
@@ -23,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import dash
 from dash import Input, Output, State, dcc, html
+from renderer import Callbacks, apply_patch
 
 import app as app_module
 import simulator as sim
@@ -58,64 +59,23 @@ def state_at(step: int, status: str = "running") -> dict[str, Any]:
 
 
 class Endpoint:
-    """POSTs to /_dash-update-component the way dash-renderer does."""
+    """POSTs to /_dash-update-component the way dash-renderer does (tests/renderer.py)."""
 
     def __init__(self, app: dash.Dash) -> None:
         self.client = app.server.test_client()
-        self.deps = self.client.get("/_dash-dependencies").json
-
-    def _dep(self, input_id: str, prop: str) -> dict[str, Any]:
-        for d in self.deps:
-            if not d.get("clientside_function") and any(
-                i["id"] == input_id and i["property"] == prop for i in d["inputs"]
-            ):
-                return d
-        raise KeyError(input_id)
+        self.callbacks = Callbacks(self.client.get("/_dash-dependencies").json)
 
     def post(
         self, input_id: str, prop: str, values: dict[tuple[str, str], Any]
     ) -> tuple[dict[str, Any], int, int, float]:
         """(response JSON, request bytes, response bytes, seconds)."""
-        d = self._dep(input_id, prop)
-        outputs = []
-        for part in d["output"].strip(".").split("..."):
-            cid, p = part.rsplit(".", 1)
-            outputs.append({"id": cid, "property": p})
-
-        def vals(items: list[dict[str, str]]) -> list[dict[str, Any]]:
-            return [{**i, "value": values.get((i["id"], i["property"]))} for i in items]
-
-        body = json.dumps(
-            {
-                "output": d["output"],
-                "outputs": outputs,
-                "inputs": vals(d["inputs"]),
-                "state": vals(d["state"]),
-                "changedPropIds": [f"{input_id}.{prop}"],
-            }
-        )
+        body = self.callbacks.body(input_id, prop, values)
         t = time.perf_counter()
         r = self.client.post("/_dash-update-component", data=body, content_type="application/json")
         dt = time.perf_counter() - t
         if r.status_code != 200:
             raise RuntimeError(f"{r.status_code}: {r.get_data(as_text=True)[:500]}")
         return r.json, len(body), len(r.data), dt
-
-
-def apply_patch(value: Any, patch: Any) -> Any:
-    if not (isinstance(patch, dict) and "__dash_patch_update" in patch):
-        return patch
-    value = copy.deepcopy(value)
-    for op in patch["operations"]:
-        *path, last = op["location"]
-        target = value
-        for k in path:
-            target = target[k]
-        if op["operation"] == "Assign":
-            target[last] = op["params"]["value"]
-        else:
-            target[last].extend(op["params"]["value"])
-    return value
 
 
 def render(ep: Endpoint, state: dict[str, Any]) -> tuple[dict[str, Any], int, float]:

@@ -7,12 +7,12 @@ store gives a clear message and a fresh state with status 200, never a 500.
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 import pytest
 from dash import Patch, no_update
+from renderer import apply_patch
 
 import simulator as sim
 from callbacks import training as ct
@@ -47,24 +47,6 @@ def state_in(status: str | None) -> sim.RunState | None:
 
 def raw(state: sim.RunState | None) -> Any:
     return None if state is None else state.to_dict()
-
-
-def apply_patch(value: Any, patch: Any) -> Any:
-    """Apply a Dash Patch (or its JSON) the way the renderer does."""
-    ops = patch._operations if isinstance(patch, Patch) else patch["operations"]
-    value = copy.deepcopy(value)
-    for op in ops:
-        *path, last = op["location"]
-        target = value
-        for k in path:
-            target = target[k]
-        if op["operation"] == "Assign":
-            target[last] = op["params"]["value"]
-        elif op["operation"] == "Extend":
-            target[last].extend(op["params"]["value"])
-        else:
-            raise AssertionError(op["operation"])
-    return value
 
 
 # ----------------------------------------------------------------------------- state machine

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from session import CALLBACK_PATH, Callbacks, Session
+from renderer import Callbacks
+from session import CALLBACK_PATH, Session
 
 from layouts import ids
 

@@ -4,8 +4,8 @@ stateless and crash tests replay against real gunicorn and nginx.
 dash-renderer drives a watched run with a handful of callback POSTs: Start (the control
 callback), one full render (the charts and ``TR_META``, what the charts hold), then a tick
 per Interval, each carrying the run state and ``TR_META`` and answered with a ``Patch`` of
-the state plus the points to append. ``Session`` builds those bodies the way dash-renderer
-does (from ``/_dash-dependencies``) and applies the answers the way it does, so everything
+the state plus the points to append. ``Session`` builds those bodies and applies the answers
+as dash-renderer does (tests/renderer.py), so everything
 the browser would keep (run state, chart meta) lives here and nowhere on the server
 (DESIGN.md). It knows no transport: a caller sends ``request()``'s bytes however it likes
 (requests, a raw asyncio socket) and hands the decoded JSON to ``receive()``. Sending the
@@ -14,10 +14,10 @@ same request again after a failure is exactly what assets/js/connection.js does.
 
 from __future__ import annotations
 
-import copy
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from renderer import Callbacks, apply_patch
 
 from layouts import ids
 
@@ -30,63 +30,6 @@ OPTIONS: dict[tuple[str, str], Any] = {
     (ids.TR_SMOOTHING, "value"): 0.6,
     (ids.TR_LOG, "value"): False,
 }
-
-
-class Callbacks:
-    """The app's server-side callbacks (``/_dash-dependencies``), by the input that fires them."""
-
-    def __init__(self, dependencies: list[dict[str, Any]]) -> None:
-        self.dependencies = [d for d in dependencies if not d.get("clientside_function")]
-
-    def find(self, input_id: str, prop: str) -> dict[str, Any]:
-        for d in self.dependencies:
-            if any(i["id"] == input_id and i["property"] == prop for i in d["inputs"]):
-                return d
-        raise KeyError(f"no server-side callback has the input {input_id}.{prop}")
-
-    def body(self, input_id: str, prop: str, values: dict[tuple[str, str], Any]) -> bytes:
-        """The POST body dash-renderer sends when ``input_id.prop`` changes."""
-        d = self.find(input_id, prop)
-        outputs = []
-        for part in d["output"].strip(".").split("..."):
-            cid, p = part.rsplit(".", 1)
-            outputs.append({"id": cid, "property": p})
-
-        def vals(items: list[dict[str, str]]) -> list[dict[str, Any]]:
-            return [{**i, "value": values.get((i["id"], i["property"]))} for i in items]
-
-        return json.dumps(
-            {
-                "output": d["output"],
-                # One output goes as an object, several as a list (a "..a.b...c.d.." string).
-                "outputs": outputs if d["output"].startswith("..") else outputs[0],
-                "inputs": vals(d["inputs"]),
-                "state": vals(d["state"]),
-                "changedPropIds": [f"{input_id}.{prop}"],
-            },
-            separators=(",", ":"),
-        ).encode()
-
-
-def apply_patch(value: Any, patch: Any) -> Any:
-    """What dash-renderer does with a ``Patch`` answer (the operations this app sends)."""
-    if not (isinstance(patch, dict) and "__dash_patch_update" in patch):
-        return patch
-    value = copy.deepcopy(value)
-    for op in patch["operations"]:
-        *path, last = op["location"]
-        target = value
-        for k in path:
-            target = target[k]
-        if op["operation"] == "Assign":
-            target[last] = op["params"]["value"]
-        elif op["operation"] == "Extend":
-            target[last].extend(op["params"]["value"])
-        elif op["operation"] == "Merge":
-            target[last].update(op["params"]["value"])
-        else:
-            raise ValueError(f"unexpected Patch operation {op['operation']!r}")
-    return value
 
 
 @dataclass

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 import requests
-from session import CALLBACK_PATH, Callbacks, Session
+from renderer import Callbacks
+from session import CALLBACK_PATH, Session
 from stack import Stack
 
 from layouts import ids
