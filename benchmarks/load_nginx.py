@@ -46,10 +46,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "deploy"))
 
 import psutil  # noqa: E402
-from crowd import Answer, Crowd, Record, fetch_callbacks, lost_runs, require_loopback  # noqa: E402
+from crowd import (  # noqa: E402
+    Answer,
+    Crowd,
+    Record,
+    fetch_callbacks,
+    in_flight,
+    lost_runs,
+    require_loopback,
+)
 
 P99_TARGET = 0.250  # seconds: where the ramp stops
 MAX_SESSIONS = 5000  # the ramp never goes past this, whatever --ramp-max says
@@ -171,14 +180,8 @@ def latency_line(answers: list[Answer], since: float) -> tuple[str, float]:
     return line, p99
 
 
-def overlapping(records: list[Record], start: float, seconds: float) -> list[Record]:
-    """Attempts in flight at some moment of [start, start + seconds): sent before its end,
-    answered (or failed) after its start. A request the kill cut short counts."""
-    return [r for r in records if r.sent < start + seconds and r.sent + r.seconds >= start]
-
-
 def failures(records: list[Record]) -> list[Record]:
-    return [r for r in records if r.status not in (200, 204)]
+    return [r for r in records if r.failed]
 
 
 def describe(records: list[Record]) -> str:
@@ -265,7 +268,7 @@ def kill_phase(url: str, gunicorn: psutil.Process, a: argparse.Namespace) -> Non
     crowd, facts = run_crowd(url, a.sessions, a.seconds, kill=gunicorn)
     at = facts["kill_at"]
     recs = crowd.records
-    second = overlapping(recs, at, 1.0)
+    second = in_flight(recs, at, 1.0)
     failed = failures(second)
     share = 100 * len(failed) / max(1, len(second))
     after = [x.seconds for x in crowd.answers if at - 1 <= x.sent < at + 5]

@@ -32,14 +32,18 @@ import ipaddress
 import json
 import random
 import time
+import urllib.request
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from renderer import Callbacks
 from session import CALLBACK_PATH, Session
 
+import simulator as sim
+from callbacks.training import DEFAULT_MODEL
 from layouts import ids
 
 RETRYABLE = (502, 503, 504)
@@ -81,13 +85,11 @@ class Connection:
         self.host, self.port, self.source = host, port, source
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
-        self.opened = 0
 
     async def _open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(
             self.host, self.port, local_addr=(self.source, 0)
         )
-        self.opened += 1
 
     def close(self) -> None:
         if self.writer is not None:
@@ -156,6 +158,16 @@ class Record:
     session: int
     attempt: int
 
+    @property
+    def failed(self) -> bool:
+        return self.status not in (200, 204)
+
+
+def in_flight(records: list[Record], start: float, seconds: float) -> list[Record]:
+    """Attempts in flight at some moment of [start, start + seconds): sent before its end,
+    answered (or failed) after its start. A request a kill cut short counts."""
+    return [r for r in records if r.sent < start + seconds and r.sent + r.seconds >= start]
+
 
 @dataclass
 class Answer:
@@ -176,7 +188,6 @@ class Outcome:
     session: Session
     source: str
     fatal: str | None = None
-    connections: int = 0
 
 
 @dataclass
@@ -211,9 +222,6 @@ class Crowd:
 
     def config(self, index: int) -> dict[str, Any]:
         """Each tab's run: the default recipe with its own seed, so no two runs are alike."""
-        import simulator as sim
-        from callbacks.training import DEFAULT_MODEL
-
         return sim.preset(DEFAULT_MODEL, seed=index).to_dict()
 
     async def run(self, seconds: float) -> None:
@@ -285,7 +293,6 @@ class Crowd:
         except Refused as exc:
             outcome.fatal = str(exc)
         finally:
-            outcome.connections = conn.opened
             conn.close()
 
     async def _exchange(self, outcome: Outcome, conn: Connection, body: bytes) -> None:
@@ -342,8 +349,6 @@ def retry_after(value: str | None) -> float:
         seconds = float(value)
     except ValueError:
         try:
-            from email.utils import parsedate_to_datetime
-
             seconds = parsedate_to_datetime(value).timestamp() - time.time()
         except (TypeError, ValueError):
             return 0.0
@@ -352,10 +357,6 @@ def retry_after(value: str | None) -> float:
 
 def long_run() -> dict[str, Any]:
     """A paused run at step 1,000,000 of 1,907,349 (Llama 2 7B, 1M-token batches)."""
-    from dataclasses import replace
-
-    import simulator as sim
-
     cfg = sim.preset("llama-2-7b", global_batch_tokens=2**20, num_gpus=256)
     state = sim.start(sim.new_run(cfg))
     return replace(state, step=1_000_000, status="paused").to_dict()
@@ -363,8 +364,6 @@ def long_run() -> dict[str, Any]:
 
 def fetch_callbacks(base: str) -> Callbacks:
     """The app's callback table, read once from ``/_dash-dependencies`` (as the page does)."""
-    import urllib.request
-
     require_loopback(base)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(base.rstrip("/") + "/_dash-dependencies", timeout=10) as r:
@@ -373,8 +372,6 @@ def fetch_callbacks(base: str) -> Callbacks:
 
 def expected_state(config: dict[str, Any], ticks: int, steps_per_tick: int = 100) -> Any:
     """The run state a tab should hold after Start and ``ticks`` ticks, computed here."""
-    import simulator as sim
-
     state = sim.start(sim.new_run(sim.TrainingConfig.from_dict(config)))
     return json.loads(json.dumps(sim.advance(state, ticks * steps_per_tick).to_dict()))
 
