@@ -1,0 +1,67 @@
+"""The one place view results become Dash values: KEEP, Edit and Notice in Dash's terms.
+
+A callback here is a decorator and one call: ``return adapt.outputs(view_function(...))``.
+The decorator names its outputs in a dict (Dash's flexible callback signatures), the view
+returns a frozen dataclass with fields of the same names, and ``outputs`` maps each field:
+
+- ``KEEP`` -> ``no_update`` (leave the prop as the browser has it);
+- ``Edit`` -> ``Patch`` (change part of a figure or store, e.g. append a tick's points);
+- ``Notice`` -> a dismissable ``dbc.Alert``, the same look on every tab;
+- lists and dicts are walked, so a list of per-chart ``Edit``/``KEEP`` works too;
+- anything else (JSON) as it is.
+
+Dash checks that the returned dict has exactly the decorator's keys, so a field added to a
+result without its Output (or the reverse) fails on the first call, in the tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import Patch, html, no_update
+
+from views.contract import KEEP, Edit, Notice
+
+
+def alert(notice: Notice) -> dbc.Alert:
+    """A notice as the app's one kind of message: dismissable, coloured by its tone."""
+    body: Any = notice.lines[0]
+    if len(notice.lines) > 1:
+        body = html.Ul([html.Li(x) for x in notice.lines], className="mb-0")
+    return dbc.Alert(body, color=notice.tone, dismissable=True, className="notice mb-2")
+
+
+def patch(edit: Edit) -> Patch:
+    """``edit`` as a Dash ``Patch`` (same operations, same order)."""
+    p = Patch()
+    for op, path, value in edit.ops:
+        node: Any = p
+        for key in path[:-1] if op == "assign" else path:
+            node = node[key]
+        if op == "assign":
+            node[path[-1]] = value
+        elif op == "extend":
+            node.extend(value)
+        else:
+            node.append(value)
+    return p
+
+
+def dash_value(value: Any) -> Any:
+    """One view value in Dash's terms (see the module docstring)."""
+    if value is KEEP:
+        return no_update
+    if isinstance(value, Edit):
+        return patch(value)
+    if isinstance(value, Notice):
+        return alert(value)
+    if isinstance(value, list) and any(v is KEEP or isinstance(v, (Edit, Notice)) for v in value):
+        return [dash_value(v) for v in value]
+    return value
+
+
+def outputs(result: Any) -> dict[str, Any]:
+    """A view result (a dataclass) as the dict of outputs its callback declares."""
+    return {f.name: dash_value(getattr(result, f.name)) for f in dataclasses.fields(result)}

@@ -1,0 +1,108 @@
+"""The values a view result carries besides plain JSON: keep, edit, notice, download.
+
+A view never imports Dash, so it says "leave this prop as it is" with ``KEEP`` (Dash's
+``no_update``), "change part of this prop" with an ``Edit`` (Dash's ``Patch``: a tick appends
+a few points to a figure instead of resending it), and "tell the user" with a ``Notice``
+(rendered as one kind of dismissable alert everywhere). ``callbacks.adapt`` is the only place
+that translates these; ``Edit.apply`` does what the browser does with the translated Patch,
+so tests can assert on what the page ends up holding. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+
+class _Keep:
+    """The type of ``KEEP``; one instance, falsy, compared by identity."""
+
+    _instance: _Keep | None = None
+
+    def __new__(cls) -> _Keep:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+KEEP: Final = _Keep()
+"""Leave the output as the browser has it (sent as Dash's ``no_update``)."""
+
+Tone = Literal["success", "info", "warning", "danger", "secondary"]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message for the user: one line, or several shown as a list, and how it reads."""
+
+    lines: tuple[str, ...]
+    tone: Tone = "warning"
+
+    @classmethod
+    def of(cls, text: str | Sequence[str], tone: Tone = "warning") -> Notice | None:
+        """A notice of ``text`` (a string or lines); None when there is nothing to say."""
+        lines = (text,) if isinstance(text, str) else tuple(text)
+        lines = tuple(x for x in lines if x)
+        return cls(lines, tone) if lines else None
+
+    @property
+    def text(self) -> str:
+        """All lines as one string (for tests and logs)."""
+        return " ".join(self.lines)
+
+
+Op = Literal["assign", "extend", "append"]
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Changes to part of a prop's value, in order: Dash's ``Patch`` without Dash.
+
+    ``path`` walks dict keys and list indices from the prop's value, e.g.
+    ``("data", 1, "y")`` is the second trace's y values.
+    """
+
+    ops: tuple[tuple[Op, tuple[str | int, ...], Any], ...] = field(default_factory=tuple)
+
+    def assign(self, path: Sequence[str | int], value: Any) -> Edit:
+        """Set the value at ``path``."""
+        return Edit((*self.ops, ("assign", tuple(path), value)))
+
+    def extend(self, path: Sequence[str | int], values: Sequence[Any]) -> Edit:
+        """Add ``values`` at the end of the list at ``path``."""
+        return Edit((*self.ops, ("extend", tuple(path), list(values))))
+
+    def append(self, path: Sequence[str | int], value: Any) -> Edit:
+        """Add one ``value`` at the end of the list at ``path``."""
+        return Edit((*self.ops, ("append", tuple(path), value)))
+
+    def apply(self, value: Any) -> Any:
+        """What the browser holds after this edit of ``value`` (a new object)."""
+        out = copy.deepcopy(value)
+        for op, path, arg in self.ops:
+            if op == "assign" and not path:
+                out = copy.deepcopy(arg)
+                continue
+            node = out
+            for key in path[:-1] if op == "assign" else path:
+                node = node[key]
+            if op == "assign":
+                node[path[-1]] = copy.deepcopy(arg)
+            elif op == "extend":
+                node.extend(copy.deepcopy(arg))
+            else:
+                node.append(copy.deepcopy(arg))
+        return out
+
+
+def download(content: str, filename: str, mime: str) -> dict[str, Any]:
+    """The value a ``dcc.Download`` takes: a text file the browser saves as ``filename``."""
+    return {"content": content, "filename": filename, "type": mime, "base64": False}
