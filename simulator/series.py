@@ -21,6 +21,21 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 POINTS_PER_BUCKET = 6  # first, last, min, max, first and last non-finite
+MAX_SMOOTHING = 0.99  # heavier smoothing would need a look-back longer than a tick computes
+
+
+def smoothing_weight(raw: object) -> float:
+    """A smoothing slider's value from the browser as a weight in [0, ``MAX_SMOOTHING``].
+
+    Anything that is not a finite number (text, a bool, NaN, None) means no smoothing.
+    """
+    if isinstance(raw, bool):
+        return 0.0
+    try:
+        w = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return min(MAX_SMOOTHING, max(0.0, w)) if math.isfinite(w) else 0.0
 
 
 def ema_smooth(
