@@ -1,6 +1,6 @@
 """Published benchmark scores, each with the paper table it comes from and its protocol.
 
-Data only (no I/O), from shared/reference/llm-training-facts.md. Scores from different
+Data only (no I/O), from docs/sources.md, "Published benchmark scores". Scores from different
 sources were measured with different evaluation protocols (shots, prompts, maj@k, metric
 versions): Llama 2 7B scores 44.4 on MMLU in the Mistral paper and 45.3 in its own paper.
 So every score belongs to exactly one ``Source``, the Comparison tab charts one source at a

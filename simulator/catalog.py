@@ -2,9 +2,10 @@
 
 Architectures are the published configs (LLaMA, Llama 2, Mistral 7B v0.1, Code Llama papers
 and their ``config.json`` files); parameter counts are *derived* from them by
-``estimate.param_count``. GPU figures are the vendors' dense BF16 peaks, memory, bandwidth and
-board power as collected in shared/reference/llm-training-facts.md. A number that is not in
-that reference is marked ``assumed`` in its ``source`` so nobody mistakes it for data.
+``estimate.param_count`` (docs/sources.md, "Models"). GPU figures are the vendors' dense BF16
+peaks, memory, bandwidth and board power as collected in docs/sources.md, "Compute". A number
+that is not in docs/sources.md is marked ``assumed`` in its ``source`` so nobody mistakes it for
+data.
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ BASE_TOKENS: Mapping[str, float] = MappingProxyType({"vicuna": 2.0e12, "codellam
 # Per-family offset to the Chinchilla loss (nats). The Chinchilla fits were made on MassiveText
 # with another tokenizer; LLaMA-1's published training-loss plot ends near 1.5-1.6 for 65B and
 # 1.7-1.8 for 7B, well below the fit's 1.9-2.0, so each family gets a constant shift.
-# Calibrated by eye against those plots (reference: llm-training-facts.md, scaling-laws note).
+# Calibrated by eye against those plots (docs/sources.md, "Scaling laws").
 FAMILY_LOSS_OFFSET: Mapping[str, float] = MappingProxyType(
     {
         "llama": -0.24,
@@ -232,8 +233,8 @@ FAMILY_LOSS_OFFSET: Mapping[str, float] = MappingProxyType(
     }
 )
 
-_GPU_SRC = "llm-training-facts.md, Compute table (vendor datasheets)"
-_PRICE_SRC = "llm-training-facts.md, on-demand prices 2026"
+_GPU_SRC = 'docs/sources.md, "Compute", GPU table (vendor datasheets)'
+_PRICE_SRC = 'docs/sources.md, "Compute", on-demand prices 2026'
 
 GPUS: Mapping[str, GpuSpec] = MappingProxyType(
     {

@@ -7,7 +7,7 @@ rejects unknown keys, wrong types (a bool is not a number here), NaN and infinit
 values out of range, raising ``ConfigError`` that names the field, the value and what is
 allowed. Every bound exists so that no config can make a later call run unbounded work.
 
-Preset recipes come from the papers (see llm-training-facts.md): LLaMA and Llama 2 use AdamW
+Preset recipes come from the papers (docs/sources.md, "Models"): LLaMA and Llama 2 use AdamW
 (0.9, 0.95, eps 1e-5), weight decay 0.1, clipping 1.0, cosine to 10% of peak, 2000 warmup
 steps, 4M-token batches; Code Llama cosine to peak/30 with 1000 warmup steps; Vicuna
 (FastChat) batch 128 x 2048 tokens, LR 2e-5, 3 epochs, no weight decay, warmup ratio 0.03.
@@ -453,7 +453,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
     "codellama-34b": dict(
         _CODE_LLAMA, num_gpus=1024, lr_peak=1.5e-4, lr_min=5e-6, tensor_parallel=8
     ),
-    # Vicuna v1.5 (FastChat) on 4 x A100-40GB; 13B: hardware not in the reference, 8 x
+    # Vicuna v1.5 (FastChat) on 4 x A100-40GB; 13B: hardware not in docs/sources.md, 8 x
     # A100-80GB assumed.
     "vicuna-7b": dict(_FASTCHAT, gpu="a100-40gb", num_gpus=4),
     "vicuna-13b": dict(_FASTCHAT, gpu="a100-80gb", num_gpus=8),

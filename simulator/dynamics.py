@@ -33,7 +33,10 @@ Loss (nats/token) for a model of N parameters after step i:
   hundreds of steps; clipping damps it. No step depends on a later one, so any slice of a run
   equals the same slice of the whole run. Divergence blows the loss up over 24 steps to NaN.
 - Token accuracy: 0.903 * exp(-0.2755 * L), an empirical mapping fitted to typical
-  (loss, top-1 accuracy) pairs of LLaMA-scale models (assumed, not from the reference).
+  (loss, top-1 accuracy) pairs of LLaMA-scale models (assumed, not in docs/sources.md).
+
+The published figures above (Hoffmann, Tissue, MiniCPM, Kaplan/McCandlish, PaLM, OLMo 2) are
+in docs/sources.md, "Scaling laws".
 """
 
 from __future__ import annotations

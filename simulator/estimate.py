@@ -1,6 +1,7 @@
 """What a recipe will cost before it runs: compute, throughput, time, memory, money, carbon.
 
-Formulas and their sources (figures in shared/reference/llm-training-facts.md):
+Formulas and their sources (figures in docs/sources.md, "Scaling laws", "Compute", "Memory"
+and "Models"):
 
 - Parameters: LLaMA layout (untied embeddings, grouped-query attention, SwiGLU MLP with three
   matrices, RMSNorm); reproduces the published 6.74B / 13.02B / 68.98B.
@@ -31,11 +32,11 @@ from typing import Any
 from simulator.catalog import GPUS, OPTIMIZERS, PRECISIONS, Architecture
 from simulator.config import ConfigError, TrainingConfig
 
-# Hoffmann et al. 2022, approach 3, as printed.
+# Hoffmann et al. 2022, approach 3, as printed (docs/sources.md, "Scaling laws").
 CHINCHILLA_E, CHINCHILLA_A, CHINCHILLA_B = 1.69, 406.4, 410.7
 CHINCHILLA_ALPHA, CHINCHILLA_BETA = 0.34, 0.28
-PUE = 1.1  # LLaMA paper, carbon section
-KG_CO2_PER_KWH = 0.385  # LLaMA paper, carbon section
+PUE = 1.1  # LLaMA paper, carbon section (docs/sources.md, "Compute")
+KG_CO2_PER_KWH = 0.385  # LLaMA paper, carbon section (docs/sources.md, "Compute")
 FRAMEWORK_OVERHEAD_BYTES = 1.5e9  # CUDA context, NCCL buffers, allocator slack (assumed)
 
 
