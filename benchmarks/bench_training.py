@@ -31,7 +31,9 @@ from renderer import Callbacks, apply_patch
 import app as app_module
 import simulator as sim
 from layouts import ids
-from layouts.figures import training as ft
+from layouts.figures.training import CHARTS
+from views import training as vt
+from views.training_charts import BOUND
 
 SPEED = "100"  # steps per tick (the default)
 OPTIONS = {
@@ -137,7 +139,7 @@ def bench_ticks(ep: Endpoint) -> float:
     r = ticks(ep, 1_000_000, 700)
     for dt, b in r["rebases"]:
         print(f"  rebase tick at 1M steps: {1000 * dt:.0f} ms, {b:,} B")
-    print(f"  rebases in 700 ticks from step 1M: {len(r['rebases'])} (bound {ft.BOUND} points)")
+    print(f"  rebases in 700 ticks from step 1M: {len(r['rebases'])} (bound {BOUND} points)")
     return ratio
 
 
@@ -150,10 +152,10 @@ def bench_full_render(ep: Endpoint) -> None:
     for _ in range(12):
         resp, size, dt = render(ep, state)
         times.append(dt)
-    most = max(len(t["x"]) for c in ft.CHARTS for t in resp[ids.tr_graph(c)]["figure"]["data"])
+    most = max(len(t["x"]) for c in CHARTS for t in resp[ids.tr_graph(c)]["figure"]["data"])
     print(
         f"  median {1000 * statistics.median(times[2:]):.0f} ms, min {1000 * min(times):.0f} ms "
-        f"(target <= 150 ms); largest trace {most:,} points (bound {ft.BOUND:,}); "
+        f"(target <= 150 ms); largest trace {most:,} points (bound {BOUND:,}); "
         f"response {size / 1e3:,.0f} KB"
     )
 
@@ -163,16 +165,16 @@ NAIVE_SERIES = ("train_loss", "val_loss", "accuracy", "lr", "grad_norm", "tokens
 
 
 def naive_app() -> dash.Dash:
-    """The design DESIGN.md rejects: history in the Store, full figures every tick."""
+    """The design docs/architecture.md rejects: history in the Store, full figures every tick."""
     app = dash.Dash(__name__)
     app.layout = html.Div(
         [dcc.Store(id="naive-store"), dcc.Interval(id="naive-tick")]
-        + [dcc.Graph(id=f"naive-{c}") for c in ft.CHARTS]
+        + [dcc.Graph(id=f"naive-{c}") for c in CHARTS]
     )
 
     @app.callback(
         Output("naive-store", "data"),
-        *[Output(f"naive-{c}", "figure") for c in ft.CHARTS],
+        *[Output(f"naive-{c}", "figure") for c in CHARTS],
         Input("naive-tick", "n_intervals"),
         State("naive-store", "data"),
     )
@@ -214,9 +216,9 @@ def bench_naive(ep: Endpoint) -> None:
     naive = naive_app()
     client = naive.server.test_client()
     outputs = [{"id": "naive-store", "property": "data"}] + [
-        {"id": f"naive-{c}", "property": "figure"} for c in ft.CHARTS
+        {"id": f"naive-{c}", "property": "figure"} for c in CHARTS
     ]
-    out_str = "..naive-store.data..." + "...".join(f"naive-{c}.figure" for c in ft.CHARTS) + ".."
+    out_str = "..naive-store.data..." + "...".join(f"naive-{c}.figure" for c in CHARTS) + ".."
     for step in (10_000, 100_000):
         store = naive_store(step)
         times, sizes = [], []
@@ -249,7 +251,7 @@ def bench_naive(ep: Endpoint) -> None:
 def bench_export() -> None:
     state = sim.RunState.from_dict(state_at(1_000_000, "paused"))
     t = time.perf_counter()
-    text = ft.metrics_csv(state)
+    text = vt.metrics_csv(state)
     print(
         f"CSV export of 1,000,000 steps (the cap): {time.perf_counter() - t:.1f} s, "
         f"{len(text) / 1e6:.0f} MB"

@@ -7,7 +7,7 @@ returns a frozen dataclass with fields of the same names, and ``outputs`` maps e
 - ``KEEP`` -> ``no_update`` (leave the prop as the browser has it);
 - ``Edit`` -> ``Patch`` (change part of a figure or store, e.g. append a tick's points);
 - ``Notice`` -> a dismissable ``dbc.Alert``, the same look on every tab;
-- lists and dicts are walked, so a list of per-chart ``Edit``/``KEEP`` works too;
+- lists and dicts holding those are walked one level, so ``{chart: Edit or KEEP}`` works;
 - anything else (JSON) as it is.
 
 Dash checks that the returned dict has exactly the decorator's keys, so a field added to a
@@ -57,9 +57,15 @@ def dash_value(value: Any) -> Any:
         return patch(value)
     if isinstance(value, Notice):
         return alert(value)
-    if isinstance(value, list) and any(v is KEEP or isinstance(v, (Edit, Notice)) for v in value):
+    if isinstance(value, list) and any(_special(v) for v in value):
         return [dash_value(v) for v in value]
+    if isinstance(value, dict) and any(_special(v) for v in value.values()):
+        return {k: dash_value(v) for k, v in value.items()}
     return value
+
+
+def _special(v: Any) -> bool:
+    return v is KEEP or isinstance(v, (Edit, Notice))
 
 
 def outputs(result: Any) -> dict[str, Any]:

@@ -5,11 +5,11 @@ app makes: the page, Dash's bundles and assets, callbacks, ``/healthz`` and the 
 replies (400/404/405/413/500). nginx adds the same headers to the replies it makes itself
 (deploy/nginx.conf); ``policy_headers`` is the single source both are checked against.
 
-The Content-Security-Policy allows only the app's own origin. Dash writes two kinds of
-inline ``<script>`` into the page: its renderer bootstrap and one script per clientside
-callback given as a JavaScript string (callbacks/training.py). Those are allowed by hash
-(``app.csp_hashes()``), computed when a response is made, so callbacks registered after the
-app was built are covered too; hashing the few KB of inline code costs microseconds.
+The Content-Security-Policy allows only the app's own origin. Dash writes inline
+``<script>`` into the page for its renderer bootstrap and for any clientside callback given
+as a JavaScript string (this app has none: they are named functions in assets/js/). Those
+are allowed by hash (``app.csp_hashes()``), computed when a response is made, so callbacks
+registered after the app was built are covered too; hashing them costs microseconds.
 Everything else is a file under assets/ or Dash's bundles, served from the same origin.
 
 Registered by ``app.create_app`` through ``register(app)``; no module-level mutable state.

@@ -11,13 +11,9 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts import ids
-from layouts.figures import training as ft
+from simulator import fmt, series
+from views.training import DEFAULT_INTERVAL, DEFAULT_SPEED, INTERVALS, SPEEDS
 
-SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
-DEFAULT_SPEED = 100
-MAX_SPEED = 10_000  # steps per tick the server accepts (also bounded by sim.MAX_ADVANCE)
-INTERVALS = (250, 500, 1000, 2000)
-DEFAULT_INTERVAL = 500
 CHART_HEIGHT = 220
 CONTROLS_CLASS = "tr-btn-group"
 ADJUST_CLASS = "tr-panel"
@@ -189,7 +185,7 @@ def _chart_options() -> html.Div:
                     dcc.Slider(
                         id=ids.TR_SMOOTHING,
                         min=0,
-                        max=ft.MAX_SMOOTHING,
+                        max=series.MAX_SMOOTHING,
                         step=0.01,
                         value=0.6,
                         marks=None,
@@ -229,7 +225,7 @@ def _adjust() -> html.Div:
             ),
             dbc.Select(
                 id=ids.TR_ADJ_BATCH,
-                options=[{"label": ft.fmt_si(b), "value": str(b)} for b in BATCH_CHOICES],
+                options=[{"label": fmt.si(b), "value": str(b)} for b in BATCH_CHOICES],
                 placeholder="unchanged",
                 size="sm",
             ),

@@ -27,8 +27,14 @@ def si(x: float, digits: int = 3) -> str:
         return "NaN"
     for div, suffix in _SI:
         if abs(x) >= div:
-            return f"{x / div:.{digits}g}{suffix}"
-    return f"{x:.{digits}g}"
+            return f"{_digits(x / div, digits)}{suffix}"
+    return _digits(x, digits)
+
+
+def _digits(x: float, digits: int) -> str:
+    """``x`` to ``digits`` significant digits, never in exponent form (240, not 2.4e+02)."""
+    text = f"{x:.{digits}g}"
+    return f"{x:,.0f}" if "e" in text else text
 
 
 def number(x: float, spec: str = ".4f") -> str:

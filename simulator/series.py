@@ -82,13 +82,24 @@ def ema_smooth(
 def downsample_indices(y: FloatArray, max_points: int) -> IntArray:
     """Indices to keep so at most ``max_points`` remain, spikes and non-finite values kept.
 
-    Returns every index when the series already fits.
+    Returns every index when the series already fits. An all-finite series (the common case)
+    takes a reshape-only path that keeps the same points about twice as fast.
     """
     n = int(y.size)
     if n <= max_points:
         return np.arange(n, dtype=np.int64)
     buckets = max(1, max_points // POINTS_PER_BUCKET)
     size = math.ceil(n / buckets)
+    if np.isfinite(y).all():
+        full = n // size
+        base = np.arange(full, dtype=np.int64) * size
+        mat = y[: full * size].reshape(full, size)
+        keep = [base, base + size - 1, base + mat.argmin(axis=1), base + mat.argmax(axis=1)]
+        if full * size < n:
+            tail = y[full * size :]
+            a = full * size
+            keep.append(np.array([a, n - 1, a + tail.argmin(), a + tail.argmax()], dtype=np.int64))
+        return np.unique(np.concatenate(keep))
     buckets = math.ceil(n / size)
     pad = buckets * size - n
     yy = np.concatenate([y, np.full(pad, np.nan)]).reshape(buckets, size)
@@ -111,9 +122,38 @@ def downsample_indices(y: FloatArray, max_points: int) -> IntArray:
     return np.unique(np.concatenate(keep))
 
 
-def downsample(
-    x: NDArray[np.generic], y: FloatArray, max_points: int
-) -> tuple[NDArray[np.generic], FloatArray]:
-    """``x`` and ``y`` reduced to at most ``max_points`` points (see ``downsample_indices``)."""
-    keep = downsample_indices(y, max_points)
-    return x[keep], y[keep]
+def ema_at(
+    y: FloatArray, weight: float, carry: tuple[float, int] | None, keep: IntArray
+) -> tuple[FloatArray, tuple[float, int]]:
+    """``ema_smooth(y, weight, carry)`` evaluated only at the indices ``keep``.
+
+    The debiased EMA at step k is (1 - w) * sum_i w^i y[k - i] / (1 - w^count); terms older
+    than ``L`` steps weigh less than w^L < 1e-16 of the newest and are dropped, which is exact
+    to float precision. So the smoothed line of a full render costs ``len(keep) * L``
+    multiply-adds, not a pass over the run. Heavy smoothing (long L) or a series with
+    non-finite values falls back to the full pass.
+
+    Returns:
+        The smoothed values at ``keep`` and the carry after the whole of ``y``.
+    """
+    n = int(y.size)
+    last, count = carry if carry is not None else (0.0, 0)
+    if n == 0:
+        return np.empty(0), (last, count)
+    if weight == 0.0:
+        sm, new_carry = ema_smooth(y, 0.0, carry)
+        return sm[keep], new_carry
+    span = math.ceil(37.0 / -math.log(weight))
+    if span * (keep.size + 1) > n // 2 or not np.isfinite(y).all():
+        sm, new_carry = ema_smooth(y, weight, carry)
+        return sm[keep], new_carry
+    idx = np.append(keep, n - 1)
+    offsets = np.arange(span, dtype=np.int64)
+    pos = idx[:, None] - offsets[None, :]
+    vals = np.where(pos >= 0, y[np.maximum(pos, 0)], 0.0)
+    raw = (1.0 - weight) * (vals @ np.power(weight, offsets.astype(np.float64)))
+    near = idx < span  # the carried EMA still counts here
+    raw[near] += np.power(weight, idx[near] + 1.0) * last
+    counts = count + idx + 1.0
+    debiased = raw / -np.expm1(counts * math.log(weight))
+    return debiased[:-1], (float(raw[-1]), count + n)

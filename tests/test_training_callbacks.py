@@ -1,8 +1,8 @@
-"""Training callbacks, called directly and through Dash's HTTP endpoint.
+"""The Training tab's actions (``views.training``), called directly and through Dash's endpoint.
 
-The state machine (each button in each status), ticks (advance, Patch appends, rebase, stale
-and tampered states), live adjustments, saving and export. Through the endpoint, a tampered
-store gives a clear message and a fresh state with status 200, never a 500.
+The state machine (each button in each status), ticks (advance, appends, rebase, stale and
+tampered states), live adjustments, saving and export. Through the endpoint, a tampered store
+gives a clear message and a fresh state with status 200, never a 500.
 """
 
 from __future__ import annotations
@@ -11,15 +11,17 @@ import json
 from typing import Any
 
 import pytest
-from dash import Patch, no_update
-from renderer import apply_patch
+from renderer import Callbacks, apply_patch
 
 import simulator as sim
-from callbacks import training as ct
 from layouts import ids
-from layouts import training as lt
 from layouts.figures import training as ft
 from simulator import saved as saved_runs
+from views import stores
+from views import training as vt
+from views import training_charts as tc
+from views.contract import KEEP, Edit
+from views.training_status import controls_enabled, prop_of
 
 SMALL = "vicuna-7b"  # 2,930 steps: whole runs in milliseconds
 
@@ -67,109 +69,115 @@ ALLOWED = {
 @pytest.mark.parametrize("button", [ids.TR_START, ids.TR_PAUSE, ids.TR_STOP, ids.TR_RESET])
 def test_each_button_in_each_status(button: str, status: str | None) -> None:
     before = state_in(status)
-    r = ct.do_control(button, raw(before), None, "100", 500)
+    r = vt.control(button, raw(before), None, "100", 500)
     expected = ALLOWED.get((button, status))
     if expected is None:
-        assert r.alert is not no_update, "a control that does not apply says why"
-        assert "annot" in r.alert.children or "no run" in r.alert.children
-        assert r.state == raw(before)
+        assert r.alert is not KEEP, "a control that does not apply says why"
+        assert "annot" in r.alert.text or "no run" in r.alert.text
+        assert r.run == raw(before)
     else:
-        assert r.alert is no_update
-        after = sim.RunState.from_dict(r.state)
+        assert r.alert is KEEP
+        after = sim.RunState.from_dict(r.run)
         assert after.status == expected
-        assert r.interval_disabled == (expected != "running")
+        assert r.tick_disabled == (expected != "running")
         if button == ids.TR_RESET:
             assert after.step == 0
         if button == ids.TR_STOP:
-            assert r.autosave == r.state  # a stopped run is saved automatically
-    enabled = ft.controls_enabled(expected or status)
-    start_disabled = r.view[ct.VIEW_TARGETS.index((ids.TR_START, "disabled"))]
-    assert start_disabled == (not enabled["start"])
+            assert r.autosave == r.run  # a stopped run is saved automatically
+    enabled = controls_enabled(expected or status)
+    assert prop_of(r.view, ids.TR_START, "disabled") == (not enabled["start"])
+    assert prop_of(r.view, ids.TR_STOP, "disabled") == (not enabled["stop"])
 
 
 def test_start_uses_the_configuration_tab_config() -> None:
     cfg = sim.preset("llama-2-13b")
-    r = ct.do_control(ids.TR_START, None, cfg.to_dict(), "10", 500)
-    assert sim.RunState.from_dict(r.state).config == cfg
-    r = ct.do_control(ids.TR_START, None, {"model": "bogus"}, "10", 500)
-    assert sim.RunState.from_dict(r.state).config == sim.preset(ct.DEFAULT_MODEL)
+    r = vt.control(ids.TR_START, None, cfg.to_dict(), "10", 500)
+    assert sim.RunState.from_dict(r.run).config == cfg
+    r = vt.control(ids.TR_START, None, {"model": "bogus"}, "10", 500)
+    assert sim.RunState.from_dict(r.run).config == sim.preset(stores.DEFAULT_MODEL)
 
 
 # ----------------------------------------------------------------------------- ticks
-def tick_once(state_raw: Any, meta: Any, speed: Any = "100") -> ct.TickResult:
-    return ct.do_tick(state_raw, meta, speed, 500, ft.ChartOptions())
+def tick_once(state_raw: Any, meta: Any, speed: Any = "100") -> vt.TickResult:
+    return vt.tick(state_raw, meta, speed, 500, ft.ChartOptions())
+
+
+def after(state_raw: Any, r: Any) -> Any:
+    """The run Store once the browser applied the answer's edit to it."""
+    return r.run.apply(state_raw) if isinstance(r.run, Edit) else r.run
 
 
 def test_a_tick_advances_and_patches_only_the_new_points() -> None:
     s = state_in("running")
-    meta = ft.full_render(s, ft.ChartOptions()).meta.to_dict()
-    r = tick_once(raw(s), meta, "50")
-    new = apply_patch(raw(s), r.state)
+    drawn = tc.full_render(s, ft.ChartOptions())
+    r = tick_once(raw(s), drawn.meta.to_dict(), "50")
+    new = after(raw(s), r)
     assert new["step"] == 250 and new["config"] == raw(s)["config"]
-    assert not r.rebased and r.interval_disabled is False
-    loss = r.figures[ct.CHARTS.index("loss")]
-    assert isinstance(loss, Patch)
-    ops = loss._operations
-    assert {op["operation"] for op in ops} == {"Extend"}
-    assert all(len(op["params"]["value"]) <= ft.TICK_POINTS for op in ops)
+    sent = {path[0] for _, path, _ in r.run.ops}
+    assert "step" in sent and "config" not in sent, "only the fields that moved are sent"
+    assert not r.rebased and r.tick_disabled is False
+    before = drawn.figures["loss"]
+    loss = r.charts["loss"].apply(before)
+    for old, now in zip(before["data"], loss["data"], strict=True):
+        added = len(now["x"]) - len(old["x"])
+        assert 0 <= added <= tc.TICK_POINTS and now["x"][: len(old["x"])] == old["x"]
+    assert loss["data"][0]["x"][-1] == 250  # the raw loss reaches the new step
     assert r.meta["step"] == 250
 
 
 def test_a_tick_sends_only_the_new_events() -> None:
     s = sim.advance(sim.start(sim.new_run(sim.preset(SMALL))), 90)  # evals every 20 steps
-    meta = ft.full_render(s, ft.ChartOptions()).meta.to_dict()
+    meta = tc.full_render(s, ft.ChartOptions()).meta.to_dict()
     r = tick_once(raw(s), meta, "20")
-    events = r.view[ct.EVENTS_SLOT]
+    events = r.view["events"]
     assert [e[1] for e in events["add"]] == ["eval"]
     assert events["add"][0][2].startswith("Evaluation: validation loss")
-    quiet = tick_once(apply_patch(raw(s), r.state), r.meta, "1")
-    assert quiet.view[ct.EVENTS_SLOT] is None  # nothing new: the list is left as it is
+    quiet = tick_once(after(raw(s), r), r.meta, "1")
+    assert "events" not in quiet.view  # nothing new: the log is left as it is
 
 
 def test_speed_from_the_browser_is_bounded() -> None:
     s = state_in("running")
     r = tick_once(raw(s), None, "1e12")
-    assert apply_patch(raw(s), r.state)["step"] == min(s.total_steps, 200 + lt.MAX_SPEED)
-    assert ct.clamp_speed("junk") == lt.DEFAULT_SPEED and ct.clamp_speed(-5) == 1
+    assert after(raw(s), r)["step"] == min(s.total_steps, 200 + vt.SPEEDS[-1])
+    assert vt.parse_speed("junk") == vt.DEFAULT_SPEED and vt.parse_speed(-5) == 1
+    assert vt.parse_interval("1e9") == vt.INTERVALS[-1] and vt.parse_interval(None) == 500
 
 
 def test_without_chart_meta_a_tick_sends_full_figures() -> None:
     r = tick_once(raw(state_in("running")), None)
     assert r.rebased
-    assert all(isinstance(f, dict) and "data" in f for f in r.figures)
+    assert all(isinstance(f, dict) and "data" in f for f in r.charts.values())
 
 
 def test_past_the_point_bound_a_tick_rebases() -> None:
     s = state_in("running")
-    meta = ft.full_render(s, ft.ChartOptions()).meta
-    meta.points = ft.BOUND - 1
-    r = tick_once(raw(s), meta.to_dict())
-    assert r.rebased and r.meta["points"] <= ft.BOUND // 2 + 10
+    meta = tc.full_render(s, ft.ChartOptions()).meta.to_dict()
+    r = tick_once(raw(s), {**meta, "points": tc.BOUND - 1})
+    assert r.rebased and r.meta["points"] <= tc.BOUND // 2 + 10
 
 
 def test_a_tick_for_a_run_that_is_no_longer_running_stops_the_timer() -> None:
     s = state_in("paused")
     r = tick_once(raw(s), None)
-    assert r.state is no_update and r.interval_disabled is True
-    assert r.view[ct.VIEW_TARGETS.index((ids.TR_PAUSE, "children"))] == "Resume"
+    assert r.run is KEEP and r.tick_disabled is True
+    assert prop_of(r.view, ids.TR_PAUSE, "children") == "Resume"
 
 
 def test_the_tick_that_finishes_a_run_autosaves_it() -> None:
     s = sim.advance(sim.start(sim.new_run(sim.preset(SMALL))), 2900)
     r = tick_once(raw(s), None, "100")
-    assert apply_patch(raw(s), r.state)["status"] == "finished"
-    assert r.interval_disabled is True
+    assert after(raw(s), r)["status"] == "finished"
+    assert r.tick_disabled is True
     assert r.autosave["status"] == "finished"
 
 
 def test_divergence_pauses_the_run_and_raises_the_alert() -> None:
     s = sim.start(sim.new_run(sim.preset("llama-2-7b", lr_peak=5e-3, lr_min=5e-4)))
     r = tick_once(raw(s), None, "5000")
-    after = apply_patch(raw(s), r.state)
-    assert after["status"] == "diverged" and r.interval_disabled is True
-    assert r.view[ct.VIEW_TARGETS.index((ids.TR_DIVERGED, "is_open"))] is True
-    text = r.view[ct.VIEW_TARGETS.index((ids.TR_DIVERGED, "children"))]
-    assert "diverged at step" in text
+    assert after(raw(s), r)["status"] == "diverged" and r.tick_disabled is True
+    assert prop_of(r.view, ids.TR_DIVERGED, "is_open") is True
+    assert "diverged at step" in prop_of(r.view, ids.TR_DIVERGED, "children")
 
 
 TAMPERED = [
@@ -185,24 +193,24 @@ TAMPERED = [
 @pytest.mark.parametrize("bad", TAMPERED)
 def test_a_tampered_state_is_a_message_and_a_fresh_state(bad: Any) -> None:
     r = tick_once(bad, None)
-    assert r.state is None and r.interval_disabled is True
-    assert "could not be used" in r.alert.children
-    c = ct.do_control(ids.TR_PAUSE, bad, None, "10", 500)
-    assert c.state is None and "could not be used" in c.alert.children
-    out = ct.do_render(None, bad, None, ft.ChartOptions(), "10", 500)
-    assert out[len(ct.CHARTS) + 2] is None  # the store is cleared
-    assert "could not be used" in out[len(ct.CHARTS) + 3].children
+    assert r.run is None and r.tick_disabled is True
+    assert "could not be used" in r.alert.text
+    c = vt.control(ids.TR_PAUSE, bad, None, "10", 500)
+    assert c.run is None and "could not be used" in c.alert.text
+    out = vt.render(None, bad, None, ft.ChartOptions(), "10", 500)
+    assert out.run is None  # the store is cleared
+    assert "could not be used" in out.alert.text
 
 
 # ----------------------------------------------------------------------------- adjustments
 def test_lr_multiplier_scales_peak_and_floor_at_the_current_step() -> None:
     s = state_in("paused")
-    new, note, field = ct.do_adjust(raw(s), 0.5, None, None)
-    after = sim.RunState.from_dict(new)
-    assert after.changes[-1][0] == s.step
-    assert after.current_config.lr_peak == pytest.approx(s.config.lr_peak * 0.5)
-    assert after.current_config.lr_min == pytest.approx(s.config.lr_min * 0.5)
-    assert field == 1.0 and "Applied at step" in note.children
+    r = vt.adjust(raw(s), 0.5, None, None)
+    changed = sim.RunState.from_dict(r.run)
+    assert changed.changes[-1][0] == s.step
+    assert changed.current_config.lr_peak == pytest.approx(s.config.lr_peak * 0.5)
+    assert changed.current_config.lr_min == pytest.approx(s.config.lr_min * 0.5)
+    assert r.lr_multiplier == 1.0 and "Applied at step" in r.notice.text
 
 
 @pytest.mark.parametrize(
@@ -219,81 +227,53 @@ def test_lr_multiplier_scales_peak_and_floor_at_the_current_step() -> None:
 def test_bad_or_late_adjustments_are_refused_with_a_reason(
     status: str | None, args: tuple[Any, ...], message: str
 ) -> None:
-    new, note, _ = ct.do_adjust(raw(state_in(status)), *args)
-    assert new is no_update and message in note.children
+    r = vt.adjust(raw(state_in(status)), *args)
+    assert r.run is KEEP and message in r.notice.text
 
 
 def test_batch_and_clip_changes() -> None:
     s = state_in("running")
-    new, _, _ = ct.do_adjust(raw(s), None, str(2**20), 0.5)
-    cfg = sim.RunState.from_dict(new).current_config
+    cfg = sim.RunState.from_dict(vt.adjust(raw(s), None, str(2**20), 0.5).run).current_config
     assert cfg.global_batch_tokens == 2**20 and cfg.grad_clip == 0.5
 
 
 # ----------------------------------------------------------------------------- save, export
 def test_save_appends_and_says_when_the_oldest_was_dropped() -> None:
     s = state_in("paused")
-    saved, note = ct.do_save(ids.TR_SAVE, raw(s), None, None)
-    assert len(saved) == 1 and "Saved the run" in note.children
+    r = vt.save(False, raw(s), None)
+    assert len(r.saved) == 1 and "Saved the run" in r.notice.text
     full: list[Any] = []
     for seed in range(saved_runs.MAX_SAVED):
         full, _ = saved_runs.add_run(full, sim.new_run(sim.preset(SMALL), seed=seed + 1))
-    saved, note = ct.do_save(ids.TR_AUTOSAVE, None, raw(s), full)
-    assert len(saved) == saved_runs.MAX_SAVED and "dropped the oldest" in note.children
-    assert saved[-1]["state"]["step"] == s.step
+    r = vt.save(True, raw(s), full)
+    assert len(r.saved) == saved_runs.MAX_SAVED and "dropped the oldest" in r.notice.text
+    assert r.saved[-1]["state"]["step"] == s.step
 
 
 def test_nothing_to_save_or_export_before_a_run_starts() -> None:
-    assert ct.do_save(ids.TR_SAVE, None, None, [])[0] is no_update
-    data, note = ct.do_export(raw(state_in("idle")))
-    assert data is no_update and "Nothing to export" in note.children
+    r = vt.save(False, None, [])
+    assert r.saved is KEEP and "no run to save" in r.notice.text
+    e = vt.export(raw(state_in("idle")))
+    assert e.download is KEEP and "Nothing to export" in e.notice.text
 
 
 def test_export_sends_the_full_resolution_csv() -> None:
     s = state_in("paused")
-    data, _ = ct.do_export(raw(s))
+    data = vt.export(raw(s)).download
     assert data["filename"].endswith(".csv")
     assert len(data["content"].splitlines()) == 1 + s.step
 
 
 # ----------------------------------------------------------------------------- HTTP endpoint
-def _outputs(dep: dict[str, Any]) -> list[dict[str, str]]:
-    out = []
-    for part in dep["output"].strip(".").split("..."):
-        cid, prop = part.rsplit(".", 1)
-        out.append({"id": cid, "property": prop})
-    return out
-
-
 class Endpoint:
-    """POSTs to /_dash-update-component the way dash-renderer does."""
+    """POSTs to /_dash-update-component the way dash-renderer does (``tests/renderer.py``)."""
 
     def __init__(self, app: Any) -> None:
         self.client = app.server.test_client()
-        self.deps = self.client.get("/_dash-dependencies").json
-
-    def dep(self, input_id: str, prop: str) -> dict[str, Any]:
-        for d in self.deps:
-            if not d.get("clientside_function") and any(
-                i["id"] == input_id and i["property"] == prop for i in d["inputs"]
-            ):
-                return d
-        raise KeyError(input_id)
+        self.callbacks = Callbacks(self.client.get("/_dash-dependencies").json)
 
     def post(self, input_id: str, prop: str, values: dict[tuple[str, str], Any]) -> Any:
-        d = self.dep(input_id, prop)
-
-        def vals(items: list[dict[str, str]]) -> list[dict[str, Any]]:
-            return [{**i, "value": values.get((i["id"], i["property"]))} for i in items]
-
-        body = {
-            "output": d["output"],
-            "outputs": _outputs(d),
-            "inputs": vals(d["inputs"]),
-            "state": vals(d["state"]),
-            "changedPropIds": [f"{input_id}.{prop}"],
-        }
-        payload = json.dumps(body)
+        payload = self.callbacks.body(input_id, prop, values)
         r = self.client.post(
             "/_dash-update-component", data=payload, content_type="application/json"
         )

@@ -1,9 +1,8 @@
-"""Training charts as pure functions: spikes and NaN survive downsampling, bounds hold,
-tick appends continue a full render exactly, texts read right."""
+"""Training charts and status as pure functions: spikes and NaN survive downsampling, bounds
+hold, tick appends continue a full render exactly, texts read right."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any
 
@@ -13,7 +12,10 @@ import pytest
 import simulator as sim
 from layouts import ids
 from layouts.figures import training as ft
-from simulator import series
+from simulator import fmt, series
+from views import training as vt
+from views import training_charts as tc
+from views import training_status as ts
 
 MILLION = 1_000_000
 
@@ -54,11 +56,11 @@ def test_a_one_step_spike_and_a_nan_in_a_million_steps_survive_exactly(monkeypat
         out["accuracy"] = 0.903 * np.exp(-0.2755 * loss)
         return out
 
-    monkeypatch.setattr(ft.sim, "metrics", fake)
+    monkeypatch.setattr(tc.sim, "metrics", fake)
     state = at_step(million_step_config(), MILLION, "finished")
-    r = ft.full_render(state, ft.ChartOptions("step", 0.0, False))
+    r = tc.full_render(state, ft.ChartOptions("step", 0.0, False))
     loss = trace(r.figures["loss"], "train_loss", "loss")
-    assert len(loss["y"]) <= ft.BOUND
+    assert len(loss["y"]) <= tc.BOUND
     i = loss["x"].index(spike_step)
     assert loss["y"][i] == 9.87654321  # exact height, not an average
     j = loss["x"].index(nan_step)
@@ -67,11 +69,11 @@ def test_a_one_step_spike_and_a_nan_in_a_million_steps_survive_exactly(monkeypat
 
 def test_a_million_step_render_keeps_every_trace_under_the_bound_and_the_true_extremes() -> None:
     state = at_step(million_step_config(), MILLION, "finished")
-    r = ft.full_render(state, ft.ChartOptions("step", 0.6, False))
-    assert max(r.points.values()) <= ft.BOUND
+    r = tc.full_render(state, ft.ChartOptions("step", 0.6, False))
+    assert max(r.points.values()) <= tc.BOUND
     for fig in r.figures.values():
         for t in fig["data"]:
-            assert len(t["x"]) == len(t["y"]) <= ft.BOUND
+            assert len(t["x"]) == len(t["y"]) <= tc.BOUND
     grad = np.concatenate([m["grad_norm"] for m in sim.iter_metrics(state, 0, MILLION)])
     shown = trace(r.figures["grad"], "grad_norm", "grad")["y"]
     assert float(np.max(grad)) in shown  # the largest gradient-norm spike of the run
@@ -80,7 +82,7 @@ def test_a_million_step_render_keeps_every_trace_under_the_bound_and_the_true_ex
 
 def test_smoothing_is_the_debiased_ema_of_the_whole_series_sampled_at_kept_steps() -> None:
     state = at_step(sim.preset("vicuna-7b"), 2900)
-    r = ft.full_render(state, ft.ChartOptions("step", 0.9, False))
+    r = tc.full_render(state, ft.ChartOptions("step", 0.9, False))
     m = sim.metrics(state, 0, 2900)
     full, _ = series.ema_smooth(np.asarray(m["train_loss"]), 0.9)
     sm = trace(r.figures["loss"], "train_loss_smooth", "loss")
@@ -94,15 +96,15 @@ def test_tick_appends_continue_the_full_render_exactly() -> None:
     cfg = sim.preset("vicuna-7b")
     opts = ft.ChartOptions("step", 0.6, False)
     state = sim.advance(sim.start(sim.new_run(cfg)), 500)
-    meta = ft.full_render(state, opts).meta
+    meta = tc.full_render(state, opts).meta
     xs: list[int] = []
     ys: list[float] = []
     for _ in range(5):
         new, m = sim.advance_with_metrics(state, 40)
-        a = ft.tick_appends(state, new, m, meta, opts)
+        a = tc.tick_appends(state, new, m, meta, opts)
         assert a is not None
         for index, x, y in a.traces["loss"]:
-            assert len(x) <= ft.TICK_POINTS
+            assert len(x) <= tc.TICK_POINTS
             if ft.TRACES["loss"][index] == "train_loss_smooth":
                 xs += x
                 ys += y
@@ -115,31 +117,31 @@ def test_tick_appends_continue_the_full_render_exactly() -> None:
 def test_tick_appends_ask_for_a_rebase_when_the_bound_or_the_meta_says_so() -> None:
     opts = ft.ChartOptions()
     state = sim.advance(sim.start(sim.new_run(sim.preset("vicuna-7b"))), 100)
-    meta = ft.full_render(state, opts).meta
+    meta = tc.full_render(state, opts).meta
     new, m = sim.advance_with_metrics(state, 100)
-    assert ft.tick_appends(state, new, m, meta, opts) is not None
-    full = replace(meta, points=ft.BOUND - 2)
-    assert ft.tick_appends(state, new, m, full, opts) is None  # would pass the bound
+    assert tc.tick_appends(state, new, m, meta, opts) is not None
+    full = replace(meta, points=tc.BOUND - 2)
+    assert tc.tick_appends(state, new, m, full, opts) is None  # would pass the bound
     stale = replace(meta, step=meta.step - 1)
-    assert ft.tick_appends(state, new, m, stale, opts) is None  # charts are for another step
+    assert tc.tick_appends(state, new, m, stale, opts) is None  # charts are for another step
     other_axis = ft.ChartOptions("tokens", opts.smoothing, False)
-    assert ft.tick_appends(state, new, m, meta, other_axis) is None
+    assert tc.tick_appends(state, new, m, meta, other_axis) is None
 
 
 def test_chart_meta_rejects_anything_it_did_not_write() -> None:
-    good = ft.full_render(sim.new_run(sim.preset("vicuna-7b")), ft.ChartOptions()).meta
-    assert ft.ChartMeta.from_dict(good.to_dict()) == good
+    good = tc.full_render(sim.new_run(sim.preset("vicuna-7b")), ft.ChartOptions()).meta
+    assert tc.ChartMeta.from_dict(good.to_dict()) == good
     for bad in (None, 3, "x", {}, {**good.to_dict(), "step": -1}, {**good.to_dict(), "carry": 1}):
-        assert ft.ChartMeta.from_dict(bad) is None
+        assert tc.ChartMeta.from_dict(bad) is None
 
 
 def test_the_lr_chart_shows_the_planned_schedule_dashed_to_the_end() -> None:
     state = sim.advance(sim.start(sim.new_run(sim.preset("vicuna-7b"))), 300)
-    fig = ft.full_render(state, ft.ChartOptions()).figures["lr"]
+    fig = tc.full_render(state, ft.ChartOptions()).figures["lr"]
     planned = trace(fig, "lr_planned", "lr")
     assert planned["line"]["dash"] == "dash"
     assert planned["x"][0] == 301 and planned["x"][-1] == state.total_steps
-    assert len(planned["x"]) <= ft.PLANNED_POINTS
+    assert len(planned["x"]) <= tc.PLANNED_POINTS
 
 
 def test_a_live_lr_change_shows_as_a_kink() -> None:
@@ -147,7 +149,7 @@ def test_a_live_lr_change_shows_as_a_kink() -> None:
     cfg = state.current_config
     state = sim.apply_changes(state, {"lr_peak": cfg.lr_peak * 3, "lr_min": cfg.lr_min * 3})
     state = sim.advance(state, 200)
-    lr = trace(ft.full_render(state, ft.ChartOptions()).figures["lr"], "lr", "lr")
+    lr = trace(tc.full_render(state, ft.ChartOptions()).figures["lr"], "lr", "lr")
     x, y = np.asarray(lr["x"]), np.asarray(lr["y"])
     before, after = y[x <= 1000][-1], y[x > 1000][0]
     assert after / before == pytest.approx(3.0, rel=0.02)
@@ -155,7 +157,7 @@ def test_a_live_lr_change_shows_as_a_kink() -> None:
 
 def test_log_scale_and_x_axis_choice() -> None:
     state = sim.advance(sim.start(sim.new_run(sim.preset("vicuna-7b"))), 200)
-    r = ft.full_render(state, ft.ChartOptions("wall", 0.0, True))
+    r = tc.full_render(state, ft.ChartOptions("wall", 0.0, True))
     assert r.figures["loss"]["layout"]["yaxis"]["type"] == "log"
     assert r.figures["memory"]["layout"]["yaxis"]["type"] == "linear"
     assert r.figures["loss"]["layout"]["xaxis"]["title"]["text"] == "wall time (h)"
@@ -165,21 +167,21 @@ def test_log_scale_and_x_axis_choice() -> None:
 
 
 def test_every_trace_follows_the_fixed_index_table() -> None:
-    r = ft.full_render(sim.new_run(sim.preset("vicuna-7b")), ft.ChartOptions())
+    r = tc.full_render(sim.new_run(sim.preset("vicuna-7b")), ft.ChartOptions())
     for chart, names in ft.TRACES.items():
         assert len(r.figures[chart]["data"]) == len(names)
 
 
 def test_a_run_with_no_steps_shows_a_hint_not_an_empty_grid() -> None:
     idle = sim.new_run(sim.preset("vicuna-7b"))
-    figs = ft.full_render(idle, ft.ChartOptions()).figures
+    figs = tc.full_render(idle, ft.ChartOptions()).figures
     assert figs["loss"]["layout"]["annotations"][0]["text"].startswith("No steps yet")
     assert figs["loss"]["layout"]["xaxis"]["visible"] is False
     assert "annotations" not in figs["lr"]["layout"]  # the planned schedule is already there
-    meta = ft.full_render(idle, ft.ChartOptions()).meta
+    meta = tc.full_render(idle, ft.ChartOptions()).meta
     running = sim.start(idle)
     new, m = sim.advance_with_metrics(running, 10)
-    assert ft.tick_appends(running, new, m, meta, ft.ChartOptions()) is None  # rebase once
+    assert tc.tick_appends(running, new, m, meta, ft.ChartOptions()) is None  # rebase once
 
 
 @pytest.mark.parametrize(
@@ -187,7 +189,7 @@ def test_a_run_with_no_steps_shows_a_hint_not_an_empty_grid() -> None:
     [
         (("tokens", 0.95, 1), ft.ChartOptions("tokens", 0.95, True)),
         (("nope", "junk", None), ft.ChartOptions("step", 0.0, False)),
-        (("step", 5, 0), ft.ChartOptions("step", ft.MAX_SMOOTHING, False)),
+        (("step", 5, 0), ft.ChartOptions("step", series.MAX_SMOOTHING, False)),
         (("step", float("nan"), 0), ft.ChartOptions("step", 0.0, False)),
     ],
 )
@@ -197,7 +199,7 @@ def test_chart_options_from_the_browser_are_clamped(raw: tuple[Any, ...], expect
 
 def test_kpis_read_like_a_dashboard() -> None:
     state = sim.advance(sim.start(sim.new_run(sim.preset("llama-2-7b"))), 3000)
-    k = ft.kpis(state, 100, 500)
+    k = ts.kpis(state, 100, 500)
     assert k["step"] == "3,000" and k["step_sub"] == "of 476,838"
     assert "left on 1,024 × A100 80GB" in k["remaining"]
     assert k["remaining"].split()[1] == "d"  # days of GPU time left, e.g. "7 d 11 h"
@@ -212,42 +214,48 @@ def test_kpis_read_like_a_dashboard() -> None:
      (3 * 86400 + 4 * 3600, "3 d 4 h"), (float("nan"), "–")],
 )  # fmt: skip
 def test_durations(seconds: float, text: str) -> None:
-    assert ft.fmt_duration(seconds) == text
+    assert fmt.duration(seconds) == text
 
 
 def test_events_have_human_text_newest_first() -> None:
-    rows = ft.event_rows([(0, "start", 100), (50, "spike", 0.123), (60, "diverged", 3e-3)])
+    rows = ts.event_rows([(0, "start", 100), (50, "spike", 0.123), (60, "diverged", 3e-3)])
     assert [r[1] for r in rows] == ["diverged", "spike", "start"]
-    assert rows[0][2].startswith("Diverged") and rows[0][3] == "danger"
+    assert rows[0][2].startswith("Diverged: loss went to NaN at LR 3.0e-03")
     assert "+0.123" in rows[1][2]
-    for kind in sim.run.EVENT_KINDS:
-        assert ft.event_text(kind, 1.0)
+    texts = {kind: ts.event_text(kind, 1.0) for kind in sim.run.EVENT_KINDS}
+    for kind, text in texts.items():
+        assert text != kind and text[0].isupper(), f"{kind!r} has no sentence of its own"
+    assert len(set(texts.values())) == len(texts), "two kinds of event read the same"
 
 
 def test_controls_enabled_per_status() -> None:
-    assert ft.controls_enabled(None)["start"] and not ft.controls_enabled(None)["stop"]
-    running = ft.controls_enabled("running")
+    assert ts.controls_enabled(None)["start"] and not ts.controls_enabled(None)["stop"]
+    running = ts.controls_enabled("running")
     assert not running["start"] and running["pause"] and running["stop"] and running["adjust"]
     for ended in ("stopped", "finished", "diverged"):
-        e = ft.controls_enabled(ended)
+        e = ts.controls_enabled(ended)
         assert e["reset"] and not (e["start"] or e["pause"] or e["stop"] or e["adjust"])
 
 
 def test_csv_has_every_step_at_full_resolution() -> None:
     state = sim.advance(sim.start(sim.new_run(sim.preset("vicuna-7b"))), 1234)
-    text = ft.metrics_csv(state)
+    text = vt.metrics_csv(state)
     lines = text.splitlines()
-    assert lines[0].split(",") == list(ft.CSV_COLUMNS)
+    assert lines[0].split(",") == list(vt.CSV_COLUMNS)
     assert len(lines) == 1 + 1234
     m = sim.metrics(state, 1000, 1001)
-    row = dict(zip(ft.CSV_COLUMNS, lines[1001].split(","), strict=True))
+    row = dict(zip(vt.CSV_COLUMNS, lines[1001].split(","), strict=True))
     assert int(row["step"]) == 1001
     assert float(row["train_loss"]) == pytest.approx(float(m["train_loss"][0]), rel=1e-6)
-    assert row["val_loss"] == "" or math.isfinite(float(row["val_loss"]))
+    assert row["val_loss"] == ""  # step 1001 is no evaluation: blank, not "nan"
+    evals = sim.metrics(state, 0, state.step)
+    k = int(np.flatnonzero(np.asarray(evals["is_eval"]))[-1])
+    row = dict(zip(vt.CSV_COLUMNS, lines[1 + k].split(","), strict=True))
+    assert float(row["val_loss"]) == pytest.approx(float(evals["val_loss"][k]), rel=1e-6)
 
 
 def test_csv_past_the_cap_is_refused_with_a_reason() -> None:
     cfg = sim.preset("llama-2-7b", global_batch_tokens=2**20, num_gpus=256)
-    state = at_step(cfg, ft.MAX_EXPORT_STEPS + 1)
+    state = at_step(cfg, vt.MAX_EXPORT_STEPS + 1)
     with pytest.raises(ValueError, match="limited to 1,000,000 steps"):
-        ft.metrics_csv(state)
+        vt.metrics_csv(state)

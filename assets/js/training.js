@@ -1,0 +1,107 @@
+/*
+ * Clientside half of the Training tab (the callbacks are declared in callbacks/training.py).
+ *
+ * Why clientside (docs/architecture.md, "The tick"): the run Store changes on every tick, and
+ * deciding here whether the charts need a full redraw, and spreading the server's one compact
+ * status Store over ~45 props, costs no request at all. Named functions in an asset file, not
+ * JavaScript strings in Python, because Dash inlines string callbacks into the page as
+ * <script> blocks, which the Content-Security-Policy forbids.
+ */
+(function () {
+  "use strict";
+
+  var H = "dash_html_components";
+
+  function eventItem(e) {
+    return {
+      type: "Li",
+      namespace: H,
+      props: {
+        className: "tr-event tr-ev-" + e[1],
+        children: [
+          {
+            type: "Span",
+            namespace: H,
+            props: { className: "tr-ev-step num", children: Number(e[0]).toLocaleString("en-US") },
+          },
+          { type: "Span", namespace: H, props: { className: "tr-ev-text", children: e[2] } },
+        ],
+      },
+    };
+  }
+
+  var NO_EVENTS = { type: "Li", namespace: H, props: { className: "tr-event-empty", children: "No events yet." } };
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    training: {
+      /**
+       * The gate: runs whenever the run Store changes and asks the server for a full redraw
+       * only when the charts were drawn for another run, step or set of changes. A tick's own
+       * answer updates the chart meta with the state, so the gate stays silent during playback.
+       * A Store of the wrong shape (edited in session storage) also asks: the server reads it,
+       * resets it and says why.
+       * @returns {Array} [TR_RENDER_REQ.data, TR_RENDERED.data]
+       */
+      renderGate: function (state, meta, rendered) {
+        var noUpdate = window.dash_clientside.no_update;
+        var valid = state && typeof state === "object" && Array.isArray(state.changes);
+        var key = !state
+          ? "none"
+          : valid
+            ? JSON.stringify([state.seed, state.config, state.changes.length, state.step === 0])
+            : "invalid:" + Date.now();
+        var step = valid ? state.step : 0;
+        if (meta && rendered === key && meta.step === step) {
+          return [noUpdate, noUpdate];
+        }
+        return [Date.now(), key];
+      },
+
+      /**
+       * The fan-out: the status Store's `props` ({prop: {component id: value}}) onto every
+       * output this callback declares; a prop the Store leaves out is left as it is.
+       * @returns {Array} one value per output, in the order Dash lists them
+       */
+      showStatus: function (view) {
+        var ctx = window.dash_clientside.callback_context;
+        var noUpdate = window.dash_clientside.no_update;
+        var props = view && typeof view === "object" && view.props ? view.props : {};
+        var has = Object.prototype.hasOwnProperty;
+        return ctx.outputs_list.map(function (o) {
+          var values = props[String(o.property).split("@")[0]];
+          return values && has.call(values, o.id) ? values[o.id] : noUpdate;
+        });
+      },
+
+      /**
+       * The event log from the status Store's `events`: the whole list ([[step, kind, text]],
+       * newest first), or {add, keep}: only the new events, put on top of what is shown.
+       * @returns {Array|Object} TR_EVENTS.children
+       */
+      showEvents: function (view, shown) {
+        var ev = view && typeof view === "object" ? view.events : undefined;
+        if (Array.isArray(ev)) {
+          return ev.length === 0 ? [NO_EVENTS] : ev.map(eventItem);
+        }
+        if (ev && Array.isArray(ev.add)) {
+          var old = (Array.isArray(shown) ? shown : [shown]).filter(function (c) {
+            return c && c.props && c.props.className !== "tr-event-empty";
+          });
+          return ev.add.map(eventItem).concat(old).slice(0, ev.keep || 32);
+        }
+        return window.dash_clientside.no_update;
+      },
+
+      /**
+       * The tick interval chosen in the select, if it is one the select offers.
+       * @returns {number} TICK.interval
+       */
+      tickInterval: function (value, options) {
+        var allowed = (options || []).some(function (o) {
+          return String(o.value) === String(value);
+        });
+        return allowed ? Number(value) : window.dash_clientside.no_update;
+      },
+    },
+  });
+})();

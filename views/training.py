@@ -1,0 +1,399 @@
+"""The Training tab's browser contract: one function per user action or tick, one result each.
+
+Each function takes what the browser sent (untrusted: every Store is read through
+``views.stores``) and returns a frozen dataclass whose fields are named after the callback's
+outputs (``callbacks/training.py`` declares them; ``callbacks.adapt`` translates ``KEEP``,
+``Edit`` and ``Notice``). The Stores this tab writes:
+
+- ``RUN_STORE``: the compact run (``sim.RunState.to_dict()``), session storage;
+- ``TR_META``: what the charts hold (``views.training_charts.ChartMeta``), memory;
+- ``TR_VIEW``: everything shown besides the charts (``views.training_status.status_view``);
+- ``TR_AUTOSAVE``: a run that just ended, for the saved-runs list.
+
+A tick, top to bottom (docs/architecture.md, "The tick"): ``tick`` reads the run and the
+chart meta, advances the simulator by the chosen steps (``sim.advance_with_metrics``, which
+also returns the new steps' metrics), turns those into a few points per trace
+(``training_charts.tick_appends``) or, when the browser would pass its bound or its charts are
+stale, into full downsampled figures (``full_render``), and sends the new state as an ``Edit``
+of only the fields that moved, the KPI/status Store, and the events that are new. Ticks never
+trigger a second request: the clientside gate (``assets/js/training.js``) asks ``render`` for
+a full redraw only when the run changed some other way (a control, a live change, a reload).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import simulator as sim
+from layouts import ids
+from layouts.figures.training import CHARTS, LINEAR_ONLY, ChartOptions, y_uirevision
+from simulator import saved as saved_runs
+from views import stores
+from views.contract import KEEP, Edit, Notice, download
+from views.training_charts import (
+    CHUNK_STEPS,
+    ChartMeta,
+    append_edits,
+    full_render,
+    tick_appends,
+)
+from views.training_status import event_text, status_view
+
+SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)  # steps per tick
+DEFAULT_SPEED = 100
+INTERVALS = (250, 500, 1000, 2000)  # milliseconds between ticks
+DEFAULT_INTERVAL = 500
+LR_MULTIPLIER = (0.05, 20.0)  # the live LR change's allowed range
+MAX_EXPORT_STEPS = 1_000_000  # CSV export cap: ~100 MB of text, a few seconds to write
+# Every metric but the eval flag: val_loss is blank between evaluations instead.
+CSV_COLUMNS = tuple(k for k in sim.METRIC_KEYS if k != "is_eval")
+
+Figures = dict[str, Any]  # chart -> a figure dict, an Edit, or KEEP
+
+
+def parse_speed(raw: Any) -> int:
+    """Steps per tick from the browser, within ``SPEEDS`` and ``sim.MAX_ADVANCE``."""
+    try:
+        v = int(float(raw))
+    except (TypeError, ValueError, OverflowError):
+        return DEFAULT_SPEED
+    return max(1, min(v, SPEEDS[-1], sim.MAX_ADVANCE))
+
+
+def parse_interval(raw: Any) -> int:
+    """Milliseconds between ticks from the browser, within ``INTERVALS``' range."""
+    try:
+        v = int(float(raw))
+    except (TypeError, ValueError, OverflowError):
+        return DEFAULT_INTERVAL
+    return max(INTERVALS[0], min(v, INTERVALS[-1]))
+
+
+def _keep_all() -> Figures:
+    return dict.fromkeys(CHARTS, KEEP)
+
+
+def _full(state: sim.RunState, opts: ChartOptions) -> tuple[Figures, dict[str, Any]]:
+    """Every chart redrawn for ``state``, and the meta the browser keeps with them."""
+    r = full_render(state, opts)
+    return r.figures, r.meta.to_dict()
+
+
+def _state_edit(old: dict[str, Any], new: dict[str, Any]) -> Edit:
+    """Assign only the top-level fields of the run that changed (step, status, events).
+
+    The config is most of the state's bytes and never changes in a tick, so sending it back
+    every tick would double the response.
+    """
+    edit = Edit()
+    for key, value in new.items():
+        if old.get(key) != value:
+            edit = edit.assign((key,), value)
+    return edit
+
+
+# ----------------------------------------------------------------------------- tick
+@dataclass(frozen=True)
+class TickResult:
+    """What one tick sends back."""
+
+    run: Any  # an Edit of the run's changed fields; None clears a bad run; KEEP
+    tick_disabled: bool
+    charts: Figures
+    meta: Any
+    view: Any
+    autosave: Any
+    alert: Any
+
+    @property
+    def rebased(self) -> bool:
+        """True when the tick redrew every chart instead of appending to them."""
+        return any(isinstance(f, dict) for f in self.charts.values())
+
+
+def tick(raw: Any, meta_raw: Any, speed: Any, interval: Any, opts: ChartOptions) -> TickResult:
+    """Advance the run one tick; append the new points; refresh KPIs, status and events."""
+    state, problem = stores.load_run(raw)
+    if state is None:
+        return TickResult(
+            None if problem else KEEP,
+            True,
+            _keep_all(),
+            KEEP,
+            KEEP,
+            KEEP,
+            Notice.of(problem) if problem else KEEP,
+        )
+    steps, every = parse_speed(speed), parse_interval(interval)
+    if state.status != "running":
+        # A stale tick (the run was paused or ended meanwhile): stop ticking, show the truth.
+        view = status_view(state, steps, every)
+        return TickResult(KEEP, True, _keep_all(), KEEP, view, KEEP, KEEP)
+    new, m = sim.advance_with_metrics(state, steps)
+    meta = ChartMeta.from_dict(meta_raw)
+    appends = tick_appends(state, new, m, meta, opts) if meta is not None else None
+    if appends is None:
+        charts, meta_out = _full(new, opts)
+    else:
+        charts, meta_out = append_edits(appends), appends.meta.to_dict()
+    seen = set(state.events)
+    added = [e for e in new.events if e not in seen]
+    running = new.status == "running"
+    ended = new.status in ("finished", "diverged")
+    return TickResult(
+        run=_state_edit(raw, new.to_dict()),
+        tick_disabled=not running,
+        charts=charts,
+        meta=meta_out,
+        view=status_view(
+            new,
+            steps,
+            every,
+            events=True if appends is None else added,
+            static=appends is None or new.status != state.status,
+        ),
+        autosave=new.to_dict() if ended else KEEP,
+        alert=KEEP,
+    )
+
+
+# ----------------------------------------------------------------------------- controls
+@dataclass(frozen=True)
+class ControlResult:
+    """What Start, Pause/Resume, Stop or Reset sends back."""
+
+    run: Any
+    tick_disabled: Any
+    view: Any
+    autosave: Any
+    alert: Any
+
+
+def control(
+    button: str | None, raw: Any, config_raw: Any, speed: Any, interval: Any
+) -> ControlResult:
+    """Start / Pause-Resume / Stop / Reset. A control that does not apply says why."""
+    state, problem = stores.load_run(raw)
+    cfg = stores.config_or_default(config_raw)
+    steps, every = parse_speed(speed), parse_interval(interval)
+    messages = [problem] if problem else []
+    autosave: Any = KEEP
+    try:
+        if button == ids.TR_START:
+            if state is None or state.status == "idle":
+                state = sim.start(sim.new_run(cfg))
+            else:
+                state = sim.start(state)  # raises: says why (e.g. press Reset first)
+            if state.status == "stopped":  # out of memory at step 0
+                messages.append(event_text("oom", state.events[-1][2]))
+        elif button == ids.TR_PAUSE:
+            if state is None:
+                raise sim.TransitionError("there is no run to pause; press Start")
+            state = sim.resume(state) if state.status == "paused" else sim.pause(state)
+        elif button == ids.TR_STOP:
+            if state is None:
+                raise sim.TransitionError("there is no run to stop")
+            state = sim.stop(state)
+            autosave = state.to_dict()
+        elif button == ids.TR_RESET:
+            state = sim.new_run(cfg)
+        else:
+            return ControlResult(KEEP, KEEP, KEEP, KEEP, KEEP)
+    except sim.TransitionError as exc:
+        messages.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+    alert = Notice.of(" ".join(messages)) if messages else KEEP
+    if state is None:
+        preview = sim.new_run(cfg)
+        return ControlResult(
+            None, True, status_view(preview, steps, every, preview=True), KEEP, alert
+        )
+    return ControlResult(
+        state.to_dict(),
+        state.status != "running",
+        status_view(state, steps, every),
+        autosave,
+        alert,
+    )
+
+
+# ----------------------------------------------------------------------------- full render
+@dataclass(frozen=True)
+class RenderResult:
+    """A full redraw: every chart, the meta, the status view (and a reset of a bad run)."""
+
+    charts: Figures
+    meta: Any
+    view: Any
+    run: Any
+    alert: Any
+    tick_disabled: Any
+
+
+def render(
+    trigger: str | None, raw: Any, config_raw: Any, opts: ChartOptions, speed: Any, interval: Any
+) -> RenderResult:
+    """Full figures for the run (or a preview of the next one), meta and status view.
+
+    A log-scale toggle only edits the y axes: it needs no data.
+    """
+    state, problem = stores.load_run(raw)
+    shown = state if state is not None else sim.new_run(stores.config_or_default(config_raw))
+    if trigger == ids.TR_LOG and problem is None:
+        charts: Figures = {}
+        for chart in CHARTS:
+            charts[chart] = (
+                KEEP
+                if chart in LINEAR_ONLY
+                else Edit()
+                .assign(("layout", "yaxis", "type"), "log" if opts.log else "linear")
+                .assign(("layout", "yaxis", "uirevision"), y_uirevision(shown, opts))
+            )
+        return RenderResult(charts, KEEP, KEEP, KEEP, KEEP, KEEP)
+    figures, meta = _full(shown, opts)
+    return RenderResult(
+        charts=figures,
+        meta=meta,
+        view=status_view(
+            shown, parse_speed(speed), parse_interval(interval), preview=state is None
+        ),
+        run=None if problem else KEEP,
+        alert=Notice.of(problem) if problem else KEEP,
+        # A reload restores a running run from session storage: keep it ticking. With no run
+        # the timer is left alone: a page load may render before the session store is read,
+        # and if that answer comes last, the next tick (finding its meta stale) redraws all.
+        tick_disabled=KEEP if state is None else state.status != "running",
+    )
+
+
+# ----------------------------------------------------------------------------- live changes
+@dataclass(frozen=True)
+class AdjustResult:
+    """A live change of LR, batch or clipping: the new run, a notice, the LR field's value."""
+
+    run: Any
+    notice: Any
+    lr_multiplier: Any
+
+
+def adjust(raw: Any, lr_mult: Any, batch: Any, clip: Any) -> AdjustResult:
+    """Apply the quick changes at the current step."""
+    state, problem = stores.load_run(raw)
+    if state is None:
+        return AdjustResult(
+            KEEP, Notice.of(problem or "There is no run to change; press Start."), KEEP
+        )
+    cur = state.current_config
+    changes: dict[str, Any] = {}
+    try:
+        if lr_mult not in (None, ""):
+            mult = float(lr_mult)
+            lo, hi = LR_MULTIPLIER
+            if not (math.isfinite(mult) and lo <= mult <= hi):
+                raise sim.ConfigError("LR multiplier", lr_mult, f"a number from {lo:g} to {hi:g}")
+            if mult != 1.0:
+                changes["lr_peak"] = cur.lr_peak * mult
+                changes["lr_min"] = cur.lr_min * mult
+        if batch not in (None, ""):
+            b = int(float(batch))
+            if b != cur.global_batch_tokens:
+                changes["global_batch_tokens"] = b
+        if clip not in (None, ""):
+            c = float(clip)
+            if c != cur.grad_clip:
+                changes["grad_clip"] = c
+        if not changes:
+            return AdjustResult(
+                KEEP, Notice.of("Nothing to change: every value equals the current one."), 1.0
+            )
+        new = sim.apply_changes(state, changes)
+    except (sim.ConfigError, sim.TransitionError, ValueError, TypeError, OverflowError) as exc:
+        return AdjustResult(KEEP, Notice.of(f"Not applied: {str(exc)[:200]}"), KEEP)
+    text = ", ".join(f"{k} = {v:.3g}" for k, v in changes.items() if k != "lr_min")
+    return AdjustResult(
+        new.to_dict(), Notice.of(f"Applied at step {new.step:,}: {text}.", "info"), 1.0
+    )
+
+
+# ----------------------------------------------------------------------------- save, export
+@dataclass(frozen=True)
+class SaveResult:
+    """The saved-runs list with the run added, and what happened."""
+
+    saved: Any
+    notice: Any
+
+
+def save(autosaved: bool, raw: Any, saved: Any) -> SaveResult:
+    """Add the run to the saved runs: "Save run", or the auto-save of a run that just ended.
+
+    ``raw`` is the run Store for a click, the ``TR_AUTOSAVE`` Store for an auto-save.
+    """
+    state, problem = stores.load_run(raw)
+    if state is None:
+        if autosaved:
+            return SaveResult(KEEP, KEEP)
+        return SaveResult(KEEP, Notice.of(problem or "There is no run to save yet."))
+    if state.status == "idle":
+        return SaveResult(KEEP, Notice.of("Nothing to save: the run has not started."))
+    good = saved if isinstance(saved, list) else []
+    new_list, dropped = saved_runs.add_run(good, state)
+    how = "Auto-saved" if autosaved else "Saved"
+    msg = f"{how} the run at step {state.step:,} ({state.status}) to Saved runs."
+    if dropped:
+        msg += f" {dropped}."
+    return SaveResult(new_list, Notice.of(msg, "warning" if dropped else "success"))
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The CSV download, or a notice saying why there is none."""
+
+    download: Any
+    notice: Any
+
+
+def export(raw: Any) -> ExportResult:
+    """The run's metrics at full resolution as CSV, recomputed from the state."""
+    state, problem = stores.load_run(raw)
+    if state is None or state.step == 0:
+        return ExportResult(
+            KEEP, Notice.of(problem or "Nothing to export yet: start the run first.")
+        )
+    try:
+        text = metrics_csv(state)
+    except ValueError as exc:
+        return ExportResult(KEEP, Notice.of(f"Export refused: {exc}."))
+    name = f"{state.config.model}-seed{state.seed}-step{state.step}.csv"
+    return ExportResult(download(text, name, "text/csv"), KEEP)
+
+
+def metrics_csv(state: sim.RunState) -> str:
+    """The run's metrics at full resolution, one row per step, recomputed from the state.
+
+    Raises:
+        ValueError: the run is longer than ``MAX_EXPORT_STEPS`` (the text would pass ~100 MB).
+    """
+    if state.step > MAX_EXPORT_STEPS:
+        raise ValueError(
+            f"this run has {state.step:,} steps; CSV export is limited to "
+            f"{MAX_EXPORT_STEPS:,} steps (about 100 MB)"
+        )
+    parts = [",".join(CSV_COLUMNS) + "\n"]
+    fmt = "{:.7g}".format  # 7 significant digits; str.format beats np.char by ~5x here
+    for m in sim.iter_metrics(state, 0, state.step, chunk=CHUNK_STEPS):
+        cols: list[list[str]] = []
+        for name in CSV_COLUMNS:
+            a = np.asarray(m[name])
+            if a.dtype.kind in "iu":
+                cols.append(list(map(str, a.tolist())))
+            else:
+                col = list(map(fmt, a.astype(np.float64).tolist()))
+                if name == "val_loss":  # empty between evaluations, not "nan"
+                    col = ["" if v == "nan" else v for v in col]
+                cols.append(col)
+        parts.append("\n".join(map(",".join, zip(*cols, strict=True))) + "\n")
+    return "".join(parts)
