@@ -3,7 +3,7 @@
 Each request is what the browser sends when one field changes: the whole form (every field,
 pattern-matching ``ALL``) POSTed to /_dash-update-component via Flask's test client, answered
 with every mark, message, estimate tile, both figures, the fit advice and the link. The
-budget (issue 5) is 20 ms per change. Wall time and this thread's CPU time are both printed:
+budget is 20 ms per change. Wall time and this thread's CPU time are both printed:
 on a shared machine the wall p95 includes time spent waiting for a core. Cases cycle through
 presets, field edits, a config that does not fit (fit advice runs), a custom architecture and
 an invalid form.
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import simulator as sim
 from app import app
-from layouts import config_form as cf
 from layouts import ids
+from views import config_form as cf
 
 NAMES = {
     ids.CFG_FIELD: list(cf.FIELDS),

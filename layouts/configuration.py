@@ -3,29 +3,33 @@
 Left: the recipe in grouped cards (model, data and batch, optimizer, schedule, hardware,
 run). Right, sticky: the estimate (compute, time, money, carbon, tokens per parameter against
 Chinchilla), memory per GPU against capacity with one-click fixes when it does not fit, and
-the shareable link. The form's fields come from ``layouts.config_form.FIELDS``; each input
+the shareable link. The form's fields come from ``views.config_form.FIELDS``; each input
 has a pattern-matching id, so one callback reads the whole form in one request and marks
 every field at once.
 
 Numbers are text inputs on purpose: the server parses "2T", "4Mi" or "3e-4" and says what is
 wrong with "2 trillion", where an ``<input type=number>`` would send nothing at all.
-The view builders below (``estimate_view``, ``fit_view``, ``hints``) are pure functions of a
-config and its estimate, used by the callbacks and unit-tested directly.
+What the estimate says is computed in ``views.configuration`` (tiles as ``Stat``, the fit
+warning as ``Fit``); ``estimate_children`` below draws that data, because the look (classes,
+tooltips, the advice buttons' pattern-matching ids) belongs with the rest of the layout and a
+view never imports Dash. See docs/architecture.md.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 import simulator as sim
-from layouts import config_form as cf
 from layouts import ids
 from layouts.figures import configuration as fc
+from views import config_form as cf
+from views import config_io
+from views.configuration import SUMMARY_CLASS, EstimateResult, Fit, Stat
+from views.stores import DEFAULT_MODEL
 
 DEBOUNCE_MS = 350  # one request when typing pauses, not one per key
 SECTION_ICONS = {
@@ -36,7 +40,6 @@ SECTION_ICONS = {
     "hardware": "▣",
     "run": "⚙",
 }
-SUMMARY_CLASS = "cfg-summary"
 SWITCH = (("false", "Off"), ("true", "On · recompute in backward"))
 
 
@@ -123,7 +126,7 @@ def _model_card() -> dbc.Card:
     preset = dcc.Dropdown(
         id=ids.CFG_PRESET,
         options=cf.preset_options(),
-        value=cf.DEFAULT_PRESET,
+        value=DEFAULT_MODEL,
         clearable=False,
         searchable=True,
         className="cfg-preset",
@@ -197,7 +200,7 @@ def _actions() -> html.Div:
         accept=".json,application/json",
         # The browser drops anything over 1 MB without reading it (bounded upload); between
         # 64 KB and 1 MB the server answers with the size limit.
-        max_size=16 * cf.MAX_UPLOAD_BYTES,
+        max_size=16 * config_io.MAX_UPLOAD_BYTES,
         multiple=False,
         className="btn btn-sm btn-outline-secondary cfg-upload",
         className_active="cfg-upload-active",
@@ -362,158 +365,37 @@ def layout() -> html.Div:
     )
 
 
-# ------------------------------------------------------------------------------- views
+# ---------------------------------------------------------------------------- estimate
 
 
-def fmt_duration(seconds: float) -> str:
-    """3.2 days, 5.1 h, 12 min: the unit a planner thinks in."""
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:,.1f} days"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds:.1f} s"
-
-
-def fmt_money(x: float) -> str:
-    if x >= 1e6:
-        return f"${x / 1e6:,.2f}M"
-    if x >= 1e4:
-        return f"${x / 1e3:,.0f}K"
-    return f"${x:,.0f}" if x >= 100 else f"${x:,.2f}"
-
-
-def fmt_flops(x: float) -> str:
-    exp = math.floor(math.log10(x)) if x > 0 else 0
-    return f"{x / 10**exp:.2f}e{exp}"
-
-
-def fmt_energy(kwh: float) -> str:
-    if kwh >= 1e3:
-        return f"{kwh / 1e3:,.1f} MWh"
-    return f"{kwh:,.1f} kWh"
-
-
-def fmt_mass(kg: float) -> str:
-    if kg >= 1e3:
-        return f"{kg / 1e3:,.1f} t"
-    return f"{kg:,.1f} kg"
-
-
-def _stat(label: str, value: str, sub: str = "", tip: str = "", key: str = "") -> html.Div:
+def _stat(stat: Stat) -> html.Div:
     return html.Div(
         [
-            html.Div([label, *_tip(f"stat-{key}", tip)], className="cfg-stat-label"),
-            html.Div(value, className="cfg-stat-value num"),
-            html.Div(sub, className="cfg-stat-sub"),
+            html.Div([stat.label, *_tip(f"stat-{stat.key}", stat.tip)], className="cfg-stat-label"),
+            html.Div(stat.value, className="cfg-stat-value num"),
+            html.Div(stat.sub, className="cfg-stat-sub"),
         ],
         className="cfg-stat",
-        **{"data-stat": key},
+        **{"data-stat": stat.key},
     )
 
 
-TOKENS_PER_PARAM_TIP = (
-    "Training tokens per parameter. Hoffmann et al. 2022 (Chinchilla) found about 20 "
-    "compute-optimal: for a fixed FLOP budget, loss is lowest near that ratio. Models meant "
-    "for cheap inference (LLaMA, Llama 2) train far past it on purpose."
-)
-MFU_TIP = cf.FIELDS["mfu"].tip
+def estimate_tiles(stats: tuple[Stat, ...] | str) -> list[html.Div]:
+    """The estimate card's tiles, or the note saying why there are none."""
+    if isinstance(stats, str):
+        return [html.Div(stats, className="cfg-invalid-note")]
+    return [_stat(s) for s in stats]
 
 
-def estimate_view(cfg: sim.TrainingConfig, est: sim.Estimate) -> list[html.Div]:
-    """The estimate tiles for a valid config."""
-    gpu = sim.GPUS[cfg.gpu]
-    ratio = est.tokens_per_param
-    opt_ratio = est.optimal_tokens_per_param
-    if ratio > 2 * opt_ratio:
-        verdict = f"{ratio / opt_ratio:.1f}× past it (inference-friendly)"
-    elif ratio < opt_ratio / 2:
-        verdict = "under-trained for its size"
-    else:
-        verdict = "near compute-optimal"
-    mfu_sub = "override" if cfg.mfu is not None else f"modelled · {gpu.name}"
-    return [
-        _stat(
-            "Parameters",
-            cf.format_count(est.params),
-            f"{cfg.arch.n_layers} layers · d {cfg.arch.d_model:,}",
-            key="params",
-        ),
-        _stat(
-            "Tokens",
-            cf.format_count(est.tokens),
-            f"{cf.format_count(cfg.dataset_tokens)} × {cfg.epochs:g} epoch"
-            + ("s" if cfg.epochs != 1 else ""),
-            key="tokens",
-        ),
-        _stat(
-            "Steps",
-            f"{est.steps:,}",
-            f"grad accum × {est.grad_accum} · {fmt_duration(est.step_seconds)}/step",
-            key="steps",
-        ),
-        _stat(
-            "Compute",
-            f"{fmt_flops(est.total_flops)} FLOP",
-            f"{cf.format_count(est.flops_per_token)} FLOP/token",
-            key="flops",
-        ),
-        _stat(
-            "Throughput",
-            f"{cf.format_count(est.tokens_per_second)} tok/s",
-            f"{cf.format_count(est.tokens_per_second / cfg.num_gpus)} tok/s per GPU",
-            key="tps",
-        ),
-        _stat("MFU", f"{est.mfu * 100:.1f}%", mfu_sub, MFU_TIP, key="mfu"),
-        _stat(
-            "Wall time",
-            fmt_duration(est.wall_seconds),
-            f"on {cfg.num_gpus:,} × {gpu.name}",
-            key="wall",
-        ),
-        _stat("GPU-hours", cf.format_count(est.gpu_hours), "", key="gpuh"),
-        _stat(
-            "Cost",
-            fmt_money(est.cost_usd),
-            f"at ${est.price_per_gpu_hour:.2f}/GPU-h"
-            + (" (override)" if cfg.price_per_gpu_hour is not None else ""),
-            key="cost",
-        ),
-        _stat("Energy", fmt_energy(est.energy_kwh), "board power × PUE 1.1", key="energy"),
-        _stat("CO₂e", fmt_mass(est.co2_kg), "at 0.385 kg/kWh", key="co2"),
-        _stat(
-            "Tokens / param",
-            f"{ratio:,.1f}",
-            f"optimal ≈ {opt_ratio:.0f} at this compute (rule of thumb 20) · {verdict}",
-            TOKENS_PER_PARAM_TIP,
-            key="tpp",
-        ),
-        _stat(
-            "Chinchilla-optimal",
-            f"{cf.format_count(est.optimal_params)} params",
-            f"on {cf.format_count(est.optimal_tokens)} tokens for the same compute",
-            key="optimal",
-        ),
-    ]
-
-
-def memory_text(est: sim.Estimate) -> str:
-    return f"{est.memory_total / 1e9:.1f} / {est.memory_capacity / 1e9:g} GB"
-
-
-def fit_view(est: sim.Estimate, advice: list[sim.FitAdvice]) -> list[Any]:
-    """Nothing when it fits; otherwise the warning and one button per suggestion."""
-    if est.fits:
-        return [
-            html.Div(
-                f"Fits: {est.memory_total / est.memory_capacity * 100:.0f}% of each GPU's memory.",
-                className="cfg-fits",
-            )
-        ]
-    over = (est.memory_total - est.memory_capacity) / 1e9
+def fit_view(fit: Fit | None) -> list[Any]:
+    """Nothing while the form is invalid; the headroom when it fits; otherwise the warning
+    and one Apply button per suggestion that has changes (index = its place in the store)."""
+    if fit is None:
+        return []
+    if fit.fits:
+        return [html.Div(fit.text, className="cfg-fits")]
     items = []
-    for i, a in enumerate(advice):
+    for i, (text, offers) in enumerate(fit.fixes):
         button = (
             dbc.Button(
                 "Apply",
@@ -523,18 +405,15 @@ def fit_view(est: sim.Estimate, advice: list[sim.FitAdvice]) -> list[Any]:
                 n_clicks=0,
                 class_name="cfg-advice-btn",
             )
-            if a.changes
+            if offers
             else None
         )
-        need = f" → {a.memory_total / 1e9:.1f} GB" if a.changes else ""
-        items.append(html.Li([html.Span(a.text + need), button], className="cfg-advice"))
+        items.append(html.Li([html.Span(text), button], className="cfg-advice"))
     return [
         dbc.Alert(
             [
                 html.Strong("Does not fit: "),
-                f"needs {est.memory_total / 1e9:.1f} GB per GPU, {over:.1f} GB more than the "
-                f"{est.memory_capacity / 1e9:g} GB available. The run would stop with "
-                "out-of-memory at step 0.",
+                fit.text,
                 html.Ul(items, className="cfg-advice-list"),
             ],
             color="danger",
@@ -543,39 +422,6 @@ def fit_view(est: sim.Estimate, advice: list[sim.FitAdvice]) -> list[Any]:
     ]
 
 
-def hints(cfg: sim.TrainingConfig | None, est: sim.Estimate | None) -> dict[str, str]:
-    """Each field's line under the input: what it means for this config, then its range."""
-    bounds = {name: cf.bound_text(f) for name, f in cf.FIELDS.items()}
-    if cfg is None or est is None:
-        return bounds
-    d: dict[str, str] = {}
-    d["global_batch_tokens"] = (
-        f"= {cfg.sequences_per_batch:,} sequences × {cfg.seq_len:,} "
-        f"({cf.format_count(cfg.global_batch_tokens)})"
-    )
-    d["micro_batch_size"] = (
-        f"grad accumulation × {cfg.grad_accum} over {cfg.data_parallel:,} data-parallel GPUs"
-    )
-    epochs = f"{cfg.epochs:g} epoch" + ("" if cfg.epochs == 1 else "s")
-    d["dataset_tokens"] = f"× {epochs} = {cf.format_count(est.tokens)} tokens"
-    d["warmup_steps"] = f"{cfg.warmup_steps / est.steps * 100:.2g}% of {est.steps:,} steps"
-    d["num_gpus"] = f"{cfg.data_parallel:,} data parallel × {cfg.tensor_parallel} tensor"
-    if cfg.lr_peak > 0:
-        d["lr_min"] = f"{cfg.lr_min / cfg.lr_peak * 100:.3g}% of peak"
-    d["lr_peak"] = sim.SCHEDULES[cfg.schedule].name
-    if cfg.mfu is None:
-        d["mfu"] = f"blank = modelled {est.mfu * 100:.1f}%"
-    if cfg.price_per_gpu_hour is None:
-        d["price_per_gpu_hour"] = f"blank = list ${sim.GPUS[cfg.gpu].price_per_hour:.2f}"
-    if cfg.eval_interval is None:
-        d["eval_interval"] = f"blank = every {cfg.resolved_eval_interval:,}"
-    if cfg.checkpoint_interval is None:
-        d["checkpoint_interval"] = f"blank = every {cfg.resolved_checkpoint_interval:,}"
-    d["base_tokens"] = "from scratch" if cfg.base_tokens == 0 else "continues a checkpoint"
-    d["zero_stage"] = "shards training state over the data-parallel GPUs"
-    d["activation_checkpointing"] = "less activation memory for ~33% more compute"
-    out = {}
-    for name, bound in bounds.items():
-        derived = d.get(name)
-        out[name] = f"{derived} · range {bound}" if derived and bound else derived or bound
-    return out
+def estimate_children(view: EstimateResult) -> dict[str, Any]:
+    """The two outputs of ``estimate`` that are component trees, drawn from the view's data."""
+    return {"stats": estimate_tiles(view.stats), "fit": fit_view(view.fit)}

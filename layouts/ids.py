@@ -102,7 +102,7 @@ CFG_COPY = "cfg-copy"  # dcc.Clipboard copying CFG_LINK
 
 
 def cfg_field(name: str) -> dict[str, str]:
-    """Id of one form input (pattern-matching; ``name`` from ``layouts.configuration.FIELDS``)."""
+    """Id of one form input (pattern-matching; ``name`` from ``views.config_form.FIELDS``)."""
     return {"type": CFG_FIELD, "name": name}
 
 

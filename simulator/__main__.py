@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from simulator import fmt
 from simulator.catalog import CUSTOM_MODEL, GPUS, MODELS, OPTIMIZERS
 from simulator.config import PRESETS, ConfigError, TrainingConfig, preset
 from simulator.estimate import Estimate, FitAdvice, estimate, fit_advice
@@ -145,32 +146,10 @@ def _load_config_file(path: str) -> TrainingConfig:
 
 
 # ------------------------------------------------------------------------------ format
-def _si(x: float, unit: str = "", digits: int = 3) -> str:
-    """1.23e12 -> '1.23 T' (decimal prefixes)."""
-    for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "B" if not unit else "G"), (1e6, "M")):
-        if abs(x) >= scale:
-            return f"{x / scale:.{digits}g} {prefix}{unit}"
-    if abs(x) >= 1e3:
-        return f"{x:,.0f} {unit}".rstrip()
-    return f"{x:.{digits}g} {unit}".rstrip()
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 3 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
-
-
-def _gb(x: float) -> str:
-    return f"{x / 1e9:7.1f} GB"
-
-
 def format_estimate(cfg: TrainingConfig, est: Estimate, advice: Sequence[FitAdvice]) -> str:
-    """The readable table ``estimate`` prints."""
+    """The readable table ``estimate`` prints (numbers as the web page shows them)."""
     gpu = GPUS[cfg.gpu]
-    model = MODELS[cfg.model].name if cfg.model in MODELS else "custom model"
+    model = fmt.model_name(cfg.model)
     ckpt = "activation checkpointing" if cfg.activation_checkpointing else "no checkpointing"
     tp = f", TP {cfg.tensor_parallel}" if cfg.tensor_parallel > 1 else ""
     lines = [
@@ -183,51 +162,51 @@ def format_estimate(cfg: TrainingConfig, est: Estimate, advice: Sequence[FitAdvi
         lines.append(f"  {label:<22}{value:>16}  {note}".rstrip())
 
     lines.append("Run")
-    row("parameters", _si(est.params))
-    epochs = f"{cfg.epochs:g} epoch{'s' if cfg.epochs != 1 else ''} of {_si(cfg.dataset_tokens)}"
-    row("tokens", _si(est.tokens), epochs)
+    row("parameters", fmt.si(est.params))
+    epochs = f"{cfg.epochs:g} epoch{'s' if cfg.epochs != 1 else ''} of {fmt.si(cfg.dataset_tokens)}"
+    row("tokens", fmt.si(est.tokens), epochs)
     row(
         "steps",
         f"{est.steps:,}",
         f"{cfg.global_batch_tokens:,} tokens/step = {cfg.sequences_per_batch:,} x {cfg.seq_len:,}"
         f"; grad accum {est.grad_accum}",
     )
-    row("FLOPs per token", _si(est.flops_per_token), f"total {est.total_flops:.3g} FLOPs")
+    row("FLOPs per token", fmt.si(est.flops_per_token), f"total {fmt.flops(est.total_flops)} FLOPs")
     lines.append("Throughput and cost")
     row(
         "tokens/s",
-        _si(est.tokens_per_second),
-        f"{est.tokens_per_second / cfg.num_gpus:,.0f} per GPU",
+        fmt.si(est.tokens_per_second),
+        f"{fmt.si(est.tokens_per_second / cfg.num_gpus)} per GPU",
     )
-    row("MFU", f"{est.mfu * 100:.1f} %")
-    row("step time", f"{est.step_seconds:.2f} s")
-    row("wall time", _duration(est.wall_seconds))
-    row("GPU-hours", f"{est.gpu_hours:,.0f}")
-    row("cost", f"${est.cost_usd:,.0f}", f"at ${est.price_per_gpu_hour:.2f} per GPU-hour")
-    row("energy", f"{est.energy_kwh / 1000:,.1f} MWh", "board power x PUE 1.1")
-    row("CO2", f"{est.co2_kg / 1000:,.1f} t CO2e", "0.385 kg per kWh")
+    row("MFU", fmt.percent(est.mfu))
+    row("step time", fmt.seconds(est.step_seconds))
+    row("wall time", fmt.duration(est.wall_seconds))
+    row("GPU-hours", fmt.si(est.gpu_hours))
+    row("cost", fmt.money(est.cost_usd), f"at {fmt.money(est.price_per_gpu_hour)} per GPU-hour")
+    row("energy", fmt.energy(est.energy_kwh), "board power x PUE 1.1")
+    row("CO2", f"{fmt.mass(est.co2_kg)} CO2e", "0.385 kg per kWh")
     lines.append(f"Memory per GPU (capacity {gpu.memory_gb:g} GB)")
     for part, value in est.memory.items():
-        row(part, _gb(value))
-    share = est.memory_total / est.memory_capacity * 100
+        row(part, fmt.gigabytes(value))
+    share = fmt.percent(est.memory_total / est.memory_capacity, 0)
     verdict = "fits" if est.fits else "DOES NOT FIT"
-    row("total", _gb(est.memory_total), f"{share:.0f}% of capacity: {verdict}")
+    row("total", fmt.gigabytes(est.memory_total), f"{share} of capacity: {verdict}")
     if not est.fits:
         lines.append("Fit advice")
         for a in advice:
-            mark = f"-> {a.memory_total / 1e9:.1f} GB" if a.fits else ""
+            mark = f"-> {fmt.gigabytes(a.memory_total)}" if a.fits else ""
             lines.append(f"  - {a.text} {mark}".rstrip())
     lines.append("Scaling (Chinchilla, Hoffmann et al. 2022)")
     row(
         "tokens per parameter",
-        f"{est.tokens_per_param:,.1f}",
+        fmt.number(est.tokens_per_param, ",.1f"),
         f"rule of thumb {CHINCHILLA_TOKENS_PER_PARAM:g}; "
         f"approach-3 fit at this compute {est.optimal_tokens_per_param:.1f}",
     )
     row(
         "optimal for this compute",
-        _si(est.optimal_params),
-        f"parameters on {_si(est.optimal_tokens)} tokens",
+        fmt.si(est.optimal_params),
+        f"parameters on {fmt.si(est.optimal_tokens)} tokens",
     )
     return "\n".join(lines)
 
@@ -240,7 +219,7 @@ def format_presets() -> str:
         spec = MODELS[slug]
         hw = f"{cfg.num_gpus:,} x {GPUS[cfg.gpu].name}"
         lines.append(
-            f"{slug:<15}{spec.name:<18}{_si(est.params):>8}{_si(est.tokens):>9}  {hw:<22}"
+            f"{slug:<15}{spec.name:<18}{fmt.si(est.params):>8}{fmt.si(est.tokens):>9}  {hw:<22}"
             f"{spec.source.split(',')[0][:40]}"
         )
     return "\n".join(lines)

@@ -59,6 +59,12 @@ def duration(seconds: float) -> str:
     return f"{sec} s"
 
 
+def seconds(x: float) -> str:
+    """``0.452 s``, ``2.31 s``, ``12.3 s``: a short interval such as one optimizer step,
+    where ``duration``'s whole seconds would read "0 s"."""
+    return f"{x:.3g} s" if math.isfinite(x) and x >= 0 else MISSING
+
+
 def money(usd: float) -> str:
     """``$4.56``, ``$456``, ``$45.6k``, ``$1.23M``: a cost in US dollars."""
     if not math.isfinite(usd):

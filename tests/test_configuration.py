@@ -1,21 +1,25 @@
 """Configuration tab, pure logic: form <-> config mapping, bounds, links, files, fit advice,
-the estimate view and the action functions the callbacks wrap."""
+and what each action returns (``views.configuration``), read by its named fields."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
-from dash import no_update
 
 import simulator as sim
-from callbacks import configuration as cb
-from layouts import config_form as cf
 from layouts import configuration as lc
 from layouts import ids
 from layouts.figures import configuration as fc
+from simulator import fmt
+from views import config_form as cf
+from views import config_io as cio
+from views import configuration as vc
+from views.contract import KEEP
+from views.stores import DEFAULT_MODEL
 
 
 def form(slug: str = "llama-2-7b", **changes: Any) -> tuple[str, dict[str, Any]]:
@@ -45,6 +49,8 @@ def upload(text: str | bytes) -> str:
         ("1_000", 1000),
         ("1.4t", 1.4e12),
         ("3e-4", 3e-4),
+        ("100k", 1e5),
+        ("100K", 1e5),
     ],
 )
 def test_parse_number_reads_what_people_type(text: str, value: float) -> None:
@@ -108,7 +114,7 @@ def test_each_bad_field_is_marked_at_once_with_what_is_allowed() -> None:
     assert set(result.errors) == {"seq_len", "num_gpus", "lr_peak", "dataset_tokens"}
     assert "128 – 131,072" in result.errors["seq_len"]
     assert "1 – 65,536" in result.errors["num_gpus"]
-    assert "100K – 100T tokens" in result.errors["dataset_tokens"]
+    assert "100k – 100T tokens" in result.errors["dataset_tokens"]
 
 
 def test_cross_field_rule_marks_the_field_it_names() -> None:
@@ -195,14 +201,14 @@ def test_preset_options_are_grouped_by_family() -> None:
 
 def test_link_round_trip_carries_only_the_difference() -> None:
     cfg = sim.preset("mistral-7b", num_gpus=256, lr_peak=2e-4)
-    token = cf.encode_link(cfg)
+    token = cio.encode_link(cfg)
     assert json.loads(base64.urlsafe_b64decode(token + "==")) == {
         "model": "mistral-7b",
         "num_gpus": 256,
         "lr_peak": 2e-4,
     }
-    assert cf.decode_link(f"?config={token}") == cfg
-    assert cf.decode_link("") is None and cf.decode_link(None) is None
+    assert cio.decode_link(f"?config={token}") == cfg
+    assert cio.decode_link("") is None and cio.decode_link(None) is None
 
 
 @pytest.mark.parametrize(
@@ -216,7 +222,7 @@ def test_link_round_trip_carries_only_the_difference() -> None:
 )
 def test_bad_links_say_why(search: str) -> None:
     with pytest.raises(cf.FormError):
-        cf.decode_link(search)
+        cio.decode_link(search)
 
 
 # ---------------------------------------------------------------------------- files
@@ -224,12 +230,12 @@ def test_bad_links_say_why(search: str) -> None:
 
 def test_saved_file_loads_back_identically() -> None:
     cfg = sim.preset("codellama-7b", seed=7, mfu=0.4)
-    assert cf.decode_upload(upload(cf.config_file(cfg))) == cfg
+    assert cio.decode_upload(upload(cio.config_file(cfg))) == cfg
 
 
 def test_a_saved_run_state_loads_its_config() -> None:
     state = sim.new_run(sim.preset("vicuna-7b"))
-    assert cf.decode_upload(upload(json.dumps(state.to_dict()))) == sim.preset("vicuna-7b")
+    assert cio.decode_upload(upload(json.dumps(state.to_dict()))) == sim.preset("vicuna-7b")
 
 
 @pytest.mark.parametrize(
@@ -253,16 +259,16 @@ def test_a_saved_run_state_loads_its_config() -> None:
 )
 def test_hostile_files_are_refused_with_a_reason(content: str | bytes, says: str) -> None:
     with pytest.raises(cf.FormError, match=says):
-        cf.decode_upload(upload(content))
+        cio.decode_upload(upload(content))
 
 
 def test_oversized_and_malformed_uploads() -> None:
     with pytest.raises(cf.FormError, match="larger than 64 KB"):
-        cf.decode_upload(upload(" " * (cf.MAX_UPLOAD_BYTES + 10)))
+        cio.decode_upload(upload(" " * (cio.MAX_UPLOAD_BYTES + 10)))
     with pytest.raises(cf.FormError):
-        cf.decode_upload("data:application/json;base64,!!!not base64!!!")
+        cio.decode_upload("data:application/json;base64,!!!not base64!!!")
     with pytest.raises(cf.FormError):
-        cf.decode_upload(12345)
+        cio.decode_upload(12345)
 
 
 # ------------------------------------------------------------------ estimate and fit advice
@@ -273,27 +279,40 @@ def no_fit() -> sim.TrainingConfig:
     return sim.preset("llama-2-70b", num_gpus=64, zero_stage=0, tensor_parallel=1)
 
 
-def test_fit_view_warns_and_offers_one_click_fixes_that_fit() -> None:
+def _text(component: Any) -> str:
+    return json.dumps(component, default=lambda c: c.to_plotly_json(), ensure_ascii=False)
+
+
+def test_fit_warns_and_offers_one_click_fixes_that_fit() -> None:
     cfg = no_fit()
     est = sim.estimate(cfg)
     advice = sim.fit_advice(cfg)
-    assert not est.fits and advice
-    text = json.dumps(lc.fit_view(est, advice), default=str, ensure_ascii=False)
-    assert "Does not fit" in text
+    fit = vc.fit(est, advice)
+    assert not est.fits and advice and not fit.fits
+    assert "more than the 80 GB available" in fit.text
+    assert [text.split(" → ")[0] for text, _ in fit.fixes] == [a.text for a in advice]
     for a in advice:
         fixed = cfg.with_changes(a.changes)
         assert sim.estimate(fixed).fits, a.text
+    page = _text(lc.fit_view(fit))
+    assert "Does not fit" in page
+    buttons = page.count(f'"type": "{ids.CFG_ADVICE}"')  # each Apply button's id
+    assert buttons == sum(1 for _, button in fit.fixes if button) >= 1
 
 
-def test_fit_view_says_fits_with_headroom() -> None:
-    est = sim.estimate(sim.preset("llama-2-7b"))
-    assert "Fits" in json.dumps(lc.fit_view(est, []), default=str, ensure_ascii=False)
+def test_fit_says_fits_with_headroom() -> None:
+    fit = vc.fit(sim.estimate(sim.preset("llama-2-7b")), [])
+    assert fit.fits and re.fullmatch(r"Fits: \d+% of each GPU's memory\.", fit.text)
+    assert fit.text in _text(lc.fit_view(fit))
+    assert lc.fit_view(None) == []  # nothing while the form is invalid
 
 
 def test_estimate_tiles_show_the_numbers_a_planner_needs() -> None:
     cfg = sim.preset("llama-2-7b")
-    text = json.dumps(lc.estimate_view(cfg, sim.estimate(cfg)), default=str, ensure_ascii=False)
-    for label in (
+    est = sim.estimate(cfg)
+    tiles = {s.key: s for s in vc.stats(cfg, est)}
+    labels = [s.label for s in tiles.values()]
+    assert labels == [
         "Parameters",
         "Tokens",
         "Steps",
@@ -307,14 +326,22 @@ def test_estimate_tiles_show_the_numbers_a_planner_needs() -> None:
         "CO₂e",
         "Tokens / param",
         "Chinchilla-optimal",
-    ):
-        assert label in text
-    assert "6.74B" in text and "grad accum" in text
+    ]
+    assert tiles["params"].value == "6.74B"
+    assert "grad accum" in tiles["steps"].sub
+    # Read as on the Training tab (simulator.fmt): "7 d 12 h", "185k", a step in seconds.
+    assert re.fullmatch(r"\d+ d \d+ h", tiles["wall"].value)
+    assert tiles["wall"].value == fmt.duration(est.wall_seconds)
+    assert tiles["gpuh"].value == fmt.si(est.gpu_hours) and tiles["gpuh"].value.endswith("k")
+    assert f"{fmt.seconds(est.step_seconds)}/step" in tiles["steps"].sub
+    assert tiles["cost"].value == fmt.money(est.cost_usd)
+    page = _text(lc.estimate_tiles(vc.stats(cfg, est)))
+    assert all(label in page for label in labels) and "6.74B" in page
 
 
 def test_hints_explain_derived_values() -> None:
     cfg = sim.preset("llama-2-7b")
-    h = lc.hints(cfg, sim.estimate(cfg))
+    h = vc.hints(cfg, sim.estimate(cfg))
     assert h["global_batch_tokens"].startswith("= 1,024 sequences × 4,096")
     assert "grad accumulation × 1" in h["micro_batch_size"]
     assert h["mfu"].startswith("blank = modelled")
@@ -353,108 +380,164 @@ def test_memory_bar_stacks_parts_against_capacity() -> None:
     assert fig["layout"]["shapes"][0]["line"]["color"] == fc.OVER_COLOR
 
 
-# ------------------------------------------------------------------- callback functions
+# ---------------------------------------------------------------------------- actions
 
 
-def test_do_estimate_invalid_disables_apply_and_keeps_the_draft() -> None:
+def by_name(names: tuple[str, ...], values: list[Any]) -> dict[str, Any]:
+    return dict(zip(names, values, strict=True))
+
+
+def test_estimate_invalid_disables_apply_and_keeps_the_draft() -> None:
     model, values = form(seq_len="x")
-    r = cb.do_estimate(model, values, None, None)
-    assert r["disabled"] is True and r["draft"] is no_update
-    assert "seq_len" in r["errors"] and r["summary"] == "1 invalid setting"
+    r = vc.estimate(model, values, None, None)
+    assert r.apply_disabled is True and r.save_disabled is True and r.draft is KEEP
+    invalid = by_name(vc.PAGE.invalid, r.invalid)
+    assert [n for n, bad in invalid.items() if bad] == ["seq_len"]
+    assert "128 – 131,072" in by_name(vc.PAGE.feedback, r.feedback)["seq_len"]
+    assert r.summary == "1 invalid setting" and r.link == "" and r.fit is None
+    assert r.stats == "Fix the marked field to see the estimate."
 
 
-def test_do_estimate_says_whether_applied() -> None:
+def test_estimate_answers_in_the_order_the_request_lists() -> None:
+    model, values = form(seq_len="x")
+    slots = vc.Slots(invalid=("num_gpus", "seq_len"), feedback=("seq_len",), hints=(), groups=())
+    r = vc.estimate(model, values, None, None, slots)
+    assert r.invalid == [False, True] and len(r.feedback) == 1 and r.hints == r.groups == []
+
+
+def test_estimate_shows_only_the_chosen_blocks() -> None:
+    model, values = form(schedule="wsd", optimizer="lion")
+    groups = by_name(vc.PAGE.groups, vc.estimate(model, values, None, None).groups)
+    assert {n for n, style in groups.items() if style is None} == {"wsd", "opt-lion"}
+
+
+def test_estimate_of_an_unknown_model_says_so_for_the_whole_form() -> None:
+    _model, values = form()
+    r = vc.estimate("gpt-5", values, None, None)
+    assert r.form_error is not None and r.form_error.tone == "danger"
+    assert "Choose a model" in r.form_error.text and r.apply_disabled
+
+
+def test_estimate_says_whether_applied() -> None:
     model, values = form()
     applied = sim.preset("llama-2-7b").to_dict()
-    assert cb.do_estimate(model, values, applied, None)["summary"] == "Applied to the next run"
+    r = vc.estimate(model, values, applied, None)
+    assert r.summary == "Applied to the next run" and r.summary.endswith("run")
+    assert sim.TrainingConfig.from_dict(r.draft) == sim.preset("llama-2-7b")
     other = sim.preset("llama-7b").to_dict()
-    assert cb.do_estimate(model, values, other, None)["summary"] == "Not applied yet"
+    assert vc.estimate(model, values, other, None).summary == "Not applied yet"
 
 
 def test_link_uses_the_page_address_and_opens_the_tab() -> None:
     cfg = sim.preset("llama-2-7b", seed=3)
-    link = cb.link_for("http://host:8050/dash/?config=old#training", cfg)
+    link = cio.link_for("http://host:8050/dash/?config=old#training", cfg)
     assert link.startswith("http://host:8050/dash/?config=")
     assert link.endswith("#configuration")
-    assert cb.link_for("javascript:alert(1)", cfg).startswith("/?config=")
+    assert cio.link_for("javascript:alert(1)", cfg).startswith("/?config=")
 
 
-def load(trigger: Any, value: Any = None, **kw: Any) -> Any:
+def load(
+    trigger: Any, value: Any = None, **kw: Any
+) -> tuple[sim.TrainingConfig | None, vc.LoadResult]:
+    """The config the form shows after ``vc.load`` (None: left as it was), and the result."""
     model, values = kw.pop("form", form())
-    args = dict(
-        model=model,
-        values=values,
-        search="",
-        draft=None,
-        applied=None,
-        upload=None,
-        filename=None,
-        advice=None,
-    )
-    args.update(kw)
-    return cb.do_load(trigger, value, **args)
+    r = vc.load(trigger, value, model=model, values=values, **kw)
+    if all(v is KEEP for v in r.values):
+        assert r.preset is KEEP
+        return None, r
+    shown = model if r.preset is KEEP else r.preset
+    return cf.form_to_config(shown, by_name(tuple(cf.FIELDS), r.values)).config, r
 
 
 def test_page_load_prefers_link_then_draft_then_applied() -> None:
     empty = ("llama-2-7b", dict.fromkeys(cf.FIELDS))
-    link = "?config=" + cf.encode_link(sim.preset("mistral-7b"))
+    link = "?config=" + cio.encode_link(sim.preset("mistral-7b"))
     draft = sim.preset("llama-13b").to_dict()
     applied = sim.preset("llama-7b").to_dict()
-    cfg, _, clear = load(ids.URL, form=empty, search=link, draft=draft, applied=applied)
-    assert cfg.model == "mistral-7b" and clear
-    assert load(ids.URL, form=empty, draft=draft, applied=applied)[0].model == "llama-13b"
-    assert load(ids.URL, form=empty, draft={"bad": 1}, applied=applied)[0].model == "llama-7b"
-    assert load(ids.URL, form=empty)[0] == sim.preset(cf.DEFAULT_PRESET)
+    cfg, r = load(ids.URL, form=empty, search=link, draft=draft, applied=applied)
+    assert cfg == sim.preset("mistral-7b") and r.search == ""  # ?config= leaves the address
+    assert "from the link" in r.message.text
+    assert load(ids.URL, form=empty, draft=draft, applied=applied)[0] == sim.preset("llama-13b")
+    assert load(ids.URL, form=empty, draft={"bad": 1}, applied=applied)[0] == sim.preset("llama-7b")
+    cfg, r = load(ids.URL, form=empty)
+    assert cfg == sim.preset(DEFAULT_MODEL) and r.message is None and r.search is KEEP
+
+
+def test_bad_link_falls_back_and_says_why() -> None:
+    empty = ("llama-2-7b", dict.fromkeys(cf.FIELDS))
+    applied = sim.preset("llama-7b").to_dict()
+    cfg, r = load(ids.URL, form=empty, search="?config=@@@", applied=applied)
+    assert cfg == sim.preset("llama-7b") and r.search == ""
+    assert r.message.tone == "warning" and "link's configuration was not used" in r.message.text
 
 
 def test_address_change_after_load_keeps_the_form() -> None:
-    cfg, message, _ = load(ids.URL, draft=sim.preset("llama-13b").to_dict())
-    assert cfg is None and message is no_update
+    cfg, r = load(ids.URL, draft=sim.preset("llama-13b").to_dict())
+    assert cfg is None and r.message is KEEP and r.search is KEEP
+
+
+def test_only_the_fields_the_request_lists_are_answered() -> None:
+    _model, values = form()
+    r = vc.load(ids.CFG_PRESET, model="llama-2-70b", values=values, names=("num_gpus", "nope"))
+    assert r.values == ["2048", KEEP] and r.preset is KEEP  # the dropdown already shows it
 
 
 def test_preset_pick_loads_its_recipe() -> None:
     _model, values = form()
-    cfg, _, _ = load(ids.CFG_PRESET, form=("llama-2-70b", values))
-    assert cfg == sim.preset("llama-2-70b")
+    cfg, r = load(ids.CFG_PRESET, form=("llama-2-70b", values))
+    assert cfg == sim.preset("llama-2-70b") and r.message is None
 
 
 def test_custom_pick_keeps_the_previous_shape() -> None:
     _model, values = form("mistral-7b")
-    cfg, _, _ = load(ids.CFG_PRESET, form=("custom", values))
-    assert cfg.model == "custom" and cfg.arch == sim.preset("mistral-7b").arch
+    cfg, r = load(ids.CFG_PRESET, form=("custom", values))
+    assert cfg is not None and cfg.model == "custom" and cfg.arch == sim.preset("mistral-7b").arch
+    assert r.message is KEEP
+
+
+def test_unknown_preset_pick_leaves_the_form() -> None:
+    cfg, r = load(ids.CFG_PRESET, form=("gpt-5", form()[1]))
+    assert cfg is None and "Unknown model" in r.message.text
 
 
 def test_reset_goes_back_to_the_preset() -> None:
-    cfg, _, _ = load(ids.CFG_RESET, 1, form=form("llama-2-13b", seq_len="2048"))
+    cfg, r = load(ids.CFG_RESET, 1, form=form("llama-2-13b", seq_len="2048"))
     assert cfg == sim.preset("llama-2-13b")
+    assert r.message.text == "Reset to the Llama 2 13B recipe."
 
 
 def test_advice_click_applies_that_suggestion() -> None:
     model, values = cf.config_to_form(no_fit())
     advice = [a.changes for a in sim.fit_advice(no_fit())]
     trigger = ids.cfg_advice(0)
-    cfg, _, _ = load(trigger, 1, form=(model, values), advice=advice)
+    cfg, r = load(trigger, 1, form=(model, values), advice=advice)
     assert cfg == no_fit().with_changes(advice[0]) and sim.estimate(cfg).fits
+    assert r.message.tone == "success" and "Applied the suggestion" in r.message.text
     # A fresh button (n_clicks 0) or a tampered store does nothing harmful.
     assert load(trigger, 0, form=(model, values), advice=advice)[0] is None
-    assert load(trigger, 1, form=(model, values), advice=[{"seq_len": -5}])[0] is None
-    assert load(ids.cfg_advice(9), 1, form=(model, values), advice=advice)[0] is None
+    cfg, r = load(trigger, 1, form=(model, values), advice=[{"seq_len": -5}])
+    assert cfg is None and "cannot be applied" in r.message.text
+    cfg, r = load(ids.cfg_advice(9), 1, form=(model, values), advice=advice)
+    assert cfg is None and "no longer applies" in r.message.text
 
 
-def test_bad_upload_leaves_the_form_and_says_why() -> None:
-    cfg, message, _ = load(ids.CFG_UPLOAD, upload=upload("[]"), filename="x.json")
-    assert cfg is None
-    assert "Could not load x.json" in json.dumps(
-        message.to_plotly_json(), default=str, ensure_ascii=False
-    )
+def test_upload_fills_the_form_and_a_bad_one_leaves_it_and_says_why() -> None:
+    good = upload(cio.config_file(sim.preset("mistral-7b", seed=9)))
+    cfg, r = load(ids.CFG_UPLOAD, upload=good, filename="m.json")
+    assert cfg == sim.preset("mistral-7b", seed=9) and r.preset == "mistral-7b"
+    assert r.message.text == "Loaded m.json (Mistral 7B v0.1)."
+    cfg, r = load(ids.CFG_UPLOAD, upload=upload("[]"), filename="x.json")
+    assert cfg is None and r.message.tone == "danger"
+    assert r.message.text.startswith("Could not load x.json: it holds a JSON list")
 
 
 def test_apply_next_validates_again() -> None:
-    data, *_ = cb.do_apply_next(*form(seq_len="-1"))
-    assert data is no_update
-    data, _, summary, _ = cb.do_apply_next(*form("mistral-7b"))
-    assert sim.TrainingConfig.from_dict(data) == sim.preset("mistral-7b")
-    assert summary == "Applied to the next run"
+    r = vc.apply_next(*form(seq_len="-1"))
+    assert r.config is KEEP and "fix the marked fields" in r.message.text
+    r = vc.apply_next(*form("mistral-7b"))
+    assert sim.TrainingConfig.from_dict(r.config) == sim.preset("mistral-7b")
+    assert r.summary == "Applied to the next run" and "cfg-summary-applied" in r.summary_class
+    assert r.message.text.startswith("Applied to the next run: Mistral 7B v0.1 on ")
 
 
 def running(step: int = 50, slug: str = "vicuna-7b") -> sim.RunState:
@@ -466,13 +549,13 @@ def test_apply_now_changes_mutable_fields_and_names_the_rest() -> None:
     model, values = form("vicuna-7b", lr_peak="1e-5", seq_len="1024", global_batch_tokens="256K")
     # seq_len 1024 needs a batch that is a multiple of it: 256K = 256,000 is not; use 256Ki.
     values["global_batch_tokens"] = "256Ki"
-    new, message = cb.do_apply_now(model, values, state.to_dict())
-    after = sim.RunState.from_dict(new)
+    r = vc.apply_now(model, values, state.to_dict())
+    after = sim.RunState.from_dict(r.run)
     assert after.changes[-1][0] == state.step
     assert after.changes[-1][1] == {"lr_peak": 1e-5}
     assert after.events[-1][1] == "change"
-    text = json.dumps(message.to_plotly_json(), default=str, ensure_ascii=False)
-    assert "seq_len" in text and "cannot change these mid-run" in text
+    assert "lr_peak = 1e-05" in r.message.text
+    assert "seq_len" in r.message.text and "cannot change these mid-run" in r.message.text
 
 
 def test_apply_now_without_a_live_run_or_with_a_tampered_store() -> None:
@@ -481,25 +564,33 @@ def test_apply_now_without_a_live_run_or_with_a_tampered_store() -> None:
         None,
         {"status": "running"},
         "junk",
+        [1, 2],
         sim.new_run(sim.preset("vicuna-7b")).to_dict(),
     ):
-        data, _ = cb.do_apply_now(model, values, raw)
-        assert data is no_update
+        r = vc.apply_now(model, values, raw)
+        assert r.run is KEEP and "no running or paused run" in r.message.text
+
+
+def test_apply_now_with_nothing_changed() -> None:
+    state = running()
+    r = vc.apply_now(*form("vicuna-7b"), state.to_dict())
+    assert r.run is KEEP and r.message.text.startswith("Nothing to change")
 
 
 def test_apply_now_refuses_a_change_that_does_not_fit() -> None:
     state = running()
     model, values = form("vicuna-7b", micro_batch_size="64", global_batch_tokens="512Ki")
     # 512Ki / 2048 = 256 sequences; 4 GPUs x 64 fits the batch but not the memory.
-    data, message = cb.do_apply_now(model, values, state.to_dict())
-    assert data is no_update
-    assert "refused" in json.dumps(message.to_plotly_json(), default=str, ensure_ascii=False)
+    r = vc.apply_now(model, values, state.to_dict())
+    assert r.run is KEEP and "refused" in r.message.text
 
 
 def test_save_gives_the_file_upload_reads() -> None:
-    data, _ = cb.do_save(*form("codellama-13b"))
-    assert data["filename"].endswith(".json")
-    assert cf.decode_upload(upload(data["content"])) == sim.preset("codellama-13b")
+    r = vc.save(*form("codellama-13b"))
+    assert r.download["filename"].endswith(".json") and r.message is None
+    assert cio.decode_upload(upload(r.download["content"])) == sim.preset("codellama-13b")
+    r = vc.save(*form("codellama-13b", seq_len=""))
+    assert r.download is KEEP and "Not saved" in r.message.text
 
 
 def _ids(component: Any) -> list[Any]:

@@ -16,8 +16,9 @@ import dash
 import pytest
 
 import simulator as sim
-from layouts import config_form as cf
 from layouts import ids
+from views import config_form as cf
+from views import config_io as cio
 
 NAMES = {
     ids.CFG_FIELD: list(cf.FIELDS),
@@ -192,7 +193,7 @@ def test_upload_of_a_saved_file_fills_the_form(ui: Client) -> None:
         ui,
         f"{ids.CFG_UPLOAD}.contents",
         **{
-            f"{ids.CFG_UPLOAD}.contents": upload_of(cf.config_file(cfg)),
+            f"{ids.CFG_UPLOAD}.contents": upload_of(cio.config_file(cfg)),
             f"{ids.CFG_UPLOAD}.filename": "m.json",
         },
     )
@@ -240,7 +241,7 @@ def test_upload_that_is_not_a_data_url(ui: Client) -> None:
 def test_shared_link_opens_the_same_config(ui: Client) -> None:
     cfg = sim.preset("codellama-34b", num_gpus=512, schedule="wsd")
     empty = {FIELD_KEY: dict.fromkeys(cf.FIELDS), f"{ids.CFG_PRESET}.value": "llama-2-7b"}
-    search = "?config=" + cf.encode_link(cfg)
+    search = "?config=" + cio.encode_link(cfg)
     status, resp = load(ui, f"{ids.URL}.search", **empty, **{f"{ids.URL}.search": search})
     assert status == 200
     fields = field_out(resp, ids.CFG_FIELD, "value")
@@ -302,4 +303,4 @@ def test_save_downloads_json_that_loads_back(ui: Client) -> None:
     assert status == 200
     data = resp[ids.CFG_DOWNLOAD]["data"]
     assert json.loads(data["content"])["seed"] == 42
-    assert cf.decode_upload(upload_of(data["content"])) == sim.preset("llama-2-13b", seed=42)
+    assert cio.decode_upload(upload_of(data["content"])) == sim.preset("llama-2-13b", seed=42)

@@ -23,9 +23,9 @@ from callbacks.request_guard import (
     GuardError,
     check_tree,
 )
-from layouts import config_form as cf
 from layouts import ids
 from simulator import saved
+from views import config_form as cf
 
 DISPATCH = "/_dash-update-component"
 FIELDS = '{"name":["ALL"],"type":"cfg-field"}'

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import simulator as sim
+from simulator import fmt
 from simulator.__main__ import main, parse_quantity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +51,12 @@ def test_estimate_prints_a_readable_table() -> None:
     ):
         assert label in text, label
     est = sim.estimate(sim.preset("llama-2-7b", num_gpus=256, gpu="h100-sxm"))
-    assert f"{est.gpu_hours:,.0f}" in text
+    # Numbers read as on the Configuration tab's tiles (simulator.fmt): "72.9k", "11 d 20 h".
+    value = {line[:24].strip(): line[24:40].strip() for line in text.splitlines()}
+    assert value["GPU-hours"] == fmt.si(est.gpu_hours)
+    assert value["wall time"] == fmt.duration(est.wall_seconds)
+    assert value["step time"] == fmt.seconds(est.step_seconds)
+    assert value["cost"] == fmt.money(est.cost_usd)
     assert f"{est.steps:,}" in text
     assert "capacity 80 GB" in text and "fits" in text
     assert out.stderr == ""

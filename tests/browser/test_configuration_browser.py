@@ -19,8 +19,9 @@ import dash
 import pytest
 
 import simulator as sim
-from layouts import config_form as cf
 from layouts import ids
+from views import config_form as cf
+from views import config_io as cio
 
 pytestmark = pytest.mark.browser
 
@@ -204,7 +205,7 @@ def test_config_survives_reload_loads_from_file_and_opens_from_its_link(
 
     # Load a file: a good one fills the form, a hostile one is refused and changes nothing.
     good = tmp_path / "mistral.json"
-    good.write_text(cf.config_file(sim.preset("mistral-7b", seed=77)))
+    good.write_text(cio.config_file(sim.preset("mistral-7b", seed=77)))
     upload = dash_duo.find_element(f"#{ids.CFG_UPLOAD} input[type=file]")
     upload.send_keys(str(good))
     _wait(lambda: _field(dash_duo, "seed").get_attribute("value") == "77", what="file loaded")

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import simulator as sim
-from layouts import config_form as cf
 from layouts import ids
 from simulator import saved
+from views import config_form as cf
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,28 @@
-"""The Configuration form as data: its fields, their parsing, and form <-> config mapping.
+"""The Configuration form as data: its fields, how their text is read, form <-> config.
 
-Pure Python (no Dash import), so the mapping, bounds and link/file formats are unit-tested
-without a browser. The browser sends every value as it is typed: text for numbers (so "2T",
-"4Mi" or "3e-4" can be parsed and a wrong entry explained instead of silently dropped by an
-``<input type=number>``), strings for selects, booleans for switches. Nothing is trusted:
-``form_to_config`` checks each field against the simulator's own bounds
-(``simulator.config.FIELD_BOUNDS``) so several wrong fields are reported at once, then
+Owns what the form's inputs mean: every field (label, unit, bounds from
+``simulator.config.FIELD_BOUNDS``, the block it belongs to), how a typed value is parsed and
+checked, and the mapping between the form's values and a ``TrainingConfig``. Dash-free, so the
+mapping and every bound are unit-tested without a browser (docs/architecture.md, "Trust
+nothing from the browser").
+
+The browser sends every value as it is typed: text for numbers (so "2T", "4Mi" or "3e-4" can
+be parsed and a wrong entry explained instead of silently dropped by an ``<input
+type=number>``), strings for selects, booleans for switches. ``form_to_config`` checks each
+field against the simulator's own bounds so several wrong fields are reported at once, then
 ``TrainingConfig.from_dict`` checks everything again, including the cross-field rules (batch a
 multiple of the sequence length, tensor parallel dividing the heads ...), whose ``ConfigError``
 names the field to mark.
 
-Token counts use decimal suffixes (K, M, B/G, T) and binary ones (Ki, Mi, Gi): LLaMA's "4M
-tokens per batch" is 4 x 2^20 = 4,194,304, a multiple of every power-of-two sequence length,
-so batches are shown as "4Mi" when they are exact binary multiples.
+Token counts are typed with decimal suffixes (k/K, M, B/G, T) or binary ones (Ki, Mi, Gi):
+LLaMA's "4M tokens per batch" is 4 x 2^20 = 4,194,304, a multiple of every power-of-two
+sequence length, so ``format_tokens`` writes batches as "4Mi" when they are exact binary
+multiples. ``format_tokens`` is an input representation (the parser reads it back exactly);
+everything the page only displays is formatted by ``simulator.fmt``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -27,14 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import simulator as sim
+from simulator import fmt
 from simulator.config import ARCH_BOUNDS, FIELD_BOUNDS
 
-DEFAULT_PRESET = "llama-2-7b"
 CUSTOM = sim.CUSTOM_MODEL
 MAX_TEXT = 40  # longest text accepted in a numeric field
-MAX_UPLOAD_BYTES = 64 * 1024
-MAX_LINK_CHARS = 4096  # the ?config= value; a full config is ~700 characters encoded
-MAX_DEPTH = 4  # a config nests two levels (custom_model, optimizer_params)
 
 FAMILY_NAMES = {
     "llama": "LLaMA",
@@ -288,7 +288,7 @@ def preset_options() -> list[dict[str, Any]]:
         for slug in sim.PRESETS:
             spec = sim.MODELS[slug]
             if spec.family == family:
-                params = format_count(sim.param_count(spec.arch))
+                params = fmt.si(sim.param_count(spec.arch))
                 out.append({"label": f"{spec.name} · {params} params", "value": slug})
     out.append({"label": "OTHER", "value": "__family-custom", "disabled": True})
     out.append({"label": "Custom architecture", "value": CUSTOM})
@@ -339,19 +339,12 @@ def parse_number(raw: Any, *, suffixes: bool = False) -> float:
     return value
 
 
-def format_count(x: float) -> str:
-    """6.74B, 2T, 500M: short counts for labels (three significant digits)."""
-    for div, suf in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(x) >= div:
-            return f"{x / div:.3g}{suf}"
-    return f"{x:.3g}"
-
-
 def format_tokens(x: float) -> str:
     """A token count the parser reads back exactly: ``2T``, ``256M``, ``4Mi``, ``262,145``.
 
     A short decimal form (at most four significant digits) wins; then an exact binary one
-    (batch sizes are usually powers of two); then the plain number.
+    (batch sizes are usually powers of two); then the plain number. A form value, not a
+    display: it keeps ``K`` (the parser reads ``k`` and ``K`` alike).
     """
     if x == 0:
         return "0"
@@ -384,14 +377,14 @@ def format_float(x: float, digits: int = 6) -> str:
 
 def format_bound(field: Field, x: float) -> str:
     if field.kind == "tokens":
-        return format_count(x)
+        return fmt.si(x)
     if field.kind in ("int", "opt_int"):
         return f"{int(x):,}"
     return format_float(x)
 
 
 def bound_text(field: Field) -> str:
-    """``1 - 65,536``, ``100K - 100T tokens``: the field's allowed range with its unit."""
+    """``1 – 65,536``, ``100k – 100T tokens``: the field's allowed range with its unit."""
     if not field.numeric:
         return ""
     text = f"{format_bound(field, field.lo)} – {format_bound(field, field.hi)}"
@@ -563,153 +556,3 @@ def field_for_error(config_field: str, optimizer: str) -> str | None:
     else:
         name = config_field
     return name if name in FIELDS else None
-
-
-# ---------------------------------------------------------------------- files and links
-
-
-def base_config(model: str) -> sim.TrainingConfig:
-    """What a link's or file's missing settings default to: the model's preset."""
-    if model in sim.PRESETS:
-        return sim.preset(model)
-    return sim.TrainingConfig()
-
-
-def config_diff(cfg: sim.TrainingConfig) -> dict[str, Any]:
-    """The settings of ``cfg`` that differ from its model's preset (always with ``model``)."""
-    base = base_config(cfg.model).to_dict()
-    full = cfg.to_dict()
-    diff = {k: v for k, v in full.items() if base.get(k) != v}
-    diff["model"] = cfg.model
-    return diff
-
-
-def encode_link(cfg: sim.TrainingConfig) -> str:
-    """The ``?config=`` value: URL-safe base64 (unpadded) of the compact JSON diff."""
-    text = json.dumps(config_diff(cfg), separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _depth(obj: Any, level: int = 1) -> int:
-    if level > MAX_DEPTH:
-        return level
-    if isinstance(obj, dict):
-        return max([level, *(_depth(v, level + 1) for v in obj.values())])
-    if isinstance(obj, list):
-        return max([level, *(_depth(v, level + 1) for v in obj)])
-    return level
-
-
-def _reject_constant(name: str) -> float:
-    raise FormError(f"{name} is not a number JSON allows")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise FormError(f"{text[:20]} is too large")
-    return value
-
-
-def parse_json_config(text: str, *, partial: bool) -> sim.TrainingConfig:
-    """A config from JSON text, trusting nothing.
-
-    ``partial``: missing settings take the model's preset (links); otherwise the defaults of
-    ``TrainingConfig.from_dict`` (files; our files always hold every setting). A saved run
-    state (``{"config": {...}, ...}``) is accepted for its config.
-
-    Raises:
-        FormError: with a message for the user.
-    """
-    try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except FormError:
-        raise
-    except RecursionError:
-        raise FormError("it is nested far too deeply to be a config") from None
-    except ValueError as exc:
-        raise FormError(f"it is not valid JSON ({str(exc)[:80]})") from None
-    if _depth(data) > MAX_DEPTH:
-        raise FormError("it is nested too deeply to be a config")
-    if not isinstance(data, dict):
-        raise FormError(f"it holds a JSON {type(data).__name__}, not a config object")
-    if "model" not in data and isinstance(data.get("config"), dict) and "version" in data:
-        data = data["config"]
-    try:
-        if partial:
-            model = data.get("model", DEFAULT_PRESET)
-            if not isinstance(model, str):
-                raise sim.ConfigError("model", model, "a model name")
-            merged = base_config(model).to_dict()
-            merged.update(data)
-            if model != CUSTOM and "custom_model" not in data:
-                merged["custom_model"] = None
-            data = merged
-        return sim.TrainingConfig.from_dict(data)
-    except sim.ConfigError as exc:
-        raise FormError(str(exc)) from None
-    except (TypeError, ValueError) as exc:
-        raise FormError(f"a setting has the wrong type ({str(exc)[:80]})") from None
-
-
-def decode_link(search: Any) -> sim.TrainingConfig | None:
-    """The config in a URL query (``?config=...``), or None when there is none.
-
-    Raises:
-        FormError: the query has a config that cannot be used.
-    """
-    if not isinstance(search, str) or "config=" not in search:
-        return None
-    if len(search) > MAX_LINK_CHARS:
-        raise FormError("the link's config is too long")
-    value = ""
-    for part in search.lstrip("?").split("&"):
-        if part.startswith("config="):
-            value = part[len("config=") :]
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        text = raw.decode("utf-8")
-    except (binascii.Error, ValueError):
-        raise FormError("the link's config is not readable (damaged or cut short?)") from None
-    return parse_json_config(text, partial=True)
-
-
-def decode_upload(contents: Any, filename: Any = None) -> sim.TrainingConfig:
-    """The config in an uploaded file (``dcc.Upload`` contents: a base64 data URL).
-
-    Raises:
-        FormError: the file is too large, not JSON, not a config, or has a bad setting.
-    """
-    if not isinstance(contents, str) or "," not in contents[:200]:
-        raise FormError("the upload did not arrive as a file")
-    payload = contents.split(",", 1)[1]
-    if len(payload) > MAX_UPLOAD_BYTES * 4 // 3 + 8:
-        raise FormError(f"it is larger than {MAX_UPLOAD_BYTES // 1024} KB")
-    try:
-        raw = base64.b64decode(payload, validate=True)
-        text = raw.decode("utf-8")
-    except (binascii.Error, ValueError):
-        raise FormError("it is not a UTF-8 text file") from None
-    return parse_json_config(text, partial=False)
-
-
-def config_file(cfg: sim.TrainingConfig) -> str:
-    """The saved file: ``TrainingConfig.to_dict()`` as indented JSON (what upload reads)."""
-    return json.dumps(cfg.to_dict(), indent=2)
-
-
-def file_name(cfg: sim.TrainingConfig) -> str:
-    return f"{cfg.model}-{cfg.num_gpus}x{cfg.gpu}.config.json"
-
-
-def changed_fields(old: sim.TrainingConfig, new: sim.TrainingConfig) -> dict[str, Any]:
-    """Top-level settings whose values differ, with the new values."""
-    a, b = old.to_dict(), new.to_dict()
-    return {k: b[k] for k in b if a.get(k) != b[k]}
-
-
-def split_mutable(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The changes a running job may take (``sim.MUTABLE_FIELDS``) and the names it may not."""
-    ok = {k: v for k, v in changes.items() if k in sim.MUTABLE_FIELDS}
-    refused = sorted(k for k in changes if k not in sim.MUTABLE_FIELDS)
-    return ok, refused
