@@ -1,8 +1,9 @@
 """``RunState``: a run as a small, immutable, versioned value, and the functions that move it.
 
-The state is what the browser keeps (DESIGN.md): config, mid-run changes, seed, step, status,
-a bounded list of events and the step it diverged at. Never the metric history: ``metrics``
-recomputes any range from the state in time proportional to the range, not the run.
+The state is what the browser keeps (docs/architecture.md, "State lives in the browser"):
+config, mid-run changes, seed, step, status, a bounded list of events and the step it diverged
+at. Never the metric history: ``metrics`` recomputes any range from the state in time
+proportional to the range, not the run.
 
 Every transition is a pure function ``state -> state``. A transition that does not make sense
 for the run's status raises ``TransitionError`` naming the statuses it is allowed from.
@@ -12,7 +13,6 @@ version, every type, range and size, and raises ``StateError`` before any work i
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -167,9 +167,6 @@ class RunState:
         if status == "idle" and (step or changes):
             raise StateError("an idle run must be at step 0 with no changes")
         return state
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"))
 
 
 def _evolve(state: RunState, **fields: Any) -> RunState:

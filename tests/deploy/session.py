@@ -5,10 +5,9 @@ dash-renderer drives a watched run with a handful of callback POSTs: Start (the 
 callback), one full render (the charts and ``TR_META``, what the charts hold), then a tick
 per Interval, each carrying the run state and ``TR_META`` and answered with a ``Patch`` of
 the state plus the points to append. ``Session`` builds those bodies and applies the answers
-as dash-renderer does (tests/renderer.py), so everything
-the browser would keep (run state, chart meta) lives here and nowhere on the server
-(DESIGN.md). It knows no transport: a caller sends ``request()``'s bytes however it likes
-(requests, a raw asyncio socket) and hands the decoded JSON to ``receive()``. Sending the
+as dash-renderer does (tests/renderer.py), so everything the browser would keep (run state,
+chart meta) lives here and nowhere on the server (docs/architecture.md). It knows no
+transport: a caller sends ``request()``'s bytes however it likes (requests, a raw asyncio socket) and hands the decoded JSON to ``receive()``. Sending the
 same request again after a failure is exactly what assets/js/connection.js does.
 """
 
