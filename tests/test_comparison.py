@@ -1,4 +1,5 @@
-"""Pure tests of the comparison data: curves, final metrics, diff, frontier, selection, scores."""
+"""Pure tests of the comparison: curves, final metrics, diff, frontier (``simulator.compare``),
+the comparison list, view budget and CSV (``views.comparison``), published scores."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from simulator import benchmarks_data as bd
 from simulator import compare
 from simulator.estimate import CHINCHILLA_A, CHINCHILLA_ALPHA, CHINCHILLA_B, CHINCHILLA_BETA
 from simulator.series import ema_smooth
+from simulator.timeline import chinchilla_loss
+from views import comparison as vc
 
 
 def _stopped(steps: int = 3000, name: str = "short") -> sim.RunState:
@@ -110,17 +113,17 @@ def test_smoothing_is_exact_across_chunks() -> None:
 def test_a_run_past_the_view_budget_loses_its_curve_with_a_note() -> None:
     st = _stopped(2000)
     saved = {"abc": st}
-    items = [compare.Item("saved", "abc"), compare.Item("preset", "vicuna-7b")]
-    analyses, notes = compare.analyse_items(items, saved, budget=2500)
+    items = [vc.Item("saved", "abc"), vc.Item("preset", "vicuna-7b")]
+    analyses, notes = vc.analyse_items(items, saved, budget=2500)
     assert analyses[0].curve is not None
     assert len(analyses) == 1  # the recipe (2,930 steps) did not fit the remaining 500
     assert "budget" in notes[0] and "Vicuna" in notes[0]
-    analyses, notes = compare.analyse_items(items[:1], saved, budget=100)
+    analyses, notes = vc.analyse_items(items[:1], saved, budget=100)
     assert analyses[0].curve is None and math.isfinite(analyses[0].final.train_loss)
 
 
 def test_a_deleted_saved_run_is_skipped_with_a_note() -> None:
-    analyses, notes = compare.analyse_items([compare.Item("saved", "gone")], {})
+    analyses, notes = vc.analyse_items([vc.Item("saved", "gone")], {})
     assert analyses == [] and "no longer saved" in notes[0]
 
 
@@ -166,7 +169,7 @@ def test_frontier_is_below_any_other_split_of_the_same_compute() -> None:
     fr = compare.frontier(1e22, 1e22 * 1.0001, 2)
     c = fr.compute[0]
     for n in (fr.params[0] / 3, fr.params[0] * 3):
-        assert compare.chinchilla_loss(n, c / 6 / n) > fr.loss[0]
+        assert chinchilla_loss(n, c / 6 / n) > fr.loss[0]
 
 
 def test_frontier_rejects_a_bad_range() -> None:
@@ -184,24 +187,30 @@ def test_parse_selection_drops_bad_entries_and_names_them() -> None:
         {"kind": "preset", "ref": "llama-2-7b"},
         {"kind": "saved", "ref": "x" * 100},
     ]
-    items, errors = compare.parse_selection(raw)
+    items, errors = vc.parse_selection(raw)
     assert [i.key for i in items] == ["preset:llama-2-7b"]
     assert len(errors) == 4
     assert any("lr_peak" in e for e in errors)
-    assert compare.parse_selection("not a list")[0] == []
+    assert vc.parse_selection("not a list")[0] == []
 
 
 def test_parse_selection_is_bounded() -> None:
     raw = [{"kind": "config", "config": {"seed": s}} for s in range(10_000)]
-    items, errors = compare.parse_selection(raw)
-    assert len(items) == compare.MAX_COMPARED
-    assert errors
+    items, errors = vc.parse_selection(raw)
+    assert len(items) == vc.MAX_COMPARED
+    assert errors == ["at most 12 runs are compared; kept the first 12"]
 
 
 # ------------------------------------------------------------------------------ CSV export
+def test_every_table_column_is_a_final_row_field() -> None:
+    a = compare.analyse_state("k", "x", _stopped(500), curve=False)
+    (row,) = compare.final_rows([a])
+    assert set(row) == {c for c, _ in vc.TABLE_COLUMNS}  # every column filled, none hidden
+
+
 def test_csv_has_the_table_headings_and_blank_cells_for_missing_values() -> None:
     a = compare.analyse_state("k", "short, with comma", _stopped(500), curve=False)
-    csv_text = compare.rows_to_csv([*compare.final_rows([a]), {"run": "empty"}])
+    csv_text = vc.rows_to_csv([*compare.final_rows([a]), {"run": "empty"}])
     lines = csv_text.splitlines()
     assert lines[0].split(",")[:3] == ["Run", "Kind", "Status"]
     assert lines[1].startswith('"short, with comma",saved run,stopped,500,')
