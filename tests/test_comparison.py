@@ -15,6 +15,7 @@ from simulator.estimate import CHINCHILLA_A, CHINCHILLA_ALPHA, CHINCHILLA_B, CHI
 from simulator.series import ema_smooth
 from simulator.timeline import chinchilla_loss
 from views import comparison as vc
+from views.contract import KEEP
 
 
 def _stopped(steps: int = 3000, name: str = "short") -> sim.RunState:
@@ -248,3 +249,37 @@ def test_select_ignores_unknown_names_and_unknown_sources_raise() -> None:
     assert len(bd.select("code-llama-table-2", ["Code Llama 7B"], ["MBPP", "x"])) == 1
     with pytest.raises(KeyError):
         bd.scores("made-up")
+
+
+# ------------------------------------------------------------------ user actions (views)
+VICUNA = [{"kind": "preset", "ref": "vicuna-7b"}]
+
+
+def test_an_add_to_drawn_views_appends_what_a_redraw_would_draw() -> None:
+    controls = vc.Controls(smoothing=0.6)
+    drawn = vc.update_views(VICUNA, None, controls, None, list_changed=False)
+    out = vc.edit_selection(
+        "add", choice="preset:vicuna-13b", selection=VICUNA, controls=controls, view=drawn.view
+    )
+    assert out.selection == [*VICUNA, {"kind": "preset", "ref": "vicuna-13b"}]
+    assert out.message is None
+    full = vc.update_views(out.selection, None, controls, None, list_changed=False)
+    assert out.curves.apply(drawn.curves)["data"] == full.curves["data"]
+    assert out.table.apply(drawn.table) == full.table
+    points = [t for t in out.efficiency.apply(drawn.efficiency)["data"] if "diamond" in str(t)]
+    assert [t["name"] for t in points] == [r["run"] for r in full.table]
+    # The list change this add causes then finds nothing left to draw.
+    again = vc.update_views(out.selection, None, controls, out.view, list_changed=True)
+    assert (again.curves, again.table, again.view) == (KEEP, KEEP, KEEP)
+
+
+def test_remove_clear_and_a_button_that_was_only_redrawn() -> None:
+    both = [*VICUNA, {"kind": "preset", "ref": "vicuna-13b"}]
+    assert vc.edit_selection(None, selection=both).selection is KEEP
+    assert vc.edit_selection("remove", remove="preset:vicuna-7b", selection=both).selection == [
+        both[1]
+    ]
+    assert vc.edit_selection("clear", selection=both).selection == []
+    again = vc.edit_selection("add", choice="preset:vicuna-7b", selection=VICUNA)
+    assert again.message is not None and again.message.text == "Already in the comparison."
+    assert again.curves is KEEP  # nothing new to append
