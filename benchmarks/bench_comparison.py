@@ -68,7 +68,7 @@ class Client:
         payload = {
             "output": dep["output"],
             "outputs": [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in outs]
-            if len(outs) > 1
+            if dep["output"].startswith("..")  # several or dict-shaped outputs: a list
             else {"id": outs[0].rsplit(".", 1)[0], "property": outs[0].rsplit(".", 1)[1]},
             "inputs": [spec(i) for i in dep["inputs"]],
             "state": [spec(s) for s in dep["state"]],

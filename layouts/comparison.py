@@ -3,7 +3,8 @@
 Answers "which recipe, which model, at what cost?". The tab keeps one small store of its own,
 ``CMP_SELECTION`` (which runs are compared: preset slugs, saved-run ids, saved configs; never
 curves), in local storage so an analysis survives a reload. Everything drawn is recomputed
-from that list and the saved runs (``SAVED_RUNS_STORE``) on the server.
+from that list and the saved runs (``SAVED_RUNS_STORE``) on the server. The Stores' formats,
+the table's columns and what each control accepts are ``views.comparison``'s.
 
 Sections, top to bottom, in the order a review goes: what is compared (and the saved-runs
 manager), loss curves, final metrics, config diff, compute efficiency, published scores.
@@ -11,6 +12,7 @@ manager), loss curves, final metrics, config diff, compute efficiency, published
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -18,8 +20,9 @@ from dash import dash_table, dcc, html
 
 from layouts import ids
 from simulator import benchmarks_data as bd
-from simulator.compare import TABLE_COLUMNS, X_AXES
+from simulator.compare import X_AXES
 from simulator.saved import MAX_IMPORT_BYTES, MAX_SAVED
+from views.comparison import CURVE_KINDS, TABLE_COLUMNS, Chip
 
 # DataTable draws its own cells; Bootstrap's CSS variables make it follow light/dark mode.
 TABLE_STYLE: dict[str, Any] = {
@@ -67,6 +70,43 @@ def _metrics_columns() -> list[dict[str, Any]]:
             col.update(_NUM, format=_FMT[cid])
         cols.append(col)
     return cols
+
+
+def chips(chips: Sequence[Chip]) -> list[Any]:
+    """The compared runs as removable badges, each in its chart colour; a run whose saved run
+    is gone is struck through (it is drawn nowhere, but can still be removed)."""
+    if not chips:
+        return [html.Small("Nothing compared yet.", className="text-body-secondary")]
+    return [
+        html.Span(
+            [
+                html.Span(
+                    style={
+                        "background": "transparent" if c.gone else c.color,
+                        "border": "1px solid var(--bs-border-color)",
+                        "width": "0.7rem",
+                        "height": "0.7rem",
+                        "borderRadius": "50%",
+                        "display": "inline-block",
+                    }
+                ),
+                html.Span(
+                    c.label, className="ms-2" + (" text-decoration-line-through" if c.gone else "")
+                ),
+                html.Button(
+                    id=ids.cmp_remove(c.key),
+                    className="btn-close ms-2",
+                    title=f"Remove {c.label}",
+                    style={"fontSize": "0.55rem"},
+                    **{"aria-label": f"Remove {c.label}"},
+                ),
+            ],
+            className="badge rounded-pill bg-body-tertiary text-body border d-inline-flex "
+            "align-items-center fw-normal",
+            style={"fontSize": "0.85rem"},
+        )
+        for c in chips
+    ]
 
 
 def _card(title: str, body: list[Any], subtitle: str | None = None) -> dbc.Card:
@@ -227,11 +267,7 @@ def _curves_card() -> dbc.Card:
                     dbc.Label("Curve", className="small mb-0"),
                     dbc.RadioItems(
                         id=ids.CMP_CURVE_KIND,
-                        options=[
-                            {"label": "Train", "value": "train"},
-                            {"label": "Validation", "value": "val"},
-                            {"label": "Both", "value": "both"},
-                        ],
+                        options=[{"label": v, "value": k} for k, v in CURVE_KINDS.items()],
                         value="train",
                         inline=True,
                         className="small",

@@ -1,7 +1,10 @@
 """Comparing runs and recipes: curves on a common x-axis, final metrics, config diff, frontier.
 
-Pure Python + numpy, like the rest of the simulator; the Model Comparison tab's callbacks are
-thin adapters around these functions.
+Computation only, pure Python + numpy like the rest of the simulator: what a compared run's
+curve and final figures are, how two configs differ, where the compute-optimal frontier lies.
+Which runs are compared, how they are labelled and bounded per view, and how the results are
+shown is the Model Comparison tab's browser contract (``views.comparison``); the design is in
+docs/architecture.md, the published figures used in docs/sources.md.
 
 Why the curves are built this way:
 
@@ -15,8 +18,9 @@ Why the curves are built this way:
   ``simulator.series`` (min/max per bucket, first, last and non-finite points kept), so a
   50M-step run never holds more than one chunk of full-resolution arrays. The chunk size is
   also the fastest measured: large temporaries (1M steps) spend more time in page faults.
-- Bounded work. A view computes at most ``MAX_VIEW_STEPS`` steps; a run past the budget is
-  listed without its curve and a note says why, so no request can run for minutes.
+- Work proportional to the steps asked for: ``analyse_state(curve=False)`` computes only a
+  run's last steps, so a caller with a step budget (``views.comparison.MAX_VIEW_STEPS``) can
+  keep a long run's final figures without its curve.
 
 FLOPs are tokens x ``flops_per_token`` (Kaplan: 6N + 6 * n_layers * seq_len * d_model), the
 model FLOPs the compute-optimal frontier is drawn in (Hoffmann et al. 2022 count 6ND; the
@@ -25,13 +29,9 @@ attention term adds a few per cent at these sizes).
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,17 +39,8 @@ from numpy.typing import NDArray
 
 from simulator import series
 from simulator.catalog import FAMILY_LOSS_OFFSET, MODELS
-from simulator.config import PRESETS, ConfigError, TrainingConfig, preset
-from simulator.estimate import (
-    CHINCHILLA_A,
-    CHINCHILLA_ALPHA,
-    CHINCHILLA_B,
-    CHINCHILLA_BETA,
-    CHINCHILLA_E,
-    compute_optimal,
-    flops_per_token,
-    param_count,
-)
+from simulator.config import TrainingConfig
+from simulator.estimate import compute_optimal, flops_per_token, param_count
 from simulator.run import (
     RunState,
     advance_with_metrics,
@@ -59,12 +50,12 @@ from simulator.run import (
     predicted_run,
     start,
 )
+from simulator.timeline import chinchilla_loss
 
 FloatArray = NDArray[np.float64]
 
 MAX_POINTS = 4000  # per trace, as on the Training tab
 CHUNK = 65_536
-MAX_VIEW_STEPS = 30_000_000  # steps one view may compute (~5 s); longer runs lose their curve
 TAIL = 100  # final train loss and accuracy: mean over the last TAIL steps (one step is noise)
 
 X_AXES: Mapping[str, str] = {
@@ -303,28 +294,10 @@ def analyse_recipe(
 
 
 # ------------------------------------------------------------------------------- table
-TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("run", "Run"),
-    ("kind", "Kind"),
-    ("status", "Status"),
-    ("steps", "Steps"),
-    ("train_loss", "Final train loss"),
-    ("val_loss", "Final val loss"),
-    ("perplexity", "Val perplexity"),
-    ("accuracy", "Token accuracy"),
-    ("tokens_b", "Tokens (B)"),
-    ("params_b", "Params (B)"),
-    ("tokens_per_param", "Tokens / param"),
-    ("flops", "FLOPs"),
-    ("gpu_hours", "GPU-hours"),
-    ("wall_hours", "Wall time (h)"),
-    ("cost_usd", "Cost (USD)"),
-)
-"""Column id and heading of the final-metrics table and its CSV export, in order."""
-
-
 def final_rows(analyses: Sequence[Analysis]) -> list[dict[str, Any]]:
-    """One table row per run; NaN becomes None (sorted last, a blank CSV cell)."""
+    """One row of final figures per run, keyed by the metrics table's column ids
+    (``views.comparison.TABLE_COLUMNS`` names and orders them); NaN becomes None (sorted
+    last, a blank CSV cell)."""
     rows = []
     for a in analyses:
         f = a.final
@@ -351,16 +324,6 @@ def final_rows(analyses: Sequence[Analysis]) -> list[dict[str, Any]]:
         row["params_b"] = f.params / 1e9
         rows.append(row)
     return rows
-
-
-def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The final-metrics table as CSV with the on-screen headings (full precision)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([title for _, title in TABLE_COLUMNS])
-    for r in rows:
-        w.writerow(["" if r.get(c) is None else r.get(c) for c, _ in TABLE_COLUMNS])
-    return buf.getvalue()
 
 
 # ------------------------------------------------------------------------------ config diff
@@ -446,15 +409,6 @@ class Frontier:
     tokens: FloatArray
 
 
-def chinchilla_loss(params: FloatArray | float, tokens: FloatArray | float) -> FloatArray:
-    """L(N, D) = E + A / N^alpha + B / D^beta with the fit as printed (approach 3)."""
-    n = np.asarray(params, dtype=np.float64)
-    d = np.asarray(tokens, dtype=np.float64)
-    return np.asarray(
-        CHINCHILLA_E + CHINCHILLA_A / n**CHINCHILLA_ALPHA + CHINCHILLA_B / d**CHINCHILLA_BETA
-    )
-
-
 def frontier(c_min: float, c_max: float, n: int = 64) -> Frontier:
     """The compute-optimal frontier from ``c_min`` to ``c_max`` FLOPs (log-spaced points).
 
@@ -475,221 +429,3 @@ def family_offset(state: RunState) -> float:
     cfg = state.config
     family = cfg.family if cfg.model not in MODELS else MODELS[cfg.model].family
     return float(FAMILY_LOSS_OFFSET.get(family, 0.0))
-
-
-# ---------------------------------------------------------------------------- selection
-MAX_COMPARED = 12
-"""Runs and recipes in one comparison: bounds the work of a view and keeps legends legible."""
-
-
-@dataclass(frozen=True)
-class Item:
-    """One entry of the comparison: a published recipe, a saved run or a saved config."""
-
-    kind: str  # "preset" | "saved" | "config"
-    ref: str  # preset slug, saved-run id, or "" for a config
-    config: TrainingConfig | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        if self.kind == "config":
-            assert self.config is not None
-            return {"kind": "config", "config": self.config.to_dict()}
-        return {"kind": self.kind, "ref": self.ref}
-
-    @property
-    def key(self) -> str:
-        """A stable identity, to refuse duplicates and to address removal."""
-        if self.kind == "config":
-            assert self.config is not None
-            return "config:" + _config_hash(self.config)
-        return f"{self.kind}:{self.ref}"
-
-
-def _config_hash(cfg: TrainingConfig) -> str:
-    blob = json.dumps(cfg.to_dict(), sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.blake2b(blob, digest_size=5).hexdigest()
-
-
-def parse_selection(raw: Any) -> tuple[list[Item], list[str]]:
-    """The comparison list from the browser, validated; one message per dropped entry.
-
-    Accepts at most ``MAX_COMPARED`` entries; unknown presets, malformed entries and invalid
-    configs are dropped (and named), duplicates silently.
-    """
-    if raw is None:
-        return [], []
-    if not isinstance(raw, list):
-        return [], ["the comparison list was not a list; started a new one"]
-    items: list[Item] = []
-    errors: list[str] = []
-    seen: set[str] = set()
-    for i, e in enumerate(raw[: MAX_COMPARED * 2]):
-        item: Item | None = None
-        if isinstance(e, dict) and e.get("kind") == "preset" and e.get("ref") in PRESETS:
-            item = Item("preset", str(e["ref"]))
-        elif (
-            isinstance(e, dict)
-            and e.get("kind") == "saved"
-            and isinstance(e.get("ref"), str)
-            and 0 < len(e["ref"]) <= 16
-        ):
-            item = Item("saved", e["ref"])
-        elif isinstance(e, dict) and e.get("kind") == "config":
-            try:
-                item = Item("config", "", TrainingConfig.from_dict(e.get("config")))
-            except ConfigError as exc:
-                errors.append(f"compared config {i + 1} was dropped: {exc}")
-                continue
-        if item is None:
-            errors.append(f"compared entry {i + 1} was not understood and was dropped")
-            continue
-        if item.key not in seen:
-            seen.add(item.key)
-            items.append(item)
-    if len(items) > MAX_COMPARED:
-        errors.append(f"at most {MAX_COMPARED} runs are compared; kept the first {MAX_COMPARED}")
-        items = items[:MAX_COMPARED]
-    return items, errors
-
-
-def recipe_label(cfg: TrainingConfig, kind: str) -> str:
-    """A short legend label for a recipe: model and tokens (and 'config' for a saved config)."""
-    name = MODELS[cfg.model].name if cfg.model in MODELS else "custom model"
-    tokens = cfg.total_tokens
-    size = f"{tokens / 1e12:.3g}T" if tokens >= 1e12 else f"{tokens / 1e9:.3g}B"
-    return f"{name} recipe" if kind == "preset" else f"Saved config: {name}, {size} tokens"
-
-
-def analyse_items(
-    items: Sequence[Item],
-    saved: Mapping[str, RunState],
-    *,
-    smoothing: float = 0.0,
-    max_points: int = MAX_POINTS,
-    budget: int = MAX_VIEW_STEPS,
-) -> tuple[list[Analysis], list[str]]:
-    """Analyse every compared item within a step budget; notes say what was left out.
-
-    A saved run that is gone (deleted, or its entry was invalid) is skipped with a note. A run
-    past the remaining budget keeps its final figures if they are cheap (a saved run's last
-    steps) and loses its curve; a recipe past the budget is skipped (its end is unknown
-    without computing it).
-    """
-    out: list[Analysis] = []
-    notes: list[str] = []
-    left = budget
-    labels: dict[str, int] = {}
-    for slot, item in enumerate(items):
-        if item.kind == "saved":
-            state = saved.get(item.ref)
-            if state is None:
-                notes.append(f"saved run {item.ref} is no longer saved; removed from the view")
-                continue
-            label = _unique(state.name or f"run {item.ref}", labels)
-            want = state.step <= left
-            if not want:
-                notes.append(
-                    f"{label}: {state.step:,} steps is past this view's budget "
-                    f"({budget:,} steps in all); its curve is not drawn"
-                )
-            left -= state.step if want else 0
-            a = analyse_state(
-                item.key, label, state, smoothing=smoothing, max_points=max_points, curve=want
-            )
-            out.append(replace(a, slot=slot))
-            continue
-        cfg = preset(item.ref) if item.kind == "preset" else item.config
-        assert cfg is not None
-        label = _unique(recipe_label(cfg, item.kind), labels)
-        if cfg.total_steps > left:
-            notes.append(
-                f"{label}: {cfg.total_steps:,} steps is past this view's budget "
-                f"({budget:,} steps in all); remove a long run to include it"
-            )
-            continue
-        a = analyse_recipe(item.key, label, cfg, smoothing=smoothing, max_points=max_points)
-        left -= cfg.total_steps
-        if a.note:
-            notes.append(f"{label}: {a.note}")
-        out.append(replace(a, slot=slot))
-    return out, notes
-
-
-def analyse_appended(
-    items: Sequence[Item],
-    first: int,
-    saved: Mapping[str, RunState],
-    *,
-    smoothing: float = 0.0,
-    max_points: int = MAX_POINTS,
-    budget: int = MAX_VIEW_STEPS,
-) -> list[Analysis] | None:
-    """``items[first:]`` analysed exactly as ``analyse_items`` would (labels, slots, colours),
-    so they can be appended to a view already showing ``items[:first]``.
-
-    Returns None when the result would need a note (a saved run that is gone, the step
-    budget, a recipe that does not fit memory): the caller then redraws the whole view, which
-    says why.
-    """
-    labels = {slot: label for slot, _, label, _ in item_states(items, saved)}
-    out: list[Analysis] = []
-    left = budget
-    for slot in range(first, len(items)):
-        item = items[slot]
-        if slot not in labels:
-            return None
-        if item.kind == "saved":
-            state = saved[item.ref]
-            if state.step > left:
-                return None
-            left -= state.step
-            a = analyse_state(
-                item.key, labels[slot], state, smoothing=smoothing, max_points=max_points
-            )
-        else:
-            cfg = preset(item.ref) if item.kind == "preset" else item.config
-            assert cfg is not None
-            if cfg.total_steps > left:
-                return None
-            left -= cfg.total_steps
-            a = analyse_recipe(
-                item.key, labels[slot], cfg, smoothing=smoothing, max_points=max_points
-            )
-            if a.note:
-                return None
-        out.append(replace(a, slot=slot))
-    return out
-
-
-def steps_drawn(analyses: Sequence[Analysis]) -> int:
-    """Steps computed for the curves of a view (what counts against ``MAX_VIEW_STEPS``)."""
-    return sum(a.state.step for a in analyses if a.curve is not None)
-
-
-def _unique(label: str, seen: dict[str, int]) -> str:
-    """``label``, or ``label (2)`` etc. if already used: tables and legends need unique names."""
-    n = seen.get(label, 0) + 1
-    seen[label] = n
-    return label if n == 1 else f"{label} ({n})"
-
-
-def item_states(
-    items: Sequence[Item], saved: Mapping[str, RunState]
-) -> list[tuple[int, Item, str, RunState]]:
-    """(slot, item, label, state) per compared item, computing no metrics (config diff, chips).
-
-    Recipes are shown as new runs of their config; a saved run that is gone is left out;
-    slots and labels match ``analyse_items``.
-    """
-    out: list[tuple[int, Item, str, RunState]] = []
-    labels: dict[str, int] = {}
-    for slot, item in enumerate(items):
-        if item.kind == "saved":
-            state = saved.get(item.ref)
-            if state is not None:
-                out.append((slot, item, _unique(state.name or f"run {item.ref}", labels), state))
-            continue
-        cfg = preset(item.ref) if item.kind == "preset" else item.config
-        assert cfg is not None
-        out.append((slot, item, _unique(recipe_label(cfg, item.kind), labels), new_run(cfg)))
-    return out

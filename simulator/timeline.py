@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -129,13 +129,27 @@ class Timeline:
         return out
 
 
-def chinchilla_loss(params: float, tokens: float) -> float:
-    """Hoffmann et al. 2022 approach-3 fit, as printed."""
-    return float(
-        CHINCHILLA_E
-        + CHINCHILLA_A / params**CHINCHILLA_ALPHA
-        + CHINCHILLA_B / max(tokens, 1.0) ** CHINCHILLA_BETA
+@overload
+def chinchilla_loss(params: float, tokens: float) -> float: ...
+@overload
+def chinchilla_loss(params: FloatArray, tokens: FloatArray) -> FloatArray: ...
+def chinchilla_loss(params: float | FloatArray, tokens: float | FloatArray) -> float | FloatArray:
+    """L(N, D) = E + A / N^alpha + B / D^beta, Hoffmann et al. 2022's approach-3 fit as
+    printed; D is clamped to at least one token. Floats give a float, arrays an array
+    (the compute-optimal frontier evaluates it at many points at once).
+    """
+    if isinstance(params, (int, float)) and isinstance(tokens, (int, float)):
+        return float(
+            CHINCHILLA_E
+            + CHINCHILLA_A / params**CHINCHILLA_ALPHA
+            + CHINCHILLA_B / max(tokens, 1.0) ** CHINCHILLA_BETA
+        )
+    n = np.asarray(params, dtype=np.float64)
+    d = np.maximum(np.asarray(tokens, dtype=np.float64), 1.0)
+    out: FloatArray = (
+        CHINCHILLA_E + CHINCHILLA_A / n**CHINCHILLA_ALPHA + CHINCHILLA_B / d**CHINCHILLA_BETA
     )
+    return out
 
 
 def reference_lr(cfg: TrainingConfig, params: float) -> float:

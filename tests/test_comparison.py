@@ -1,4 +1,5 @@
-"""Pure tests of the comparison data: curves, final metrics, diff, frontier, selection, scores."""
+"""Pure tests of the comparison: curves, final metrics, diff, frontier (``simulator.compare``),
+the comparison list, view budget and CSV (``views.comparison``), published scores."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from simulator import benchmarks_data as bd
 from simulator import compare
 from simulator.estimate import CHINCHILLA_A, CHINCHILLA_ALPHA, CHINCHILLA_B, CHINCHILLA_BETA
 from simulator.series import ema_smooth
+from simulator.timeline import chinchilla_loss
+from views import comparison as vc
+from views.contract import KEEP
 
 
 def _stopped(steps: int = 3000, name: str = "short") -> sim.RunState:
@@ -110,17 +114,17 @@ def test_smoothing_is_exact_across_chunks() -> None:
 def test_a_run_past_the_view_budget_loses_its_curve_with_a_note() -> None:
     st = _stopped(2000)
     saved = {"abc": st}
-    items = [compare.Item("saved", "abc"), compare.Item("preset", "vicuna-7b")]
-    analyses, notes = compare.analyse_items(items, saved, budget=2500)
+    items = [vc.Item("saved", "abc"), vc.Item("preset", "vicuna-7b")]
+    analyses, notes = vc.analyse_items(items, saved, budget=2500)
     assert analyses[0].curve is not None
     assert len(analyses) == 1  # the recipe (2,930 steps) did not fit the remaining 500
     assert "budget" in notes[0] and "Vicuna" in notes[0]
-    analyses, notes = compare.analyse_items(items[:1], saved, budget=100)
+    analyses, notes = vc.analyse_items(items[:1], saved, budget=100)
     assert analyses[0].curve is None and math.isfinite(analyses[0].final.train_loss)
 
 
 def test_a_deleted_saved_run_is_skipped_with_a_note() -> None:
-    analyses, notes = compare.analyse_items([compare.Item("saved", "gone")], {})
+    analyses, notes = vc.analyse_items([vc.Item("saved", "gone")], {})
     assert analyses == [] and "no longer saved" in notes[0]
 
 
@@ -166,7 +170,7 @@ def test_frontier_is_below_any_other_split_of_the_same_compute() -> None:
     fr = compare.frontier(1e22, 1e22 * 1.0001, 2)
     c = fr.compute[0]
     for n in (fr.params[0] / 3, fr.params[0] * 3):
-        assert compare.chinchilla_loss(n, c / 6 / n) > fr.loss[0]
+        assert chinchilla_loss(n, c / 6 / n) > fr.loss[0]
 
 
 def test_frontier_rejects_a_bad_range() -> None:
@@ -184,24 +188,30 @@ def test_parse_selection_drops_bad_entries_and_names_them() -> None:
         {"kind": "preset", "ref": "llama-2-7b"},
         {"kind": "saved", "ref": "x" * 100},
     ]
-    items, errors = compare.parse_selection(raw)
+    items, errors = vc.parse_selection(raw)
     assert [i.key for i in items] == ["preset:llama-2-7b"]
     assert len(errors) == 4
     assert any("lr_peak" in e for e in errors)
-    assert compare.parse_selection("not a list")[0] == []
+    assert vc.parse_selection("not a list")[0] == []
 
 
 def test_parse_selection_is_bounded() -> None:
     raw = [{"kind": "config", "config": {"seed": s}} for s in range(10_000)]
-    items, errors = compare.parse_selection(raw)
-    assert len(items) == compare.MAX_COMPARED
-    assert errors
+    items, errors = vc.parse_selection(raw)
+    assert len(items) == vc.MAX_COMPARED
+    assert errors == ["at most 12 runs are compared; kept the first 12"]
 
 
 # ------------------------------------------------------------------------------ CSV export
+def test_every_table_column_is_a_final_row_field() -> None:
+    a = compare.analyse_state("k", "x", _stopped(500), curve=False)
+    (row,) = compare.final_rows([a])
+    assert set(row) == {c for c, _ in vc.TABLE_COLUMNS}  # every column filled, none hidden
+
+
 def test_csv_has_the_table_headings_and_blank_cells_for_missing_values() -> None:
     a = compare.analyse_state("k", "short, with comma", _stopped(500), curve=False)
-    csv_text = compare.rows_to_csv([*compare.final_rows([a]), {"run": "empty"}])
+    csv_text = vc.rows_to_csv([*compare.final_rows([a]), {"run": "empty"}])
     lines = csv_text.splitlines()
     assert lines[0].split(",")[:3] == ["Run", "Kind", "Status"]
     assert lines[1].startswith('"short, with comma",saved run,stopped,500,')
@@ -239,3 +249,37 @@ def test_select_ignores_unknown_names_and_unknown_sources_raise() -> None:
     assert len(bd.select("code-llama-table-2", ["Code Llama 7B"], ["MBPP", "x"])) == 1
     with pytest.raises(KeyError):
         bd.scores("made-up")
+
+
+# ------------------------------------------------------------------ user actions (views)
+VICUNA = [{"kind": "preset", "ref": "vicuna-7b"}]
+
+
+def test_an_add_to_drawn_views_appends_what_a_redraw_would_draw() -> None:
+    controls = vc.Controls(smoothing=0.6)
+    drawn = vc.update_views(VICUNA, None, controls, None, list_changed=False)
+    out = vc.edit_selection(
+        "add", choice="preset:vicuna-13b", selection=VICUNA, controls=controls, view=drawn.view
+    )
+    assert out.selection == [*VICUNA, {"kind": "preset", "ref": "vicuna-13b"}]
+    assert out.message is None
+    full = vc.update_views(out.selection, None, controls, None, list_changed=False)
+    assert out.curves.apply(drawn.curves)["data"] == full.curves["data"]
+    assert out.table.apply(drawn.table) == full.table
+    points = [t for t in out.efficiency.apply(drawn.efficiency)["data"] if "diamond" in str(t)]
+    assert [t["name"] for t in points] == [r["run"] for r in full.table]
+    # The list change this add causes then finds nothing left to draw.
+    again = vc.update_views(out.selection, None, controls, out.view, list_changed=True)
+    assert (again.curves, again.table, again.view) == (KEEP, KEEP, KEEP)
+
+
+def test_remove_clear_and_a_button_that_was_only_redrawn() -> None:
+    both = [*VICUNA, {"kind": "preset", "ref": "vicuna-13b"}]
+    assert vc.edit_selection(None, selection=both).selection is KEEP
+    assert vc.edit_selection("remove", remove="preset:vicuna-7b", selection=both).selection == [
+        both[1]
+    ]
+    assert vc.edit_selection("clear", selection=both).selection == []
+    again = vc.edit_selection("add", choice="preset:vicuna-7b", selection=VICUNA)
+    assert again.message is not None and again.message.text == "Already in the comparison."
+    assert again.curves is KEEP  # nothing new to append

@@ -10,15 +10,16 @@ import simulator as sim
 from layouts.figures import comparison as figs
 from simulator import benchmarks_data as bd
 from simulator import compare
+from views import comparison as vc
 
 
 @pytest.fixture(scope="module")
 def analyses() -> list[compare.Analysis]:
-    items = [compare.Item("preset", "vicuna-7b"), compare.Item("preset", "vicuna-13b")]
+    items = [vc.Item("preset", "vicuna-7b"), vc.Item("preset", "vicuna-13b")]
     cfg = sim.preset("llama-7b", dataset_tokens=4 * 2**20 * 20_000)
     st = sim.stop(sim.advance(sim.start(sim.new_run(cfg, name="mine")), 5000))
-    items.append(compare.Item("saved", "abc"))
-    out, notes = compare.analyse_items(items, {"abc": st}, smoothing=0.6)
+    items.append(vc.Item("saved", "abc"))
+    out, notes = vc.analyse_items(items, {"abc": st}, smoothing=0.6)
     assert notes == []
     return out
 
@@ -134,22 +135,25 @@ def test_view_state_allows_appending_only_to_the_same_clean_view(
     analyses: list[compare.Analysis],
 ) -> None:
     keys = [a.key for a in analyses]
-    view = figs.view_state(analyses, keys, "tokens", "train", 0.6, ["x"])
-    clean = figs.clean_view(json.loads(json.dumps(view)))
-    assert clean is not None and figs.can_append(clean, keys, "tokens", "train", 0.6, ["x"])
-    assert not figs.can_append(clean, keys, "step", "train", 0.6, ["x"])  # other controls
-    assert not figs.can_append(clean, keys[:1], "tokens", "train", 0.6, ["x"])  # other runs
-    noted = figs.view_state(analyses, keys, "tokens", "train", 0.6, [], ["a budget note"])
-    assert figs.clean_view(noted) is None  # a view with a caveat is always redrawn whole
+    controls = vc.Controls("tokens", "train", 0.6, ("x",))
+    view = vc.ViewState.of(analyses, keys, controls).to_dict()
+    clean = vc.ViewState.from_dict(json.loads(json.dumps(view)))
+    assert clean is not None and clean.shows(keys, controls)
+    assert clean.to_dict() == view
+    assert not clean.shows(keys, vc.Controls("step", "train", 0.6, ("x",)))  # other controls
+    assert not clean.shows(keys[:1], controls)  # other runs
+    noted = vc.ViewState.of(analyses, keys, controls, ["a budget note"]).to_dict()
+    assert vc.ViewState.from_dict(noted) is None  # a view with a caveat is always redrawn whole
     for junk in (None, [], {"keys": "x"}, {**view, "steps": True}, {**view, "span": [1, "a"]}):
-        assert figs.clean_view(junk) is None
+        assert vc.ViewState.from_dict(junk) is None
 
 
 def test_appended_runs_must_fit_the_drawn_frontier(analyses: list[compare.Analysis]) -> None:
     vicuna = [a for a in analyses if a.state.config.family == "vicuna"]
-    view = figs.view_state(vicuna[:1], [vicuna[0].key], "step", "train", 0.0, [])
-    assert figs.append_fits(view, vicuna[1:])  # same family, inside the span
+    view = vc.ViewState.of(vicuna[:1], [vicuna[0].key], vc.Controls())
+    assert view.fits(vicuna[1:])  # same family, inside the span
     llama = [a for a in analyses if a.state.config.family == "llama"]
-    assert not figs.append_fits(view, llama)  # a family without its offset line
-    y = figs.merged_range(view, llama, "train")
-    assert y is not None and y[0] <= view["y"][0] and y[1] >= view["y"][1]
+    assert not view.fits(llama)  # a family without its offset line
+    assert view.y is not None
+    y = view.merged_range(llama)
+    assert y is not None and y[0] <= view.y[0] and y[1] >= view.y[1]

@@ -1,8 +1,9 @@
 """Pure figure builders for the Model Comparison tab: analyses or published scores -> dict.
 
 No Dash import, no clock, no I/O: each function takes plain data (``simulator.compare``
-analyses, ``simulator.benchmarks_data`` scores) and returns a Plotly figure as a dict, so the
-tests call them directly and the callbacks stay adapters.
+analyses, ``simulator.benchmarks_data`` scores) and returns a Plotly figure as a dict (or, for
+the config diff, a DataTable style list), so the tests call them directly. Which runs are
+drawn, and when a run is appended to a drawn chart instead, is ``views.comparison``'s.
 
 Presentation choices, made for a chart an ML lead can put on a slide:
 
@@ -11,7 +12,8 @@ Presentation choices, made for a chart an ML lead can put on a slide:
   (predictions); saved runs are solid (what happened).
 - Published scores: one source per chart, named in the title, with the protocol and the
   citation in a note under the plot, because the same model scores differently under two
-  protocols (Llama 2 7B MMLU: 44.4 in the Mistral paper, 45.3 in the Llama 2 paper).
+  protocols (Llama 2 7B MMLU: 44.4 in the Mistral paper, 45.3 in the Llama 2 paper); the
+  sources are listed in docs/sources.md.
 - The compute-efficiency chart draws Hoffmann et al.'s printed frontier and, dotted, the same
   frontier shifted by each plotted family's loss offset: the simulator's losses include those
   offsets (tokenizer and data differ from MassiveText), and the chart says so.
@@ -551,6 +553,10 @@ def benchmark_rows(
 
 
 # ------------------------------------------------------------------------------ config diff
+# A DataTable style builder rather than a figure, kept here because it is the same kind of
+# thing: a pure function from data to a style dict. ``views.comparison`` computes it for each
+# diff (which cells differ depends on the rows), and views may import these Dash-free builders
+# but not ``layouts.comparison``, which builds components.
 DIFF_ROW_TINT = "rgba(255, 193, 7, 0.12)"
 DIFF_CELL_TINT = "rgba(255, 193, 7, 0.38)"
 
@@ -583,130 +589,3 @@ def diff_styles(rows: Sequence[dict[str, Any]], n_runs: int) -> list[dict[str, A
                     }
                 )
     return style
-
-
-# ----------------------------------------------------------------------------- view state
-def view_state(
-    analyses: Sequence[Analysis],
-    keys: Sequence[str],
-    x_key: str,
-    show: str,
-    smoothing: float,
-    logs: Sequence[str],
-    notes: Sequence[str] = (),
-) -> dict[str, Any]:
-    """What the curves, table and efficiency chart hold, so a run can be *appended* to them.
-
-    A few numbers, never curves: the compared keys, the controls the view was drawn with, the
-    loss range, the frontier's compute span, the families with an offset line, and the steps
-    computed (the view budget). Kept in a memory store; a tampered one only makes the next
-    add redraw the whole view.
-    """
-    on_chart = [a for a in analyses if on_efficiency_chart(a)]
-    return {
-        "keys": list(keys),
-        "x": x_key,
-        "show": show,
-        "w": smoothing,
-        "logs": sorted(logs),
-        "y": loss_range(analyses, show),
-        "span": efficiency_span(analyses),
-        "families": sorted({a.state.config.family for a in on_chart}),
-        "steps": sum(a.state.step for a in analyses if a.curve is not None),
-        "complete": not notes and len(on_chart) == len(analyses) == len(keys),
-    }
-
-
-def clean_view(view: Any) -> dict[str, Any] | None:
-    """A view state from the browser, rebuilt from its validated fields, or None.
-
-    Rebuilt, not passed through: the browser writes large floats such as 1.3e20 as integer
-    literals (``JSON.stringify``), which Python reads as ints too large to serialise again.
-    """
-    if not isinstance(view, dict):
-        return None
-    keys, families, steps = view.get("keys"), view.get("families"), view.get("steps")
-    span, y = _pair(view.get("span")), _pair(view.get("y"))
-    w = view.get("w")
-    if not (
-        isinstance(keys, list)
-        and 0 < len(keys) <= 64
-        and all(isinstance(k, str) and len(k) <= 40 for k in keys)
-        and isinstance(families, list)
-        and len(families) <= 16
-        and all(isinstance(f, str) and len(f) <= 40 for f in families)
-        and isinstance(steps, int)
-        and not isinstance(steps, bool)
-        and 0 <= steps <= 10**10
-        and span is not None
-        and isinstance(w, (int, float))
-        and view.get("complete") is True
-    ):
-        return None
-    return {
-        "keys": list(keys),
-        "x": view.get("x"),
-        "show": view.get("show"),
-        "w": float(w),
-        "logs": view.get("logs"),
-        "y": list(y) if y else None,
-        "span": list(span),
-        "families": list(families),
-        "steps": steps,
-        "complete": True,
-    }
-
-
-def can_append(
-    view: dict[str, Any] | None,
-    keys: Sequence[str],
-    x_key: str,
-    show: str,
-    smoothing: float,
-    logs: Sequence[str],
-) -> bool:
-    """Whether a (cleaned) view already shows exactly ``keys`` with these controls and no caveat
-    note. Only then can new runs be appended (a ``Patch``) instead of redrawing everything.
-    """
-    return (
-        view is not None
-        and view["keys"] == list(keys)
-        and view["x"] == x_key
-        and view["show"] == show
-        and view["w"] == smoothing
-        and view["logs"] == sorted(logs)
-    )
-
-
-def append_fits(view: dict[str, Any], added: Sequence[Analysis]) -> bool:
-    """Whether appended runs fit the drawn efficiency chart: inside the frontier's span, of a
-    family whose offset line is drawn, and with a final loss to plot (else: redraw)."""
-    span = _pair(view.get("span"))
-    if span is None:
-        return False
-    for a in added:
-        if not on_efficiency_chart(a) or a.state.config.family not in view["families"]:
-            return False
-        if not span[0] <= a.final.flops <= span[1]:
-            return False
-    return True
-
-
-def merged_range(view: dict[str, Any], added: Sequence[Analysis], show: str) -> list[float] | None:
-    """The loss range of the drawn runs and the appended ones together."""
-    old = _pair(view.get("y"))
-    new = loss_range(added, show)
-    if old is None or new is None:
-        return new or (list(old) if old else None)
-    return [min(old[0], new[0]), max(old[1], new[1])]
-
-
-def _pair(v: Any) -> tuple[float, float] | None:
-    if (
-        isinstance(v, list)
-        and len(v) == 2
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-        and all(math.isfinite(x) for x in v)
-    ):
-        return float(v[0]), float(v[1])
-    return None
