@@ -173,15 +173,16 @@ def edit_selection(**kw: Any) -> dict[str, Any]:
     )
 
 
+# One plain output (a component tree built by the layout from the view's data): the one
+# callback whose output dash-renderer sends as an object, not a list (request_guard handles both).
 @callback(
-    output=dict(chips=Output(ids.CMP_CHIPS, "children")),
-    inputs=dict(
-        selection=Input(ids.CMP_SELECTION, "data"), saved=Input(ids.SAVED_RUNS_STORE, "data")
-    ),
+    Output(ids.CMP_CHIPS, "children"),
+    Input(ids.CMP_SELECTION, "data"),
+    Input(ids.SAVED_RUNS_STORE, "data"),
 )
-def show_chips(selection: Any, saved: Any) -> dict[str, Any]:
+def show_chips(selection: Any, saved: Any) -> Any:
     """The comparison list or saved runs changed: one removable badge per compared run."""
-    return {"chips": layout.chips(vc.chips(selection, saved).chips)}
+    return layout.chips(vc.chips(selection, saved).chips)
 
 
 # ----------------------------------------------------------------------------- views

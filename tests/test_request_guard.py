@@ -15,7 +15,6 @@ import dash
 import pytest
 
 import simulator as sim
-from callbacks import comparison
 from callbacks.request_guard import (
     MAX_BODY_BYTES,
     MAX_DEPTH,
@@ -24,7 +23,9 @@ from callbacks.request_guard import (
     check_tree,
 )
 from layouts import ids
+from simulator import benchmarks_data as bd
 from simulator import saved
+from views import comparison as vc
 from views import config_form as cf
 
 DISPATCH = "/_dash-update-component"
@@ -385,8 +386,9 @@ def test_a_url_hash_that_is_not_a_string_changes_nothing(client: Any, url_hash: 
 
 @pytest.mark.parametrize("junk", [[], {}, [None, None], {"step": 1}])
 def test_comparison_controls_and_source_fall_back_to_defaults(junk: Any) -> None:
-    assert comparison._controls(junk, junk, junk, junk) == ("step", "train", 0.0, [])
-    assert comparison._source(junk) == comparison.bd.DEFAULT_SOURCE
+    assert vc.Controls.from_browser(junk, junk, junk, junk) == vc.Controls()
+    assert vc.Controls() == vc.Controls("step", "train", 0.0, ())
+    assert vc.benchmark_source(junk) == bd.DEFAULT_SOURCE
 
 
 @pytest.mark.parametrize("how", ["one", "none", "a duplicate"])

@@ -860,21 +860,21 @@ def export_csv(rows: Any) -> CsvExport:
 
 
 # ------------------------------------------------------------------- published scores
-def _source(value: Any) -> str:
+def benchmark_source(value: Any) -> str:
     """The benchmark source the browser chose, or the default if it names none."""
     return value if isinstance(value, str) and value in bd.SOURCES else bd.DEFAULT_SOURCE
 
 
 def bench_choices(source: Any) -> BenchChoices:
     """Models and benchmarks of the chosen source, all selected."""
-    src = _source(source)
+    src = benchmark_source(source)
     models, benches = bd.models(src), bd.benchmarks(src)
     return BenchChoices(models, models, benches, benches)
 
 
 def bench_views(source: Any, models: Any, benches: Any) -> BenchViews:
     """Bars, radar and the table of numbers for one source (never two protocols at once)."""
-    src = _source(source)
+    src = benchmark_source(source)
     ms = [m for m in models if isinstance(m, str)] if isinstance(models, list) else None
     bs = [b for b in benches if isinstance(b, str)] if isinstance(benches, list) else None
     return BenchViews(

@@ -7,8 +7,9 @@ per Interval, each carrying the run state and ``TR_META`` and answered with a ``
 the state plus the points to append. ``Session`` builds those bodies and applies the answers
 as dash-renderer does (tests/renderer.py), so everything the browser would keep (run state,
 chart meta) lives here and nowhere on the server (docs/architecture.md). It knows no
-transport: a caller sends ``request()``'s bytes however it likes (requests, a raw asyncio socket) and hands the decoded JSON to ``receive()``. Sending the
-same request again after a failure is exactly what assets/js/connection.js does.
+transport: a caller sends ``request()``'s bytes however it likes (requests, a raw asyncio
+socket) and hands the decoded JSON to ``receive()``. Sending the same request again after a
+failure is exactly what assets/js/connection.js does.
 """
 
 from __future__ import annotations
