@@ -43,8 +43,8 @@ from renderer import Callbacks
 from session import CALLBACK_PATH, Session
 
 import simulator as sim
-from callbacks.training import DEFAULT_MODEL
 from layouts import ids
+from views.stores import DEFAULT_MODEL
 
 RETRYABLE = (502, 503, 504)
 # connection.js sets no timeout of its own; past nginx's proxy_read_timeout (35 s) nginx
