@@ -14,8 +14,11 @@ Same config and seed give bit-identical metrics on any machine and in any order 
 Module map: ``catalog`` (models, GPUs, optimizers, schedules with sources), ``config``
 (validated recipes and presets), ``estimate`` (compute, memory, cost), ``schedules`` (LR
 shapes with closed-form areas), ``timeline`` (mid-run changes as segments), ``dynamics`` (the
-per-step loss model), ``run`` (the state and its transitions), ``series`` (smoothing and
-spike-preserving downsampling for charts), ``events`` (human-readable event text).
+per-step loss model), ``rng`` (counter-based noise), ``run`` (the state and its transitions),
+``series`` (smoothing and spike-preserving downsampling for charts), ``compare`` (curves and
+final figures of compared runs), ``saved`` (the saved-runs list), ``benchmarks_data``
+(published benchmark scores), ``fmt`` (how every quantity reads). Sources of every figure:
+docs/sources.md; the design it serves: docs/architecture.md.
 """
 
 from simulator.catalog import CUSTOM_MODEL, GPUS, MODELS, OPTIMIZERS, PRECISIONS, SCHEDULES
