@@ -22,7 +22,8 @@ from layouts import ids
 from simulator import benchmarks_data as bd
 from simulator.compare import X_AXES
 from simulator.saved import MAX_IMPORT_BYTES, MAX_SAVED
-from views.comparison import CURVE_KINDS, TABLE_COLUMNS, Chip
+from views.comparison import TABLE_COLUMNS, Chip
+from views.comparison_list import CURVE_KINDS
 
 # DataTable draws its own cells; Bootstrap's CSS variables make it follow light/dark mode.
 TABLE_STYLE: dict[str, Any] = {

@@ -1,24 +1,18 @@
-"""The Model Comparison tab's browser contract: its Stores, its controls, what each action does.
+"""The Model Comparison tab's actions: one function per user action or Store change.
 
-What lives here and nowhere else:
+Each returns a named result whose fields are the callback's outputs (``callbacks.adapt``):
+the saved-runs table and its rename/delete/import/export, the add/remove/clear of the
+comparison list (appending a run to drawn views as ``Edit``s when it can), the curves, table
+and efficiency views, the config diff, the CSV of the final-metrics table (``TABLE_COLUMNS``:
+its columns and headings) and the published-scores views.
 
-- The comparison list (``CMP_SELECTION``, local storage): a list of ``Item.to_dict()``
-  entries, read back with ``parse_selection`` (a bad entry is dropped and named, the rest
-  kept, at most ``MAX_COMPARED``).
-- What the drawn views hold (``CMP_VIEW_STATE``, memory): a ``ViewState``, a few numbers that
-  say whether a new run can be *appended* to the charts (an ``Edit``) instead of redrawing.
-- How a compared run is labelled (``recipe_label``, unique labels per view), the final-metrics
-  table's columns and headings (``TABLE_COLUMNS``, also the CSV's), the view controls
-  (``Controls``) and the cleaning of table cells sent back for the CSV export.
-- One function per user action or Store change, returning a named result whose fields are
-  the callback's outputs (``callbacks.adapt.outputs``).
-
-Every value from the browser may be stale, edited or hostile (docs/architecture.md, "Trust
-nothing from the browser"): each is validated here, and no input can make a request do
-unbounded work (``MAX_COMPARED`` runs, ``MAX_VIEW_STEPS`` steps per view,
-``simulator.saved.MAX_IMPORT_BYTES`` per import). Nothing is cached between requests (any
-worker answers any request): every view is recomputed from the list and the saved runs.
-The computation itself (curves, final figures, config diff, frontier) is
+The Stores it reads and writes (the comparison list, what the views hold) and the controls
+are defined in ``views.comparison_list``. Every value from the browser may be stale, edited or
+hostile (docs/architecture.md, "Trust nothing from the browser"): each is validated, and no
+input can make a request do unbounded work (``MAX_COMPARED`` runs, ``MAX_VIEW_STEPS`` steps
+per view, ``simulator.saved.MAX_IMPORT_BYTES`` per import). Nothing is cached between
+requests (any worker answers any request): every view is recomputed from the list and the
+saved runs. The computation itself (curves, final figures, config diff, frontier) is
 ``simulator.compare``; the figure dicts are ``layouts.figures.comparison``.
 """
 
@@ -26,35 +20,36 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal
 
 from layouts.figures import comparison as figs
 from simulator import benchmarks_data as bd
-from simulator import compare, fmt, series
+from simulator import compare, fmt
 from simulator import saved as saved_runs
-from simulator.compare import MAX_POINTS, X_AXES, Analysis
-from simulator.config import PRESETS, ConfigError, TrainingConfig, preset
-from simulator.run import RunState, new_run
+from simulator.config import PRESETS
 from views import stores
+from views.comparison_list import (
+    MAX_COMPARED,
+    MAX_REF,
+    MAX_VIEW_STEPS,
+    Controls,
+    Item,
+    SelectionError,
+    ViewState,
+    analyse_appended,
+    analyse_items,
+    item_states,
+    parse_selection,
+    recipe_label,
+    steps_drawn,
+)
 from views.contract import KEEP, Edit, Notice, download
 
-MAX_COMPARED = 12
-"""Runs and recipes in one comparison: bounds the work of a view and keeps legends legible."""
-
-MAX_VIEW_STEPS = 30_000_000
-"""Steps one view may compute (~5 s); longer runs lose their curve, with a note saying why."""
-
-MAX_REF = 16  # characters of a saved-run id (they are 10)
 MAX_CELL = 200  # characters of a text cell accepted back from the browser for the CSV
-
-CURVE_KINDS: Mapping[str, str] = {"train": "Train", "val": "Validation", "both": "Both"}
-"""What the loss chart shows (the radio's values and labels)."""
 
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("run", "Run"),
@@ -75,401 +70,6 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 """Column id (a key of ``compare.final_rows``) and heading of the final-metrics table and its
 CSV export, in order."""
-
-
-# ------------------------------------------------------------------- the comparison list
-class SelectionError(ValueError):
-    """A comparison-list entry that cannot be used; the message says why."""
-
-
-@dataclass(frozen=True)
-class Item:
-    """One entry of the comparison list (``CMP_SELECTION``): a published recipe, a saved run
-    or a saved config. Stored as ``{"kind": "preset"|"saved", "ref": ...}`` or
-    ``{"kind": "config", "config": {...}}``; never curves.
-    """
-
-    kind: Literal["preset", "saved", "config"]
-    ref: str  # preset slug, saved-run id, or "" for a config
-    config: TrainingConfig | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        if self.kind == "config":
-            assert self.config is not None
-            return {"kind": "config", "config": self.config.to_dict()}
-        return {"kind": self.kind, "ref": self.ref}
-
-    @classmethod
-    def from_dict(cls, raw: Any) -> Item:
-        """An entry from the browser, validated; raises ``SelectionError`` saying why not."""
-        kind = raw.get("kind") if isinstance(raw, dict) else None
-        if kind == "preset" and raw.get("ref") in PRESETS:
-            return cls("preset", str(raw["ref"]))
-        ref = raw.get("ref") if isinstance(raw, dict) else None
-        if kind == "saved" and isinstance(ref, str) and 0 < len(ref) <= MAX_REF:
-            return cls("saved", ref)
-        if kind == "config":
-            try:
-                return cls("config", "", TrainingConfig.from_dict(raw.get("config")))
-            except ConfigError as exc:
-                raise SelectionError(str(exc)) from exc
-        raise SelectionError("not understood")
-
-    @property
-    def key(self) -> str:
-        """A stable identity, to refuse duplicates and to address removal."""
-        if self.kind == "config":
-            assert self.config is not None
-            return "config:" + _config_hash(self.config)
-        return f"{self.kind}:{self.ref}"
-
-    def recipe(self) -> TrainingConfig | None:
-        """The config a recipe item runs (None for a saved run)."""
-        if self.kind == "saved":
-            return None
-        return preset(self.ref) if self.kind == "preset" else self.config
-
-
-def _config_hash(cfg: TrainingConfig) -> str:
-    blob = json.dumps(cfg.to_dict(), sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.blake2b(blob, digest_size=5).hexdigest()
-
-
-def parse_selection(raw: Any) -> tuple[list[Item], list[str]]:
-    """The comparison list from the browser, validated; one message per dropped entry.
-
-    Accepts at most ``MAX_COMPARED`` entries; unknown presets, malformed entries and invalid
-    configs are dropped (and named), duplicates silently.
-    """
-    if raw is None:
-        return [], []
-    if not isinstance(raw, list):
-        return [], ["the comparison list was not a list; started a new one"]
-    items: list[Item] = []
-    errors: list[str] = []
-    seen: set[str] = set()
-    for i, e in enumerate(raw[: MAX_COMPARED * 2]):
-        try:
-            item = Item.from_dict(e)
-        except SelectionError as exc:
-            if isinstance(e, dict) and e.get("kind") == "config":
-                errors.append(f"compared config {i + 1} was dropped: {exc}")
-            else:
-                errors.append(f"compared entry {i + 1} was not understood and was dropped")
-            continue
-        if item.key not in seen:
-            seen.add(item.key)
-            items.append(item)
-    if len(items) > MAX_COMPARED:
-        errors.append(f"at most {MAX_COMPARED} runs are compared; kept the first {MAX_COMPARED}")
-        items = items[:MAX_COMPARED]
-    return items, errors
-
-
-# ---------------------------------------------------------------------------- labels
-def recipe_label(cfg: TrainingConfig, kind: str) -> str:
-    """A short legend label for a recipe: model and tokens (and 'config' for a saved config)."""
-    name = fmt.model_name(cfg.model)
-    tokens = cfg.total_tokens
-    size = f"{tokens / 1e12:.3g}T" if tokens >= 1e12 else f"{tokens / 1e9:.3g}B"
-    return f"{name} recipe" if kind == "preset" else f"Saved config: {name}, {size} tokens"
-
-
-def _unique(label: str, seen: dict[str, int]) -> str:
-    """``label``, or ``label (2)`` etc. if already used: tables and legends need unique names."""
-    n = seen.get(label, 0) + 1
-    seen[label] = n
-    return label if n == 1 else f"{label} ({n})"
-
-
-def _saved_label(state: RunState, ref: str) -> str:
-    return state.name or f"run {ref}"
-
-
-def item_states(
-    items: Sequence[Item], saved: Mapping[str, RunState]
-) -> list[tuple[int, Item, str, RunState]]:
-    """(slot, item, label, state) per compared item, computing no metrics (config diff, chips).
-
-    Recipes are shown as new runs of their config; a saved run that is gone is left out;
-    slots and labels match ``analyse_items``.
-    """
-    out: list[tuple[int, Item, str, RunState]] = []
-    labels: dict[str, int] = {}
-    for slot, item in enumerate(items):
-        cfg = item.recipe()
-        if cfg is None:
-            state = saved.get(item.ref)
-            if state is not None:
-                out.append((slot, item, _unique(_saved_label(state, item.ref), labels), state))
-            continue
-        out.append((slot, item, _unique(recipe_label(cfg, item.kind), labels), new_run(cfg)))
-    return out
-
-
-# -------------------------------------------------------------------------- analyses
-def analyse_items(
-    items: Sequence[Item],
-    saved: Mapping[str, RunState],
-    *,
-    smoothing: float = 0.0,
-    max_points: int = MAX_POINTS,
-    budget: int = MAX_VIEW_STEPS,
-) -> tuple[list[Analysis], list[str]]:
-    """Analyse every compared item within a step budget; notes say what was left out.
-
-    A saved run that is gone (deleted, or its entry was invalid) is skipped with a note. A run
-    past the remaining budget keeps its final figures if they are cheap (a saved run's last
-    steps) and loses its curve; a recipe past the budget is skipped (its end is unknown
-    without computing it).
-    """
-    out: list[Analysis] = []
-    notes: list[str] = []
-    left = budget
-    labels: dict[str, int] = {}
-    for slot, item in enumerate(items):
-        cfg = item.recipe()
-        if cfg is None:
-            state = saved.get(item.ref)
-            if state is None:
-                notes.append(f"saved run {item.ref} is no longer saved; removed from the view")
-                continue
-            label = _unique(_saved_label(state, item.ref), labels)
-            want = state.step <= left
-            if not want:
-                notes.append(
-                    f"{label}: {state.step:,} steps is past this view's budget "
-                    f"({budget:,} steps in all); its curve is not drawn"
-                )
-            left -= state.step if want else 0
-            a = compare.analyse_state(
-                item.key, label, state, smoothing=smoothing, max_points=max_points, curve=want
-            )
-            out.append(dataclasses.replace(a, slot=slot))
-            continue
-        label = _unique(recipe_label(cfg, item.kind), labels)
-        if cfg.total_steps > left:
-            notes.append(
-                f"{label}: {cfg.total_steps:,} steps is past this view's budget "
-                f"({budget:,} steps in all); remove a long run to include it"
-            )
-            continue
-        a = compare.analyse_recipe(item.key, label, cfg, smoothing=smoothing, max_points=max_points)
-        left -= cfg.total_steps
-        if a.note:
-            notes.append(f"{label}: {a.note}")
-        out.append(dataclasses.replace(a, slot=slot))
-    return out, notes
-
-
-def analyse_appended(
-    items: Sequence[Item],
-    first: int,
-    saved: Mapping[str, RunState],
-    *,
-    smoothing: float = 0.0,
-    max_points: int = MAX_POINTS,
-    budget: int = MAX_VIEW_STEPS,
-) -> list[Analysis] | None:
-    """``items[first:]`` analysed exactly as ``analyse_items`` would (labels, slots, colours),
-    so they can be appended to a view already showing ``items[:first]``.
-
-    Returns None when the result would need a note (a saved run that is gone, the step
-    budget, a recipe that does not fit memory): the caller then redraws the whole view, which
-    says why.
-    """
-    labels = {slot: label for slot, _, label, _ in item_states(items, saved)}
-    out: list[Analysis] = []
-    left = budget
-    for slot in range(first, len(items)):
-        item = items[slot]
-        if slot not in labels:
-            return None
-        cfg = item.recipe()
-        if cfg is None:
-            state = saved[item.ref]
-            if state.step > left:
-                return None
-            left -= state.step
-            a = compare.analyse_state(
-                item.key, labels[slot], state, smoothing=smoothing, max_points=max_points
-            )
-        else:
-            if cfg.total_steps > left:
-                return None
-            left -= cfg.total_steps
-            a = compare.analyse_recipe(
-                item.key, labels[slot], cfg, smoothing=smoothing, max_points=max_points
-            )
-            if a.note:
-                return None
-        out.append(dataclasses.replace(a, slot=slot))
-    return out
-
-
-def steps_drawn(analyses: Sequence[Analysis]) -> int:
-    """Steps computed for the curves of a view (what counts against ``MAX_VIEW_STEPS``)."""
-    return sum(a.state.step for a in analyses if a.curve is not None)
-
-
-# -------------------------------------------------------------------------- controls
-@dataclass(frozen=True)
-class Controls:
-    """The view controls as the charts were (or are to be) drawn with them."""
-
-    x: str = "step"  # a key of ``simulator.compare.X_AXES``
-    kind: str = "train"  # a key of ``CURVE_KINDS``
-    smoothing: float = 0.0
-    logs: tuple[str, ...] = ()  # "x", "y": logarithmic axes, sorted
-
-    @classmethod
-    def from_browser(cls, x: Any, kind: Any, smoothing: Any, logs: Any) -> Controls:
-        """The controls from the browser, each replaced by its default if not understood."""
-        return cls(
-            x if isinstance(x, str) and x in X_AXES else "step",
-            kind if isinstance(kind, str) and kind in CURVE_KINDS else "train",
-            series.smoothing_weight(smoothing),
-            tuple(sorted(v for v in logs if v in ("x", "y"))) if isinstance(logs, list) else (),
-        )
-
-
-# ------------------------------------------------------------------------ view state
-def _pair(v: Any) -> tuple[float, float] | None:
-    if (
-        isinstance(v, list)
-        and len(v) == 2
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-        and all(math.isfinite(x) for x in v)
-    ):
-        return float(v[0]), float(v[1])
-    return None
-
-
-def _short_strs(v: Any, n: int) -> TypeGuard[list[str]]:
-    """Whether ``v`` is a list of at most ``n`` strings of at most 40 characters."""
-    return (
-        isinstance(v, list) and len(v) <= n and all(isinstance(s, str) and len(s) <= 40 for s in v)
-    )
-
-
-@dataclass(frozen=True)
-class ViewState:
-    """What the curves, table and efficiency chart hold (``CMP_VIEW_STATE``), so a run can be
-    *appended* to them instead of redrawing everything.
-
-    A few numbers, never curves: the compared keys, the controls the view was drawn with, the
-    loss range, the frontier's compute span, the families with an offset line, and the steps
-    computed (the view budget). Kept in a memory store; a tampered one only makes the next
-    add redraw the whole view.
-    """
-
-    keys: tuple[str, ...]
-    controls: Controls
-    y: tuple[float, float] | None  # the loss chart's y-range
-    span: tuple[float, float] | None  # the frontier's compute range
-    families: tuple[str, ...]  # families whose offset line is drawn
-    steps: int
-    complete: bool  # no caveat note and every run drawn: only then can runs be appended
-
-    @classmethod
-    def of(
-        cls,
-        analyses: Sequence[Analysis],
-        keys: Sequence[str],
-        controls: Controls,
-        notes: Sequence[str] = (),
-    ) -> ViewState:
-        """The state of a view just drawn from ``analyses`` (``notes``: its caveats)."""
-        on_chart = [a for a in analyses if figs.on_efficiency_chart(a)]
-        y = figs.loss_range(analyses, controls.kind)
-        span = figs.efficiency_span(analyses)
-        return cls(
-            keys=tuple(keys),
-            controls=controls,
-            y=(y[0], y[1]) if y else None,
-            span=(span[0], span[1]) if span else None,
-            families=tuple(sorted({a.state.config.family for a in on_chart})),
-            steps=steps_drawn(analyses),
-            complete=not notes and len(on_chart) == len(analyses) == len(keys),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        c = self.controls
-        return {
-            "keys": list(self.keys),
-            "x": c.x,
-            "show": c.kind,
-            "w": c.smoothing,
-            "logs": list(c.logs),
-            "y": list(self.y) if self.y else None,
-            "span": list(self.span) if self.span else None,
-            "families": list(self.families),
-            "steps": self.steps,
-            "complete": self.complete,
-        }
-
-    @classmethod
-    def from_dict(cls, raw: Any) -> ViewState | None:
-        """A complete view state from the browser, rebuilt from its validated fields, or None
-        (not a view, tampered, or one with a caveat: the next add redraws the whole view).
-
-        Rebuilt, not passed through: the browser writes large floats such as 1.3e20 as integer
-        literals (``JSON.stringify``), which Python reads as ints too large to serialise again.
-        """
-        if not isinstance(raw, dict):
-            return None
-        keys, families, steps = raw.get("keys"), raw.get("families"), raw.get("steps")
-        x, show, w, logs = raw.get("x"), raw.get("show"), raw.get("w"), raw.get("logs")
-        span = _pair(raw.get("span"))
-        if not (
-            _short_strs(keys, 64)
-            and keys
-            and _short_strs(families, 16)
-            and isinstance(steps, int)
-            and not isinstance(steps, bool)
-            and 0 <= steps <= 10**10
-            and span is not None
-            and isinstance(x, str)
-            and isinstance(show, str)
-            and isinstance(w, (int, float))
-            and not isinstance(w, bool)
-            and _short_strs(logs, 2)
-            and raw.get("complete") is True
-        ):
-            return None
-        return cls(
-            keys=tuple(keys),
-            controls=Controls(x, show, float(w), tuple(logs)),
-            y=_pair(raw.get("y")),
-            span=span,
-            families=tuple(families),
-            steps=steps,
-            complete=True,
-        )
-
-    def shows(self, keys: Sequence[str], controls: Controls) -> bool:
-        """Whether this view already shows exactly ``keys`` drawn with ``controls``; only then
-        can new runs be appended to it."""
-        return self.complete and self.keys == tuple(keys) and self.controls == controls
-
-    def fits(self, added: Sequence[Analysis]) -> bool:
-        """Whether appended runs fit the drawn efficiency chart: inside the frontier's span, of a
-        family whose offset line is drawn, and with a final loss to plot (else: redraw)."""
-        if self.span is None:
-            return False
-        for a in added:
-            if not figs.on_efficiency_chart(a) or a.state.config.family not in self.families:
-                return False
-            if not self.span[0] <= a.final.flops <= self.span[1]:
-                return False
-        return True
-
-    def merged_range(self, added: Sequence[Analysis]) -> tuple[float, float] | None:
-        """The loss range of the drawn runs and the appended ones together."""
-        new = figs.loss_range(added, self.controls.kind)
-        if self.y is None or new is None:
-            return (new[0], new[1]) if new else self.y
-        return min(self.y[0], new[0]), max(self.y[1], new[1])
 
 
 # ---------------------------------------------------------------------------- results
