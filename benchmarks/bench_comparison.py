@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from renderer import Callbacks
 
 import simulator as sim
 from layouts import ids
@@ -38,42 +41,20 @@ MAX_POINTS = 4000
 
 
 class Client:
-    """Drives Dash callbacks the way the browser does, timing each POST."""
+    """Drives Dash callbacks the way the browser does (tests/renderer.py builds each request),
+    timing each POST."""
 
     def __init__(self, server: Any) -> None:
         self.client = server.test_client()
-        self.deps = self.client.get("/_dash-dependencies").get_json()
+        self.callbacks = Callbacks(self.client.get("/_dash-dependencies").get_json())
         self.cpu = 0.0  # CPU seconds of this process in POSTs: less sensitive to a busy machine
-
-    def _find(self, output: str) -> dict[str, Any]:
-        """The callback whose primary (not ``allow_duplicate``) outputs include ``output``."""
-        for d in self.deps:
-            if output in d["output"].strip(".").split("..."):
-                return d
-        raise KeyError(output)
 
     def call(
         self, output: str, values: dict[str, Any], changed: list[str]
     ) -> tuple[dict[str, Any], float]:
-        """POST the callback that writes ``output``; ``values`` maps "id.prop" to a value."""
-        dep = self._find(output)
-
-        def spec(item: dict[str, Any]) -> Any:
-            if item["id"].startswith("{"):
-                return []  # a pattern-matching ALL input with no matching component
-            key = f"{item['id']}.{item['property']}"
-            return {**item, "value": values.get(key)}
-
-        outs = dep["output"].strip(".").split("...")
-        payload = {
-            "output": dep["output"],
-            "outputs": [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in outs]
-            if dep["output"].startswith("..")  # several or dict-shaped outputs: a list
-            else {"id": outs[0].rsplit(".", 1)[0], "property": outs[0].rsplit(".", 1)[1]},
-            "inputs": [spec(i) for i in dep["inputs"]],
-            "state": [spec(s) for s in dep["state"]],
-            "changedPropIds": changed,
-        }
+        """POST the callback that writes ``output`` (its plain, not ``allow_duplicate``, writer);
+        ``values`` maps "id.prop" to a value. No chip is on the page: its ALL input is empty."""
+        payload = self.callbacks.request(self.callbacks.find_output(output), values, changed)
         t0, c0 = time.perf_counter(), time.process_time()
         r = self.client.post("/_dash-update-component", json=payload)
         dt = time.perf_counter() - t0

@@ -14,7 +14,6 @@ an invalid form.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -23,32 +22,22 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from renderer import Callbacks
 
 import simulator as sim
 from app import app
 from layouts import ids
 from views import config_form as cf
 
+# The components of each ALL group on the page (no fit-advice buttons before an estimate).
 NAMES = {
     ids.CFG_FIELD: list(cf.FIELDS),
     ids.CFG_FEEDBACK: list(cf.FIELDS),
     ids.CFG_HINT: list(cf.FIELDS),
     ids.CFG_GROUP: list(cf.GROUPS),
 }
-
-
-def _spec(cid: str, prop: str, value: Any = None, with_value: bool = False) -> Any:
-    if not cid.startswith("{"):
-        return {"id": cid, "property": prop, **({"value": value} if with_value else {})}
-    kind = json.loads(cid)["type"]
-    return [
-        {
-            "id": {"name": n, "type": kind},
-            "property": prop,
-            **({"value": (value or {}).get(n)} if with_value else {}),
-        }
-        for n in NAMES[kind]
-    ]
 
 
 def cases() -> list[tuple[str, str, dict[str, Any]]]:
@@ -73,31 +62,18 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300, help="requests to time")
     args = parser.parse_args()
     client = app.server.test_client()
-    deps = client.get("/_dash-dependencies").json
-    dep = next(d for d in deps if d["inputs"][0]["id"] == ids.CFG_PRESET)
-    outs = dep["output"].strip(".").split("...")
-    outputs = [_spec(*o.rsplit(".", 1)) for o in outs]
+    callbacks = Callbacks(client.get("/_dash-dependencies").json, components=NAMES)
+    dep = next(d for d in callbacks.dependencies if d["inputs"][0]["id"] == ids.CFG_PRESET)
     field_key = '{"name":["ALL"],"type":"cfg-field"}'
 
     def body(model: str, values: dict[str, Any]) -> dict[str, Any]:
+        """The request for one edit of the form, built by tests/renderer.py."""
         vals = {
             f"{ids.CFG_PRESET}.value": model,
             f"{field_key}.value": values,
             f"{ids.URL}.href": "http://127.0.0.1:8050/",
         }
-        return {
-            "output": dep["output"],
-            "outputs": outputs,
-            "inputs": [
-                _spec(i["id"], i["property"], vals.get(f"{i['id']}.{i['property']}"), True)
-                for i in dep["inputs"]
-            ],
-            "state": [
-                _spec(s["id"], s["property"], vals.get(f"{s['id']}.{s['property']}"), True)
-                for s in dep["state"]
-            ],
-            "changedPropIds": [f"{field_key}.value"],
-        }
+        return callbacks.request(dep, vals, [f"{field_key}.value"])
 
     all_cases = cases()
     bodies = [(label, body(m, v)) for label, m, v in all_cases]

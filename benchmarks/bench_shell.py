@@ -19,8 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import plotly.io as pio
+from renderer import Callbacks
 
 import app as entry_point  # a benchmark drives the entry point, as a browser would
 from layouts import ids
@@ -43,16 +45,10 @@ def main() -> None:
     client = entry_point.app.server.test_client()
     page = client.get("/").data
     layout = client.get("/_dash-layout").data
-    body = {
-        "output": f"..{ids.URL}.hash...{ids.TABS}.value..",
-        "outputs": [{"id": ids.URL, "property": "hash"}, {"id": ids.TABS, "property": "value"}],
-        "inputs": [
-            {"id": ids.URL, "property": "hash", "value": ""},
-            {"id": ids.TABS, "property": "value", "value": ids.TAB_COMPARISON},
-        ],
-        "changedPropIds": [f"{ids.TABS}.value"],
-        "state": [],
-    }
+    callbacks = Callbacks(client.get("/_dash-dependencies").json)
+    tab_sync = callbacks.find(ids.TABS, "value")  # a tab clicked: the hash follows
+    held = {f"{ids.URL}.hash": "", f"{ids.TABS}.value": ids.TAB_COMPARISON}
+    body = callbacks.request(tab_sync, held, [f"{ids.TABS}.value"])
     ours = len(json.dumps(TEMPLATE, separators=(",", ":")))
     default = len(json.dumps(pio.templates["plotly"].to_plotly_json(), separators=(",", ":")))
 

@@ -21,6 +21,7 @@ from typing import Any
 import dash
 import pytest
 from dash import _callback
+from renderer import Callbacks
 from selenium.webdriver.chrome.options import Options
 
 import app as app_module  # the entry point under test; importing it registers every callback
@@ -96,21 +97,14 @@ def make_app() -> Callable[[], dash.Dash]:
 
 @pytest.fixture
 def tab_sync_body() -> Callable[..., dict[str, Any]]:
-    """The JSON the browser POSTs to /_dash-update-component for the tab <-> hash callback."""
+    """The JSON the browser POSTs to /_dash-update-component for the shell's tab <-> hash
+    callback, built by tests/renderer.py from the app's ``/_dash-dependencies`` (``deps``):
+    the page holds ``url_hash`` and ``tab``, and ``changed`` (``"url.hash"`` for a link or
+    Back, ``"tabs.value"`` for a click) fired it."""
 
-    def body(url_hash: str, tab: str, changed: str) -> dict[str, Any]:
-        return {
-            "output": f"..{ids.URL}.hash...{ids.TABS}.value..",
-            "outputs": [
-                {"id": ids.URL, "property": "hash"},
-                {"id": ids.TABS, "property": "value"},
-            ],
-            "inputs": [
-                {"id": ids.URL, "property": "hash", "value": url_hash},
-                {"id": ids.TABS, "property": "value", "value": tab},
-            ],
-            "changedPropIds": [changed],
-            "state": [],
-        }
+    def body(deps: list[dict[str, Any]], url_hash: str, tab: str, changed: str) -> dict[str, Any]:
+        callbacks = Callbacks(deps)
+        values = {f"{ids.URL}.hash": url_hash, f"{ids.TABS}.value": tab}
+        return callbacks.request(callbacks.find(ids.TABS, "value"), values, [changed])
 
     return body

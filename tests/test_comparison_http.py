@@ -14,7 +14,7 @@ from typing import Any
 
 import dash
 import pytest
-from renderer import apply_patch
+from renderer import Callbacks, apply_patch
 
 import simulator as sim
 from layouts import ids
@@ -22,44 +22,20 @@ from simulator import saved
 
 
 class Dash:
-    """Posts callbacks like the browser does and returns the decoded response."""
+    """Runs Comparison callbacks by the output they write (``tests/renderer.py`` builds the
+    request); returns the status and the decoded ``response``."""
 
     def __init__(self, app: dash.Dash) -> None:
         self.client = app.server.test_client()
         self.deps = self.client.get("/_dash-dependencies").json
+        self.callbacks = Callbacks(self.deps)
 
     def post(
         self, output: str, values: dict[str, Any], changed: list[str], *, duplicate: bool = False
     ) -> tuple[int, dict[str, Any]]:
         """Call the callback writing ``output`` (its ``allow_duplicate`` one if ``duplicate``)."""
-        for dep in self.deps:
-            outs = dep["output"].strip(".").split("...")
-            names = [o.split("@")[0] for o in outs]
-            dup = any("@" in o for o in outs if o.split("@")[0] == output)
-            if output in names and dup == duplicate:
-                break
-        else:
-            raise KeyError(output)
-
-        def spec(item: dict[str, Any]) -> Any:
-            if item["id"].startswith("{"):
-                return values.get(item["id"], [])
-            return {**item, "value": values.get(f"{item['id']}.{item['property']}")}
-
-        def out(o: str) -> dict[str, str]:
-            cid, prop = o.rsplit(".", 1)
-            return {"id": cid, "property": prop}
-
-        body = {
-            "output": dep["output"],
-            # Several outputs, or dict-shaped ones, go as a list ("..a.b...c.d.."), as
-            # dash-renderer sends them; a single plain output as an object.
-            "outputs": [out(o) for o in outs] if dep["output"].startswith("..") else out(outs[0]),
-            "inputs": [spec(i) for i in dep["inputs"]],
-            "state": [spec(s) for s in dep["state"]],
-            "changedPropIds": changed,
-        }
-        r = self.client.post("/_dash-update-component", json=body)
+        dep = self.callbacks.find_output(output, duplicate)
+        r = self.callbacks.post(self.client, dep, values, changed)
         return r.status_code, (r.json or {}).get("response", {}) if r.status_code == 200 else {}
 
 
@@ -150,10 +126,8 @@ def test_the_saved_config_can_be_added_and_a_bad_one_is_refused(ui: Dash) -> Non
 def test_removing_one_compared_run(ui: Dash) -> None:
     selection = [{"kind": "preset", "ref": "vicuna-7b"}, {"kind": "preset", "ref": "vicuna-13b"}]
     pattern = json.dumps({"index": ["ALL"], "type": ids.CMP_REMOVE}, separators=(",", ":"))
-    removes = [
-        {"id": ids.cmp_remove("preset:vicuna-7b"), "property": "n_clicks", "value": None},
-        {"id": ids.cmp_remove("preset:vicuna-13b"), "property": "n_clicks", "value": 1},
-    ]
+    # One remove button per compared run; the second one was clicked.
+    removes = {"preset:vicuna-7b": None, "preset:vicuna-13b": 1}
     dep_id = next(
         i["id"]
         for d in ui.deps
@@ -165,7 +139,7 @@ def test_removing_one_compared_run(ui: Dash) -> None:
     changed = [key + ".n_clicks"]  # the browser sorts the keys of a pattern id
     code, resp = ui.post(
         f"{ids.CMP_SELECTION}.data",
-        {dep_id: removes, f"{ids.CMP_SELECTION}.data": selection},
+        {f"{dep_id}.n_clicks": removes, f"{ids.CMP_SELECTION}.data": selection},
         changed,
     )
     assert code == 200

@@ -14,6 +14,7 @@ from typing import Any
 
 import dash
 import pytest
+from renderer import Callbacks
 
 import simulator as sim
 from layouts import ids
@@ -30,61 +31,28 @@ NAMES = {
 
 
 class Client:
-    """Posts Configuration callbacks like the browser does."""
+    """Runs Configuration callbacks by their first input (``tests/renderer.py`` builds the
+    request, every form field of the ``ALL`` groups in it); returns status, response, seconds."""
 
     def __init__(self, app: dash.Dash) -> None:
         self.client = app.server.test_client()
-        self.deps = self.client.get("/_dash-dependencies").json
+        self.callbacks = Callbacks(self.client.get("/_dash-dependencies").json, components=NAMES)
 
     def dep(self, first_input: str) -> dict[str, Any]:
-        for d in self.deps:
-            if d["inputs"] and d["inputs"][0]["id"] + "." + d["inputs"][0]["property"] == (
+        for d in self.callbacks.dependencies:
+            if d["inputs"] and f"{d['inputs'][0]['id']}.{d['inputs'][0]['property']}" == (
                 first_input
             ):
                 return d
         raise KeyError(first_input)
-
-    @staticmethod
-    def _expand(cid: str, prop: str, value: Any = None, with_value: bool = False) -> Any:
-        if not cid.startswith("{"):
-            spec: dict[str, Any] = {"id": cid, "property": prop}
-            if with_value:
-                spec["value"] = value
-            return spec
-        pattern = json.loads(cid)
-        kind = pattern["type"]
-        key = "index" if kind == ids.CFG_ADVICE else "name"
-        out = []
-        for n in NAMES[kind]:
-            item: dict[str, Any] = {"id": {key: n, "type": kind}, "property": prop}
-            if with_value:
-                item["value"] = (value or {}).get(n)
-            out.append(item)
-        return out
 
     def post(
         self, first_input: str, values: dict[str, Any], changed: list[str]
     ) -> tuple[int, dict[str, Any], float]:
         """POST the callback whose first input is ``first_input``; values keyed ``id.prop``
         (a pattern group's value is a dict name -> value). Returns status, response, seconds."""
-        d = self.dep(first_input)
-        outs = d["output"].strip(".").split("...")
-        outputs = [self._expand(*o.rsplit(".", 1)) for o in outs]
-        body = {
-            "output": d["output"],
-            "outputs": outputs if len(outs) > 1 else outputs[0],
-            "inputs": [
-                self._expand(i["id"], i["property"], values.get(f"{i['id']}.{i['property']}"), True)
-                for i in d["inputs"]
-            ],
-            "state": [
-                self._expand(s["id"], s["property"], values.get(f"{s['id']}.{s['property']}"), True)
-                for s in d["state"]
-            ],
-            "changedPropIds": changed,
-        }
         t0 = time.perf_counter()
-        r = self.client.post("/_dash-update-component", json=body)
+        r = self.callbacks.post(self.client, self.dep(first_input), values, changed)
         dt = time.perf_counter() - t0
         payload = r.get_json(silent=True) or {}
         return r.status_code, payload.get("response", {}), dt

@@ -18,6 +18,11 @@ def client(make_app: Callable[[], dash.Dash]) -> Any:
     return make_app().server.test_client()
 
 
+def deps(client: Any) -> list[dict[str, Any]]:
+    """The app's callbacks as the page loads them, for ``tab_sync_body``."""
+    return list(client.get("/_dash-dependencies").json)
+
+
 def test_index_page_loads_only_from_its_own_origin(client: Any) -> None:
     page = client.get("/")
     assert page.status_code == 200
@@ -73,14 +78,14 @@ def test_theme_and_badge_run_in_the_browser(client: Any) -> None:
 
 
 def test_clicking_a_tab_writes_the_url_hash(client: Any, tab_sync_body: Any) -> None:
-    body = tab_sync_body("", ids.TAB_COMPARISON, f"{ids.TABS}.value")
+    body = tab_sync_body(deps(client), "", ids.TAB_COMPARISON, f"{ids.TABS}.value")
     r = client.post("/_dash-update-component", json=body)
     assert r.status_code == 200
     assert r.json["response"] == {ids.URL: {"hash": "#comparison"}}
 
 
 def test_a_link_to_a_tab_opens_it(client: Any, tab_sync_body: Any) -> None:
-    body = tab_sync_body("#configuration", ids.TAB_TRAINING, f"{ids.URL}.hash")
+    body = tab_sync_body(deps(client), "#configuration", ids.TAB_TRAINING, f"{ids.URL}.hash")
     r = client.post("/_dash-update-component", json=body)
     assert r.status_code == 200
     assert r.json["response"] == {ids.TABS: {"value": ids.TAB_CONFIGURATION}}
@@ -88,7 +93,7 @@ def test_a_link_to_a_tab_opens_it(client: Any, tab_sync_body: Any) -> None:
 
 @pytest.mark.parametrize("junk", ["#nope", "#" + "a" * 5000, "<script>"])
 def test_an_unknown_hash_changes_nothing(client: Any, tab_sync_body: Any, junk: str) -> None:
-    body = tab_sync_body(junk, ids.TAB_TRAINING, f"{ids.URL}.hash")
+    body = tab_sync_body(deps(client), junk, ids.TAB_TRAINING, f"{ids.URL}.hash")
     r = client.post("/_dash-update-component", json=body)
     assert r.status_code == 200
     assert r.json["response"] == {}  # nothing updated: the tab stays, the hash is not rewritten

@@ -13,6 +13,7 @@ from typing import Any
 
 import dash
 import pytest
+from renderer import Callbacks
 
 import simulator as sim
 from callbacks.request_guard import (
@@ -75,34 +76,20 @@ def tab_body(**overrides: Any) -> dict[str, Any]:
 
 def form_body(client: Any, first: str = "invalid", **overrides: Any) -> dict[str, Any]:
     """A Configuration form callback (by its first output's property: the estimate's
-    ``invalid``, the loader's ``value``) with its ALL-pattern inputs, state and outputs."""
-    deps = client.get("/_dash-dependencies").json
-    dep = next(d for d in deps if d["output"].startswith(f"..{FIELDS}.{first}."))
+    ``invalid``, the loader's ``value``) as tests/renderer.py builds it: every field of the
+    ``ALL`` groups filled in, no fit-advice buttons (the config fits)."""
     model, values = cf.config_to_form(sim.preset("llama-2-7b"))
-
-    def expand(id_str: str, prop: str, with_value: bool) -> Any:
-        if not id_str.startswith("{"):
-            item: dict[str, Any] = {"id": id_str, "property": prop}
-            if with_value:
-                item["value"] = model if id_str == ids.CFG_PRESET else None
-            return item
-        kind = json.loads(id_str)["type"]
-        if kind == "cfg-advice":  # the suggestion buttons: none on a fitting config
-            return []
-        return [
-            {"id": {"name": n, "type": kind}, "property": prop}
-            | ({"value": values[n]} if with_value else {})
-            for n in values
-        ]
-
-    outs = dep["output"].strip(".").split("...")
-    body = {
-        "output": dep["output"],
-        "outputs": [expand(*o.rsplit(".", 1), False) for o in outs],
-        "inputs": [expand(i["id"], i["property"], True) for i in dep["inputs"]],
-        "state": [expand(s["id"], s["property"], True) for s in dep["state"]],
-        "changedPropIds": [f"{ids.CFG_PRESET}.value"],
+    components = {
+        ids.CFG_FIELD: list(values),
+        ids.CFG_FEEDBACK: list(values),
+        ids.CFG_HINT: list(values),
+        ids.CFG_GROUP: list(cf.GROUPS),
+        ids.CFG_ADVICE: [],
     }
+    callbacks = Callbacks(client.get("/_dash-dependencies").json, components=components)
+    dep = next(d for d in callbacks.dependencies if d["output"].startswith(f"..{FIELDS}.{first}."))
+    page = {f"{ids.CFG_PRESET}.value": model, f"{FIELDS}.value": values}
+    body = callbacks.request(dep, page, [f"{ids.CFG_PRESET}.value"])
     body.update(overrides)
     return body
 

@@ -42,8 +42,10 @@ def test_every_kind_of_response_carries_the_headers(app: dash.Dash, tab_sync_bod
     asset = client.get("/assets/js/shell.js")
     bundle_url = re.search(r'src="(/_dash-component-suites/[^"]+)"', page.text).group(1)
     bundle = client.get(bundle_url)
+    deps = client.get("/_dash-dependencies").json
     callback = client.post(
-        "/_dash-update-component", json=tab_sync_body("", ids.TAB_TRAINING, f"{ids.TABS}.value")
+        "/_dash-update-component",
+        json=tab_sync_body(deps, "", ids.TAB_TRAINING, f"{ids.TABS}.value"),
     )
     health = client.get("/healthz")
     missing = client.get("/assets/no-such-file.js")
@@ -144,8 +146,9 @@ def test_a_raising_callback_answers_a_generic_500(
 ) -> None:
     """A bug in a callback reaches the log, never the browser."""
     client = app.server.test_client()
-    client.get("/")  # Dash moves the registered callbacks into the app on its first request
-    body = tab_sync_body("", ids.TAB_TRAINING, f"{ids.TABS}.value")
+    # Dash moves the registered callbacks into the app on its first request.
+    deps = client.get("/_dash-dependencies").json
+    body = tab_sync_body(deps, "", ids.TAB_TRAINING, f"{ids.TABS}.value")
     key = body["output"]
 
     def broken(*_args: Any, **_kwargs: Any) -> Any:

@@ -43,7 +43,8 @@ def test_layout_is_gzip_compressed_json(stack: Stack) -> None:
 
 
 def test_a_callback_round_trips(stack: Stack, tab_sync_body: Any) -> None:
-    body = tab_sync_body("", ids.TAB_CONFIGURATION, f"{ids.TABS}.value")
+    deps = stack.session.get(stack.base + "/_dash-dependencies").json()
+    body = tab_sync_body(deps, "", ids.TAB_CONFIGURATION, f"{ids.TABS}.value")
     r = stack.session.post(stack.base + "/_dash-update-component", json=body)
     assert r.status_code == 200
     assert r.json()["response"] == {ids.URL: {"hash": "#configuration"}}
