@@ -34,7 +34,7 @@ lint: install  ## ruff (lint + format check), mypy on simulator/
 		echo "mypy: simulator/ has no Python files yet, skipped"; \
 	fi
 
-bench: install  ## run every benchmarks/bench_*.py and print its figures
+bench: install system-deps  ## run every benchmarks/bench_*.py and print its figures (one starts nginx + gunicorn)
 	@shopt -s nullglob; files=(benchmarks/bench_*.py); \
 	if [ $${#files[@]} -eq 0 ]; then echo "no benchmarks yet"; fi; \
 	for f in "$${files[@]}"; do echo "== $$f"; $(PY) "$$f"; done

@@ -16,7 +16,7 @@ import argparse
 import dash
 
 import callbacks  # noqa: F401  (registers every callback)
-from callbacks import health, request_guard, security
+from callbacks import health, limits, request_guard, security
 from layouts import shell
 
 
@@ -39,6 +39,7 @@ def create_app() -> dash.Dash:
     health.register(app.server, app.config.routes_pathname_prefix)
     request_guard.register(app)
     security.register(app)
+    limits.register(app.server)
     return app
 
 

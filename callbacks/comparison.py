@@ -23,7 +23,7 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, callback, ctx
 
-from callbacks import adapt
+from callbacks import adapt, limits
 from layouts import comparison as layout
 from layouts import ids
 from views import comparison as vc
@@ -169,6 +169,7 @@ def edit_selection(**kw: Any) -> dict[str, Any]:
             saved=kw["saved"],
             controls=_controls(kw["controls"]),
             view=kw["view"],
+            admit=limits.heavy,
         )
     )
 
@@ -210,6 +211,7 @@ def update_views(selection: Any, saved: Any, controls: dict[str, Any], view: Any
             _controls(controls),
             view,
             list_changed=ctx.triggered_id == ids.CMP_SELECTION,
+            admit=limits.heavy,
         )
     )
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx
 
-from callbacks import adapt
+from callbacks import adapt, limits
 from layouts import ids
 from layouts import training as lt
 from layouts.figures.training import CHARTS, ChartOptions
@@ -64,7 +64,7 @@ def tick(
 ) -> dict[str, Any]:
     """One Interval tick: advance, append the new points, refresh the status."""
     opts = ChartOptions.parse(xaxis, smoothing, log)
-    return adapt.outputs(vt.tick(raw, meta, speed, interval, opts))
+    return adapt.outputs(vt.tick(raw, meta, speed, interval, opts, limits.heavy))
 
 
 @callback(
@@ -119,7 +119,9 @@ def render(
 ) -> dict[str, Any]:
     """Redraw every chart from the run state (page load, reload, new run, option change)."""
     opts = ChartOptions.parse(xaxis, smoothing, log)
-    return adapt.outputs(vt.render(ctx.triggered_id, raw, config, opts, speed, interval))
+    return adapt.outputs(
+        vt.render(ctx.triggered_id, raw, config, opts, speed, interval, limits.heavy)
+    )
 
 
 @callback(

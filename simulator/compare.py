@@ -15,11 +15,12 @@ Why the curves are built this way:
   wall time) is taken from that one pass.
 - Bounded memory. Steps are computed in chunks of ``CHUNK``; each chunk is smoothed (the EMA
   carry continues across chunks, so the smoothed line is exact) and downsampled at once with
-  ``simulator.series`` (min/max per bucket, first, last and non-finite points kept), so a
-  50M-step run never holds more than one chunk of full-resolution arrays. The chunk size is
-  also the fastest measured: large temporaries (1M steps) spend more time in page faults.
+  ``simulator.series`` (min/max per bucket, first, last and non-finite points kept), so the
+  longest run (``MAX_STEPS``) never holds more than one chunk of full-resolution arrays. The
+  chunk size is also the fastest measured: large temporaries (1M steps) spend more time in
+  page faults.
 - Work proportional to the steps asked for: ``analyse_state(curve=False)`` computes only a
-  run's last steps, so a caller with a step budget (``views.comparison.MAX_VIEW_STEPS``) can
+  run's last steps, so a caller with a step budget (``views.comparison_list.MAX_VIEW_STEPS``) can
   keep a long run's final figures without its curve.
 
 FLOPs are tokens x ``flops_per_token`` (Kaplan: 6N + 6 * n_layers * seq_len * d_model), the

@@ -32,8 +32,14 @@ from simulator.catalog import (
     Architecture,
 )
 
-MAX_STEPS = 50_000_000
-"""Longest run accepted: bounds every per-run computation (1M steps of metrics take ~0.2 s)."""
+MAX_STEPS = 4_000_000
+"""Longest run accepted: bounds every per-run computation, so no request holds a worker long.
+
+A full redraw recomputes every step (~0.12 s per million on an idle core), so 4M steps is about
+half a second; at 50M one request held a worker for 15-19 s. 4M covers the recipes people
+train: Llama 3 405B took about 1M steps, Llama 2's 2T tokens at a 4M-token batch 477k, and
+Llama 3 8B's 15T tokens at a 4M-token batch 3.6M. A longer recipe is refused with a message
+saying to raise the batch or lower the tokens."""
 MAX_CONFIG_KEYS = 64
 MAX_STRING = 64
 

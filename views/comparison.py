@@ -46,8 +46,9 @@ from views.comparison_list import (
     parse_selection,
     recipe_label,
     steps_drawn,
+    view_cost,
 )
-from views.contract import KEEP, Edit, Notice, download
+from views.contract import KEEP, Admit, Edit, Notice, admit_all, download
 
 MAX_CELL = 200  # characters of a text cell accepted back from the browser for the CSV
 
@@ -271,6 +272,7 @@ def edit_selection(
     saved: Any = None,
     controls: Controls | None = None,
     view: Any = None,
+    admit: Admit = admit_all,
 ) -> SelectionEdit:
     """Add a recipe (``choice``) or saved runs (``selected``) to the comparison, remove the
     one keyed ``remove``, or clear it; ``None``: nothing was clicked (a button was drawn).
@@ -312,12 +314,17 @@ def edit_selection(
     if not added and not errors:
         errors.append("Already in the comparison.")
     result = [i.to_dict() for i in items + added]
-    appended = _append(items, added, saved, controls or Controls(), view)
+    appended = _append(items, added, saved, controls or Controls(), view, admit)
     return dataclasses.replace(appended, selection=result, message=Notice.of(errors))
 
 
 def _append(
-    items: list[Item], added: list[Item], saved: Any, controls: Controls, view: Any
+    items: list[Item],
+    added: list[Item],
+    saved: Any,
+    controls: Controls,
+    view: Any,
+    admit: Admit = admit_all,
 ) -> SelectionEdit:
     """Edits appending ``added`` to views that show exactly ``items``; else all ``KEEP``."""
     keep = SelectionEdit(KEEP, KEEP)
@@ -328,7 +335,11 @@ def _append(
     states, _ = stores.load_saved(saved)
     budget = MAX_VIEW_STEPS - drawn.steps
     w = controls.smoothing
-    new = analyse_appended(items + added, len(items), states, smoothing=w, budget=budget)
+    new = admit(
+        min(view_cost(added, states), budget),
+        "comparison",
+        lambda: analyse_appended(items + added, len(items), states, smoothing=w, budget=budget),
+    )
     if new is None or not drawn.fits(new):
         return keep
     traces = [t for a in new for t in figs.run_traces(a, controls.x, controls.kind)]
@@ -376,7 +387,13 @@ def chips(selection: Any, saved: Any) -> Chips:
 
 # ----------------------------------------------------------------------------- views
 def update_views(
-    selection: Any, saved: Any, controls: Controls, view: Any, *, list_changed: bool
+    selection: Any,
+    saved: Any,
+    controls: Controls,
+    view: Any,
+    *,
+    list_changed: bool,
+    admit: Admit = admit_all,
 ) -> Views:
     """Curves, final metrics and compute efficiency from one pass over each compared run.
 
@@ -389,7 +406,11 @@ def update_views(
     if list_changed and drawn is not None and drawn.shows(keys, controls):
         return Views(KEEP, KEEP, KEEP, KEEP, KEEP)
     states, saved_errors = stores.load_saved(saved)
-    analyses, notes = analyse_items(items, states, smoothing=controls.smoothing)
+    analyses, notes = admit(
+        view_cost(items, states),
+        "comparison",
+        lambda: analyse_items(items, states, smoothing=controls.smoothing),
+    )
     curves = figs.curves_figure(
         analyses,
         controls.x,

@@ -32,8 +32,10 @@ from simulator.run import RunState, new_run
 MAX_COMPARED = 12
 """Runs and recipes in one comparison: bounds the work of a view and keeps legends legible."""
 
-MAX_VIEW_STEPS = 30_000_000
-"""Steps one view may compute (~5 s); longer runs lose their curve, with a note saying why."""
+MAX_VIEW_STEPS = 5_000_000
+"""Steps one view may compute (~1 s: the 12 published presets, 3.4M steps, take 0.6-0.7 s);
+runs past it lose their curve, with a note saying why. Views over ``limits.HEAVY_STEPS`` are
+admitted one at a time per worker (``callbacks.limits``)."""
 
 MAX_REF = 16  # characters of a saved-run id (they are 10)
 
@@ -269,6 +271,16 @@ def analyse_appended(
                 return None
         out.append(dataclasses.replace(a, slot=slot))
     return out
+
+
+def view_cost(items: Sequence[Item], saved: Mapping[str, RunState]) -> int:
+    """Steps an analysis of ``items`` would compute, within ``MAX_VIEW_STEPS`` (its cost)."""
+    total = 0
+    for item in items:
+        cfg = item.recipe()
+        state = saved.get(item.ref) if cfg is None else None
+        total += cfg.total_steps if cfg is not None else (state.step if state else 0)
+    return min(total, MAX_VIEW_STEPS)
 
 
 def steps_drawn(analyses: Sequence[Analysis]) -> int:

@@ -11,9 +11,9 @@ so tests can assert on what the page ends up holding. See docs/architecture.md.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 
 class _Keep:
@@ -106,3 +106,27 @@ class Edit:
 def download(content: str, filename: str, mime: str) -> dict[str, Any]:
     """The value a ``dcc.Download`` takes: a text file the browser saves as ``filename``."""
     return {"content": content, "filename": filename, "type": mime, "base64": False}
+
+
+T = TypeVar("T")
+
+
+class Admit(Protocol):
+    """``admit(steps, what, job)``: run ``job``, a computation over ``steps`` steps.
+
+    The server's (``callbacks.limits.heavy``) runs a heavy job at low priority, one at a
+    time per worker, and refuses another while one runs; views hand it their
+    step-proportional work, so the server need not guess the cost of a request.
+    """
+
+    def __call__(self, steps: int, what: str, job: Callable[[], T]) -> T: ...
+
+
+class _AdmitAll:
+    """The ``Admit`` of a caller with no limit (tests, scripts): every job runs at once."""
+
+    def __call__(self, steps: int, what: str, job: Callable[[], T]) -> T:
+        return job()
+
+
+admit_all: Admit = _AdmitAll()

@@ -33,7 +33,7 @@ from layouts import ids
 from layouts.figures.training import CHARTS, LINEAR_ONLY, ChartOptions, y_uirevision
 from simulator import saved as saved_runs
 from views import stores
-from views.contract import KEEP, Edit, Notice, download
+from views.contract import KEEP, Admit, Edit, Notice, admit_all, download
 from views.training_charts import (
     CHUNK_STEPS,
     ChartMeta,
@@ -115,8 +115,18 @@ class TickResult:
         return any(isinstance(f, dict) for f in self.charts.values())
 
 
-def tick(raw: Any, meta_raw: Any, speed: Any, interval: Any, opts: ChartOptions) -> TickResult:
-    """Advance the run one tick; append the new points; refresh KPIs, status and events."""
+def tick(
+    raw: Any,
+    meta_raw: Any,
+    speed: Any,
+    interval: Any,
+    opts: ChartOptions,
+    admit: Admit = admit_all,
+) -> TickResult:
+    """Advance the run one tick; append the new points; refresh KPIs, status and events.
+
+    ``admit`` guards the one step-proportional part, a rebase (see ``callbacks.limits``).
+    """
     state, problem = stores.load_run(raw)
     if state is None:
         return TickResult(
@@ -137,7 +147,7 @@ def tick(raw: Any, meta_raw: Any, speed: Any, interval: Any, opts: ChartOptions)
     meta = ChartMeta.from_dict(meta_raw)
     appends = tick_appends(state, new, m, meta, opts) if meta is not None else None
     if appends is None:
-        charts, meta_out = _full(new, opts)
+        charts, meta_out = admit(new.step, "redraw", lambda: _full(new, opts))
     else:
         charts, meta_out = append_edits(appends), appends.meta.to_dict()
     seen = set(state.events)
@@ -234,11 +244,18 @@ class RenderResult:
 
 
 def render(
-    trigger: str | None, raw: Any, config_raw: Any, opts: ChartOptions, speed: Any, interval: Any
+    trigger: str | None,
+    raw: Any,
+    config_raw: Any,
+    opts: ChartOptions,
+    speed: Any,
+    interval: Any,
+    admit: Admit = admit_all,
 ) -> RenderResult:
     """Full figures for the run (or a preview of the next one), meta and status view.
 
-    A log-scale toggle only edits the y axes: it needs no data.
+    A log-scale toggle only edits the y axes: it needs no data. ``admit`` guards the redraw,
+    whose cost is proportional to the run's steps (see ``callbacks.limits``).
     """
     state, problem = stores.load_run(raw)
     shown = state if state is not None else sim.new_run(stores.config_or_default(config_raw))
@@ -253,7 +270,7 @@ def render(
                 .assign(("layout", "yaxis", "uirevision"), y_uirevision(shown, opts))
             )
         return RenderResult(charts, KEEP, KEEP, KEEP, KEEP, KEEP)
-    figures, meta = _full(shown, opts)
+    figures, meta = admit(shown.step, "redraw", lambda: _full(shown, opts))
     return RenderResult(
         charts=figures,
         meta=meta,
