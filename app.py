@@ -16,7 +16,7 @@ import argparse
 import dash
 
 import callbacks  # noqa: F401  (registers every callback)
-from callbacks import health, limits, request_guard, security
+from callbacks import export, health, limits, request_guard, security
 from layouts import shell
 
 
@@ -40,6 +40,7 @@ def create_app() -> dash.Dash:
     request_guard.register(app)
     security.register(app)
     limits.register(app.server)
+    export.register(app.server, app.config.routes_pathname_prefix)
     return app
 
 

@@ -32,7 +32,7 @@ import app as app_module
 import simulator as sim
 from layouts import ids
 from layouts.figures.training import CHARTS
-from views import training as vt
+from views import training_export as te
 from views.training_charts import BOUND
 
 SPEED = "100"  # steps per tick (the default)
@@ -251,7 +251,7 @@ def bench_naive(ep: Endpoint) -> None:
 def bench_export() -> None:
     state = sim.RunState.from_dict(state_at(1_000_000, "paused"))
     t = time.perf_counter()
-    text = vt.metrics_csv(state)
+    text = te.metrics_csv(state)
     print(
         f"CSV export of 1,000,000 steps (the cap): {time.perf_counter() - t:.1f} s, "
         f"{len(text) / 1e6:.0f} MB"

@@ -35,6 +35,7 @@ import flask
 from callbacks.security import error_body
 
 HEAVY_SLOTS = 1  # heavy jobs one worker runs at once (it has 2 threads: deploy/gunicorn.conf.py)
+EXPORT_SLOTS = 1  # CSV exports one worker streams at once (callbacks/export.py)
 HEAVY_STEPS = 200_000  # steps of computing below which a job is light (~25 ms)
 HEAVY_NICE = 10  # CFS weight 110 against 1024 for nice 0: about a tenth of a contended core
 RETRY_AFTER_S = 1
@@ -60,6 +61,7 @@ class HeavyWork:
 
     def __init__(self) -> None:
         self.slots = threading.BoundedSemaphore(HEAVY_SLOTS)
+        self.export_slots = threading.BoundedSemaphore(EXPORT_SLOTS)
         self._pool: ThreadPoolExecutor | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -68,19 +70,25 @@ class HeavyWork:
         with self._lock:
             if self._pool is None or self._pid != os.getpid():
                 self._pool = ThreadPoolExecutor(
-                    HEAVY_SLOTS, thread_name_prefix="heavy", initializer=_lower_priority
+                    HEAVY_SLOTS + EXPORT_SLOTS,
+                    thread_name_prefix="heavy",
+                    initializer=_lower_priority,
                 )
                 self._pid = os.getpid()
             return self._pool
 
     def run(self, what: str, job: Callable[[], T]) -> T:
-        """Run ``job`` on the low-priority thread if the slot is free, else raise ``Busy``."""
+        """Run ``job`` on a low-priority thread if the slot is free, else raise ``Busy``."""
         if not self.slots.acquire(blocking=False):
             raise Busy(what)
         try:
-            return self._executor().submit(job).result()
+            return self.nice(job)
         finally:
             self.slots.release()
+
+    def nice(self, job: Callable[[], T]) -> T:
+        """Run ``job`` on a low-priority thread and wait for it (no slot: the caller holds one)."""
+        return self._executor().submit(job).result()
 
 
 def register(server: flask.Flask) -> None:
@@ -97,15 +105,21 @@ def register(server: flask.Flask) -> None:
     server.register_error_handler(Busy, busy)
 
 
+def work(server: flask.Flask) -> HeavyWork:
+    """``server``'s heavy-work slots and threads (``register`` made them)."""
+    found: HeavyWork = server.extensions[_KEY]
+    return found
+
+
 def heavy(steps: int, what: str, job: Callable[[], T]) -> T:
     """Run ``job``, a computation over ``steps`` steps, within this worker's limits.
 
     Light jobs (under ``HEAVY_STEPS``) and calls outside a request (tests, scripts) run at
     once on the caller's thread.
     """
-    work: HeavyWork | None = (
+    found: HeavyWork | None = (
         flask.current_app.extensions.get(_KEY) if flask.has_app_context() else None
     )
-    if work is None or steps < HEAVY_STEPS:
+    if found is None or steps < HEAVY_STEPS:
         return job()
-    return work.run(what, job)
+    return found.run(what, job)

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx
 
 from callbacks import adapt, limits
+from callbacks import export as export_route
 from layouts import ids
 from layouts import training as lt
 from layouts.figures.training import CHARTS, ChartOptions
@@ -161,16 +163,18 @@ def save(_n: int, autosave: Any, raw: Any, saved: Any) -> dict[str, Any]:
 
 @callback(
     output={
-        "download": Output(ids.TR_DOWNLOAD, "data"),
+        "link": Output(ids.TR_EXPORT_LINK, "href"),
         "notice": Output(ids.TR_NOTICE, "children", allow_duplicate=True),
     },
-    inputs={"_n": Input(ids.TR_EXPORT, "n_clicks")},
+    inputs={"clicks": Input(ids.TR_EXPORT, "n_clicks")},
     state={"raw": State(ids.RUN_STORE, "data")},
     prevent_initial_call=True,
 )
-def export(_n: int, raw: Any) -> dict[str, Any]:
-    """Export the run's metrics as CSV (recomputed at full resolution)."""
-    return adapt.outputs(vt.export(raw))
+def export(clicks: Any, raw: Any) -> dict[str, Any]:
+    """Export CSV: a link to the streamed file (``callbacks/export.py``), which the browser
+    then downloads (``training.download`` in assets/js/training.js)."""
+    route = dash.get_relative_path("/" + export_route.ROUTE)
+    return adapt.outputs(vt.export(raw, route, clicks))
 
 
 # The clientside half (assets/js/training.js): gate, status fan-out, event log, interval.
@@ -198,6 +202,13 @@ clientside_callback(
     Output(ids.TR_EVENTS, "children", allow_duplicate=True),
     Input(ids.TR_VIEW, "data"),
     State(ids.TR_EVENTS, "children"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    ClientsideFunction(namespace="training", function_name="download"),
+    Output(ids.TR_EXPORT_LINK, "title"),
+    Input(ids.TR_EXPORT_LINK, "href"),
     prevent_initial_call=True,
 )
 

@@ -99,7 +99,7 @@ def _controls() -> html.Div:
                 [
                     _button("Save run", ids.TR_SAVE, "outline-secondary", "★"),
                     _button("Export CSV", ids.TR_EXPORT, "outline-secondary", "⤓"),
-                    dcc.Download(id=ids.TR_DOWNLOAD),
+                    html.A(id=ids.TR_EXPORT_LINK, download="", hidden=True),
                 ],
                 className="tr-btn-group ms-lg-auto",
             ),

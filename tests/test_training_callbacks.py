@@ -7,7 +7,10 @@ gives a clear message and a fresh state with status 200, never a 500.
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ from simulator import saved as saved_runs
 from views import stores
 from views import training as vt
 from views import training_charts as tc
+from views import training_export as te
 from views.contract import KEEP, Edit
 from views.training_status import controls_enabled, prop_of
 
@@ -253,15 +257,19 @@ def test_save_appends_and_says_when_the_oldest_was_dropped() -> None:
 def test_nothing_to_save_or_export_before_a_run_starts() -> None:
     r = vt.save(False, None, [])
     assert r.saved is KEEP and "no run to save" in r.notice.text
-    e = vt.export(raw(state_in("idle")))
-    assert e.download is KEEP and "Nothing to export" in e.notice.text
+    e = vt.export(raw(state_in("idle")), "/export/metrics.csv")
+    assert e.link is KEEP and "Nothing to export" in e.notice.text
 
 
-def test_export_sends_the_full_resolution_csv() -> None:
+def test_export_links_to_the_run_and_each_click_is_a_new_link() -> None:
     s = state_in("paused")
-    data = vt.export(raw(s)).download
-    assert data["filename"].endswith(".csv")
-    assert len(data["content"].splitlines()) == 1 + s.step
+    first = vt.export(raw(s), "/dash/export/metrics.csv", 1).link
+    second = vt.export(raw(s), "/dash/export/metrics.csv", 2).link
+    assert first.startswith("/dash/export/metrics.csv?run=") and first != second
+    token = first.split("run=", 1)[1].split("&", 1)[0]
+    back, problem = te.run_from_token(token)
+    assert problem is None and back == s
+    assert len(token) < 1200  # a compact state packs into about a kilobyte
 
 
 # ----------------------------------------------------------------------------- HTTP endpoint
@@ -335,16 +343,60 @@ def test_http_tampered_state_gives_a_message_not_a_500(endpoint: Endpoint, bad: 
     assert r.status_code == 200 and "could not be used" in r.get_data(as_text=True)
 
 
-def test_http_export_and_save(endpoint: Endpoint) -> None:
+def test_http_export_streams_every_step_and_save(endpoint: Endpoint) -> None:
     s = raw(state_in("paused"))
     r, _ = endpoint.post(
         ids.TR_EXPORT, "n_clicks", {(ids.TR_EXPORT, "n_clicks"): 1, (ids.RUN_STORE, "data"): s}
     )
     assert r.status_code == 200
-    content = r.json["response"][ids.TR_DOWNLOAD]["data"]["content"]
-    assert len(content.splitlines()) == 1 + s["step"]
+    link = r.json["response"][ids.TR_EXPORT_LINK]["href"]
+    got = endpoint.client.get(link)
+    assert got.status_code == 200 and got.mimetype == "text/csv"
+    assert got.headers["Content-Disposition"] == (
+        f'attachment; filename="vicuna-7b-seed{s["seed"]}-step{s["step"]}.csv"'
+    )
+    assert got.is_streamed  # a generator, not one string in memory
+    lines = got.get_data(as_text=True).splitlines()
+    assert len(lines) == 1 + s["step"] and lines[1].startswith("1,")
     r, _ = endpoint.post(
         ids.TR_SAVE, "n_clicks", {(ids.TR_SAVE, "n_clicks"): 1, (ids.RUN_STORE, "data"): s}
     )
     saved = r.json["response"][ids.SAVED_RUNS_STORE]["data"]
     assert saved[0]["state"] == s
+
+
+BOMB = base64.urlsafe_b64encode(zlib.compress(b" " * 1_000_000, 9)).decode()  # 1 MB from ~1 KB
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        ("", "names no run"),
+        ("not base64 at all!", "not one this dashboard wrote"),
+        ("x" * 7000, "longer than 6,000 characters"),
+        (BOMB, "unpacks to more than"),
+        (te.export_token(sim.new_run(sim.preset(SMALL))), "Nothing to export yet"),
+    ],
+)
+def test_http_export_of_a_bad_link_says_why(endpoint: Endpoint, token: str, says: str) -> None:
+    got = endpoint.client.get(f"/export/metrics.csv?run={token}")
+    assert got.status_code == 400 and says in got.json["error"]
+
+
+def test_http_export_past_the_cap_is_refused_before_any_work(endpoint: Endpoint) -> None:
+    cfg = sim.preset("llama-2-7b", global_batch_tokens=2**20, num_gpus=256)
+    long = replace(sim.start(sim.new_run(cfg)), step=te.MAX_EXPORT_STEPS + 1, status="paused")
+    got = endpoint.client.get(f"/export/metrics.csv?run={te.export_token(long)}")
+    assert got.status_code == 400 and "limited to 1,000,000 steps" in got.json["error"]
+
+
+def test_http_a_second_export_on_one_worker_is_told_to_retry(endpoint: Endpoint) -> None:
+    link = f"/export/metrics.csv?run={te.export_token(state_in('paused'))}"
+    first = endpoint.client.get(link)  # streaming: its slot is held until it is closed
+    second = endpoint.client.get(link)
+    assert second.status_code == 503 and second.headers["Retry-After"] == "5"
+    assert "another export" in second.json["error"]
+    first.close()
+    third = endpoint.client.get(link)
+    assert third.status_code == 200
+    third.close()

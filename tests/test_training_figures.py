@@ -13,8 +13,8 @@ import simulator as sim
 from layouts import ids
 from layouts.figures import training as ft
 from simulator import fmt, series
-from views import training as vt
 from views import training_charts as tc
+from views import training_export as te
 from views import training_status as ts
 
 MILLION = 1_000_000
@@ -239,23 +239,23 @@ def test_controls_enabled_per_status() -> None:
 
 def test_csv_has_every_step_at_full_resolution() -> None:
     state = sim.advance(sim.start(sim.new_run(sim.preset("vicuna-7b"))), 1234)
-    text = vt.metrics_csv(state)
+    text = te.metrics_csv(state)
     lines = text.splitlines()
-    assert lines[0].split(",") == list(vt.CSV_COLUMNS)
+    assert lines[0].split(",") == list(te.CSV_COLUMNS)
     assert len(lines) == 1 + 1234
     m = sim.metrics(state, 1000, 1001)
-    row = dict(zip(vt.CSV_COLUMNS, lines[1001].split(","), strict=True))
+    row = dict(zip(te.CSV_COLUMNS, lines[1001].split(","), strict=True))
     assert int(row["step"]) == 1001
     assert float(row["train_loss"]) == pytest.approx(float(m["train_loss"][0]), rel=1e-6)
     assert row["val_loss"] == ""  # step 1001 is no evaluation: blank, not "nan"
     evals = sim.metrics(state, 0, state.step)
     k = int(np.flatnonzero(np.asarray(evals["is_eval"]))[-1])
-    row = dict(zip(vt.CSV_COLUMNS, lines[1 + k].split(","), strict=True))
+    row = dict(zip(te.CSV_COLUMNS, lines[1 + k].split(","), strict=True))
     assert float(row["val_loss"]) == pytest.approx(float(evals["val_loss"][k]), rel=1e-6)
 
 
 def test_csv_past_the_cap_is_refused_with_a_reason() -> None:
     cfg = sim.preset("llama-2-7b", global_batch_tokens=2**20, num_gpus=256)
-    state = at_step(cfg, vt.MAX_EXPORT_STEPS + 1)
+    state = at_step(cfg, te.MAX_EXPORT_STEPS + 1)
     with pytest.raises(ValueError, match="limited to 1,000,000 steps"):
-        vt.metrics_csv(state)
+        te.metrics_csv(state)

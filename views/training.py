@@ -26,16 +26,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 import simulator as sim
 from layouts import ids
 from layouts.figures.training import CHARTS, LINEAR_ONLY, ChartOptions, y_uirevision
 from simulator import saved as saved_runs
 from views import stores
-from views.contract import KEEP, Admit, Edit, Notice, admit_all, download
+from views import training_export as te
+from views.contract import KEEP, Admit, Edit, Notice, admit_all
 from views.training_charts import (
-    CHUNK_STEPS,
     ChartMeta,
     append_edits,
     full_render,
@@ -48,9 +46,6 @@ DEFAULT_SPEED = 100
 INTERVALS = (250, 500, 1000, 2000)  # milliseconds between ticks
 DEFAULT_INTERVAL = 500
 LR_MULTIPLIER = (0.05, 20.0)  # the live LR change's allowed range
-MAX_EXPORT_STEPS = 1_000_000  # CSV export cap: ~100 MB of text, a few seconds to write
-# Every metric but the eval flag: val_loss is blank between evaluations instead.
-CSV_COLUMNS = tuple(k for k in sim.METRIC_KEYS if k != "is_eval")
 
 Figures = dict[str, Any]  # chart -> a figure dict, an Edit, or KEEP
 
@@ -367,50 +362,28 @@ def save(autosaved: bool, raw: Any, saved: Any) -> SaveResult:
 
 @dataclass(frozen=True)
 class ExportResult:
-    """The CSV download, or a notice saying why there is none."""
+    """The export link to download (``callbacks/export.py`` streams it), or why there is none."""
 
-    download: Any
+    link: Any
     notice: Any
 
 
-def export(raw: Any) -> ExportResult:
-    """The run's metrics at full resolution as CSV, recomputed from the state."""
+def export(raw: Any, route: str, nonce: Any = 0) -> ExportResult:
+    """A link to the run's metrics at full resolution as CSV, recomputed and streamed.
+
+    ``route`` is the export route's path on this server; ``nonce`` (the click count) makes
+    each click a new link, so the same run can be downloaded twice.
+    """
     state, problem = stores.load_run(raw)
-    if state is None or state.step == 0:
+    if state is None:
         return ExportResult(
             KEEP, Notice.of(problem or "Nothing to export yet: start the run first.")
         )
-    try:
-        text = metrics_csv(state)
-    except ValueError as exc:
-        return ExportResult(KEEP, Notice.of(f"Export refused: {exc}."))
-    name = f"{state.config.model}-seed{state.seed}-step{state.step}.csv"
-    return ExportResult(download(text, name, "text/csv"), KEEP)
-
-
-def metrics_csv(state: sim.RunState) -> str:
-    """The run's metrics at full resolution, one row per step, recomputed from the state.
-
-    Raises:
-        ValueError: the run is longer than ``MAX_EXPORT_STEPS`` (the text would pass ~100 MB).
-    """
-    if state.step > MAX_EXPORT_STEPS:
-        raise ValueError(
-            f"this run has {state.step:,} steps; CSV export is limited to "
-            f"{MAX_EXPORT_STEPS:,} steps (about 100 MB)"
-        )
-    parts = [",".join(CSV_COLUMNS) + "\n"]
-    fmt = "{:.7g}".format  # 7 significant digits; str.format beats np.char by ~5x here
-    for m in sim.iter_metrics(state, 0, state.step, chunk=CHUNK_STEPS):
-        cols: list[list[str]] = []
-        for name in CSV_COLUMNS:
-            a = np.asarray(m[name])
-            if a.dtype.kind in "iu":
-                cols.append(list(map(str, a.tolist())))
-            else:
-                col = list(map(fmt, a.astype(np.float64).tolist()))
-                if name == "val_loss":  # empty between evaluations, not "nan"
-                    col = ["" if v == "nan" else v for v in col]
-                cols.append(col)
-        parts.append("\n".join(map(",".join, zip(*cols, strict=True))) + "\n")
-    return "".join(parts)
+    why = te.refusal(state)
+    if why is not None:
+        return ExportResult(KEEP, Notice.of(why))
+    token = te.export_token(state)
+    if len(token) > te.MAX_TOKEN_CHARS:
+        return ExportResult(KEEP, Notice.of("Export refused: this run's state is too large."))
+    n = nonce if isinstance(nonce, int) and not isinstance(nonce, bool) else 0
+    return ExportResult(f"{route}?run={token}&n={n}", KEEP)

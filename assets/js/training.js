@@ -93,6 +93,21 @@
       },
 
       /**
+       * Export CSV: the server answered with a link to the streamed file; follow it as a
+       * download (the hidden <a download> whose href just changed), leaving the page as it is.
+       * @returns {*} no_update
+       */
+      download: function (href) {
+        var ctx = window.dash_clientside.callback_context;
+        var id = ctx.triggered && ctx.triggered.length ? ctx.triggered[0].prop_id.split(".")[0] : null;
+        var link = id ? document.getElementById(id) : null;
+        if (href && link) {
+          link.click();
+        }
+        return window.dash_clientside.no_update;
+      },
+
+      /**
        * The tick interval chosen in the select, if it is one the select offers.
        * @returns {number} TICK.interval
        */

@@ -1,0 +1,53 @@
+"""``GET {prefix}export/metrics.csv?run=...``: the Training tab's CSV, streamed.
+
+A plain Flask route, not a callback: a callback's answer is one JSON document built in
+memory (a 1M-step run made a 128 MB reply and grew the worker by ~470 MB), while this answer
+is a stream of ``views.training_export.csv_chunks``, so a worker's memory stays flat at any
+run length and nginx compresses it on the way (``gzip_types text/csv``). The browser gets the
+link from the Export button's callback and downloads it like any file
+(``Content-Disposition: attachment``).
+
+Bounded like everything else (docs/architecture.md, "Trust nothing from the browser"): the
+run in the link is validated before any work; at most ``limits.EXPORT_SLOTS`` exports stream
+at once per worker (another gets 503 and ``Retry-After``); each chunk is computed on the
+worker's low-priority thread, so ticks and ``/healthz`` go first; a client that goes away
+stops the stream at the next chunk (the server's write fails and the generator is closed).
+"""
+
+from __future__ import annotations
+
+import flask
+
+from callbacks import limits
+from callbacks.security import error_body
+from views import training_export as te
+
+RETRY_AFTER_S = 5
+ROUTE = "export/metrics.csv"
+
+
+def register(server: flask.Flask, prefix: str = "/") -> None:
+    """Add ``{prefix}export/metrics.csv`` to ``server`` (after ``limits.register``)."""
+
+    def metrics_csv() -> flask.Response:
+        state, problem = te.run_from_token(flask.request.args.get("run"))
+        if state is None:
+            return error_body(400, f"Export refused: {problem}.")
+        why = te.refusal(state)
+        if why is not None:
+            return error_body(400, why)
+        work = limits.work(server)
+        if not work.export_slots.acquire(blocking=False):
+            response = error_body(
+                503, "another export is streaming from this server; try again in a few seconds"
+            )
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
+        response = flask.Response(te.csv_chunks(state, work.nice), mimetype="text/csv")
+        # Released when the server closes the response: finished, failed or abandoned.
+        response.call_on_close(work.export_slots.release)
+        response.headers["Content-Disposition"] = f'attachment; filename="{te.file_name(state)}"'
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    server.add_url_rule(f"{prefix}{ROUTE}", endpoint="export_metrics_csv", view_func=metrics_csv)
