@@ -287,9 +287,10 @@ def test_a_10_kb_uri_is_json_414(guarded: Stack) -> None:
 # --------------------------------------------------------------------------- 6: bundle paths
 def test_unknown_bundle_paths_are_rate_limited_but_a_page_load_is_not(guarded: Stack) -> None:
     """A page load asks for all its bundles at once (13 in headless Chromium: the 10 the page
-    names and the chunks they load; here the page's 10 for five tabs opened together from one
-    address): none is refused, and limit_req's nodelay never holds one back. A script asking for unknown bundle paths gets 429 after the
-    burst, so it cannot make the app look up (and log) hundreds of paths a second."""
+    names and the chunks they load; here the page's 10 for five tabs opened together from
+    one address): none is refused, and limit_req's nodelay never holds one back. A script
+    asking for unknown bundle paths gets 429 after the burst, so it cannot make the app look
+    up (and log) hundreds of paths a second."""
     source = "127.0.0.50"
     page = _send(guarded.listen, "/dash/", headers=_auth(), source=source)
     bundles = re.findall(r'src="(/dash/_dash-component-suites/[^"]+)"', page.body.decode())
