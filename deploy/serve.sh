@@ -2,7 +2,8 @@
 # The production stack on loopback, in the foreground (`make serve`):
 #   gunicorn (deploy/gunicorn.conf.py) on 127.0.0.1:8000 <- nginx (deploy/nginx.conf) on 127.0.0.1:8080
 # nginx runs from a scratch prefix, not as a system service; Ctrl-C stops both and cleans up.
-# Override with LISTEN=127.0.0.1:9080 UPSTREAM=127.0.0.1:9000 deploy/serve.sh
+# Override with LISTEN=127.0.0.1:9080 UPSTREAM=127.0.0.1:9000 deploy/serve.sh; arguments are
+# passed to deploy/render_nginx.py (e.g. --auth-file /abs/htpasswd --trusted-proxy 10.0.0.5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +41,7 @@ except (OSError, ValueError, OverflowError) as exc:
     fi
 done
 
-"$PYTHON" deploy/render_nginx.py "$prefix" --listen "$LISTEN" --upstream "$UPSTREAM" >/dev/null
+"$PYTHON" deploy/render_nginx.py "$prefix" --listen "$LISTEN" --upstream "$UPSTREAM" "$@" >/dev/null
 "$NGINX" -t -q -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/logs/error.log"
 
 GUNICORN_BIND="$UPSTREAM" "$PYTHON" -m gunicorn -c deploy/gunicorn.conf.py app:server &

@@ -51,6 +51,7 @@ class Stack:
         env: extra environment for gunicorn (e.g. ``DASH_URL_BASE_PATHNAME``).
         url_prefix: where nginx serves the app (must match ``DASH_URL_BASE_PATHNAME``).
         with_nginx: False for gunicorn alone.
+        nginx_args: more deploy/render_nginx.py options (``--auth-file``, ``--trusted-proxy``).
     """
 
     def __init__(
@@ -61,9 +62,11 @@ class Stack:
         env: dict[str, str] | None = None,
         url_prefix: str = "/",
         with_nginx: bool = True,
+        nginx_args: list[str] | None = None,
     ) -> None:
         self.upstream, self.listen, self.workers = upstream, listen, workers
         self.env, self.url_prefix, self.with_nginx = dict(env or {}), url_prefix, with_nginx
+        self.nginx_args = list(nginx_args or [])
         self.prefix = Path(tempfile.mkdtemp(prefix="llm-dashboard-deploy-"))
         self.gunicorn_log = self.prefix / "gunicorn.log"
         self.nginx_error_log = self.prefix / "logs" / "error.log"
@@ -99,6 +102,7 @@ class Stack:
                     self.upstream,
                     "--url-prefix",
                     self.url_prefix,
+                    *self.nginx_args,
                 ],
                 cwd=ROOT,
                 check=True,
