@@ -76,6 +76,9 @@ def tick(
         "view": Output(ids.TR_VIEW, "data", allow_duplicate=True),
         "autosave": Output(ids.TR_AUTOSAVE, "data", allow_duplicate=True),
         "alert": Output(ids.ALERT_AREA, "children", allow_duplicate=True),
+        "lr_multiplier": Output(ids.TR_ADJ_LR, "value", allow_duplicate=True),
+        "batch": Output(ids.TR_ADJ_BATCH, "value"),
+        "clip": Output(ids.TR_ADJ_CLIP, "value"),
     },
     inputs={
         "_start": Input(ids.TR_START, "n_clicks"),
@@ -131,6 +134,8 @@ def render(
         "run": Output(ids.RUN_STORE, "data", allow_duplicate=True),
         "notice": Output(ids.TR_NOTICE, "children", allow_duplicate=True),
         "lr_multiplier": Output(ids.TR_ADJ_LR, "value"),
+        "lr_invalid": Output(ids.TR_ADJ_LR, "invalid"),
+        "clip_invalid": Output(ids.TR_ADJ_CLIP, "invalid"),
     },
     inputs={"_n": Input(ids.TR_ADJ_APPLY, "n_clicks")},
     state={

@@ -12,7 +12,14 @@ from dash import dcc, html
 
 from layouts import ids
 from simulator import fmt, series
-from views.training import DEFAULT_INTERVAL, DEFAULT_SPEED, INTERVALS, SPEEDS
+from views.training import (
+    CLIP_RANGE,
+    DEFAULT_INTERVAL,
+    DEFAULT_SPEED,
+    INTERVALS,
+    LR_MULTIPLIER,
+    SPEEDS,
+)
 
 CHART_HEIGHT = 220
 CONTROLS_CLASS = "tr-btn-group"
@@ -210,15 +217,18 @@ def _adjust() -> html.Div:
                 className="tr-panel-hint",
             ),
             dbc.Label("LR multiplier", html_for=ids.TR_ADJ_LR, className="tr-field-label"),
+            # Text, not type=number: a number field sends nothing for an out-of-range entry,
+            # so the server could not say what is allowed (views/training.py adjust).
             dbc.Input(
                 id=ids.TR_ADJ_LR,
-                type="number",
-                min=0.05,
-                max=20,
-                step=0.05,
+                type="text",
+                inputMode="decimal",
                 value=1.0,
                 size="sm",
                 className="num",
+            ),
+            dbc.FormFeedback(
+                f"a number from {LR_MULTIPLIER[0]:g} to {LR_MULTIPLIER[1]:g}", type="invalid"
             ),
             dbc.Label(
                 "Global batch (tokens)", html_for=ids.TR_ADJ_BATCH, className="tr-field-label"
@@ -234,13 +244,14 @@ def _adjust() -> html.Div:
             ),
             dbc.Input(
                 id=ids.TR_ADJ_CLIP,
-                type="number",
-                min=0,
-                max=1000,
-                step=0.1,
+                type="text",
+                inputMode="decimal",
                 placeholder="unchanged",
                 size="sm",
                 className="num",
+            ),
+            dbc.FormFeedback(
+                f"a number from {CLIP_RANGE[0]:g} to {CLIP_RANGE[1]:g}", type="invalid"
             ),
             dbc.Button(
                 "Apply now",

@@ -235,6 +235,25 @@ def test_bad_or_late_adjustments_are_refused_with_a_reason(
     assert r.run is KEEP and message in r.notice.text
 
 
+@pytest.mark.parametrize("typed", ["100", "-1", "0", "abc", "nan", 1000])
+def test_an_out_of_range_lr_multiplier_is_marked_and_explained(typed: Any) -> None:
+    r = vt.adjust(raw(state_in("running")), typed, None, "-3")
+    assert r.run is KEEP and r.lr_invalid and r.clip_invalid
+    assert r.notice.tone == "danger" and "from 0.05 to 20" in r.notice.text
+    assert "from 0 to 1000" in r.notice.text  # both refusals, each saying what is allowed
+    ok = vt.adjust(raw(state_in("running")), "2", None, None)
+    assert not ok.lr_invalid and not ok.clip_invalid and ok.run is not KEEP
+
+
+@pytest.mark.parametrize("button", [ids.TR_START, ids.TR_RESET])
+def test_a_new_run_clears_the_live_adjustment_panel(button: str) -> None:
+    before = state_in("finished") if button == ids.TR_RESET else None
+    r = vt.control(button, raw(before), None, "100", 500)
+    assert (r.lr_multiplier, r.batch, r.clip) == (1.0, None, "")
+    paused = vt.control(ids.TR_PAUSE, raw(state_in("running")), None, "100", 500)
+    assert (paused.lr_multiplier, paused.batch, paused.clip) == (KEEP, KEEP, KEEP)
+
+
 def test_batch_and_clip_changes() -> None:
     s = state_in("running")
     cfg = sim.RunState.from_dict(vt.adjust(raw(s), None, str(2**20), 0.5).run).current_config

@@ -169,13 +169,17 @@ def tick(
 # ----------------------------------------------------------------------------- controls
 @dataclass(frozen=True)
 class ControlResult:
-    """What Start, Pause/Resume, Stop or Reset sends back."""
+    """What Start, Pause/Resume, Stop or Reset sends back (a new run also clears the live
+    adjustment panel, which would otherwise show the last run's batch and clipping)."""
 
     run: Any
     tick_disabled: Any
     view: Any
     autosave: Any
     alert: Any
+    lr_multiplier: Any = KEEP  # the live-adjustment fields: 1, "unchanged", "unchanged"
+    batch: Any = KEEP
+    clip: Any = KEEP
 
 
 def control(
@@ -211,17 +215,20 @@ def control(
     except sim.TransitionError as exc:
         messages.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
     alert = Notice.of(" ".join(messages)) if messages else KEEP
+    # A new run starts from its own recipe: the panel forgets the last run's changes.
+    fresh = button in (ids.TR_START, ids.TR_RESET) and state is not None and state.step == 0
+    panel = (1.0, None, "") if fresh else (KEEP, KEEP, KEEP)
     if state is None:
         preview = sim.new_run(cfg)
-        return ControlResult(
-            None, True, status_view(preview, steps, every, preview=True), KEEP, alert
-        )
+        view = status_view(preview, steps, every, preview=True)
+        return ControlResult(None, True, view, KEEP, alert, *panel)
     return ControlResult(
         state.to_dict(),
         state.status != "running",
         status_view(state, steps, every),
         autosave,
         alert,
+        *panel,
     )
 
 
@@ -282,41 +289,75 @@ def render(
 
 
 # ----------------------------------------------------------------------------- live changes
+CLIP_RANGE = (0.0, 1000.0)  # as the config allows (simulator/config.py FIELD_BOUNDS)
+
+
 @dataclass(frozen=True)
 class AdjustResult:
-    """A live change of LR, batch or clipping: the new run, a notice, the LR field's value."""
+    """A live change of LR, batch or clipping: the new run, a notice, and the panel's fields
+    (the LR multiplier back to 1 once applied; each field marked when its value is refused)."""
 
     run: Any
     notice: Any
     lr_multiplier: Any
+    lr_invalid: bool = False
+    clip_invalid: bool = False
+
+
+def _number(raw: Any, name: str, lo: float, hi: float) -> float | None:
+    """A typed number within ``lo .. hi``, None when left blank; raises ``ConfigError``."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise sim.ConfigError(name, raw, f"a number from {lo:g} to {hi:g}")
+    return value
 
 
 def adjust(raw: Any, lr_mult: Any, batch: Any, clip: Any) -> AdjustResult:
-    """Apply the quick changes at the current step."""
+    """Apply the quick changes at the current step; a refused value is marked and explained.
+
+    The fields are text (the browser sends what was typed: a number field would send nothing
+    for 100 or -1, and the refusal would read "nothing to change").
+    """
     state, problem = stores.load_run(raw)
     if state is None:
         return AdjustResult(
             KEEP, Notice.of(problem or "There is no run to change; press Start."), KEEP
         )
+    bad: list[str] = []
+    mult = clip_value = None
+    try:
+        mult = _number(lr_mult, "LR multiplier", *LR_MULTIPLIER)
+    except sim.ConfigError as exc:
+        bad.append(str(exc))
+    try:
+        clip_value = _number(clip, "Gradient clip", *CLIP_RANGE)
+    except sim.ConfigError as exc:
+        bad.append(str(exc))
+    if bad:
+        return AdjustResult(
+            KEEP,
+            Notice.of(f"Not applied: {' '.join(bad)}", "danger"),
+            KEEP,
+            lr_invalid=any(x.startswith("LR multiplier") for x in bad),
+            clip_invalid=any(x.startswith("Gradient clip") for x in bad),
+        )
     cur = state.current_config
     changes: dict[str, Any] = {}
+    if mult is not None and mult != 1.0:
+        changes["lr_peak"] = cur.lr_peak * mult
+        changes["lr_min"] = cur.lr_min * mult
     try:
-        if lr_mult not in (None, ""):
-            mult = float(lr_mult)
-            lo, hi = LR_MULTIPLIER
-            if not (math.isfinite(mult) and lo <= mult <= hi):
-                raise sim.ConfigError("LR multiplier", lr_mult, f"a number from {lo:g} to {hi:g}")
-            if mult != 1.0:
-                changes["lr_peak"] = cur.lr_peak * mult
-                changes["lr_min"] = cur.lr_min * mult
         if batch not in (None, ""):
             b = int(float(batch))
             if b != cur.global_batch_tokens:
                 changes["global_batch_tokens"] = b
-        if clip not in (None, ""):
-            c = float(clip)
-            if c != cur.grad_clip:
-                changes["grad_clip"] = c
+        if clip_value is not None and clip_value != cur.grad_clip:
+            changes["grad_clip"] = clip_value
         if not changes:
             return AdjustResult(
                 KEEP, Notice.of("Nothing to change: every value equals the current one."), 1.0
