@@ -12,16 +12,33 @@ are allowed by hash (``app.csp_hashes()``), computed when a response is made, so
 registered after the app was built are covered too; hashing them costs microseconds.
 Everything else is a file under assets/ or Dash's bundles, served from the same origin.
 
+Every error reply is ``{"error": "<what was wrong>; <what is allowed>", "status": code}``
+JSON, the shape nginx's own errors have, never Werkzeug's HTML page: a missing asset or a path
+outside the app's prefix (404), a wrong method (405, with ``Allow``). Two of Dash's routes
+are closed further:
+
+- ``_dash-component-suites/<package>/<path>`` raises ``DependencyException`` for a package
+  or path it did not register (``dash._validate.validate_js_path``), and ``FileNotFoundError``
+  for two it registers but does not ship (``dash_renderer.min.js.map``,
+  ``async-mathjax.js.map`` in Dash 4.4.1). Flask logged each as an unhandled 500 with a 3 KB
+  traceback (listing every registered bundle); here the route answers 404 and logs nothing
+  (the access log has the request).
+- ``_reload-hash`` answers the hot-reload poll with the installed component packages; it is
+  a 404 unless Dash's hot reload runs (``python app.py --debug``), which gunicorn never
+  starts.
+
 Registered by ``app.create_app`` through ``register(app)``; no module-level mutable state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import dash
 import flask
-from werkzeug.exceptions import InternalServerError
+from dash.exceptions import DependencyException
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 
 # 'unsafe-inline' for styles only: plotly.js (and Dash's components) write stylesheets into
 # <style> elements at run time (modebar, hover labels, cursors), made in the browser, so they
@@ -103,3 +120,62 @@ def register(app: dash.Dash) -> None:
 
     server.after_request(add_headers)
     server.register_error_handler(InternalServerError, internal_error)
+    server.register_error_handler(HTTPException, http_error)
+    guard_bundles(app)
+    reload_hash = app.config.routes_pathname_prefix + "_reload-hash"
+
+    def no_reload_hash_in_production() -> None:
+        # Read per request: app.run(debug=True) enables the dev tools after create_app.
+        if flask.request.endpoint == reload_hash and not app._dev_tools.get("hot_reload"):
+            raise NotFound()
+
+    server.before_request(no_reload_hash_in_production)
+
+
+NOT_FOUND = "not found: nothing is served at this address; the dashboard is at its start page"
+
+
+def http_error(exc: HTTPException) -> flask.Response | HTTPException:
+    """Werkzeug's HTML error page (404, 405, ...) as JSON; ``Allow`` kept on a 405.
+
+    The more specific handlers (the 500 here, the request guard's 400/413) take precedence:
+    Flask picks the handler registered for the exception's own code or class first.
+    """
+    if exc.code is None:  # not an error reply (Flask never routes redirects here)
+        return exc
+    if isinstance(exc, NotFound):
+        response = error_body(404, NOT_FOUND)
+    elif isinstance(exc, MethodNotAllowed):
+        allowed = ", ".join(sorted(exc.valid_methods or []))
+        method = flask.request.method
+        response = error_body(405, f"method {method} is not allowed here; allowed: {allowed}")
+    else:
+        response = error_body(exc.code, f"{exc.name.lower()}: {exc.description}")
+    for name, value in exc.get_headers():
+        if name != "Content-Type":
+            response.headers[name] = value
+    return response
+
+
+BUNDLE_ROUTE = "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"
+"""Dash's route for its components' JavaScript (``dash/backends/_flask.py``)."""
+
+
+def guard_bundles(app: dash.Dash) -> None:
+    """Answer 404, logging nothing, for a bundle path Dash cannot serve.
+
+    Wraps Dash's own view (its endpoint is the prefixed rule), so only this route's two
+    "no such file" failures become 404s; any other exception there is still a logged 500.
+    The exception's text (every registered bundle) stays out of the reply: the page names
+    every bundle it needs. A Dash release that renames the route fails here, at start-up.
+    """
+    endpoint = app.config.routes_pathname_prefix + BUNDLE_ROUTE
+    serve = app.server.view_functions[endpoint]
+
+    def serve_known_bundles(**kwargs: str) -> Any:
+        try:
+            return serve(**kwargs)
+        except (DependencyException, FileNotFoundError):
+            return error_body(404, "not found: no such Dash bundle; the page names each it loads")
+
+    app.server.view_functions[endpoint] = serve_known_bundles

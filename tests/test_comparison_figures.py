@@ -118,10 +118,6 @@ def test_benchmark_rows_carry_the_printed_table() -> None:
     }
 
 
-def test_user_names_cannot_break_hover_templates() -> None:
-    assert figs._esc("100% {x} <b>") == "100%% (x) &lt;b>"
-
-
 def test_diff_styles_bold_only_values_unlike_the_first_run() -> None:
     rows = [
         {"field": "model", "differs": "yes", "c0": "a", "c1": "a", "c2": "b"},

@@ -18,9 +18,7 @@ saved runs. The computation itself (curves, final figures, config diff, frontier
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ from simulator import benchmarks_data as bd
 from simulator import compare, fmt
 from simulator import saved as saved_runs
 from simulator.config import PRESETS
-from views import stores
+from views import csv_cells, stores
 from views.comparison_list import (
     MAX_COMPARED,
     MAX_REF,
@@ -460,13 +458,11 @@ def _cell(v: Any) -> Any:
 
 
 def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The final-metrics table as CSV with the on-screen headings (full precision)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([title for _, title in TABLE_COLUMNS])
-    for r in rows:
-        w.writerow(["" if r.get(c) is None else r.get(c) for c, _ in TABLE_COLUMNS])
-    return buf.getvalue()
+    """The final-metrics table as CSV with the on-screen headings (full precision); a text cell
+    a spreadsheet would evaluate (a run named ``=HYPERLINK(...)``) is written as text
+    (``views.csv_cells``)."""
+    heading = [title for _, title in TABLE_COLUMNS]
+    return csv_cells.write_rows([heading, *([r.get(c) for c, _ in TABLE_COLUMNS] for r in rows)])
 
 
 def export_csv(rows: Any) -> CsvExport:

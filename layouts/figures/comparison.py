@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from layouts.figures.text import hover_text, plain_text
 from layouts.figures.theme import COLORWAY, base_layout
 from simulator import benchmarks_data as bd
 from simulator.catalog import FAMILY_LOSS_OFFSET
@@ -132,12 +133,12 @@ def run_traces(a: Analysis, x_key: str, show: str) -> list[dict[str, Any]]:
             {
                 "type": "scatter",
                 "mode": "lines",
-                "name": a.label,
+                "name": plain_text(a.label),
                 "legendgroup": group,
                 "x": _xs(c.x[x_key], x_key),
                 "y": _finite_or_none(c.train),
                 "line": {"color": color(i), "width": 1.8, "dash": dash},
-                "hovertemplate": f"{_esc(a.label)}<br>{HOVER_XY}",
+                "hovertemplate": f"{hover_text(a.label)}<br>{HOVER_XY}",
             }
         )
     if show in ("val", "both") and c.val.size:
@@ -145,14 +146,14 @@ def run_traces(a: Analysis, x_key: str, show: str) -> list[dict[str, Any]]:
             {
                 "type": "scatter",
                 "mode": "lines+markers" if show == "val" else "markers",
-                "name": a.label if show == "val" else f"{a.label} (val)",
+                "name": plain_text(a.label if show == "val" else f"{a.label} (val)"),
                 "legendgroup": group,
                 "showlegend": show == "val",
                 "x": _xs(c.val_x[x_key], x_key),
                 "y": _finite_or_none(c.val),
                 "marker": {"color": color(i), "size": 5, "symbol": "circle-open"},
                 "line": {"color": color(i), "width": 1.5, "dash": dash},
-                "hovertemplate": f"{_esc(a.label)} (val)<br>{HOVER_XY}",
+                "hovertemplate": f"{hover_text(a.label)} (val)<br>{HOVER_XY}",
             }
         )
     if a.final.diverged_at is not None:
@@ -288,11 +289,6 @@ def _xs(x: np.ndarray, x_key: str) -> list[Any]:
     return out.tolist()
 
 
-def _esc(s: str) -> str:
-    """Escape a user-chosen run name for a Plotly hover template."""
-    return s.replace("%", "%%").replace("{", "(").replace("}", ")").replace("<", "&lt;")
-
-
 # ---------------------------------------------------------------------- compute efficiency
 def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
     """Final validation loss against training FLOPs, with the Chinchilla frontier."""
@@ -363,10 +359,10 @@ def point_trace(a: Analysis) -> dict[str, Any]:
     return {
         "type": "scatter",
         "mode": "markers+text",
-        "name": a.label,
+        "name": plain_text(a.label),
         "x": [f.flops],
         "y": [_final_loss(a)],
-        "text": [a.label],
+        "text": [plain_text(a.label)],
         "textposition": "top center",
         "textfont": {"size": 11},
         "showlegend": False,
@@ -376,7 +372,7 @@ def point_trace(a: Analysis) -> dict[str, Any]:
             "symbol": "diamond" if a.kind == "recipe" else "circle",
             "line": {"width": 1, "color": "rgba(0,0,0,0.4)"},
         },
-        "hovertemplate": f"{_esc(a.label)}<br>%{{x:.3s}} FLOPs<br>loss %{{y:.4f}}"
+        "hovertemplate": f"{hover_text(a.label)}<br>%{{x:.3s}} FLOPs<br>loss %{{y:.4f}}"
         f"<br>{f.tokens_per_param:.0f} tokens/param<extra></extra>",
     }
 
@@ -429,11 +425,11 @@ def benchmark_bars(
             data.append(
                 {
                     "type": "bar",
-                    "name": m,
+                    "name": plain_text(m),
                     "x": benches,
                     "y": [value.get((m, b)) for b in benches],
                     "marker": {"color": color(j)},
-                    "hovertemplate": f"{_esc(m)}<br>%{{x}}: %{{y}}<extra></extra>",
+                    "hovertemplate": f"{hover_text(m)}<br>%{{x}}: %{{y}}<extra></extra>",
                 }
             )
         unit = units[benches[0]]
@@ -451,7 +447,7 @@ def benchmark_bars(
                 data.append(
                     {
                         "type": "bar",
-                        "name": m,
+                        "name": plain_text(m),
                         "legendgroup": m,
                         "showlegend": k == 0,
                         "x": [b],
@@ -459,7 +455,8 @@ def benchmark_bars(
                         "xaxis": f"x{ax}",
                         "yaxis": f"y{ax}",
                         "marker": {"color": color(j)},
-                        "hovertemplate": f"{_esc(m)}<br>{b}: %{{y}}<extra></extra>",
+                        "hovertemplate": f"{hover_text(m)}<br>{hover_text(b)}: %{{y}}"
+                        "<extra></extra>",
                     }
                 )
             lo = k * (width + gap)
@@ -506,13 +503,13 @@ def benchmark_radar(
         data.append(
             {
                 "type": "scatterpolar",
-                "name": m,
+                "name": plain_text(m),
                 "r": [*r, r[0]],
                 "theta": [*benches, benches[0]],
                 "fill": "toself",
                 "fillcolor": _rgba(color(j), 0.08),
                 "line": {"color": color(j), "width": 2},
-                "hovertemplate": f"{_esc(m)}<br>%{{theta}}: %{{r}}<extra></extra>",
+                "hovertemplate": f"{hover_text(m)}<br>%{{theta}}: %{{r}}<extra></extra>",
             }
         )
     layout = base_layout(
