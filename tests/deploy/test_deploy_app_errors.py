@@ -128,11 +128,13 @@ def test_unknown_bundles_are_404s_that_leave_no_traceback(guarded: Stack) -> Non
         r = s.session.get(s.base + paths[k % len(paths)], auth=LOGIN, timeout=10)
         _assert_app_error(r, 404)
         assert "registered" not in r.text
+        assert r.headers["Cache-Control"] == "no-store"  # a browser must not keep the 404
     # The real bundles still load through nginx.
     page = s.session.get(s.base + "/", auth=LOGIN, timeout=10).text
     bundle = page.split('src="/_dash-component-suites/', 1)[1].split('"', 1)[0]
     got = s.session.get(s.base + "/_dash-component-suites/" + bundle, auth=LOGIN, timeout=10)
     assert got.status_code == 200 and len(got.content) > 1000
+    assert got.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     with s.gunicorn_log.open("rb") as log:
         log.seek(before)
         grown = log.read()
