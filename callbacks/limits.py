@@ -9,25 +9,27 @@ them (issue 16: four such requests made ``/healthz`` take 34 s). So:
 - Each worker admits **one** heavy job at a time (``HEAVY_SLOTS``) and answers any other
   heavy request at once with 503 and ``Retry-After``; ``assets/js/connection.js`` waits and
   resends it. A worker's other thread stays free for light requests.
-- The admitted job runs on a thread of lower CPU priority (``HEAVY_NICE``, a per-thread nice
-  value on Linux; the threads it starts inherit it), and the request's thread waits for it.
+- The admitted job runs in a helper process of lower CPU priority (``HEAVY_NICE``; one per
+  worker, see ``HeavyWork``), and the request's thread waits for it without holding the GIL.
   The kernel then runs any tick or health check before it, in this worker and in the others:
   heavy work uses the CPU that light work leaves.
 
 What counts as heavy is decided where the cost is known (``views``): a redraw or analysis of
-at least ``HEAVY_STEPS`` steps; light work never waits. The slots and the thread live in the
-Flask app's ``extensions`` (one set per worker process, made after gunicorn forks), not at
-module level, and hold no user's data. See docs/architecture.md, "Trust nothing from the
+at least ``HEAVY_STEPS`` steps; light work never waits. The slots and the helper process live
+in the Flask app's ``extensions`` (one set per worker process, made after gunicorn forks),
+not at module level, and hold no user's data. See docs/architecture.md, "Trust nothing from the
 browser".
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 import flask
@@ -37,6 +39,8 @@ from callbacks.security import error_body
 HEAVY_SLOTS = 1  # heavy jobs one worker runs at once (it has 2 threads: deploy/gunicorn.conf.py)
 EXPORT_SLOTS = 1  # CSV exports one worker streams at once (callbacks/export.py)
 HEAVY_STEPS = 200_000  # steps of computing below which a job is light (~25 ms)
+HELPER_PROCESSES = 1  # redraws and export chunks share it: each waits at most one job
+JOB_MODULES = ("views.training_charts", "views.comparison_list", "views.training_export")
 HEAVY_NICE = 10  # CFS weight 110 against 1024 for nice 0: about a tenth of a contended core
 RETRY_AFTER_S = 1
 _KEY = "llm_dashboard.heavy_work"
@@ -49,36 +53,46 @@ class Busy(Exception):
 
 
 def _lower_priority() -> None:
-    """Make the calling thread (and threads it starts) yield the CPU to normal threads."""
-    # Not Linux (no per-thread nice): same priority; the slot still bounds the work.
+    """Make this process yield the CPU to the gunicorn workers (nice ``HEAVY_NICE``)."""
+    # Where nice is not available: same priority; the slot still bounds the work.
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICE)
+        os.nice(HEAVY_NICE)
 
 
 class HeavyWork:
-    """One worker's heavy-job slot and its low-priority thread (made on first use, so in the
-    worker after gunicorn's fork: threads do not survive a fork)."""
+    """One worker's heavy-job slots and the low-priority process that runs the jobs.
+
+    A process, not a thread: a thread would share the worker's GIL, and a tick waiting for the
+    GIL behind a long redraw is what made ticks slow (p99 0.2-0.6 s under attack with a
+    nice-10 thread against 0.03-0.1 s with the process). Jobs are sent as picklable callables
+    (``functools.partial`` of a module-level function) and their results pickled back (a
+    full redraw's figures are about 0.5 MB: a few milliseconds). The process is made on
+    first use, so in the worker after gunicorn's fork, with the "forkserver" method (forking
+    a threaded worker is unsafe), and made again if it dies.
+    """
 
     def __init__(self) -> None:
         self.slots = threading.BoundedSemaphore(HEAVY_SLOTS)
         self.export_slots = threading.BoundedSemaphore(EXPORT_SLOTS)
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: ProcessPoolExecutor | None = None
         self._pid = 0
         self._lock = threading.Lock()
 
-    def _executor(self) -> ThreadPoolExecutor:
+    def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None or self._pid != os.getpid():
-                self._pool = ThreadPoolExecutor(
-                    HEAVY_SLOTS + EXPORT_SLOTS,
-                    thread_name_prefix="heavy",
-                    initializer=_lower_priority,
+                context = multiprocessing.get_context("forkserver")
+                # The forkserver imports the job modules once; each helper forks from it
+                # with them loaded (shared, copy-on-write) instead of importing numpy anew.
+                context.set_forkserver_preload(list(JOB_MODULES))
+                self._pool = ProcessPoolExecutor(
+                    HELPER_PROCESSES, mp_context=context, initializer=_lower_priority
                 )
                 self._pid = os.getpid()
             return self._pool
 
     def run(self, what: str, job: Callable[[], T]) -> T:
-        """Run ``job`` on a low-priority thread if the slot is free, else raise ``Busy``."""
+        """Run ``job`` in the low-priority process if the slot is free, else raise ``Busy``."""
         if not self.slots.acquire(blocking=False):
             raise Busy(what)
         try:
@@ -87,8 +101,13 @@ class HeavyWork:
             self.slots.release()
 
     def nice(self, job: Callable[[], T]) -> T:
-        """Run ``job`` on a low-priority thread and wait for it (no slot: the caller holds one)."""
-        return self._executor().submit(job).result()
+        """Run ``job`` in the low-priority process and wait (no slot: the caller holds one)."""
+        try:
+            return self._executor().submit(job).result()
+        except BrokenProcessPool:
+            with self._lock:
+                self._pool = None  # made again on the next job
+            raise Busy("job (the helper process stopped; it is restarted)") from None
 
 
 def register(server: flask.Flask) -> None:

@@ -22,6 +22,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from layouts.figures import comparison as figs
@@ -336,7 +337,7 @@ def _append(
     new = admit(
         min(view_cost(added, states), budget),
         "comparison",
-        lambda: analyse_appended(items + added, len(items), states, smoothing=w, budget=budget),
+        partial(analyse_appended, items + added, len(items), states, smoothing=w, budget=budget),
     )
     if new is None or not drawn.fits(new):
         return keep
@@ -407,7 +408,7 @@ def update_views(
     analyses, notes = admit(
         view_cost(items, states),
         "comparison",
-        lambda: analyse_items(items, states, smoothing=controls.smoothing),
+        partial(analyse_items, items, states, smoothing=controls.smoothing),
     )
     curves = figs.curves_figure(
         analyses,

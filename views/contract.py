@@ -114,9 +114,10 @@ T = TypeVar("T")
 class Admit(Protocol):
     """``admit(steps, what, job)``: run ``job``, a computation over ``steps`` steps.
 
-    The server's (``callbacks.limits.heavy``) runs a heavy job at low priority, one at a
-    time per worker, and refuses another while one runs; views hand it their
-    step-proportional work, so the server need not guess the cost of a request.
+    The server's (``callbacks.limits.heavy``) runs a heavy job in a low-priority process, one
+    at a time per worker, and refuses another while one runs; views hand it their
+    step-proportional work, so the server need not guess the cost of a request. ``job`` must
+    pickle: a ``functools.partial`` of a module-level function, not a lambda.
     """
 
     def __call__(self, steps: int, what: str, job: Callable[[], T]) -> T: ...

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import simulator as sim
@@ -142,7 +143,7 @@ def tick(
     meta = ChartMeta.from_dict(meta_raw)
     appends = tick_appends(state, new, m, meta, opts) if meta is not None else None
     if appends is None:
-        charts, meta_out = admit(new.step, "redraw", lambda: _full(new, opts))
+        charts, meta_out = admit(new.step, "redraw", partial(_full, new, opts))
     else:
         charts, meta_out = append_edits(appends), appends.meta.to_dict()
     seen = set(state.events)
@@ -272,7 +273,7 @@ def render(
                 .assign(("layout", "yaxis", "uirevision"), y_uirevision(shown, opts))
             )
         return RenderResult(charts, KEEP, KEEP, KEEP, KEEP, KEEP)
-    figures, meta = admit(shown.step, "redraw", lambda: _full(shown, opts))
+    figures, meta = admit(shown.step, "redraw", partial(_full, shown, opts))
     return RenderResult(
         charts=figures,
         meta=meta,

@@ -17,6 +17,7 @@ import binascii
 import json
 import zlib
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -113,7 +114,7 @@ def csv_chunks(state: sim.RunState, run: Runner = _now) -> Iterator[str]:
     yield ",".join(CSV_COLUMNS) + "\n"
     for a in range(0, state.step, EXPORT_CHUNK_STEPS):
         b = min(state.step, a + EXPORT_CHUNK_STEPS)
-        yield run(lambda a=a, b=b: _rows(state, a, b))
+        yield run(partial(_rows, state, a, b))
 
 
 def metrics_csv(state: sim.RunState) -> str:

@@ -39,8 +39,8 @@ class Download:
     wire_bytes: int
     text_bytes: int
     seconds: float
-    rss_before_mb: float  # the largest worker's resident memory before the download
-    rss_peak_mb: float  # the largest worker's resident memory during it
+    rss_before_mb: float  # the largest worker's memory (with its helpers) before the download
+    rss_peak_mb: float  # the largest worker's memory (with its helpers) during it
 
     @property
     def growth_mb(self) -> float:
@@ -56,12 +56,19 @@ class Download:
 
 
 def _rss_mb(pids: list[int]) -> float:
+    """The largest worker's memory, counting the helper processes it starts
+    (``callbacks/limits.py``): the worker's resident size plus each helper's unique size
+    (pages shared with the forkserver it forked from are counted once, in the forkserver)."""
     sizes = []
     for pid in pids:
         try:
-            sizes.append(psutil.Process(pid).memory_info().rss / 2**20)
+            worker = psutil.Process(pid)
+            total = worker.memory_info().rss
+            for child in worker.children(recursive=True):
+                total += child.memory_full_info().uss
         except psutil.Error:
             continue
+        sizes.append(total / 2**20)
     return max(sizes, default=0.0)
 
 
