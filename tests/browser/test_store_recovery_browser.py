@@ -25,7 +25,9 @@ pytestmark = pytest.mark.browser
 
 BIG = "x" * 400_000  # a string Store under the limit the page checks on load
 HUGE = json.dumps(["x" * 1_200_000])  # over the 1 MB a request may carry
-SAVED_KEY_PREFIX = ids.SAVED_RUNS_ASIDE
+SCRIPT_CONNECTION = (
+    Path(__file__).resolve().parents[2] / "assets" / "js" / "connection.js"
+).read_text()
 
 
 def _wait(pred: Callable[[], Any], timeout: float, what: str) -> None:
@@ -298,3 +300,68 @@ def test_a_bad_stored_value_is_reset_with_a_message_and_the_page_works(
     check(dash_duo, raw)
     severe = [e for e in dash_duo.get_logs() or [] if e.get("level") == "SEVERE"]
     assert not severe, severe
+
+
+# ------------------------------------------------------------------- 413 and 429 replies
+def test_a_request_refused_as_too_large_says_what_was_too_large_and_a_reload_recovers(
+    dash_duo: Any, make_app: Callable[[], Any], free_port: Callable[[], int]
+) -> None:
+    """Saved runs grow past 1 MB while the page is open (another tab writes them): the app's
+    request guard answers the callbacks that carry them with 413. The page names the saved
+    runs and their size; its Reload sets them aside (downloadable) and the tab works again."""
+    driver = _open_seeded(dash_duo, make_app, free_port)
+    driver.execute_script(
+        "localStorage.setItem(arguments[0], arguments[1]);"
+        "window.dispatchEvent(new StorageEvent('storage', {key: arguments[0], "
+        "oldValue: null, newValue: arguments[1], storageArea: localStorage}));",
+        ids.SAVED_RUNS_STORE,
+        HUGE,
+    )
+    _wait(lambda: "Request too large" in _notice(dash_duo), 15, "the 413 notice")
+    text = _notice(dash_duo)
+    assert "your saved runs (1.1 MB)" in text and "at most 1 MB" in text, text
+    button = dash_duo.find_element(f"#{ids.PAGE_NOTICE} .page-notice-action")
+    assert button.text == "Reload the page"
+    button.click()
+    _wait(lambda: "Your saved runs could not be read" in _notice(dash_duo), 30, "the set-aside")
+    assert _stored(driver, "local", ids.SAVED_RUNS_ASIDE) == HUGE
+    _start_works(dash_duo)
+
+
+def test_a_rate_limited_request_says_so_at_once_and_can_be_dismissed(
+    dash_duo: Any, make_app: Callable[[], Any], free_port: Callable[[], int]
+) -> None:
+    """A 429 with Retry-After: 3 (nginx's limit_req or the guard) shows "Too many requests"
+    and the wait at once, not after the grace period a network blip gets; the close button
+    hides it while the retries go on; the request goes through once the wait is over."""
+    driver = _open_seeded(dash_duo, make_app, free_port)
+    driver.execute_script(
+        """
+        const real = window.fetch;
+        window.__tries = 0;
+        window.fetch = function (input, init) {
+          if (init && typeof init.body === "string" && init.body.indexOf('"__probe"') >= 0) {
+            window.__tries += 1;
+            const status = window.__tries === 1 ? 429 : 204;
+            const headers = status === 429 ? {"Retry-After": "3"} : {};
+            return Promise.resolve(new Response(null, {status: status, headers: headers}));
+          }
+          return real.apply(window, arguments);
+        };
+        """
+    )
+    driver.execute_script(SCRIPT_CONNECTION)  # a copy of connection.js over the stub
+    driver.execute_script(
+        "const url = JSON.parse(document.getElementById('_dash-config').textContent)"
+        ".requests_pathname_prefix + '_dash-update-component';"
+        "window.fetch(url, {method: 'POST', body: JSON.stringify({__probe: 1, output: 'p.c',"
+        " outputs: {id: 'p', property: 'c'}, inputs: []})})"
+        ".then(function (r) { window.__done = r.status; });"
+    )
+    banner = f"#{ids.CONNECTION_BANNER}"
+    _wait(lambda: "Too many requests" in dash_duo.find_element(banner).text, 0.8, "the banner")
+    assert "retrying in 3 s" in dash_duo.find_element(banner).text
+    dash_duo.find_element(f"{banner} .conn-banner-close").click()
+    assert not dash_duo.find_element(banner).is_displayed()
+    _wait(lambda: driver.execute_script("return window.__done") == 204, 6, "the retry")
+    assert driver.execute_script("return window.__tries") == 2
