@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import ALL, Input, Output, State, callback, ctx
+from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx
 
 from callbacks import adapt, limits
 from layouts import comparison as layout
@@ -41,12 +41,15 @@ def _controls(c: dict[str, Any]) -> vc.Controls:
 # --------------------------------------------------------------------------- saved runs
 @callback(
     output=dict(
-        table=Output(ids.CMP_SAVED_TABLE, "data"), count=Output(ids.CMP_SAVED_COUNT, "children")
+        table=Output(ids.CMP_SAVED_TABLE, "data"),
+        count=Output(ids.CMP_SAVED_COUNT, "children"),
+        problem_hidden=Output(ids.CMP_SAVED_PROBLEM, "hidden"),
+        problem_text=Output(ids.CMP_SAVED_PROBLEM_TEXT, "children"),
     ),
     inputs=dict(saved=Input(ids.SAVED_RUNS_STORE, "data")),
 )
 def show_saved(saved: Any) -> dict[str, Any]:
-    """The saved runs changed: redraw their table."""
+    """The saved runs changed: redraw their table, and say what could not be read."""
     return adapt.outputs(vc.saved_table(saved))
 
 
@@ -102,6 +105,31 @@ def manage_saved(
 def export_saved(_n: Any, saved: Any) -> dict[str, Any]:
     """Export: every valid saved run as one JSON file."""
     return adapt.outputs(vc.export_saved(saved))
+
+
+# After manage_saved: tests/renderer.py finds a prop's first allow_duplicate writer.
+@callback(
+    output=dict(
+        saved=Output(ids.SAVED_RUNS_STORE, "data", allow_duplicate=True),
+        message=Output(ids.CMP_MESSAGE, "children", allow_duplicate=True),
+    ),
+    inputs=dict(_n=Input(ids.CMP_SAVED_PURGE, "n_clicks")),
+    state=dict(saved=State(ids.SAVED_RUNS_STORE, "data")),
+    prevent_initial_call=True,
+)
+def purge_saved(_n: Any, saved: Any) -> dict[str, Any]:
+    """ "Clear the unreadable entries": keep the saved runs that can be read."""
+    return adapt.outputs(vc.purge_saved(saved))
+
+
+# "Download them (JSON)": the stored list as it is, from local storage (assets/js/stores.js),
+# so it works whatever the list holds. The output is a placeholder (always no_update).
+clientside_callback(
+    ClientsideFunction(namespace="stores", function_name="downloadSaved"),
+    Output(ids.CMP_SAVED_BACKUP, "title"),
+    Input(ids.CMP_SAVED_BACKUP, "n_clicks"),
+    prevent_initial_call=True,
+)
 
 
 # ------------------------------------------------------------------------- selection

@@ -160,6 +160,7 @@ def _selection_card() -> dbc.Card:
                 ],
                 className="d-flex align-items-baseline mb-2",
             ),
+            _saved_problem(),
             dash_table.DataTable(
                 id=ids.CMP_SAVED_TABLE,
                 columns=[
@@ -244,6 +245,36 @@ def _selection_card() -> dbc.Card:
         ],
         subtitle="Saved runs (from the Training tab or an import) and what-if recipes, "
         "predicted to the end at once.",
+    )
+
+
+def _saved_problem() -> html.Div:
+    """Shown when stored saved runs cannot all be read (callbacks/comparison.py show_saved):
+    what was wrong, a download of the list as stored (done in the browser, so it works
+    whatever the list holds), and a reset that keeps every run that can be read."""
+    return html.Div(
+        [
+            html.Span(id=ids.CMP_SAVED_PROBLEM_TEXT, className="me-2"),
+            dbc.Button(
+                "Download them (JSON)",
+                id=ids.CMP_SAVED_BACKUP,
+                size="sm",
+                color="secondary",
+                outline=True,
+                className="me-2",
+            ),
+            dbc.Button(
+                "Clear the unreadable entries",
+                id=ids.CMP_SAVED_PURGE,
+                size="sm",
+                color="danger",
+                outline=True,
+            ),
+        ],
+        id=ids.CMP_SAVED_PROBLEM,
+        className="alert alert-warning py-2 small",
+        role="alert",
+        hidden=True,
     )
 
 

@@ -20,6 +20,9 @@ SAVED_RUNS_STORE = "saved-runs-store"  # list of saved compact run states, local
 TICK = "tick-interval"  # dcc.Interval driving a running simulation
 ALERT_AREA = "alert-area"  # app-wide messages (bad state reset, etc.)
 CONNECTION_BANNER = "connection-banner"  # "connection lost — retrying" (assets/js/connection.js)
+PAGE_NOTICE = "page-notice"  # static, outside React: stored data set aside, a refused request
+SAVED_RUNS_ASIDE = "saved-runs-store-unreadable"  # localStorage key (not a component): saved
+# runs too large or not JSON, moved out of SAVED_RUNS_STORE by assets/js/stores.js on load
 
 # --- Training tab ----------------------------------------------------------------------------
 TR_CONTROLS = "tr-controls"  # the run's buttons (busy while a tick is in flight)
@@ -137,6 +140,10 @@ CMP_CHIPS = "cmp-chips"
 CMP_REMOVE = "cmp-remove"  # pattern-matching type: {"type": CMP_REMOVE, "index": item key}
 CMP_SAVED_TABLE = "cmp-saved-table"
 CMP_SAVED_COUNT = "cmp-saved-count"
+CMP_SAVED_PROBLEM = "cmp-saved-problem"  # "saved runs could not be read" and its two buttons
+CMP_SAVED_PROBLEM_TEXT = "cmp-saved-problem-text"
+CMP_SAVED_BACKUP = "cmp-saved-backup"  # download the stored saved runs as is (clientside)
+CMP_SAVED_PURGE = "cmp-saved-purge"  # keep only the readable saved runs
 CMP_RENAME_INPUT = "cmp-rename-input"
 CMP_RENAME_BUTTON = "cmp-rename-button"
 CMP_DELETE_BUTTON = "cmp-delete-button"

@@ -12,7 +12,9 @@ next run's config, the saved runs and the colour mode survive a restart of the b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from html import escape as html_escape
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -32,21 +34,57 @@ TABS: tuple[tuple[str, str, str, Callable[[], Any]], ...] = (
 
 TICK_MS = 500  # two ticks a second: smooth enough to watch, cheap enough for many viewers
 
+STORE_LIMIT_BYTES = 512 * 1024
+"""Largest stored value (session or local storage) the page loads into a Store. A Store is
+sent with every callback that reads it, and a request may carry at most 1 MB (the request
+guard and nginx refuse more with 413), so a larger value would make every such callback
+fail. The largest value this app writes is 20 saved runs of at most 16 KB each (~330 KB)."""
+
+# Every Store kept in session or local storage (id, storage, what a person calls it).
+# assets/js/stores.js checks them before Dash reads them (size, JSON): saved runs that cannot
+# be loaded are set aside under ids.SAVED_RUNS_ASIDE for the user to download; any other such
+# value is cleared. Either way the page says so (ids.PAGE_NOTICE).
+PERSISTED_STORES: tuple[tuple[str, str, str], ...] = (
+    (ids.RUN_STORE, "session", "the run kept in this tab"),
+    (ids.CONFIG_STORE, "local", "the config applied for the next run"),
+    (ids.CFG_DRAFT, "local", "the Configuration form's unapplied edits"),
+    (ids.SAVED_RUNS_STORE, "local", "your saved runs"),
+    (ids.CMP_SELECTION, "local", "the comparison list"),
+    (ids.THEME_STORE, "local", "the colour mode"),
+)
+
+_STORES_ATTR = html_escape(
+    json.dumps(
+        {
+            "limit": STORE_LIMIT_BYTES,
+            "stores": PERSISTED_STORES,
+            "saved": ids.SAVED_RUNS_STORE,
+            "aside": ids.SAVED_RUNS_ASIDE,
+            "notice": ids.PAGE_NOTICE,
+        },
+        separators=(",", ":"),
+    ),
+    quote=True,
+)
+
 # Dash's default page, plus lang="en" (screen readers, hyphenation) and the theme store's id
 # on <html>, where assets/js/shell.js reads it before Dash starts.
 #
 # The connection banner (assets/js/connection.js) is plain HTML here, outside Dash's React
 # tree: it must work when no callback can reach the server, React never re-renders over what
 # the script writes into it, and a live region announces changes only if it is in the page
-# before they happen. The script finds it through <html data-connection-banner>.
+# before they happen. The script finds it through <html data-connection-banner>. The page
+# notice is plain HTML for the same reasons: assets/js/stores.js writes into it before Dash
+# starts, and connection.js when the server refuses a request (413).
 INDEX_STRING = (
     "<!DOCTYPE html>\n"
     f'<html lang="en" data-theme-store="{ids.THEME_STORE}" '
-    f'data-connection-banner="{ids.CONNECTION_BANNER}">\n'
+    f'data-connection-banner="{ids.CONNECTION_BANNER}" data-stores="{_STORES_ATTR}">\n'
     "<head>\n{%metas%}\n<title>{%title%}</title>\n{%favicon%}\n{%css%}\n</head>\n"
     "<body>\n"
     f'<div id="{ids.CONNECTION_BANNER}" class="conn-banner" role="status" aria-live="polite" '
     'data-state="" hidden></div>\n'
+    f'<div id="{ids.PAGE_NOTICE}" class="page-notice" role="alert" hidden></div>\n'
     "{%app_entry%}\n<footer>\n{%config%}\n{%scripts%}\n{%renderer%}\n</footer>\n"
     "</body>\n</html>\n"
 )

@@ -75,10 +75,21 @@ CSV export, in order."""
 # ---------------------------------------------------------------------------- results
 @dataclass(frozen=True)
 class SavedTable:
-    """The saved-runs table and its caption."""
+    """The saved-runs table, its caption, and what could not be read (shown above two
+    buttons: download the stored list as it is, keep only what can be read)."""
 
     table: list[dict[str, Any]]
     count: str
+    problem_hidden: bool = True
+    problem_text: str = ""
+
+
+@dataclass(frozen=True)
+class SavedPurge:
+    """After "Clear the unreadable entries": the readable saved runs and a message."""
+
+    saved: Any
+    message: Any
 
 
 @dataclass(frozen=True)
@@ -174,7 +185,8 @@ class BenchViews:
 
 # ------------------------------------------------------------------------ saved runs
 def saved_table(saved: Any) -> SavedTable:
-    """The saved-runs table, newest first; invalid entries are counted, not shown."""
+    """The saved-runs table, newest first; entries that cannot be read are not shown, and the
+    caption says what was wrong with them and offers to download the list and clear them."""
     good, errors = stores.load_saved(saved)
     rows = [
         {
@@ -188,9 +200,33 @@ def saved_table(saved: Any) -> SavedTable:
         for rid, s in reversed(good.items())
     ]
     count = f"{len(good)} of at most {saved_runs.MAX_SAVED}, newest first"
-    if errors:
-        count += f"; {len(errors)} invalid entr{'y' if len(errors) == 1 else 'ies'} ignored"
-    return SavedTable(rows, count)
+    if not errors:
+        return SavedTable(rows, count)
+    n = len(errors)
+    if isinstance(saved, list):
+        what = f"{n} entr{'y' if n == 1 else 'ies'} could not be read ({errors[0]})"
+    else:
+        what = f"the stored value is not a list ({type(saved).__name__})"
+    problem = (
+        f"Saved runs could not all be read: {what}. They are left out. Download the stored "
+        "list as it is to keep them, then clear what cannot be read."
+    )
+    count += f"; {n} invalid entr{'y' if n == 1 else 'ies'} ignored"
+    return SavedTable(rows, count, False, problem)
+
+
+def purge_saved(saved: Any) -> SavedPurge:
+    """Keep only the saved runs that can be read (each as it was stored, id included)."""
+    good, errors = stores.load_saved(saved)
+    if not errors:
+        return SavedPurge(KEEP, Notice.of("Every saved run can be read: nothing to clear.", "info"))
+    kept = [{"id": rid, "state": s.to_dict()} for rid, s in good.items()]
+    n = len(errors)
+    msg = (
+        f"Cleared {n} unreadable saved-run entr{'y' if n == 1 else 'ies'}; "
+        f"kept {len(kept)} saved run{'' if len(kept) == 1 else 's'}."
+    )
+    return SavedPurge(kept, Notice.of(msg, "info"))
 
 
 SavedAction = Literal["rename", "delete", "import"]

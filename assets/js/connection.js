@@ -10,6 +10,13 @@
  *   behind it) is retried with capped, jittered backoff (waits of half to all of 0.5 s, 1 s,
  *   2 s, 4 s, then 5 s each) while a banner says so; a 429 (rate limit) is retried after its
  *   Retry-After (at most 30 s) or the same backoff, whichever is longer;
+ * - a 429 shows the banner at once ("Too many requests — retrying in N s"), not after the
+ *   one-second grace period a network blip gets: the server asked the page to slow down, and
+ *   the user should know why nothing moves;
+ * - a 413 (the request carried more than the 1 MB nginx and the request guard accept) is not
+ *   retried: it would fail again. It goes to Dash, and the page notice (assets/js/stores.js)
+ *   says how large the request was, which part was the largest (named as the user knows it
+ *   when it is a stored value) and what to do: a reload sets such a stored value aside;
  * - any other answer, 4xx and 500 included, goes to Dash unchanged: a bug or a bad input must
  *   show up, not loop;
  * - during an outage the requests wait in one queue, in the order Dash issued them, and only
@@ -47,9 +54,10 @@
   var RETRY_STATUS = { 502: "lost", 503: "lost", 504: "lost", 429: "busy" };
   var TEXT = {
     lost: "Connection to the server lost — retrying…",
-    busy: "The server is busy — retrying…",
+    busy: "Too many requests — the server asked this page to slow down.",
     kept: "Your run is kept in this tab.",
     back: "Reconnected — the run carries on.",
+    backBusy: "Requests go through again.",
   };
 
   var root = document.documentElement;
@@ -58,7 +66,7 @@
   var sequence = 0;
   var queue = []; // waiting entries, oldest first: {seq, input, init, key, resolve, reject}
   var inFlight = null; // the entry being re-sent right now
-  var outage = null; // {since, attempt, kind, retryAt, timer, shown}
+  var outage = null; // {since, attempt, kind, retryAt, timer, shown, dismissed}
   var ticker = null;
   var hideTimer = null;
 
@@ -193,6 +201,7 @@
       attempt(entry).then(function (result) {
         var kind = failureKind(result, entry);
         if (kind === null) {
+          explainRefusal(entry, result);
           settle(entry, result);
           return;
         }
@@ -222,7 +231,16 @@
 
   function startOutage(kind, result) {
     if (outage === null) {
-      outage = { since: Date.now(), attempt: 0, kind: kind, retryAt: 0, timer: null, shown: false };
+      outage = {
+        since: Date.now(),
+        attempt: 0,
+        kind: kind,
+        retryAt: 0,
+        timer: null,
+        shown: false,
+        dismissed: false,
+        everBusy: false,
+      };
       window.clearTimeout(hideTimer);
       ticker = window.setInterval(renderBanner, 1000);
       scheduleRetry(retryAfterMs(result));
@@ -261,6 +279,7 @@
         renderBanner();
         return;
       }
+      explainRefusal(entry, result);
       settle(entry, result);
       // The server answers again: send the rest one at a time, oldest first.
       outage.attempt = 0;
@@ -279,7 +298,8 @@
   }
 
   function endOutage() {
-    var shown = outage !== null && outage.shown;
+    var shown = outage !== null && outage.shown && !outage.dismissed;
+    var busy = outage !== null && outage.everBusy;
     if (outage !== null) {
       window.clearTimeout(outage.timer);
     }
@@ -287,7 +307,7 @@
     outage = null;
     ticker = null;
     if (shown) {
-      showReconnected();
+      showReconnected(busy);
     }
   }
 
@@ -327,16 +347,22 @@
       var button = element("button", "conn-banner-retry btn btn-sm", "Retry now");
       button.type = "button";
       button.addEventListener("click", retryNow);
+      var close = element("button", "btn-close conn-banner-close");
+      close.type = "button";
+      close.setAttribute("aria-label", "Dismiss (retries go on)");
+      close.addEventListener("click", dismissBanner);
       banner.appendChild(element("span", "conn-banner-dot"));
       banner.appendChild(message);
       banner.appendChild(timing);
       banner.appendChild(button);
+      banner.appendChild(close);
     }
     return {
       title: banner.querySelector(".conn-banner-title"),
       kept: banner.querySelector(".conn-banner-kept"),
       timing: banner.querySelector(".conn-banner-timing"),
       button: banner.querySelector(".conn-banner-retry"),
+      close: banner.querySelector(".conn-banner-close"),
     };
   }
 
@@ -352,31 +378,47 @@
       return;
     }
     var now = Date.now();
-    if (!outage.shown && now - outage.since < SHOW_AFTER_MS) {
+    var busy = outage.kind === "busy";
+    outage.everBusy = outage.everBusy || busy;
+    if (!busy && !outage.shown && now - outage.since < SHOW_AFTER_MS) {
+      return;
+    }
+    if (outage.dismissed) {
       return;
     }
     outage.shown = true;
     var parts = bannerParts(banner);
     setText(parts.title, TEXT[outage.kind]);
     setText(parts.kept, TEXT.kept);
-    var next = inFlight !== null ? "trying now" : "next try in " + seconds(outage.retryAt - now);
-    setText(parts.timing, "for " + seconds(now - outage.since) + " · " + next);
+    var wait = seconds(outage.retryAt - now);
+    var next = inFlight !== null ? "trying now" : (busy ? "retrying in " : "next try in ") + wait;
+    setText(parts.timing, busy ? next : "for " + seconds(now - outage.since) + " · " + next);
     parts.timing.hidden = false;
     parts.button.hidden = false;
+    parts.close.hidden = false;
     banner.setAttribute("data-state", outage.kind);
     banner.hidden = false;
   }
 
-  function showReconnected() {
+  // The close button: the banner goes until this outage ends; the retries go on.
+  function dismissBanner() {
+    if (outage !== null) {
+      outage.dismissed = true;
+    }
+    hideBanner();
+  }
+
+  function showReconnected(busy) {
     var banner = bannerElement();
     if (banner === null) {
       return;
     }
     var parts = bannerParts(banner);
-    setText(parts.title, TEXT.back);
+    setText(parts.title, busy ? TEXT.backBusy : TEXT.back);
     setText(parts.kept, "");
     parts.timing.hidden = true;
     parts.button.hidden = true;
+    parts.close.hidden = true;
     banner.setAttribute("data-state", "reconnected");
     banner.hidden = false;
     hideTimer = window.setTimeout(hideBanner, RECONNECTED_MS);
@@ -384,10 +426,68 @@
 
   function hideBanner() {
     var banner = bannerElement();
-    if (banner !== null && outage === null) {
+    if (banner !== null && (outage === null || outage.dismissed)) {
       banner.hidden = true;
       banner.setAttribute("data-state", "");
     }
+  }
+
+  // ------------------------------------------------------------------ a refused request
+
+  // The largest input or state value of a callback request: {name, bytes}.
+  function largestPart(body, stores) {
+    var parts = [];
+    try {
+      var parsed = JSON.parse(body);
+      var flat = [].concat(parsed.inputs || [], parsed.state || []);
+      flat.forEach(function (item) {
+        (Array.isArray(item) ? item : [item]).forEach(function (p) {
+          if (p && typeof p === "object" && "value" in p) {
+            parts.push(p);
+          }
+        });
+      });
+    } catch (err) {
+      return null;
+    }
+    var best = null;
+    parts.forEach(function (p) {
+      var bytes = new Blob([JSON.stringify(p.value) || ""]).size;
+      if (best === null || bytes > best.bytes) {
+        var known = typeof p.id === "string" ? stores.label(p.id) : null;
+        best = { name: known || JSON.stringify(p.id) + "." + p.property, known: !!known, bytes: bytes };
+      }
+    });
+    return best;
+  }
+
+  // A 413: the page notice says what was too large and what to do (nothing is retried).
+  function explainRefusal(entry, result) {
+    var stores = window.dashStores;
+    if (!(result instanceof Response) || result.status !== 413 || !stores) {
+      return;
+    }
+    var body = entry.init && typeof entry.init.body === "string" ? entry.init.body : "";
+    var part = largestPart(body, stores);
+    var text =
+      "The server refused a request of " + stores.sizeText(new Blob([body]).size) +
+      ": a request may carry at most 1 MB, so that action did nothing.";
+    var actions = [];
+    if (part !== null) {
+      text += " Its largest part is " + part.name + " (" + stores.sizeText(part.bytes) + ").";
+    }
+    if (part !== null && part.known) {
+      text +=
+        " Reload the page: stored data too large to send is then set aside (saved runs, " +
+        "with an offer to download them) or cleared.";
+      actions.push({
+        label: "Reload the page",
+        run: function () {
+          window.location.reload();
+        },
+      });
+    }
+    stores.notice("refused", { title: "Request too large.", text: text, actions: actions });
   }
 
   // ------------------------------------------------------------------ wiring
