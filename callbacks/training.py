@@ -76,6 +76,7 @@ def tick(
         "view": Output(ids.TR_VIEW, "data", allow_duplicate=True),
         "autosave": Output(ids.TR_AUTOSAVE, "data", allow_duplicate=True),
         "alert": Output(ids.ALERT_AREA, "children", allow_duplicate=True),
+        "config": Output(ids.CONFIG_STORE, "data", allow_duplicate=True),
         "lr_multiplier": Output(ids.TR_ADJ_LR, "value", allow_duplicate=True),
         "batch": Output(ids.TR_ADJ_BATCH, "value"),
         "clip": Output(ids.TR_ADJ_CLIP, "value"),

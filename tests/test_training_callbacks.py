@@ -97,8 +97,17 @@ def test_start_uses_the_configuration_tab_config() -> None:
     cfg = sim.preset("llama-2-13b")
     r = vt.control(ids.TR_START, None, cfg.to_dict(), "10", 500)
     assert sim.RunState.from_dict(r.run).config == cfg
-    r = vt.control(ids.TR_START, None, {"model": "bogus"}, "10", 500)
+    assert r.alert is KEEP and r.config is KEEP  # a good stored config is used, kept
+
+
+@pytest.mark.parametrize("bad", [{"model": "bogus"}, 5, [], {"num_gpus": -1}])
+def test_a_stored_config_that_cannot_be_used_is_named_and_cleared(bad: Any) -> None:
+    r = vt.control(ids.TR_START, None, bad, "10", 500)
     assert sim.RunState.from_dict(r.run).config == sim.preset(stores.DEFAULT_MODEL)
+    assert "could not be used" in r.alert.text and "Configuration tab" in r.alert.text
+    assert r.config is None  # cleared, so the next Start does not say it again
+    paused = vt.control(ids.TR_PAUSE, raw(state_in("running")), bad, "10", 500)
+    assert paused.alert is KEEP and paused.config is KEEP  # no new run: nothing to say
 
 
 # ----------------------------------------------------------------------------- ticks

@@ -51,6 +51,27 @@ def config_or_default(raw: Any) -> sim.TrainingConfig:
     return load_config(raw) or sim.preset(DEFAULT_MODEL)
 
 
+def applied_config(raw: Any) -> tuple[sim.TrainingConfig, str | None]:
+    """The config applied for the next run (``CONFIG_STORE``), or the default recipe and a
+    sentence saying why the stored one was not used (None when nothing was stored)."""
+    cfg = load_config(raw)
+    if cfg is not None:
+        return cfg, None
+    default = sim.preset(DEFAULT_MODEL)
+    if raw is None:
+        return default, None
+    try:
+        sim.TrainingConfig.from_dict(raw)
+        why = "it is not a configuration"
+    except (sim.ConfigError, TypeError, ValueError, RecursionError) as exc:
+        why = str(exc)[:160]
+    return default, (
+        f"The configuration applied for the next run could not be used ({why}); the run uses "
+        f"the {sim.MODELS[DEFAULT_MODEL].name} recipe instead. Apply a configuration again on "
+        "the Configuration tab."
+    )
+
+
 def load_saved(raw: Any) -> tuple[dict[str, sim.RunState], list[str]]:
     """The valid saved runs by id (oldest first) and a sentence per entry left out."""
     good, errors = saved_runs.load_saved(raw)

@@ -178,6 +178,7 @@ class ControlResult:
     view: Any
     autosave: Any
     alert: Any
+    config: Any = KEEP  # None clears a stored config that could not be used
     lr_multiplier: Any = KEEP  # the live-adjustment fields: 1, "unchanged", "unchanged"
     batch: Any = KEEP
     clip: Any = KEEP
@@ -188,9 +189,17 @@ def control(
 ) -> ControlResult:
     """Start / Pause-Resume / Stop / Reset. A control that does not apply says why."""
     state, problem = stores.load_run(raw)
-    cfg = stores.config_or_default(config_raw)
+    cfg, config_problem = stores.applied_config(config_raw)
     steps, every = parse_speed(speed), parse_interval(interval)
     messages = [problem] if problem else []
+    # A bad stored config matters only when a new run is made from it: say so, and clear it.
+    new_run_made = button == ids.TR_RESET or (
+        button == ids.TR_START and (state is None or state.status == "idle")
+    )
+    config_out: Any = KEEP
+    if config_problem and new_run_made:
+        messages.append(config_problem)
+        config_out = None
     autosave: Any = KEEP
     try:
         if button == ids.TR_START:
@@ -222,13 +231,14 @@ def control(
     if state is None:
         preview = sim.new_run(cfg)
         view = status_view(preview, steps, every, preview=True)
-        return ControlResult(None, True, view, KEEP, alert, *panel)
+        return ControlResult(None, True, view, KEEP, alert, config_out, *panel)
     return ControlResult(
         state.to_dict(),
         state.status != "running",
         status_view(state, steps, every),
         autosave,
         alert,
+        config_out,
         *panel,
     )
 
