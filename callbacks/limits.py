@@ -101,13 +101,20 @@ class HeavyWork:
             self.slots.release()
 
     def nice(self, job: Callable[[], T]) -> T:
-        """Run ``job`` in the low-priority process and wait (no slot: the caller holds one)."""
-        try:
-            return self._executor().submit(job).result()
-        except BrokenProcessPool:
-            with self._lock:
-                self._pool = None  # made again on the next job
-            raise Busy("job (the helper process stopped; it is restarted)") from None
+        """Run ``job`` in the low-priority process and wait (no slot: the caller holds one).
+
+        A helper that died (killed, out of memory) is made again and the job tried once more;
+        if that fails too, the request is told to come back (``Busy``).
+        """
+        for attempt in (1, 2):
+            try:
+                return self._executor().submit(job).result()
+            except BrokenProcessPool:
+                with self._lock:
+                    self._pool = None  # made again on the next submit
+                if attempt == 2:
+                    break
+        raise Busy("job (the helper process stopped; it is being restarted)")
 
 
 def register(server: flask.Flask) -> None:
