@@ -9,9 +9,10 @@ link from the Export button's callback and downloads it like any file
 
 Bounded like everything else (docs/architecture.md, "Trust nothing from the browser"): the
 run in the link is validated before any work; at most ``limits.EXPORT_SLOTS`` exports stream
-at once per worker (another gets 503 and ``Retry-After``); each chunk is computed on the
-worker's low-priority thread, so ticks and ``/healthz`` go first; a client that goes away
-stops the stream at the next chunk (the server's write fails and the generator is closed).
+at once per worker (another gets 503 and ``Retry-After``); each chunk is computed in the
+worker's low-priority helper process, so ticks and ``/healthz`` go first; a client that goes
+away stops the stream at the next chunk (the server's write fails and the generator is
+closed).
 """
 
 from __future__ import annotations
