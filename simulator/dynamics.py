@@ -1,11 +1,13 @@
 """The per-step model: loss, accuracy, gradient norm, spikes and divergence, vectorised.
 
-Loss (nats/token) for a model of N parameters after step i:
+Loss (nats/token) for a model of N parameters at step i (measured on step i's batch before its
+update, so on the data of steps 0..i-1; step 0 is the untrained model):
 
     L = E + A / N^alpha + B / (D0 + D_eff)^beta          Chinchilla, Hoffmann et al. 2022
         - 0.35 * S2 * (B / (D0 + D_eff)^beta)^0.6         annealing, Tissue et al. 2024
         + family offset + domain gap * exp(-D_eff / D_a)  tokenizer/data shift; fine-tune start
-        - memorisation (train only) + overfitting (val only)    repeated epochs
+    train = (L - memorisation) * (1 + noise) + spikes     memorisation and noise bounded
+    val   = (L + overfitting) * (1 + noise / 7) + spikes  repeated epochs
 
 - ``D_eff`` is the tokens seen, weighted by the LR-area factor (Tissue's forward area S1 as
   the mean LR relative to a reference, square-rooted and saturating above it), the batch
@@ -23,8 +25,14 @@ Loss (nats/token) for a model of N parameters after step i:
   length, as MiniCPM measures. That EMA is evaluated by 8-point Gauss-Laguerre quadrature on a
   32-step grid, so no step needs the history before it.
 - Loss is soft-capped at ln(vocab), the loss of a uniform guess, at step 0.
-- Noise: Gaussian with sigma proportional to L * sqrt(4M / batch) (gradient noise falls with
-  batch), plus a slow wobble from a 64-step value-noise grid.
+- Noise: multiplicative, a Gaussian plus a slow wobble from a 64-step value-noise grid, times a
+  relative scale of 1.2% * sqrt(4M / batch) (gradient noise falls with batch) soft-capped at
+  10%. The draws are bounded (|z| < 7.7), so a step's noise is always less than its clean
+  loss. It grows in as the loss leaves ln(vocab): at a uniform init every token's loss is
+  ln(vocab) and a batch's mean has no spread.
+- Repeated epochs: memorisation lowers the train loss at a rate that grows with N / unique
+  tokens and saturates at 90% of the loss; overfitting raises the val loss, saturating at
+  ln(vocab).
 - Instability: per-step spike hazard = a size-dependent base rate (PaLM 540B: about 20 spikes in
   ~255k steps) + a term growing with (LR / lr_crit(N))^2 above 0.8; divergence hazard grows
   with its cube above 1.4 and doubles without gradient clipping. A spike shows in the gradient
@@ -33,7 +41,9 @@ Loss (nats/token) for a model of N parameters after step i:
   hundreds of steps; clipping damps it. No step depends on a later one, so any slice of a run
   equals the same slice of the whole run. Divergence blows the loss up over 24 steps to NaN.
 - Token accuracy: 0.903 * exp(-0.2755 * L), an empirical mapping fitted to typical
-  (loss, top-1 accuracy) pairs of LLaMA-scale models (assumed, not in docs/sources.md).
+  (loss, top-1 accuracy) pairs of LLaMA-scale models (assumed, not in docs/sources.md), bent
+  above ln(vocab) / 2 towards exp(-L) so that it is 1 / vocab at a uniform guess and stays in
+  [1 / vocab, 1] (``token_accuracy``).
 
 The published figures above (Hoffmann, Tissue, MiniCPM, Kaplan/McCandlish, PaLM, OLMo 2) are
 in docs/sources.md, "Scaling laws".
@@ -69,6 +79,18 @@ SPIKE_LEAD = 2  # steps from a spike's hazard to its grad-norm peak; the loss ju
 EMA_GRID = 32
 WOBBLE_GRID = 64
 MUENNIGHOFF_R_STAR = 15.4
+# Loss noise, relative to the loss: 1.2% at the 4M-token reference batch, growing as
+# sqrt(4M / batch) (docs/sources.md, "Batch size"), soft-capped at NOISE_REL_MAX (assumed: a
+# 10% standard deviation, reached near 60K-token batches). The draw it scales is bounded:
+# Box-Muller from a uniform >= 2^-33 gives |z| <= 6.77, the wobble adds at most
+# 0.5 * sqrt(3), so a step's noise never moves the loss by more than 77% of itself.
+NOISE_REL_REF = 0.012
+NOISE_REL_MAX = 0.1
+NOISE_Z_MAX = math.sqrt(-2.0 * math.log(0.5 / 2.0**32)) + 0.5 * math.sqrt(3.0)
+# Memorisation removes at most this share of the train loss (assumed; the train loss of a
+# model that memorises its data falls towards 0 but never below it).
+MEMORISE_MAX = 0.9
+ACC_FIT = (0.903, 0.2755)  # top-1 accuracy = 0.903 * exp(-0.2755 L) at LLaMA-scale losses
 _NODES, _WEIGHTS = np.polynomial.laguerre.laggauss(8)
 
 
@@ -170,6 +192,48 @@ def _stair(x: FloatArray) -> FloatArray:
     return np.where(x >= 1.0, fl - 1.0 + np.clip((x - fl) / 0.02, 0.0, 1.0), 0.0)
 
 
+def _saturate(x: FloatArray, cap: FloatArray) -> FloatArray:
+    """``x`` for small ``x``, approaching ``cap`` (> 0) from below: cap * (1 - exp(-x / cap))."""
+    out: FloatArray = np.expm1(-x / cap)
+    out *= -cap
+    return out
+
+
+def noise_scale(batch_tokens: FloatArray | float) -> FloatArray:
+    """Relative loss noise per unit draw: NOISE_REL_REF * sqrt(4M / batch), soft-capped.
+
+    The cap is a smooth minimum, x / (1 + (x / NOISE_REL_MAX)^4)^(1/4): within 0.1% of the
+    uncapped scale for batches of 1M tokens and more, never above NOISE_REL_MAX.
+    """
+    x = NOISE_REL_REF * np.sqrt(tlm.REF_BATCH_TOKENS / np.asarray(batch_tokens, dtype=np.float64))
+    out: FloatArray = x / (1.0 + (x * (1.0 / NOISE_REL_MAX)) ** 4) ** 0.25
+    return out
+
+
+def token_accuracy(loss: FloatArray, vocab_size: int) -> FloatArray:
+    """Top-1 token accuracy from the loss, in [1 / vocab, 1] (NaN where the loss is NaN).
+
+    An empirical fit, 0.903 * exp(-0.2755 L), for typical (loss, top-1 accuracy) pairs of
+    LLaMA-scale models (assumed), bent for losses above ln(vocab) / 2 towards exp(-L): a
+    uniform guess (L = ln(vocab)) is right 1 / vocab of the time, and a loss at or above it
+    gives exactly that. The weight of exp(-L) is ((L - ln(V)/2) / (ln(V)/2))^2 up to 1, so the
+    fit is untouched below ln(V)/2 and the curve stays monotone. At a unigram model's loss
+    (about 7.5 nats for a 32K vocabulary) it gives about 4%, the share of the most common
+    token.
+    """
+    c, k = ACC_FIT
+    ln_v = math.log(vocab_size)
+    acc: FloatArray = np.exp(loss * -k)
+    acc *= c
+    hot = np.flatnonzero(loss > 0.5 * ln_v)
+    if hot.size:
+        h = loss[hot]
+        t = np.minimum((h - 0.5 * ln_v) * (2.0 / ln_v), 1.0) ** 2
+        log_acc = math.log(c) - k * h - t * (math.log(c) + (1.0 - k) * h)
+        acc[hot] = np.clip(np.exp(log_acc), 1.0 / vocab_size, 1.0)
+    return acc
+
+
 def compute(
     tl: tlm.Timeline, seed: int, start: int, stop: int, *, diverged_at: int | None, scan_from: int
 ) -> Computed:
@@ -232,7 +296,12 @@ def compute(
         progress = np.where(
             mean_lr <= 1.0, np.sqrt(mean_lr), 1.0 + 0.5 * np.log(np.maximum(mean_lr, 1e-300))
         )
-    d_eff = tokens * progress
+    # The loss a trainer logs for a step is measured on that step's batch before its update,
+    # so it sees the tokens of the steps before it: step 0 is the untrained model.
+    d_eff = tokens - batch
+    d_eff *= progress
+    if lo == 0:
+        d_eff[0] = max(float(d_eff[0]), 1.0)  # at least one token, as chinchilla_loss
     repeated = float(tokens[-1]) > unique
     if repeated:
         reps = np.maximum(tokens / unique - 1.0, 0.0)
@@ -262,23 +331,32 @@ def compute(
         clean += 0.015 * max(0.0, 0.1 - base.weight_decay) / 0.1
     # Soft cap at ln(vocab): only the first steps come near it.
     ln_v = math.log(base.arch.vocab_size)
-    near = np.flatnonzero(clean > ln_v - 4.0)
+    near = np.flatnonzero(clean > min(ln_v - 4.0, 0.5 * ln_v))
     if near.size:
         tau = 0.25
         clean[near] = -tau * np.logaddexp(-clean[near] / tau, -ln_v / tau)
 
-    # Noise: Gaussian (Box-Muller in float32 for speed) plus a slow wobble.
+    # Noise, multiplicative: Gaussian (Box-Muller in float32 for speed) plus a slow wobble,
+    # times a relative scale that grows as the batch shrinks but is bounded (see
+    # NOISE_REL_MAX), so 1 + rel stays in (0.2, 1.8) whatever the batch.
     u1, u2 = uniform_pairs(seed, STREAM_STEP, lo, stop)
     r = np.sqrt(-2.0 * np.log(u1.astype(np.float32)))
     theta = (2.0 * np.pi * u2).astype(np.float32)
     z1 = (r * np.cos(theta)).astype(np.float64)
     z2 = (r * np.sin(theta)).astype(np.float64)
     batch_noise = np.sqrt(tlm.REF_BATCH_TOKENS / batch)
-    sigma = clean * (0.012 * batch_noise)
-    noise = _wobble(seed, lo, stop)
-    noise *= 0.5
-    noise += z1
-    noise *= sigma
+    rel_scale = noise_scale(batch)
+    rel = _wobble(seed, lo, stop)
+    rel *= 0.5
+    rel += z1
+    rel *= rel_scale
+    val_rel = z2 * (0.15 * rel_scale)
+    if near.size:
+        # At a uniform init every token's loss is ln(vocab): a batch's mean has no spread.
+        # The noise grows in as the loss leaves ln(vocab), fully once it has halved.
+        quiet = np.minimum(2.0 - clean[near] * (2.0 / ln_v), 1.0)
+        rel[near] *= quiet
+        val_rel[near] *= quiet
 
     # Gradient norm before clipping.
     g_floor = 0.5 if base.base_tokens > 0 else 0.22
@@ -326,16 +404,24 @@ def compute(
         if int(steps[peak]) >= start:
             found.append(Spike(int(steps[peak]), size))
 
-    train = clean + noise
-    val = clean + 0.15 * sigma * z2
+    train_clean = clean
+    val_clean = clean
+    if repeated:
+        # Repeated epochs: memorisation lowers train loss, overfitting raises val loss. Both
+        # start at the rates below and saturate: memorisation at MEMORISE_MAX of the loss,
+        # overfitting at the distance to ln(vocab) (worse than a uniform guess it never gets).
+        ratio = min(n_params / (20.0 * unique), 10.0)
+        mem = 0.22 * math.sqrt(ratio) * (0.5 * reps + 0.5 * _stair(tokens / unique))
+        train_clean = clean - _saturate(mem, MEMORISE_MAX * clean)
+        over = 0.06 * ratio * reps**1.5
+        val_clean = clean + _saturate(over, np.maximum(ln_v - clean, 1e-3))
+    rel += 1.0
+    train = train_clean * rel
+    val_rel += 1.0
+    val = val_clean * val_rel
     if spike_loss is not None:
         train += spike_loss
         val += 0.8 * spike_loss
-    if repeated:
-        # Repeated epochs: memorisation lowers train loss, overfitting raises val loss.
-        ratio = min(n_params / (20.0 * unique), 10.0)
-        train -= 0.22 * math.sqrt(ratio) * (0.5 * reps + 0.5 * _stair(tokens / unique))
-        val += 0.06 * ratio * reps**1.5
 
     if div is not None and div < stop:
         after = steps > div
@@ -391,7 +477,7 @@ def compute(
         "val_loss": np.where(is_eval[cut:], val[cut:], np.nan),
         "is_eval": is_eval[cut:],
         "perplexity": np.exp(np.minimum(train_c, 700.0)),
-        "accuracy": np.minimum(0.903 * np.exp(-0.2755 * train_c), 1.0),
+        "accuracy": token_accuracy(train_c, base.arch.vocab_size),
         "lr": lr[cut:],
         "grad_norm": grad[cut:],
         "tokens_per_sec": tps[cut:],
