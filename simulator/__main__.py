@@ -196,12 +196,23 @@ def format_estimate(cfg: TrainingConfig, est: Estimate, advice: Sequence[FitAdvi
         for a in advice:
             mark = f"-> {fmt.gigabytes(a.memory_total)}" if a.fits else ""
             lines.append(f"  - {a.text} {mark}".rstrip())
-    lines.append("Scaling (Chinchilla, Hoffmann et al. 2022)")
+    lines.append(
+        "Scaling (Chinchilla: Hoffmann et al. 2022, Epoch AI refit, Besiroglu et al. 2024)"
+    )
+    if not est.chinchilla_applies:
+        row(
+            "tokens per parameter",
+            fmt.number(est.tokens_per_param, ",.1f"),
+            f"this run only; continues a model pretrained on {fmt.si(est.base_tokens)} tokens",
+        )
+        lines.append("  Chinchilla advice does not apply to a fine-tune of a pretrained model:")
+        lines.append("  its compute is no budget to split between model size and data.")
+        return "\n".join(lines)
     row(
         "tokens per parameter",
         fmt.number(est.tokens_per_param, ",.1f"),
         f"rule of thumb {CHINCHILLA_TOKENS_PER_PARAM:g}; "
-        f"approach-3 fit at this compute {est.optimal_tokens_per_param:.1f}",
+        f"Epoch AI refit at this compute {est.optimal_tokens_per_param:.1f}",
     )
     row(
         "optimal for this compute",

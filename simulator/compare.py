@@ -402,7 +402,9 @@ def _display(v: Any) -> str:
 # --------------------------------------------------------------------------- frontier
 @dataclass(frozen=True)
 class Frontier:
-    """Hoffmann et al.'s compute-optimal loss L(N_opt(C), D_opt(C)) over a compute range."""
+    """The compute-optimal loss L(N_opt(C), D_opt(C)) over a compute range: the split from
+    ``estimate.compute_optimal`` (Epoch AI refit), the loss from the simulator's law
+    (``timeline.chinchilla_loss``, Hoffmann's printed fit)."""
 
     compute: FloatArray
     loss: FloatArray
@@ -413,8 +415,11 @@ class Frontier:
 def frontier(c_min: float, c_max: float, n: int = 64) -> Frontier:
     """The compute-optimal frontier from ``c_min`` to ``c_max`` FLOPs (log-spaced points).
 
-    Uses ``estimate.compute_optimal`` (Hoffmann eq. 4), so the frontier and the estimator's
-    "optimal tokens per parameter" advice agree.
+    Uses ``estimate.compute_optimal`` (Epoch AI's refit of Hoffmann et al. 2022, approach 3),
+    so the frontier and the estimator's "optimal tokens per parameter" advice agree, and the
+    simulator's loss law (Hoffmann's printed fit), so it is in the units of the runs' losses.
+    At the refit's split that law is 0.00-0.01 nats above its own minimum over splits (its
+    printed-fit optimum, which the refit corrects); docs/sources.md, "Scaling laws".
     """
     if not (c_min > 0 and c_max >= c_min and math.isfinite(c_max)):
         raise ValueError(f"compute range must be positive and ordered, not {c_min}..{c_max}")

@@ -137,6 +137,11 @@ def chinchilla_loss(params: float | FloatArray, tokens: float | FloatArray) -> f
     """L(N, D) = E + A / N^alpha + B / D^beta, Hoffmann et al. 2022's approach-3 fit as
     printed; D is clamped to at least one token. Floats give a float, arrays an array
     (the compute-optimal frontier evaluates it at many points at once).
+
+    This is the simulator's loss law, kept as printed because the curves (family offsets,
+    dynamics) are calibrated to the published runs against it. The compute-optimal *split*
+    (``estimate.compute_optimal``) uses Epoch AI's refit instead, whose printed-fit optimum
+    it corrects (docs/sources.md, "Scaling laws").
     """
     if isinstance(params, (int, float)) and isinstance(tokens, (int, float)):
         return float(

@@ -339,6 +339,45 @@ def test_estimate_tiles_show_the_numbers_a_planner_needs() -> None:
     assert all(label in page for label in labels) and "6.74B" in page
 
 
+def test_llama_2_70b_is_not_called_under_trained() -> None:
+    """Llama 2 70B: 2T tokens on 69B parameters, 29 per parameter (Touvron et al. 2023b). The
+    printed approach-3 fit asked 96 at its compute and called it under-trained; the Epoch AI
+    refit (Besiroglu et al. 2024) asks about 18."""
+    cfg = sim.preset("llama-2-70b")
+    tiles = {s.key: s for s in vc.stats(cfg, sim.estimate(cfg))}
+    assert tiles["tpp"].value == "29.0"
+    assert "under-trained" not in tiles["tpp"].sub
+    assert "near compute-optimal" in tiles["tpp"].sub
+    assert re.search(r"optimal ≈ 1[5-9] at this compute", tiles["tpp"].sub)
+    assert "Epoch AI" in tiles["tpp"].tip and "Besiroglu" in tiles["tpp"].tip
+
+
+def test_chinchilla_optimal_tile_at_chinchillas_own_scale_is_near_chinchilla() -> None:
+    """LLaMA 65B on 1.4T tokens (Touvron et al. 2023a), about Chinchilla's 70B on 1.4T: the
+    optimum for its compute is tens of billions of parameters on about 1.3T tokens, not 31B
+    on 2.9T (the printed fit)."""
+    cfg = sim.preset("llama-65b")
+    est = sim.estimate(cfg)
+    tiles = {s.key: s for s in vc.stats(cfg, est)}
+    assert 60e9 < est.optimal_params < 80e9 and 1.1e12 < est.optimal_tokens < 1.5e12
+    assert tiles["optimal"].value == f"{fmt.si(est.optimal_params)} params"
+    assert "near compute-optimal" in tiles["tpp"].sub
+
+
+@pytest.mark.parametrize("slug", ["vicuna-7b", "vicuna-13b", "codellama-7b", "codellama-34b"])
+def test_fine_tunes_get_no_chinchilla_advice(slug: str) -> None:
+    """Vicuna (FastChat) and Code Llama start from Llama 2: a split of their own compute
+    between size and tokens means nothing, so the tiles say the advice does not apply."""
+    cfg = sim.preset(slug)
+    tiles = {s.key: s for s in vc.stats(cfg, sim.estimate(cfg))}
+    for key in ("tpp", "optimal"):
+        assert "does not apply" in tiles[key].value + tiles[key].sub, key
+        for word in ("under-trained", "past it", "near compute-optimal", "optimal ≈"):
+            assert word not in tiles[key].sub, (key, word)
+    assert "2T" in tiles["optimal"].sub  # the base model's pretraining tokens
+    assert "fine-tune" in tiles["optimal"].tip
+
+
 def test_hints_explain_derived_values() -> None:
     cfg = sim.preset("llama-2-7b")
     h = vc.hints(cfg, sim.estimate(cfg))

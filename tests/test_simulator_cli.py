@@ -62,6 +62,28 @@ def test_estimate_prints_a_readable_table() -> None:
     assert out.stderr == ""
 
 
+def test_estimate_prints_the_refit_split_at_chinchillas_scale() -> None:
+    """Llama 2 70B (2T tokens, 29 per parameter): the printed approach-3 fit said 96 per
+    parameter (37.9B on 3.64T) beside "rule of thumb 20"; the Epoch AI refit says about 18."""
+    out = cli("estimate", "llama-2-70b")
+    assert out.returncode == 0, out.stderr
+    est = sim.estimate(sim.preset("llama-2-70b"))
+    scaling = out.stdout[out.stdout.index("Scaling") :]
+    assert "Epoch AI refit" in scaling and "approach-3" not in scaling
+    assert f"at this compute {est.optimal_tokens_per_param:.1f}" in scaling
+    assert 15 < est.optimal_tokens_per_param < 22
+    assert fmt.si(est.optimal_params) in scaling
+
+
+@pytest.mark.parametrize("slug", ["vicuna-7b", "codellama-7b"])
+def test_estimate_says_chinchilla_advice_does_not_apply_to_a_fine_tune(slug: str) -> None:
+    out = cli("estimate", slug)
+    assert out.returncode == 0, out.stderr
+    scaling = out.stdout[out.stdout.index("Scaling") :]
+    assert "does not apply" in scaling and "fine-tune" in scaling
+    assert "optimal for this compute" not in scaling and "at this compute" not in scaling
+
+
 def test_estimate_json_is_the_estimate() -> None:
     out = cli("estimate", "vicuna-7b", "--json")
     assert out.returncode == 0, out.stderr

@@ -114,10 +114,21 @@ class EstimateResult:
 
 
 TOKENS_PER_PARAM_TIP = (
-    "Training tokens per parameter. Hoffmann et al. 2022 (Chinchilla) found about 20 "
-    "compute-optimal: for a fixed FLOP budget, loss is lowest near that ratio. Models meant "
-    "for cheap inference (LLaMA, Llama 2) train far past it on purpose."
+    "Training tokens per parameter. For a fixed FLOP budget, loss is lowest near a ratio that "
+    "grows slowly with compute: about 20 (Hoffmann et al. 2022, Chinchilla, approaches 1 and 2). "
+    "The optimum shown is Epoch AI's refit of Hoffmann's approach-3 fit (Besiroglu et al. 2024), "
+    "whose printed parameters are mis-estimated and asked 50-100. Models meant for cheap "
+    "inference (LLaMA, Llama 2) train past it on purpose. A fine-tune of a pretrained model "
+    "gets no verdict: its tokens are not a split of a compute budget."
 )
+OPTIMAL_TIP = (
+    "The model size and token count that reach the lowest loss for this run's compute "
+    "(6 × params × tokens), from Epoch AI's refit of Hoffmann et al. 2022's loss fit "
+    "(Besiroglu et al. 2024). The simulator's loss curves keep Hoffmann's printed fit, which "
+    "they are calibrated to. Chinchilla advice does not apply to a fine-tune of a pretrained "
+    "model (Vicuna, Code Llama): the base model's pretraining is where size and data were chosen."
+)
+FINE_TUNE_ADVICE = "Chinchilla advice does not apply to a fine-tune of a pretrained model"
 
 
 def _plural(n: float, word: str) -> str:
@@ -129,12 +140,20 @@ def stats(cfg: sim.TrainingConfig, est: sim.Estimate) -> tuple[Stat, ...]:
     gpu = sim.GPUS[cfg.gpu]
     ratio = est.tokens_per_param
     opt_ratio = est.optimal_tokens_per_param
-    if ratio > 2 * opt_ratio:
-        verdict = f"{ratio / opt_ratio:.1f}× past it (inference-friendly)"
-    elif ratio < opt_ratio / 2:
-        verdict = "under-trained for its size"
+    if not est.chinchilla_applies:
+        tpp_sub = f"this run's tokens only · {FINE_TUNE_ADVICE}"
+        optimal_value = "does not apply"
+        optimal_sub = f"fine-tune of a model pretrained on {fmt.si(est.base_tokens)} tokens"
     else:
-        verdict = "near compute-optimal"
+        if ratio > 2 * opt_ratio:
+            verdict = f"{ratio / opt_ratio:.1f}× past it (inference-friendly)"
+        elif ratio < opt_ratio / 2:
+            verdict = "under-trained for its size"
+        else:
+            verdict = "near compute-optimal"
+        tpp_sub = f"optimal ≈ {opt_ratio:.0f} at this compute (Epoch AI refit) · {verdict}"
+        optimal_value = f"{fmt.si(est.optimal_params)} params"
+        optimal_sub = f"on {fmt.si(est.optimal_tokens)} tokens for the same compute"
     arch = cfg.arch
     override = " (override)" if cfg.price_per_gpu_hour is not None else ""
     return (
@@ -191,15 +210,10 @@ def stats(cfg: sim.TrainingConfig, est: sim.Estimate) -> tuple[Stat, ...]:
             "tpp",
             "Tokens / param",
             fmt.number(ratio, ",.1f"),
-            f"optimal ≈ {opt_ratio:.0f} at this compute (rule of thumb 20) · {verdict}",
+            tpp_sub,
             TOKENS_PER_PARAM_TIP,
         ),
-        Stat(
-            "optimal",
-            "Chinchilla-optimal",
-            f"{fmt.si(est.optimal_params)} params",
-            f"on {fmt.si(est.optimal_tokens)} tokens for the same compute",
-        ),
+        Stat("optimal", "Chinchilla-optimal", optimal_value, optimal_sub, OPTIMAL_TIP),
     )
 
 

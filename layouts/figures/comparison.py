@@ -14,9 +14,10 @@ Presentation choices, made for a chart an ML lead can put on a slide:
   citation in a note under the plot, because the same model scores differently under two
   protocols (Llama 2 7B MMLU: 44.4 in the Mistral paper, 45.3 in the Llama 2 paper); the
   sources are listed in docs/sources.md.
-- The compute-efficiency chart draws Hoffmann et al.'s printed frontier and, dotted, the same
-  frontier shifted by each plotted family's loss offset: the simulator's losses include those
-  offsets (tokenizer and data differ from MassiveText), and the chart says so.
+- The compute-efficiency chart draws the compute-optimal frontier (Epoch AI's refit for the
+  split, Hoffmann et al.'s printed fit for the loss, as the simulator's curves) and, dotted, the
+  same frontier shifted by each plotted family's loss offset: the simulator's losses include
+  those offsets (tokenizer and data differ from MassiveText), and the chart says so.
 """
 
 from __future__ import annotations
@@ -305,7 +306,7 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
         {
             "type": "scatter",
             "mode": "lines",
-            "name": "Chinchilla frontier (Hoffmann fit, as printed)",
+            "name": "Chinchilla frontier (Epoch AI split, Hoffmann loss)",
             "x": fr.compute.tolist(),
             "y": fr.loss.tolist(),
             "customdata": np.stack([fr.params, fr.tokens], axis=1).tolist(),
@@ -334,9 +335,11 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
     skipped = len(analyses) - len(pts)
     fams = ", ".join(f"{k} {v:+.2f}" for k, v in FAMILY_LOSS_OFFSET.items() if k in offsets)
     note = (
-        "Frontier: L(N_opt(C), D_opt(C)) with Hoffmann et al. 2022's printed fit (E 1.69, A 406.4, "
-        "B 410.7, α 0.34, β 0.28), fitted on MassiveText.\nSimulated losses include per-family "
-        f"offsets for tokenizer and data ({fams} nats), so points sit below the printed frontier; "
+        "Frontier: L(N_opt(C), D_opt(C)); the split N_opt, D_opt from Epoch AI's refit "
+        "(Besiroglu et al. 2024), the loss from Hoffmann et al. 2022's printed fit (E 1.69, "
+        "A 406.4, B 410.7, α 0.34, β 0.28), fitted on MassiveText, as the simulator's curves.\n"
+        f"Simulated losses include per-family offsets for tokenizer and data ({fams} nats), so "
+        "points sit below the frontier; "
         "dotted lines add each offset. FLOPs = tokens × (6N + 6·layers·seq·d_model) of this run "
         "only: a fine-tune or continued pretraining (Code Llama, Vicuna) starts from a base model "
         "whose compute is not counted."
@@ -347,7 +350,7 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
         xaxis={"title": {"text": "Training compute (FLOPs)"}, "type": "log"},
         yaxis={"title": {"text": "Final validation loss (nats/token)"}},
         legend={"x": 1, "xanchor": "right", "y": 1, "yanchor": "top", "font": {"size": 11}},
-        margin={"t": 50, "b": 150},
+        margin={"t": 50, "b": 165},  # room for the note's five or six lines
         annotations=[_note(note, -0.16, 150)],
     )
     return {"data": data, "layout": layout}
