@@ -178,8 +178,12 @@ def _saved_set_aside(why: str) -> Callable[[Any, str], None]:
 
 
 def _start_only(dash_duo: Any, raw: str) -> None:
-    """A config of the wrong shape is not used: Start runs the default recipe."""
+    """A config of the wrong shape is not used: Start runs the default recipe and says why,
+    and the stored config is cleared (the next Start says nothing)."""
     _start_works(dash_duo)
+    _wait(lambda: "could not be used" in _alerts(dash_duo), 10, "the message about the config")
+    assert "Configuration tab" in _alerts(dash_duo)
+    _wait(lambda: _stored(dash_duo.driver, "local", ids.CONFIG_STORE) in (None, "null"), 5, "clear")
 
 
 def _open_tab(dash_duo: Any, tab_hash: str, ready: str) -> None:
