@@ -8,14 +8,17 @@ link from the Export button's callback and downloads it like any file
 (``Content-Disposition: attachment``).
 
 Bounded like everything else (docs/architecture.md, "Trust nothing from the browser"): the
-run in the link is validated before any work; at most ``limits.EXPORT_SLOTS`` exports stream
-at once per worker (another gets 503 and ``Retry-After``); each chunk is computed in the
-worker's low-priority helper process, so ticks and ``/healthz`` go first; a client that goes
-away stops the stream at the next chunk (the server's write fails and the generator is
-closed).
+run in the link is validated before any work; an export takes the worker's one heavy-job
+slot (``limits.HEAVY_SLOTS``: another export or long redraw gets 503 and ``Retry-After``);
+each chunk is computed in the worker's low-priority helper process, so ticks and
+``/healthz`` go first; a client that goes away stops the stream at the next chunk (the
+server's write fails and the generator is closed). nginx limits how often one client may
+start an export (deploy/nginx.conf).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import flask
 
@@ -38,15 +41,26 @@ def register(server: flask.Flask, prefix: str = "/") -> None:
         if why is not None:
             return error_body(400, why)
         work = limits.work(server)
-        if not work.export_slots.acquire(blocking=False):
+        if not work.slots.acquire(blocking=False):
             response = error_body(
-                503, "another export is streaming from this server; try again in a few seconds"
+                503,
+                "the server is busy with another export or a long redraw; "
+                "try the export again in a few seconds",
             )
             response.headers["Retry-After"] = str(RETRY_AFTER_S)
             return response
-        response = flask.Response(te.csv_chunks(state, work.nice), mimetype="text/csv")
+
+        def chunk(job: Callable[[], str]) -> str:
+            # Headers and earlier rows are sent already: if the helper cannot run this chunk,
+            # compute it here rather than cut the file short under a 200.
+            try:
+                return work.nice(job)
+            except limits.Busy:
+                return job()
+
+        response = flask.Response(te.csv_chunks(state, chunk), mimetype="text/csv")
         # Released when the server closes the response: finished, failed or abandoned.
-        response.call_on_close(work.export_slots.release)
+        response.call_on_close(work.slots.release)
         response.headers["Content-Disposition"] = f'attachment; filename="{te.file_name(state)}"'
         response.headers["Cache-Control"] = "no-store"
         return response

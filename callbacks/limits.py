@@ -15,10 +15,11 @@ them (issue 16: four such requests made ``/healthz`` take 34 s). So:
   heavy work uses the CPU that light work leaves.
 
 What counts as heavy is decided where the cost is known (``views``): a redraw or analysis of
-at least ``HEAVY_STEPS`` steps; light work never waits. The slots and the helper process live
-in the Flask app's ``extensions`` (one set per worker process, made after gunicorn forks),
-not at module level, and hold no user's data. See docs/architecture.md, "Trust nothing from the
-browser".
+at least ``HEAVY_STEPS`` steps; light work never waits. The slot lives in the Flask app's
+``extensions`` (made with the app; with ``preload_app`` in the master, so each worker inherits
+its own, unlocked copy at the fork) and the helper process is made on first use in the
+worker; neither is module-level state, and neither holds any user's data. See
+docs/architecture.md, "Trust nothing from the browser".
 """
 
 from __future__ import annotations
@@ -35,12 +36,18 @@ from typing import TypeVar
 import flask
 
 from callbacks.security import error_body
+from views import jobs
 
-HEAVY_SLOTS = 1  # heavy jobs one worker runs at once (it has 2 threads: deploy/gunicorn.conf.py)
-EXPORT_SLOTS = 1  # CSV exports one worker streams at once (callbacks/export.py)
+HEAVY_SLOTS = 1  # heavy jobs (redraws, views, CSV exports) one worker runs at once; it has
+# 2 threads (deploy/gunicorn.conf.py), so the other stays free for ticks and /healthz
 HEAVY_STEPS = 200_000  # steps of computing below which a job is light (~25 ms)
 HELPER_PROCESSES = 1  # redraws and export chunks share it: each waits at most one job
-JOB_MODULES = ("views.training_charts", "views.comparison_list", "views.training_export")
+JOB_MODULES = (
+    "views.jobs",
+    "views.training_charts",
+    "views.comparison_list",
+    "views.training_export",
+)
 HEAVY_NICE = 10  # CFS weight 110 against 1024 for nice 0: about a tenth of a contended core
 RETRY_AFTER_S = 1
 _KEY = "llm_dashboard.heavy_work"
@@ -60,7 +67,7 @@ def _lower_priority() -> None:
 
 
 class HeavyWork:
-    """One worker's heavy-job slots and the low-priority process that runs the jobs.
+    """One worker's heavy-job slot and the low-priority process that runs the jobs.
 
     A process, not a thread: a thread would share the worker's GIL, and a tick waiting for the
     GIL behind a long redraw is what made ticks slow (p99 0.2-0.6 s under attack with a
@@ -72,8 +79,9 @@ class HeavyWork:
     """
 
     def __init__(self) -> None:
+        # One slot for redraws, comparison views and exports alike: a worker has 2 threads, and
+        # one of them must stay free for ticks and /healthz.
         self.slots = threading.BoundedSemaphore(HEAVY_SLOTS)
-        self.export_slots = threading.BoundedSemaphore(EXPORT_SLOTS)
         self._pool: ProcessPoolExecutor | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -107,11 +115,14 @@ class HeavyWork:
         if that fails too, the request is told to come back (``Busy``).
         """
         for attempt in (1, 2):
+            pool = self._executor()
             try:
-                return self._executor().submit(job).result()
+                return pool.submit(jobs.call, job).result()
             except BrokenProcessPool:
                 with self._lock:
-                    self._pool = None  # made again on the next submit
+                    if self._pool is pool:  # another thread may have replaced it already
+                        self._pool = None  # made again on the next submit
+                        pool.shutdown(wait=False, cancel_futures=True)
                 if attempt == 2:
                     break
         raise Busy("job (the helper process stopped; it is being restarted)")

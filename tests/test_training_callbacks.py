@@ -294,6 +294,8 @@ def test_export_links_to_the_run_and_each_click_is_a_new_link() -> None:
     first = vt.export(raw(s), "/dash/export/metrics.csv", 1).link
     second = vt.export(raw(s), "/dash/export/metrics.csv", 2).link
     assert first.startswith("/dash/export/metrics.csv?run=") and first != second
+    note = vt.export(raw(s), "/dash/export/metrics.csv", 1).notice.text
+    assert f"Exporting {s.step:,} steps" in note and "try again" in note
     token = first.split("run=", 1)[1].split("&", 1)[0]
     back, problem = te.run_from_token(token)
     assert problem is None and back == s
@@ -423,7 +425,7 @@ def test_http_a_second_export_on_one_worker_is_told_to_retry(endpoint: Endpoint)
     first = endpoint.client.get(link)  # streaming: its slot is held until it is closed
     second = endpoint.client.get(link)
     assert second.status_code == 503 and second.headers["Retry-After"] == "5"
-    assert "another export" in second.json["error"]
+    assert "another export or a long redraw" in second.json["error"]
     first.close()
     third = endpoint.client.get(link)
     assert third.status_code == 200

@@ -10,7 +10,7 @@ spreadsheets show as text and do not display; leave numbers as numbers (a negati
 written ``-0.5`` and read back as the number it is, not as text).
 
 The CSV writers: ``views.comparison.rows_to_csv`` (the final-metrics table, with run names)
-uses ``write_rows``. ``views.training.metrics_csv`` writes numbers only under constant
+uses ``write_rows``. ``views.training_export.csv_chunks`` writes numbers only under constant
 headings (``tests/test_csv_safety.py`` checks it), so it formats its millions of cells itself.
 """
 

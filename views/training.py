@@ -30,6 +30,7 @@ from typing import Any
 import simulator as sim
 from layouts import ids
 from layouts.figures.training import CHARTS, LINEAR_ONLY, ChartOptions, y_uirevision
+from simulator import fmt
 from simulator import saved as saved_runs
 from views import stores
 from views import training_export as te
@@ -438,4 +439,12 @@ def export(raw: Any, route: str, nonce: Any = 0) -> ExportResult:
     if len(token) > te.MAX_TOKEN_CHARS:
         return ExportResult(KEEP, Notice.of("Export refused: this run's state is too large."))
     n = nonce if isinstance(nonce, int) and not isinstance(nonce, bool) else 0
-    return ExportResult(f"{route}?run={token}&n={n}", KEEP)
+    size = fmt.si(state.step * te.BYTES_PER_ROW)
+    return ExportResult(
+        f"{route}?run={token}&n={n}",
+        Notice.of(
+            f"Exporting {state.step:,} steps as CSV (about {size}B): your browser downloads it. "
+            "If it says the download failed, the server was busy: try again in a few seconds.",
+            "info",
+        ),
+    )

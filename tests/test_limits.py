@@ -1,0 +1,82 @@
+"""The heavy-work limits (callbacks/limits.py) as one worker sees them: one heavy job at a
+time, run in the helper process, and a job that fails says so instead of looking busy."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from functools import partial
+from typing import Any
+
+import pytest
+
+import simulator as sim
+from callbacks import limits
+from views.jobs import JobFailed
+
+
+def test_a_failing_job_is_an_error_not_a_busy_server(make_app: Any) -> None:
+    """ConfigError cannot be rebuilt from a pickle: without the wrapper the pool counted
+    itself broken and the request was told to retry, forever."""
+    app = make_app()
+    with app.server.app_context():
+        with pytest.raises(JobFailed, match="ConfigError"):
+            limits.heavy(10**6, "redraw", partial(sim.preset, "no-such-model"))
+        # The helper is still there: the next job runs.
+        cfg = limits.heavy(10**6, "redraw", partial(sim.preset, "vicuna-7b"))
+        assert cfg.model == "vicuna-7b"
+
+
+def test_one_heavy_job_per_worker_and_light_jobs_never_wait(make_app: Any) -> None:
+    app = make_app()
+    work = limits.work(app.server)
+    assert work.slots.acquire(blocking=False)  # a redraw or an export is running
+    try:
+        with app.server.app_context():
+            with pytest.raises(limits.Busy):
+                limits.heavy(limits.HEAVY_STEPS, "redraw", partial(int, "1"))
+            assert limits.heavy(limits.HEAVY_STEPS - 1, "redraw", partial(int, "7")) == 7
+    finally:
+        work.slots.release()
+
+
+def test_the_busy_answer_is_a_503_with_retry_after(make_app: Any) -> None:
+    app = make_app()
+    server = app.server
+
+    @server.route("/_test-busy")
+    def busy() -> Any:
+        raise limits.Busy("redraw")
+
+    got = server.test_client().get("/_test-busy")
+    assert got.status_code == 503 and got.headers["Retry-After"] == str(limits.RETRY_AFTER_S)
+    assert "busy with another long redraw" in got.json["error"]
+
+
+def test_a_killed_helper_is_replaced_once_for_two_threads(make_app: Any) -> None:
+    """The helper dies (kill -9, out of memory); two threads find its pool broken at once:
+    both jobs still run, on one new helper."""
+    work = limits.work(make_app().server)
+    assert work.nice(partial(int, "1")) == 1  # the helper exists
+    first = work._executor()
+    for process in list(first._processes.values()):
+        os.kill(process.pid, signal.SIGKILL)
+        process.join(10)
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            results.append(work.nice(partial(int, "3")))
+        except Exception as exc:  # pragma: no cover - a failure is what the test reports
+            results.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == [3, 3], results
+    assert work._executor() is not first
