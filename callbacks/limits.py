@@ -143,7 +143,7 @@ def register(server: flask.Flask) -> None:
 
 
 def work(server: flask.Flask) -> HeavyWork:
-    """``server``'s heavy-work slots and threads (``register`` made them)."""
+    """``server``'s heavy-job slot and helper process (``register`` made them)."""
     found: HeavyWork = server.extensions[_KEY]
     return found
 

@@ -195,10 +195,7 @@ clientside_callback(
 
 clientside_callback(
     ClientsideFunction(namespace="training", function_name="showStatus"),
-    *[
-        Output(component, prop, allow_duplicate=True)
-        for component, prop in (key.rsplit(".", 1) for key in STATUS_PROPS)
-    ],
+    *[Output(component, prop, allow_duplicate=True) for component, prop in STATUS_PROPS],
     Input(ids.TR_VIEW, "data"),
     prevent_initial_call=True,
 )

@@ -36,14 +36,22 @@ def load_run(raw: Any) -> tuple[sim.RunState | None, str | None]:
         )
 
 
+def read_config(raw: Any) -> tuple[sim.TrainingConfig | None, str | None]:
+    """A config Store's value: ``(config, None)``, ``(None, None)`` when nothing is stored, or
+    ``(None, why)`` when what is stored cannot be used."""
+    if raw is None:
+        return None, None
+    if not isinstance(raw, dict):
+        return None, "it is not a configuration"
+    try:
+        return sim.TrainingConfig.from_dict(raw), None
+    except (sim.ConfigError, TypeError, ValueError, RecursionError) as exc:
+        return None, str(exc)[:160]
+
+
 def load_config(raw: Any) -> sim.TrainingConfig | None:
     """The config in a config Store (``CONFIG_STORE``, the draft), or None if absent or bad."""
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return sim.TrainingConfig.from_dict(raw)
-    except (sim.ConfigError, TypeError, ValueError, RecursionError):
-        return None
+    return read_config(raw)[0]
 
 
 def config_or_default(raw: Any) -> sim.TrainingConfig:
@@ -54,17 +62,12 @@ def config_or_default(raw: Any) -> sim.TrainingConfig:
 def applied_config(raw: Any) -> tuple[sim.TrainingConfig, str | None]:
     """The config applied for the next run (``CONFIG_STORE``), or the default recipe and a
     sentence saying why the stored one was not used (None when nothing was stored)."""
-    cfg = load_config(raw)
+    cfg, why = read_config(raw)
     if cfg is not None:
         return cfg, None
     default = sim.preset(DEFAULT_MODEL)
-    if raw is None:
+    if why is None:
         return default, None
-    try:
-        sim.TrainingConfig.from_dict(raw)
-        why = "it is not a configuration"
-    except (sim.ConfigError, TypeError, ValueError, RecursionError) as exc:
-        why = str(exc)[:160]
     return default, (
         f"The configuration applied for the next run could not be used ({why}); the run uses "
         f"the {sim.MODELS[DEFAULT_MODEL].name} recipe instead. Apply a configuration again on "

@@ -52,22 +52,23 @@ LR_MULTIPLIER = (0.05, 20.0)  # the live LR change's allowed range
 Figures = dict[str, Any]  # chart -> a figure dict, an Edit, or KEEP
 
 
-def parse_speed(raw: Any) -> int:
-    """Steps per tick from the browser, within ``SPEEDS`` and ``sim.MAX_ADVANCE``."""
+def _whole(raw: Any, default: int, lo: int, hi: int) -> int:
+    """A whole number from the browser within ``lo .. hi``; ``default`` if it is none."""
     try:
         v = int(float(raw))
     except (TypeError, ValueError, OverflowError):
-        return DEFAULT_SPEED
-    return max(1, min(v, SPEEDS[-1], sim.MAX_ADVANCE))
+        return default
+    return max(lo, min(v, hi))
+
+
+def parse_speed(raw: Any) -> int:
+    """Steps per tick from the browser, within ``SPEEDS`` and ``sim.MAX_ADVANCE``."""
+    return _whole(raw, DEFAULT_SPEED, 1, min(SPEEDS[-1], sim.MAX_ADVANCE))
 
 
 def parse_interval(raw: Any) -> int:
     """Milliseconds between ticks from the browser, within ``INTERVALS``' range."""
-    try:
-        v = int(float(raw))
-    except (TypeError, ValueError, OverflowError):
-        return DEFAULT_INTERVAL
-    return max(INTERVALS[0], min(v, INTERVALS[-1]))
+    return _whole(raw, DEFAULT_INTERVAL, INTERVALS[0], INTERVALS[-1])
 
 
 def _keep_all() -> Figures:
@@ -151,8 +152,9 @@ def tick(
     added = [e for e in new.events if e not in seen]
     running = new.status == "running"
     ended = new.status in ("finished", "diverged")
+    new_raw = new.to_dict()
     return TickResult(
-        run=_state_edit(raw, new.to_dict()),
+        run=_state_edit(raw, new_raw),
         tick_disabled=not running,
         charts=charts,
         meta=meta_out,
@@ -163,7 +165,7 @@ def tick(
             events=True if appends is None else added,
             static=appends is None or new.status != state.status,
         ),
-        autosave=new.to_dict() if ended else KEEP,
+        autosave=new_raw if ended else KEEP,
         alert=KEEP,
     )
 

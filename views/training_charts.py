@@ -111,6 +111,26 @@ class ChartMeta:
             return None
         return meta
 
+    @classmethod
+    def drawn(
+        cls,
+        state: sim.RunState,
+        opts: ChartOptions,
+        points: int,
+        carry: Mapping[str, tuple[float, int]],
+    ) -> ChartMeta:
+        """The meta of charts drawn up to ``state`` with ``opts``, holding ``points``."""
+        return cls(
+            step=state.step,
+            points=points,
+            xaxis=opts.xaxis,
+            smoothing=opts.smoothing,
+            carry=carry,
+            status=state.status,
+            events=len(state.events),
+            changes=len(state.changes),
+        )
+
     def matches(self, state: sim.RunState, opts: ChartOptions) -> bool:
         """True when appending this state's next steps continues exactly what is drawn."""
         return (
@@ -232,16 +252,7 @@ def full_render(state: sim.RunState, opts: ChartOptions) -> Rendered:
     figures = {chart: build_figure(chart, data, state, opts) for chart in CHARTS}
     points = {name: int(xy[1].size) for name, xy in data.items()}
     appendable = [points.get(t, 0) for c in CHARTS for t in TRACES[c] if t != "lr_planned"]
-    meta = ChartMeta(
-        step=n,
-        points=max(appendable, default=0),
-        xaxis=opts.xaxis,
-        smoothing=opts.smoothing,
-        carry=carry,
-        status=state.status,
-        events=len(state.events),
-        changes=len(state.changes),
-    )
+    meta = ChartMeta.drawn(state, opts, max(appendable, default=0), carry)
     return Rendered(figures, meta, points)
 
 
@@ -371,16 +382,7 @@ def tick_appends(
         traces.setdefault("grad", []).append(
             (TRACES["grad"].index("grad_clip"), json_values(x), [after.current_config.grad_clip])
         )
-    new_meta = ChartMeta(
-        step=after.step,
-        points=meta.points + added + int(clip_point),
-        xaxis=opts.xaxis,
-        smoothing=opts.smoothing,
-        carry=carry,
-        status=after.status,
-        events=len(after.events),
-        changes=len(after.changes),
-    )
+    new_meta = ChartMeta.drawn(after, opts, meta.points + added + int(clip_point), carry)
     return Appends(traces, new_meta)
 
 

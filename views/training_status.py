@@ -218,8 +218,8 @@ def diverged_text(state: sim.RunState) -> str | None:
     )
 
 
-def _prop(component: str, prop: str) -> str:
-    return f"{component}.{prop}"
+def _prop(component: str, prop: str) -> tuple[str, str]:
+    return component, prop
 
 
 # Every prop the status view may set, in a fixed order (the fan-out's outputs).
@@ -252,7 +252,7 @@ STATUS_PROPS = (
 # Props that change only with the run's status or config, not from one step to the next.
 STATIC_PROPS = frozenset(
     [_prop(ids.tr_kpi_sub(k), "children") for k in ("step", "tokens", "lr", "grad", "mfu", "cost")]
-    + [p for p in STATUS_PROPS if p.endswith(".disabled")]
+    + [p for p in STATUS_PROPS if p[1] == "disabled"]
     # KPIs with no sub-line: their empty sub never changes.
     + [_prop(ids.tr_kpi_sub(k), "children") for k in ("epoch", "ppl", "acc")]
     + [_prop(ids.TR_RUN_TITLE, "children"), _prop(ids.TR_PAUSE, "children")]
@@ -281,7 +281,7 @@ def status_view(
     status = state.status
     enabled = controls_enabled(None if preview else status)
     banner = diverged_text(state)
-    props: dict[str, Any] = {}
+    props: dict[tuple[str, str], Any] = {}
     for key in KPI_KEYS:
         props[_prop(ids.tr_kpi(key), "children")] = k.get(key, fmt.MISSING)
         props[_prop(ids.tr_kpi_sub(key), "children")] = k.get(f"{key}_sub", "")
@@ -308,9 +308,8 @@ def status_view(
     if banner is not None:
         props[_prop(ids.TR_DIVERGED, "children")] = banner
     grouped: dict[str, dict[str, Any]] = {}
-    for key, value in props.items():
-        if static or key not in STATIC_PROPS:
-            component, prop = key.rsplit(".", 1)
+    for (component, prop), value in props.items():
+        if static or (component, prop) not in STATIC_PROPS:
             grouped.setdefault(prop, {})[component] = value
     view: dict[str, Any] = {"props": grouped}
     if events is True:

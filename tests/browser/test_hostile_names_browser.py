@@ -17,6 +17,7 @@ from typing import Any
 
 import dash
 import pytest
+from polling import wait as _wait
 
 import simulator as sim
 from layouts import ids
@@ -54,16 +55,6 @@ const layer = document.querySelector('#' + arguments[0] + ' .hoverlayer');
 if (!layer) return null;
 return {text: layer.textContent, links: layer.querySelectorAll('a').length};
 """
-
-
-def _wait(pred: Callable[[], Any], timeout: float = 45.0, what: str = "condition") -> Any:
-    end = time.time() + timeout
-    while time.time() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _drawn(dash_duo: Any, graph: str) -> dict[str, Any] | None:

@@ -3,30 +3,14 @@ and a new run starts with an empty panel (issue 17, items 4 and 5)."""
 
 from __future__ import annotations
 
-import socket
-import time
 from typing import Any
 
 import pytest
+from polling import wait as _wait
 
 from layouts import ids
 
 pytestmark = pytest.mark.browser
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(pred: Any, timeout: float = 30.0, what: str = "condition") -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _click_until(dash_duo: Any, id_: str, done: Any, what: str) -> None:
@@ -48,9 +32,9 @@ def _type(dash_duo: Any, id_: str, text: str) -> None:
 
 
 def test_an_out_of_range_lr_is_marked_and_a_new_run_clears_the_panel(
-    dash_duo: Any, make_app: Any
+    dash_duo: Any, make_app: Any, free_port: Any
 ) -> None:
-    dash_duo.start_server(make_app(), port=_port())
+    dash_duo.start_server(make_app(), port=free_port())
     dash_duo.wait_for_element(f"#{ids.TR_START}")
     dash_duo.find_element(f"#{ids.TR_START}").click()
     _wait(

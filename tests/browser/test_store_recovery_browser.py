@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait as _wait
 
 import simulator as sim
 from layouts import ids
@@ -28,20 +29,6 @@ HUGE = json.dumps(["x" * 1_200_000])  # over the 1 MB a request may carry
 SCRIPT_CONNECTION = (
     Path(__file__).resolve().parents[2] / "assets" / "js" / "connection.js"
 ).read_text()
-
-
-def _wait(pred: Callable[[], Any], timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < end:
-        try:
-            last = pred()
-        except Exception as exc:  # an element re-rendered under us: look again
-            last = exc
-        if last:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
 
 
 def _open_seeded(

@@ -4,8 +4,8 @@ Issue 16, item 2: the CSV of a 1M-step run used to come back as one 128 MB JSON 
 reply after 18 s and grew a worker from 160 to 626 MB. ``download`` fetches the streamed
 export (``callbacks/export.py``) through nginx with gzip, decompresses it as it arrives
 (never holding the file), counts its lines, and samples every gunicorn worker's resident
-memory meanwhile. Used by tests/deploy/test_export_stream.py and the benchmark
-benchmarks/bench_export_stream.py.
+memory meanwhile. Used by tests/deploy/test_export_stream.py, which prints the figures
+(``pytest -s``).
 """
 
 from __future__ import annotations

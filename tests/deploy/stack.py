@@ -8,6 +8,8 @@ the fixtures in tests/deploy/conftest.py; nothing here is shared between process
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import shutil
 import signal
@@ -22,6 +24,15 @@ import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_htpasswd(path: Path, user: str, password: str) -> None:
+    """An htpasswd file with one login, in the salted-SHA1 scheme nginx reads ({SSHA}),
+    readable by nginx's workers (another user when the tests run as root)."""
+    salt = os.urandom(8)
+    digest = hashlib.sha1(password.encode() + salt).digest()
+    path.write_text(f"{user}:{{SSHA}}{base64.b64encode(digest + salt).decode()}\n")
+    path.chmod(0o644)
 
 
 def nginx_binary() -> str:

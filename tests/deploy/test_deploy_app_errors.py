@@ -9,19 +9,11 @@ headers, and none leaves a traceback in gunicorn's log (each one was a 3 KB logg
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import requests
-from stack import ROOT, Stack
+from stack import Stack, write_htpasswd
 
 import simulator
 from callbacks import health, security
@@ -31,48 +23,15 @@ pytestmark = pytest.mark.deploy
 LOGIN = ("team", "correct horse")
 
 
-def _htpasswd(path: Path, user: str, password: str) -> None:
-    """An htpasswd line in the salted-SHA1 scheme nginx reads ({SSHA})."""
-    salt = os.urandom(8)
-    digest = hashlib.sha1(password.encode() + salt).digest()
-    path.write_text(f"{user}:{{SSHA}}{base64.b64encode(digest + salt).decode()}\n")
-    path.chmod(0o644)
-
-
 @pytest.fixture(scope="module")
 def guarded(free_port: Callable[[], int]) -> Iterator[Stack]:
     """The stack with nginx asking for ``LOGIN`` everywhere but ``/healthz``."""
-    with Stack(f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", workers=1) as s:
-        htpasswd = s.prefix / "htpasswd"
-        _htpasswd(htpasswd, *LOGIN)
-        subprocess.run(
-            [
-                sys.executable,
-                "deploy/render_nginx.py",
-                str(s.prefix),
-                "--listen",
-                s.listen,
-                "--upstream",
-                s.upstream,
-                "--auth-file",
-                str(htpasswd),
-            ],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        assert s.nginx is not None
-        s.nginx.send_signal(signal.SIGHUP)
-        s.session.close()  # connections to the old nginx workers close on reload
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if s.session.get(s.base + "/", timeout=10).status_code == 401:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, s.logs()
-            time.sleep(0.1)
+    stack = Stack(f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", workers=1)
+    htpasswd = stack.prefix / "htpasswd"
+    write_htpasswd(htpasswd, *LOGIN)
+    stack.nginx_args = ["--auth-file", str(htpasswd)]
+    # Stack.start polls /healthz, which answers without a login.
+    with stack as s:
         yield s
 
 

@@ -8,10 +8,7 @@ app) are JSON with the same headers and a stricter CSP (deploy/nginx.conf, @ngin
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import os
 import re
 import shutil
 import signal
@@ -25,7 +22,7 @@ from typing import Any
 
 import pytest
 import requests
-from stack import ROOT, Stack
+from stack import ROOT, Stack, write_htpasswd
 
 from callbacks import security
 from layouts import ids
@@ -196,18 +193,10 @@ def test_sub_path_end_to_end(make_stack: Callable[..., Stack]) -> None:
     _assert_nginx_error(s.session.get(front + "/", timeout=10), 404)
 
 
-def _htpasswd(path: Path, user: str, password: str) -> None:
-    """An htpasswd line in the salted-SHA1 scheme nginx reads ({SSHA})."""
-    salt = os.urandom(8)
-    digest = hashlib.sha1(password.encode() + salt).digest()
-    path.write_text(f"{user}:{{SSHA}}{base64.b64encode(digest + salt).decode()}\n")
-    path.chmod(0o644)
-
-
 def test_auth_basic_guards_everything_but_healthz(make_stack: Callable[..., Stack]) -> None:
     s = make_stack(workers=1)
     htpasswd = s.prefix / "htpasswd"
-    _htpasswd(htpasswd, "team", "correct horse")
+    write_htpasswd(htpasswd, "team", "correct horse")
     subprocess.run(
         [
             sys.executable,

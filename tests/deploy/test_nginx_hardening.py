@@ -10,21 +10,18 @@ connection each, because requests/urllib3 would normalise ``x/../`` away before 
 from __future__ import annotations
 
 import base64
-import hashlib
 import http.client
 import json
-import os
 import re
 import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from stack import ROOT, Stack
+from stack import ROOT, Stack, write_htpasswd
 
 from callbacks import security
 
@@ -93,14 +90,6 @@ def _assert_nginx_json(reply: Reply, status: int) -> None:
     assert reply.headers["Cache-Control"] == "no-store"
 
 
-def _htpasswd(path: Path) -> None:
-    """An htpasswd line in the salted-SHA1 scheme nginx reads ({SSHA})."""
-    salt = os.urandom(8)
-    digest = hashlib.sha1(PASSWORD.encode() + salt).digest()
-    path.write_text(f"{USER}:{{SSHA}}{base64.b64encode(digest + salt).decode()}\n")
-    path.chmod(0o644)
-
-
 @pytest.fixture(scope="module")
 def guarded(free_port: Callable[[], int]) -> Iterator[Stack]:
     """Login + /dash/ prefix + a trusted proxy at 127.0.0.2, 2 workers."""
@@ -113,7 +102,7 @@ def guarded(free_port: Callable[[], int]) -> Iterator[Stack]:
     # In the stack's prefix, which nginx's workers (another user when run as root) can read.
     htpasswd = stack.prefix / "htpasswd"
     stack.nginx_args = ["--auth-file", str(htpasswd), "--trusted-proxy", f"{PROXY}/32"]
-    _htpasswd(htpasswd)
+    write_htpasswd(htpasswd, USER, PASSWORD)
     # Stack.start polls /dash/healthz, which answers without a login.
     with stack as running:
         yield running
