@@ -22,8 +22,10 @@ help:  ## list the targets
 run: install  ## start the dashboard on http://127.0.0.1:8050
 	$(PY) app.py --host 127.0.0.1 --port 8050
 
+# The suite takes ~10 min here; a process that hangs (once: at exit, after every test passed)
+# fails at 30 min with its output instead of running out CI's clock.
 test: install system-deps  ## install everything needed, then run the whole suite (unit, browser, deploy)
-	$(PY) -m pytest
+	timeout --kill-after=30 1800 $(PY) -m pytest
 
 lint: install  ## ruff (lint + format check), mypy on simulator/
 	$(VENV)/bin/ruff check .

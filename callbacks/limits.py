@@ -24,6 +24,7 @@ docs/architecture.md, "Trust nothing from the browser".
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import multiprocessing
 import os
@@ -57,6 +58,22 @@ T = TypeVar("T")
 
 class Busy(Exception):
     """This worker is already running its heavy job; the request should be sent again."""
+
+
+def _end_helpers(processes: dict[int, multiprocessing.process.BaseProcess]) -> None:
+    """At exit, stop a pool's helper processes directly rather than through its manager thread.
+
+    ``ProcessPoolExecutor`` tells its helpers to stop from a manager thread, and
+    ``multiprocessing`` then waits for every child at exit. A thread that was stopped from
+    outside (dash's test runner raises ``SystemExit`` in every thread an app started) never
+    tells them, and the process then waits for its helpers forever: the suite's 831 tests
+    passed and ``make test`` did not return. Terminating the helpers, which hold no state of
+    their own, makes exit certain. Registered per pool, with the pool's own dict of processes.
+    """
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
+            process.join(timeout=5)
 
 
 def _lower_priority() -> None:
@@ -97,7 +114,16 @@ class HeavyWork:
                     HELPER_PROCESSES, mp_context=context, initializer=_lower_priority
                 )
                 self._pid = os.getpid()
+                atexit.register(_end_helpers, self._pool._processes)
             return self._pool
+
+    def close(self) -> None:
+        """End the helper process now (tests that make many apps; made again if used)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            _end_helpers(pool._processes or {})
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def run(self, what: str, job: Callable[[], T]) -> T:
         """Run ``job`` in the low-priority process if the slot is free, else raise ``Busy``."""

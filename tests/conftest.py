@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dash
@@ -25,6 +25,7 @@ from renderer import Callbacks
 from selenium.webdriver.chrome.options import Options
 
 import app as app_module  # the entry point under test; importing it registers every callback
+from callbacks import limits
 from layouts import ids
 
 _REGISTRY = (
@@ -81,8 +82,10 @@ def free_port() -> Callable[[], int]:
 
 
 @pytest.fixture
-def make_app() -> Callable[[], dash.Dash]:
-    """A factory for fresh, fully wired apps (see the module docstring)."""
+def make_app() -> Iterator[Callable[[], dash.Dash]]:
+    """A factory for fresh, fully wired apps (see the module docstring). Each app's heavy-job
+    helper process is ended with the test, so helpers do not pile up over the session."""
+    made: list[dash.Dash] = []
 
     def factory() -> dash.Dash:
         callback_map, callback_list, inline_scripts = _REGISTRY
@@ -90,9 +93,12 @@ def make_app() -> Callable[[], dash.Dash]:
         _callback.GLOBAL_CALLBACK_MAP.update(callback_map)
         _callback.GLOBAL_CALLBACK_LIST[:] = callback_list
         _callback.GLOBAL_INLINE_SCRIPTS[:] = inline_scripts
-        return app_module.create_app()
+        made.append(app_module.create_app())
+        return made[-1]
 
-    return factory
+    yield factory
+    for app in made:
+        limits.work(app.server).close()
 
 
 @pytest.fixture

@@ -80,3 +80,40 @@ def test_a_killed_helper_is_replaced_once_for_two_threads(make_app: Any) -> None
         t.join(30)
     assert results == [3, 3], results
     assert work._executor() is not first
+
+
+_EXIT_AFTER_THREADS_KILLED = """
+import ctypes, functools, operator, sys, threading
+sys.path.insert(0, {root!r})
+from callbacks import limits
+
+if __name__ == "__main__":
+    before = set(threading._active)
+    work = limits.HeavyWork()
+    assert work.nice(functools.partial(operator.add, 1, 2)) == 3
+    # What dash's test runner does when it stops an app: SystemExit in every new thread.
+    stop = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    for ident in set(threading._active) - before:
+        stop(ctypes.c_long(ident), ctypes.py_object(SystemExit))
+    print("done", flush=True)
+"""
+
+
+def test_a_process_whose_pool_thread_was_stopped_still_exits(tmp_path: Any) -> None:
+    """The suite's own process hung at exit after every test had passed (CI timed out):
+    the pool's manager thread had been stopped, so nobody told the helper to end and
+    multiprocessing waited for it forever. The process must end, and promptly."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "exit_after_kill.py"
+    script.write_text(_EXIT_AFTER_THREADS_KILLED.format(root=str(Path(__file__).parents[1])))
+    try:
+        done = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process did not exit within 60 s: its helper process was never ended")
+    assert done.returncode == 0, done.stderr
+    assert "done" in done.stdout
