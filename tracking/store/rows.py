@@ -1,0 +1,98 @@
+"""What the store hands back: plain frozen records, numpy arrays for points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tracking.records import Steps, Values
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Points of one metric in step order.
+
+    ``exact`` is true when these are every stored point of the range asked for; false when
+    the range held more than was asked for and these are each bucket's extremes (see
+    ``tracking.store.downsample``).
+    """
+
+    step: Steps
+    value: Values
+    exact: bool
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    @staticmethod
+    def empty() -> Curve:
+        return Curve(np.empty(0, np.int64), np.empty(0, np.float64), True)
+
+
+@dataclass(frozen=True)
+class Added:
+    """What ``Store.add`` did with one series' points; the three add up to its length.
+
+    ``new``: a step the series did not have. ``same``: the value it already had (NaN equals
+    NaN), nothing written. ``replaced``: a different value; the point it replaced (stored
+    before, or earlier in the same series) was kept as a superseded segment.
+    """
+
+    new: int = 0
+    same: int = 0
+    replaced: int = 0
+
+    def __add__(self, other: Added) -> Added:
+        return Added(self.new + other.new, self.same + other.same, self.replaced + other.replaced)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run as the run list shows it. ``first_step``/``last_step`` span all its metrics
+    (None before any point); ``created``/``updated`` are Unix seconds."""
+
+    run_id: str
+    name: str
+    source: str
+    kind: str
+    tags: tuple[str, ...]
+    notes: str
+    status: str
+    problems: tuple[str, ...]
+    metrics: tuple[str, ...]
+    first_step: int | None
+    last_step: int | None
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """One metric of a run: how many points it holds and the steps they span."""
+
+    metric: str
+    points: int
+    first_step: int | None
+    last_step: int | None
+
+
+@dataclass(frozen=True)
+class FileState:
+    """How far the watcher has read one file: its inode and size when read, and the byte
+    offset the next read resumes at (``tracking.records.Read.position``)."""
+
+    path: str
+    inode: int
+    size: int
+    position: int
+    run_id: str
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A write token as listed: never its secret, which is not stored."""
+
+    name: str
+    created: float
+    revoked: float | None

@@ -1,0 +1,105 @@
+"""The one schema, written once for both engines (only the blob and id types differ).
+
+Tables (all times Unix seconds, float):
+
+- ``meta(key, value)``: ``schema_version``.
+- ``runs``: one row a run: ``run_id`` (primary key), ``name``, ``source`` (where it was read
+  from, or ``push``), ``kind`` (reader kind), ``tags`` / ``params`` / ``problems`` as JSON
+  text, ``notes``, ``status``, ``created``, ``updated``.
+- ``metrics``: one row per (run, metric): point count and first/last step, kept up to date
+  by every add so the run list needs no blob.
+- ``chunks``: one row per (run, metric, chunk = step // 4096): the summary (points,
+  first/last step and value, finite min/max and their steps, NaN and inf counts) and three
+  blobs, ``steps`` (uint16 offsets), ``vals`` and ``times`` (float64), little-endian. The
+  blobs come last so a read of steps and values never walks past them to the times.
+- ``superseded``: points a restart replaced, one row per segment (unique steps, int64 steps).
+- ``files``: the watcher's progress per file (inode, size, position, run).
+- ``tokens``: write tokens by name: SHA-256 of the secret, created, revoked.
+"""
+
+from __future__ import annotations
+
+VERSION = 1
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    params TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    status TEXT NOT NULL,
+    problems TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    updated DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    points BIGINT NOT NULL,
+    first_step BIGINT,
+    last_step BIGINT,
+    updated DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (run_id, metric)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    run_id TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    chunk BIGINT NOT NULL,
+    points INTEGER NOT NULL,
+    first_step BIGINT NOT NULL,
+    last_step BIGINT NOT NULL,
+    first_value DOUBLE PRECISION,
+    last_value DOUBLE PRECISION,
+    vmin DOUBLE PRECISION,
+    vmax DOUBLE PRECISION,
+    min_step BIGINT,
+    max_step BIGINT,
+    nan_count INTEGER NOT NULL,
+    inf_count INTEGER NOT NULL,
+    steps {blob} NOT NULL,
+    vals {blob} NOT NULL,
+    times {blob} NOT NULL,
+    PRIMARY KEY (run_id, metric, chunk)
+);
+CREATE TABLE IF NOT EXISTS superseded (
+    id {id},
+    run_id TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    points INTEGER NOT NULL,
+    first_step BIGINT NOT NULL,
+    last_step BIGINT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    steps {blob} NOT NULL,
+    vals {blob} NOT NULL,
+    times {blob} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS superseded_series ON superseded (run_id, metric, id);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    inode BIGINT NOT NULL,
+    size BIGINT NOT NULL,
+    position BIGINT NOT NULL,
+    run_id TEXT NOT NULL,
+    updated DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_run ON files (run_id);
+CREATE TABLE IF NOT EXISTS tokens (
+    name TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    revoked DOUBLE PRECISION
+);
+"""
+
+
+def statements(*, blob: str, id_column: str) -> list[str]:
+    """The DDL as single statements for an engine's blob type and id column."""
+    text = _TABLES.format(blob=blob, id=id_column)
+    return [s.strip() for s in text.split(";") if s.strip()]

@@ -1,0 +1,612 @@
+"""The run store: runs, their points in chunks, superseded segments, file progress, tokens.
+
+Written once against ``tracking.store.db.Db``; ``tracking.store.sqlite`` and
+``tracking.store.postgres`` supply the engines. A ``Store`` holds no per-request state: any
+thread of any gunicorn worker may call any method (each call has its own transaction).
+
+Writes: ``Store.put_run``, ``add``, ``add_read``, ``set_file_state``, ``delete_run`` each run
+in their own transaction, retried while another writer holds the lock, up to the engine's
+timeout, then ``StoreUnavailable``. Several writes that must land together go through
+``with store.transaction() as tx:`` (the same methods on ``tx``; all or nothing; not
+retried, since the block is the caller's code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+import numpy as np
+
+from tracking.records import Read, Series
+from tracking.store import chunks, downsample
+from tracking.store.chunks import CHUNK, Points
+from tracking.store.db import Db, Engine, Row
+from tracking.store.errors import BadInput, StoreBusy, TokenExists
+from tracking.store.names import check_metric, check_run_id, check_token_name
+from tracking.store.rows import Added, Curve, FileState, MetricInfo, RunInfo, TokenInfo
+
+T = TypeVar("T")
+
+#: most points one read may ask for (a chart draws a few thousand)
+MAX_POINTS = 100_000
+#: most superseded segments one call returns (the newest)
+MAX_SEGMENTS = 100
+#: chunks fetched per statement when merging (keeps SQLite's parameter count small)
+_BATCH = 500
+
+_CHUNK_COLUMNS = (
+    "run_id, metric, chunk, points, first_step, last_step, first_value, last_value, "
+    "vmin, vmax, min_step, max_step, nan_count, inf_count, steps, vals, times"
+)
+_UPSERT_CHUNK = (
+    f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES ({', '.join('?' * 17)}) "
+    "ON CONFLICT (run_id, metric, chunk) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}"
+        for c in _CHUNK_COLUMNS.split(", ")
+        if c not in ("run_id", "metric", "chunk")
+    )
+)
+
+
+def _real(value: float | None) -> float | None:
+    """A float for a REAL column: SQLite stores NaN as NULL, so NaN is written as NULL."""
+    if value is None or math.isnan(value):
+        return None
+    return value
+
+
+def _chunk_row(run_id: str, metric: str, chunk: int, points: Points) -> tuple[object, ...]:
+    s = chunks.summarise(points)
+    return (
+        run_id,
+        metric,
+        chunk,
+        s.count,
+        s.first_step,
+        s.last_step,
+        _real(s.first_value),
+        _real(s.last_value),
+        s.vmin,
+        s.vmax,
+        s.min_step,
+        s.max_step,
+        s.nan_count,
+        s.inf_count,
+        chunks.encode_offsets(chunk, points.step),
+        chunks.encode_floats(points.value),
+        chunks.encode_floats(points.time),
+    )
+
+
+def _json_list(value: Sequence[str] | None, what: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise BadInput(f"{what} must be a list of strings, got {value!r:.200}")
+    return json.dumps(list(value))
+
+
+def _json_params(value: Mapping[str, str] | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise BadInput(f"params must map text keys to text values, got {value!r:.200}")
+    return json.dumps(dict(value))
+
+
+def _text(value: str | None, what: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise BadInput(f"{what} must be text of at most {limit} characters")
+    return value
+
+
+def _int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Transaction:
+    """Writes inside one transaction (``Store.transaction``): all land or none do."""
+
+    def __init__(self, db: Db) -> None:
+        self._db = db
+        self._now = time.time()
+
+    def put_run(
+        self,
+        run_id: str,
+        *,
+        name: str | None = None,
+        source: str | None = None,
+        kind: str | None = None,
+        tags: Sequence[str] | None = None,
+        params: Mapping[str, str] | None = None,
+        notes: str | None = None,
+        status: str | None = None,
+        problems: Sequence[str] | None = None,
+    ) -> None:
+        """Create or update a run; a field left None keeps what the run had (a new run gets
+        its id as name, empty text and lists otherwise)."""
+        check_run_id(run_id)
+        fields = {
+            "name": _text(name, "name", 200),
+            "source": _text(source, "source", 4096),
+            "kind": _text(kind, "kind", 64),
+            "tags": _json_list(tags, "tags"),
+            "params": _json_params(params),
+            "notes": _text(notes, "notes", 100_000),
+            "status": _text(status, "status", 64),
+            "problems": _json_list(problems, "problems"),
+        }
+        self._ensure_run(run_id)
+        given = {k: v for k, v in fields.items() if v is not None}
+        sets = ", ".join(f"{k} = ?" for k in given)
+        self._db.run(
+            f"UPDATE runs SET {sets}{', ' if sets else ''}updated = ? WHERE run_id = ?",
+            [*given.values(), self._now, run_id],
+        )
+
+    def _ensure_run(self, run_id: str) -> None:
+        """The run's row exists and this transaction holds its lock (PostgreSQL: writers of
+        one run queue here, in one order, so two of them never deadlock)."""
+        self._db.run(
+            "INSERT INTO runs (run_id, name, source, kind, tags, params, notes, status, "
+            "problems, created, updated) VALUES (?, ?, '', '', '[]', '{}', '', '', '[]', ?, ?) "
+            "ON CONFLICT (run_id) DO NOTHING",
+            (run_id, run_id, self._now, self._now),
+        )
+        self._db.one(f"SELECT run_id FROM runs WHERE run_id = ?{self._db.for_update}", (run_id,))
+
+    def add(self, run_id: str, series: Series) -> Added:
+        """Upsert one series' points (docs/tracking.md, decision 4; ``tracking.store.chunks``)."""
+        check_run_id(run_id)
+        metric = check_metric(series.metric)
+        if not len(series):
+            return Added()
+        prepared = chunks.prepare(series)
+        self._ensure_run(run_id)
+        parts = chunks.split(prepared.final)
+        stored = self._load(run_id, metric, [c for c, _ in parts])
+        rows: list[tuple[object, ...]] = []
+        old: list[Points] = []
+        new = same = replaced = 0
+        for chunk, points in parts:
+            merged = chunks.merge(stored.get(chunk), points)
+            new += merged.new
+            same += merged.same
+            replaced += merged.replaced
+            if merged.points is not None:
+                rows.append(_chunk_row(run_id, metric, chunk, merged.points))
+            if len(merged.replaced_old):
+                old.append(merged.replaced_old)
+        if rows:
+            self._db.many(_UPSERT_CHUNK, rows)
+        segments = chunks.segments(Points.concat(old), prepared.superseded)
+        if segments:
+            self._db.many(
+                "INSERT INTO superseded (run_id, metric, points, first_step, last_step, "
+                "created, steps, vals, times) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        metric,
+                        len(seg),
+                        int(seg.step[0]),
+                        int(seg.step[-1]),
+                        self._now,
+                        chunks.encode_steps(seg.step),
+                        chunks.encode_floats(seg.value),
+                        chunks.encode_floats(seg.time),
+                    )
+                    for seg in segments
+                ],
+            )
+        added = Added(
+            new=new,
+            same=same + prepared.same,
+            replaced=replaced + len(prepared.superseded),
+        )
+        if added.new or added.replaced:
+            self._count(run_id, metric, prepared.final, new)
+        return added
+
+    def _load(self, run_id: str, metric: str, ids: list[int]) -> dict[int, Points]:
+        """The stored points of the chunks ``ids`` that exist."""
+        found: dict[int, Points] = {}
+        for i in range(0, len(ids), _BATCH):
+            batch = ids[i : i + _BATCH]
+            for chunk, steps, vals, times in self._db.all(
+                "SELECT chunk, steps, vals, times FROM chunks WHERE run_id = ? AND metric = ? "
+                f"AND chunk IN ({', '.join('?' * len(batch))})",
+                [run_id, metric, *batch],
+            ):
+                found[int(chunk)] = Points(
+                    chunks.decode_offsets(int(chunk), bytes(steps)),
+                    chunks.decode_floats(bytes(vals)),
+                    chunks.decode_floats(bytes(times)),
+                )
+        return found
+
+    def _count(self, run_id: str, metric: str, final: Points, new: int) -> None:
+        row = self._db.one(
+            "SELECT points, first_step, last_step FROM metrics WHERE run_id = ? AND metric = ?",
+            (run_id, metric),
+        )
+        first, last = int(final.step[0]), int(final.step[-1])
+        if row is None:
+            self._db.run(
+                "INSERT INTO metrics (run_id, metric, points, first_step, last_step, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, metric, new, first, last, self._now),
+            )
+        else:
+            self._db.run(
+                "UPDATE metrics SET points = ?, first_step = ?, last_step = ?, updated = ? "
+                "WHERE run_id = ? AND metric = ?",
+                (
+                    int(row[0]) + new,
+                    min(first, int(row[1])),
+                    max(last, int(row[2])),
+                    self._now,
+                    run_id,
+                    metric,
+                ),
+            )
+        self._db.run("UPDATE runs SET updated = ? WHERE run_id = ?", (self._now, run_id))
+
+    def set_file_state(self, path: str, inode: int, size: int, position: int, run_id: str) -> None:
+        """Record how far the watcher read ``path`` (commit it with that read's points)."""
+        check_run_id(run_id)
+        for what, number in (("inode", inode), ("size", size), ("position", position)):
+            if not isinstance(number, int) or number < 0:
+                raise BadInput(f"file {what} must be a whole number >= 0, got {number!r}")
+        self._db.run(
+            "INSERT INTO files (path, inode, size, position, run_id, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, "
+            "size = excluded.size, position = excluded.position, run_id = excluded.run_id, "
+            "updated = excluded.updated",
+            (path, inode, size, position, run_id, self._now),
+        )
+
+    def add_read(self, run_id: str, read: Read, file_state: FileState | None = None) -> Added:
+        """Every series of ``read``, and the file's new state, in this transaction."""
+        total = Added()
+        for series in read.series:
+            total += self.add(run_id, series)
+        if file_state is not None:
+            self.set_file_state(
+                file_state.path,
+                file_state.inode,
+                file_state.size,
+                file_state.position,
+                file_state.run_id,
+            )
+        return total
+
+    def delete_run(self, run_id: str) -> bool:
+        """Remove the run, its points, superseded segments and file states. A run whose
+        files are still watched is read again from the start on the watcher's next pass."""
+        check_run_id(run_id)
+        for table in ("chunks", "superseded", "metrics", "files"):
+            self._db.run(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+        return self._db.run("DELETE FROM runs WHERE run_id = ?", (run_id,)) > 0
+
+
+class Store:
+    """The run store on one engine (``tracking.store.open`` makes one from a URL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def url(self) -> str:
+        """Where the data is (a PostgreSQL password is never shown)."""
+        return self._engine.display
+
+    def close(self) -> None:
+        self._engine.close()
+
+    # -- writes ------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Several writes that land together or not at all; waits up to the engine's timeout
+        for the write lock, then ``StoreUnavailable``."""
+        with self._engine.write(self._engine.timeout) as db:
+            yield Transaction(db)
+
+    def _write(self, work: Callable[[Transaction], T]) -> T:
+        """Run ``work`` in its own transaction, again while another writer holds the lock."""
+        deadline = time.monotonic() + self._engine.timeout
+        attempt = 0
+        while True:
+            try:
+                with self._engine.write(deadline - time.monotonic()) as db:
+                    return work(Transaction(db))
+            except StoreBusy:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(0.005 * 2**attempt, 0.1, max(deadline - time.monotonic(), 0)))
+                attempt += 1
+
+    def put_run(
+        self,
+        run_id: str,
+        *,
+        name: str | None = None,
+        source: str | None = None,
+        kind: str | None = None,
+        tags: Sequence[str] | None = None,
+        params: Mapping[str, str] | None = None,
+        notes: str | None = None,
+        status: str | None = None,
+        problems: Sequence[str] | None = None,
+    ) -> None:
+        """See ``Transaction.put_run``."""
+        check_run_id(run_id)
+        self._write(
+            lambda tx: tx.put_run(
+                run_id,
+                name=name,
+                source=source,
+                kind=kind,
+                tags=tags,
+                params=params,
+                notes=notes,
+                status=status,
+                problems=problems,
+            )
+        )
+
+    def add(self, run_id: str, series: Series) -> Added:
+        """See ``Transaction.add``."""
+        check_run_id(run_id)
+        check_metric(series.metric)
+        return self._write(lambda tx: tx.add(run_id, series))
+
+    def add_read(self, run_id: str, read: Read, file_state: FileState | None = None) -> Added:
+        """A read's points and the file's new state, atomically (see ``Transaction``)."""
+        check_run_id(run_id)
+        return self._write(lambda tx: tx.add_read(run_id, read, file_state))
+
+    def set_file_state(self, path: str, inode: int, size: int, position: int, run_id: str) -> None:
+        self._write(lambda tx: tx.set_file_state(path, inode, size, position, run_id))
+
+    def delete_run(self, run_id: str) -> bool:
+        """See ``Transaction.delete_run``; False when there was no such run."""
+        check_run_id(run_id)
+        return self._write(lambda tx: tx.delete_run(run_id))
+
+    # -- reads -------------------------------------------------------------------------
+
+    def runs(self) -> list[RunInfo]:
+        """Every run, most recently updated first."""
+        with self._engine.read() as db:
+            rows = db.all(
+                "SELECT run_id, name, source, kind, tags, notes, status, problems, created, "
+                "updated FROM runs ORDER BY updated DESC, run_id"
+            )
+            metric_rows = db.all(
+                "SELECT run_id, metric, first_step, last_step FROM metrics ORDER BY run_id, metric"
+            )
+        by_run: dict[str, list[Row]] = {}
+        for row in metric_rows:
+            by_run.setdefault(row[0], []).append(row)
+        return [self._run_info(row, by_run.get(row[0], [])) for row in rows]
+
+    def run(self, run_id: str) -> RunInfo | None:
+        """One run, or None."""
+        check_run_id(run_id)
+        with self._engine.read() as db:
+            row = db.one(
+                "SELECT run_id, name, source, kind, tags, notes, status, problems, created, "
+                "updated FROM runs WHERE run_id = ?",
+                (run_id,),
+            )
+            metric_rows = db.all(
+                "SELECT run_id, metric, first_step, last_step FROM metrics WHERE run_id = ? "
+                "ORDER BY metric",
+                (run_id,),
+            )
+        return None if row is None else self._run_info(row, metric_rows)
+
+    @staticmethod
+    def _run_info(row: Row, metric_rows: list[Row]) -> RunInfo:
+        firsts = [int(r[2]) for r in metric_rows if r[2] is not None]
+        lasts = [int(r[3]) for r in metric_rows if r[3] is not None]
+        return RunInfo(
+            run_id=row[0],
+            name=row[1],
+            source=row[2],
+            kind=row[3],
+            tags=tuple(json.loads(row[4])),
+            notes=row[5],
+            status=row[6],
+            problems=tuple(json.loads(row[7])),
+            metrics=tuple(r[1] for r in metric_rows),
+            first_step=min(firsts) if firsts else None,
+            last_step=max(lasts) if lasts else None,
+            created=float(row[8]),
+            updated=float(row[9]),
+        )
+
+    def params(self, run_id: str) -> dict[str, str]:
+        """The run's recorded settings (empty for an unknown run)."""
+        check_run_id(run_id)
+        with self._engine.read() as db:
+            row = db.one("SELECT params FROM runs WHERE run_id = ?", (run_id,))
+        return {} if row is None else dict(json.loads(row[0]))
+
+    def metrics(self, run_id: str) -> list[MetricInfo]:
+        """The run's metrics by name, with their point counts and step spans."""
+        check_run_id(run_id)
+        with self._engine.read() as db:
+            rows = db.all(
+                "SELECT metric, points, first_step, last_step FROM metrics WHERE run_id = ? "
+                "ORDER BY metric",
+                (run_id,),
+            )
+        return [
+            MetricInfo(
+                r[0],
+                int(r[1]),
+                None if r[2] is None else int(r[2]),
+                None if r[3] is None else int(r[3]),
+            )
+            for r in rows
+        ]
+
+    def series(
+        self,
+        run_id: str,
+        metric: str,
+        start: int | None = None,
+        stop: int | None = None,
+        points: int = 4000,
+    ) -> Curve:
+        """Points with ``start <= step <= stop`` (either end open when None): every one when
+        there are at most ``points``, else each bucket's extremes (``downsample.reduce``)."""
+        check_run_id(run_id)
+        check_metric(metric)
+        for what, bound in (("start", start), ("stop", stop)):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+                raise BadInput(f"{what} must be a whole number or omitted, got {bound!r}")
+        if start is not None and stop is not None and start > stop:
+            raise BadInput(f"start ({start}) is after stop ({stop})")
+        if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= MAX_POINTS:
+            raise BadInput(f"points must be a whole number from 2 to {MAX_POINTS}, got {points!r}")
+        where = "run_id = ? AND metric = ?"
+        args: list[object] = [run_id, metric]
+        if start is not None:
+            where += " AND chunk >= ?"
+            args.append(start // CHUNK)
+        if stop is not None:
+            where += " AND chunk <= ?"
+            args.append(stop // CHUNK)
+        with self._engine.read() as db:
+            rows = db.all(
+                f"SELECT chunk, points, steps, vals FROM chunks WHERE {where} ORDER BY chunk", args
+            )
+        if not rows:
+            return Curve.empty()
+        counts = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        bases = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)) * CHUNK
+        step = np.frombuffer(b"".join(r[2] for r in rows), dtype="<u2").astype(np.int64)
+        step += np.repeat(bases, counts)
+        value = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f8").astype(np.float64)
+        lo = 0 if start is None else int(np.searchsorted(step, start, side="left"))
+        hi = len(step) if stop is None else int(np.searchsorted(step, stop, side="right"))
+        return downsample.reduce(step[lo:hi], value[lo:hi], points)
+
+    def since(self, run_id: str, metric: str, after_step: int, points: int = 4000) -> Curve:
+        """The points after ``after_step`` (a live chart's newest points): ``series`` from
+        ``after_step + 1`` on, so a chart far behind gets buckets, not everything."""
+        if isinstance(after_step, bool) or not isinstance(after_step, int):
+            raise BadInput(f"after_step must be a whole number, got {after_step!r}")
+        return self.series(run_id, metric, start=after_step + 1, points=points)
+
+    def superseded(
+        self, run_id: str, metric: str, points: int = 4000, limit: int = MAX_SEGMENTS
+    ) -> list[Curve]:
+        """The segments restarts replaced, oldest first (at most the newest ``limit``),
+        each reduced to ``points`` like ``series``."""
+        check_run_id(run_id)
+        check_metric(metric)
+        if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= MAX_POINTS:
+            raise BadInput(f"points must be a whole number from 2 to {MAX_POINTS}, got {points!r}")
+        if not 1 <= limit <= MAX_SEGMENTS:
+            raise BadInput(f"limit must be from 1 to {MAX_SEGMENTS}, got {limit!r}")
+        with self._engine.read() as db:
+            rows = db.all(
+                "SELECT steps, vals FROM superseded WHERE run_id = ? AND metric = ? "
+                "ORDER BY id DESC LIMIT ?",
+                (run_id, metric, limit),
+            )
+        return [
+            downsample.reduce(
+                chunks.decode_steps(bytes(steps)), chunks.decode_floats(bytes(vals)), points
+            )
+            for steps, vals in reversed(rows)
+        ]
+
+    def file_state(self, path: str) -> FileState | None:
+        """How far the watcher read ``path``, or None if it never did."""
+        with self._engine.read() as db:
+            row = db.one(
+                "SELECT path, inode, size, position, run_id FROM files WHERE path = ?", (path,)
+            )
+        if row is None:
+            return None
+        return FileState(row[0], int(row[1]), int(row[2]), int(row[3]), row[4])
+
+    # -- tokens ------------------------------------------------------------------------
+
+    def create_token(self, name: str) -> str:
+        """A new write token's secret, shown once: only its SHA-256 is stored. A revoked
+        name may be reused; a live one may not (``TokenExists``)."""
+        check_token_name(name)
+        secret = secrets.token_urlsafe(32)
+
+        def work(tx: Transaction) -> None:
+            db = tx._db
+            row = db.one(f"SELECT revoked FROM tokens WHERE name = ?{db.for_update}", (name,))
+            if row is not None and row[0] is None:
+                raise TokenExists(f"a token named {name!r} exists; revoke it first")
+            db.run(
+                "INSERT INTO tokens (name, sha256, created, revoked) VALUES (?, ?, ?, NULL) "
+                "ON CONFLICT (name) DO UPDATE SET sha256 = excluded.sha256, "
+                "created = excluded.created, revoked = NULL",
+                (name, _hash(secret), time.time()),
+            )
+
+        self._write(work)
+        return secret
+
+    def check_token(self, secret: str) -> str | None:
+        """The name of the live token whose secret this is, or None. Compares against every
+        live token in constant time each, so timing tells nothing about near misses."""
+        if not isinstance(secret, str) or not 0 < len(secret) <= 256:
+            return None
+        digest = _hash(secret)
+        with self._engine.read() as db:
+            rows = db.all("SELECT name, sha256 FROM tokens WHERE revoked IS NULL")
+        found = None
+        for name, stored in rows:
+            if hmac.compare_digest(digest, stored):
+                found = name
+        return found
+
+    def revoke_token(self, name: str) -> bool:
+        """Revoke a live token; False when there is none by that name."""
+        check_token_name(name)
+        return self._write(
+            lambda tx: (
+                tx._db.run(
+                    "UPDATE tokens SET revoked = ? WHERE name = ? AND revoked IS NULL",
+                    (time.time(), name),
+                )
+                > 0
+            )
+        )
+
+    def tokens(self) -> list[TokenInfo]:
+        """Every token's name, creation and revocation time; never a secret."""
+        with self._engine.read() as db:
+            rows = db.all("SELECT name, created, revoked FROM tokens ORDER BY name")
+        return [TokenInfo(r[0], float(r[1]), None if r[2] is None else float(r[2])) for r in rows]
