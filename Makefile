@@ -10,8 +10,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
-# Debian packages the browser and deploy tests need (chromium's driver is its own package).
-APT_PACKAGES := chromium chromium-driver nginx
+# Debian packages the browser and deploy tests need (chromium's driver is its own package);
+# postgresql: the run store's tests start a throwaway server (tracking/store/pgtest.py).
+APT_PACKAGES := chromium chromium-driver nginx postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help run test lint bench load serve screenshot install system-deps clean
@@ -63,11 +64,12 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-system-deps:  ## apt-get install chromium, chromium-driver and nginx if any is missing
+system-deps:  ## apt-get install chromium, chromium-driver, nginx and postgresql if any is missing
 	@missing=(); \
 	command -v chromium >/dev/null || missing+=(chromium); \
 	command -v chromedriver >/dev/null || missing+=(chromium-driver); \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx); \
+	compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql); \
 	if [ $${#missing[@]} -gt 0 ]; then \
 		echo "installing $${missing[*]} with apt-get"; \
 		$(SUDO) apt-get update -qq; \

@@ -9,10 +9,11 @@ import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 
 from tracking import store as store_module
@@ -27,6 +28,7 @@ from tracking.store import (
     Store,
     StoreUnavailable,
     TokenExists,
+    pgtest,
 )
 from tracking.store.chunks import CHUNK
 
@@ -342,3 +344,41 @@ def test_a_sqlite_file_gone_is_unavailable_not_recreated(tmp_path: Path) -> None
     with pytest.raises(StoreUnavailable, match="cannot be opened"):
         store.runs()
     assert not path.exists()
+
+
+def test_a_postgresql_server_not_there_is_unavailable(free_port: Callable[[], int]) -> None:
+    with pytest.raises(StoreUnavailable, match="cannot be reached"):
+        store_module.open(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres?timeout=1")
+
+
+def test_a_lost_postgresql_connection_is_unavailable_once_then_made_again(
+    pg_cluster: pgtest.Cluster,
+) -> None:
+    store = store_module.open(pg_cluster.fresh_schema("lost_connection"))
+    store.add("run-1", series("loss", [1], [1.0]))
+    with psycopg.connect(pg_cluster.url, autocommit=True) as admin:  # as a server restart would
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'llm-dashboard-store'"
+        )
+    with pytest.raises(StoreUnavailable, match="cannot be reached"):
+        store.add("run-1", series("loss", [2], [1.0]))
+    assert store.add("run-1", series("loss", [2], [1.0])) == Added(new=1)
+    store.close()
+
+
+def test_a_postgresql_run_locked_past_the_timeout_is_unavailable(
+    pg_cluster: pgtest.Cluster,
+) -> None:
+    url = pg_cluster.fresh_schema("locked")
+    store = store_module.open(f"{url}&timeout=0.5")
+    store.put_run("run-1")
+    with psycopg.connect(url) as holder:  # another writer holding the run's row
+        holder.execute("SELECT * FROM runs WHERE run_id = 'run-1' FOR UPDATE")
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match=r"locked by another writer.*0\.5 s"):
+            store.add("run-1", series("loss", [1], [1.0]))
+        assert time.monotonic() - started >= 0.5
+        holder.rollback()
+    assert store.add("run-1", series("loss", [1], [1.0])) == Added(new=1)
+    store.close()
