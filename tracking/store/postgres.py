@@ -89,9 +89,16 @@ class PostgresEngine:
                 (str(schema.VERSION),),
             )
             if new:  # tables just made: no compression for the blobs (see above)
-                for table in ("chunks", "superseded"):
-                    for column in ("steps", "vals", "times"):
-                        db.run(f"ALTER TABLE {table} ALTER COLUMN {column} SET STORAGE EXTERNAL")
+                for table, column in (
+                    ("chunks", "blocks"),
+                    ("chunks", "steps"),
+                    ("chunks", "vals"),
+                    ("chunks", "times"),
+                    ("superseded", "steps"),
+                    ("superseded", "vals"),
+                    ("superseded", "times"),
+                ):
+                    db.run(f"ALTER TABLE {table} ALTER COLUMN {column} SET STORAGE EXTERNAL")
             row = db.one("SELECT value FROM meta WHERE key = 'schema_version'")
         version = None if row is None else row[0]
         if version != str(schema.VERSION):
