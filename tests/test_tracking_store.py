@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -414,3 +415,32 @@ def test_a_postgresql_run_locked_past_the_timeout_is_unavailable(
         holder.rollback()
     assert store.add("run-1", series("loss", [1], [1.0])) == Added(new=1)
     store.close()
+
+
+def test_a_full_disk_is_unavailable_and_what_was_stored_stays(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"a 1 MB tmpfs to fill needs root: mount said {mounted.stderr.strip()!r}")
+    try:
+        store = store_module.open(f"sqlite:///{small}/runs.sqlite3")
+        store.add("run-1", series("loss", range(1000), np.arange(1000.0)))
+        rng = np.random.default_rng(1)
+        with pytest.raises(StoreUnavailable, match=r"disk holding the run store .* is full"):
+            for k in range(1, 50):
+                store.add(
+                    "run-1",
+                    series("loss", range(k * 10**6, k * 10**6 + 20_000), rng.random(20_000)),
+                )
+        curve = store.series("run-1", "loss", points=100_000)
+        (info,) = store.metrics("run-1")
+        assert info.points == len(curve)  # the failed add left nothing half-written
+        np.testing.assert_array_equal(curve.value[:1000], np.arange(1000.0))
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
