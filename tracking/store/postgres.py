@@ -119,7 +119,8 @@ class PostgresEngine:
                     connect_timeout=max(1, round(self.timeout)),
                     application_name="llm-dashboard-store",
                 )
-                conn.execute(f"SET lock_timeout = {int(self.timeout * 1000)}")
+                # 0 would mean "wait forever": the shortest wait is 1 ms
+                conn.execute(f"SET lock_timeout = {max(1, int(self.timeout * 1000))}")
             except psycopg.Error as exc:
                 raise self._unavailable(exc) from exc
             self._local.conn = conn
