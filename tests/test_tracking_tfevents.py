@@ -105,14 +105,15 @@ def test_tensor_scalars_agree_with_tensorboard(tmp_path: Path, form: str) -> Non
 
 
 def test_events_with_several_values_and_histograms_agree_with_tensorboard(tmp_path: Path) -> None:
-    """TF1's merged summaries put several values in one event; histograms are not scalars."""
+    """TF1's merged summaries put several values in one event; here tag ``a`` is alone in
+    even steps' events (the fast path) and merged with others in odd steps' (the full
+    decoder), and its points must still come out in file order. Histograms are not scalars."""
     summaries = []
-    for step in range(50):
-        values = [
-            Summary.Value(tag="a", simple_value=step * 0.5),
-            Summary.Value(tag="b", simple_value=-step * 1.0),
-            Summary.Value(tag="c", simple_value=float(step % 3)),
-        ]
+    for step in range(60):
+        values = [Summary.Value(tag="a", simple_value=step * 0.5)]
+        if step % 2:
+            values.append(Summary.Value(tag="b", simple_value=-step * 1.0))
+            values.append(Summary.Value(tag="c", simple_value=float(step % 3)))
         summaries.append((step, Summary(value=values)))
     path = write_summaries(tmp_path, summaries)
     writer = SummaryWriter(str(tmp_path), filename_suffix=".hist")
@@ -120,7 +121,8 @@ def test_events_with_several_values_and_histograms_agree_with_tensorboard(tmp_pa
         writer.add_histogram("weights", np.arange(10.0) * step, step)
         writer.add_scalar("a_after_hist", float(step), step)
     writer.close()
-    assert_agrees_with_tensorboard(path)
+    result = assert_agrees_with_tensorboard(path)
+    assert result.series[0].step.tolist() == list(range(60))
     hist = tfevents.read(next(tmp_path.glob("*.hist")))
     assert [s.metric for s in hist.series] == ["a_after_hist"]
     assert hist.problems == []
@@ -394,6 +396,54 @@ def test_a_record_that_is_not_an_event_is_named(tmp_path: Path) -> None:
         "(field 1 runs past the end of its message); skipped"
     ]
     assert result.position == path.stat().st_size
+
+
+def framed(data: bytes) -> bytes:
+    return header(len(data)) + data + struct.pack("<I", crc32c.masked_crc32c(data))
+
+
+def test_crc_valid_junk_records_are_named_never_raised(tmp_path: Path) -> None:
+    """Records whose CRCs match but whose bytes are random (half of them start like an
+    Event, so they reach the fast path too): each is read or named, nothing raises."""
+    rng = np.random.default_rng(11)
+    path = tmp_path / "events.out.tfevents.junk"
+    good = framed(bytes.fromhex("09") + struct.pack("<d", 1.7e9) + bytes.fromhex("1001"))
+    with open(path, "wb") as out:
+        for i in range(400):
+            junk = rng.integers(0, 256, int(rng.integers(0, 60)), dtype=np.uint8).tobytes()
+            out.write(framed((b"\x09" + junk) if i % 2 else junk))
+            out.write(good)
+    result = tfevents.read(path)
+    assert result.position == path.stat().st_size
+    assert all("record is not a valid Event" in p for p in result.problems[:-1])
+    assert len(result.problems) == tfrecord.MAX_PROBLEMS + 1  # the rest counted, not listed
+    assert result.problems[-1].endswith("more problems not listed")
+
+
+def test_random_damage_never_raises_and_never_invents_points(tmp_path: Path) -> None:
+    path = write_scalars(tmp_path, [(s, {"loss": s / 7, "lr": 1e-3}) for s in range(60)])
+    data = path.read_bytes()
+    truth = {
+        (t, st, v)
+        for t, (steps, values, _) in as_dict(tfevents.read(path)).items()
+        for st, v in zip(steps, values, strict=True)
+    }
+    rng = np.random.default_rng(5)
+    damaged = tmp_path / "damaged" / path.name
+    damaged.parent.mkdir()
+    for _ in range(60):
+        copy = bytearray(data[: int(rng.integers(len(data) // 2, len(data) + 1))])
+        for at in rng.integers(0, len(copy), int(rng.integers(1, 4))).tolist():
+            copy[at] = int(rng.integers(0, 256))
+        damaged.write_bytes(bytes(copy))
+        result = tfevents.read(damaged)
+        assert 0 <= result.position <= len(copy)
+        got = {
+            (t, st, v)
+            for t, (steps, values, _) in as_dict(result).items()
+            for st, v in zip(steps, values, strict=True)
+        }
+        assert got <= truth
 
 
 def test_a_position_past_the_end_is_a_problem_not_an_error(tmp_path: Path) -> None:

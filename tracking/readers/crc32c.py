@@ -239,7 +239,7 @@ def crc32c_many(buf: Bytes, starts: I64, lengths: I64) -> U32:
 def mask_many(crc: U32) -> U32:
     """TFRecord's masked CRC: rotate right by 15 bits and add a constant (mod 2**32)."""
     c = crc.astype(np.uint32)
-    return ((c >> 15) | (c << 17)) + np.uint32(MASK_DELTA)
+    return (((c >> 15) | (c << 17)) + np.uint32(MASK_DELTA)).astype(np.uint32, copy=False)
 
 
 def crc32c(data: bytes) -> int:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -44,7 +44,6 @@ from tracking.readers.protowire import (
     Buffer,
     WireError,
     fields,
-    packed_varints,
     read_varint,
     signed64,
 )
@@ -155,17 +154,21 @@ def _plugin_name(data: Buffer, start: int, end: int) -> str:
 
 @dataclass
 class _Tensor:
+    """What a scalar or a text needs from a ``TensorProto``, read in one pass over its
+    fields without materialising its values: the first fixed-width value and how many
+    there are, the first varint value, and where the strings are."""
+
     dtype: int = 0
     elements: int = 1
     content: tuple[int, int] | None = None
-    fixed: list[tuple[int, int, str]] | None = None  # (start, end, dtype) of fixed-width vals
-    varints: list[int] | None = None
-    strings: list[bytes] | None = None
+    first_fixed: tuple[int, int, str] | None = None  # (start, end, numpy dtype)
+    fixed_count: int = 0
+    first_varint: int | None = None
+    strings: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _read_tensor(data: Buffer, start: int, end: int) -> _Tensor:
-    t = _Tensor(fixed=[], varints=[], strings=[])
-    assert t.fixed is not None and t.varints is not None and t.strings is not None
+    t = _Tensor()
     for number, wire_type, a, b in fields(data, start, end):
         if number == 1 and wire_type == VARINT:
             t.dtype = a
@@ -173,17 +176,20 @@ def _read_tensor(data: Buffer, start: int, end: int) -> _Tensor:
             t.elements = _elements(data, a, b)
         elif number == 4 and wire_type == LEN:
             t.content = (a, b)
-        elif number == 5 and wire_type in (LEN, I32):
-            t.fixed.extend((i, i + 4, "<f4") for i in range(a, b - 3, 4))
-        elif number == 6 and wire_type in (LEN, I64):
-            t.fixed.extend((i, i + 8, "<f8") for i in range(a, b - 7, 8))
+        elif number in (5, 6) and wire_type in (LEN, I32, I64):
+            width, np_dtype = (4, "<f4") if number == 5 else (8, "<f8")
+            if wire_type != LEN and b - a != width:
+                raise WireError(f"field {number} has the wrong width")
+            if b - a >= width and t.first_fixed is None:
+                t.first_fixed = (a, a + width, np_dtype)
+            t.fixed_count += (b - a) // width
         elif number in (7, 10, 11, 13, 16, 17):
-            if wire_type == LEN:
-                t.varints.extend(packed_varints(data, a, b))
-            elif wire_type == VARINT:
-                t.varints.append(a)
+            if wire_type == LEN and b > a and t.first_varint is None:
+                t.first_varint = read_varint(data, a, b)[0]
+            elif wire_type == VARINT and t.first_varint is None:
+                t.first_varint = a
         elif number == 8 and wire_type == LEN:
-            t.strings.append(bytes(data[a:b]))
+            t.strings.append((a, b))
     return t
 
 
@@ -213,11 +219,12 @@ def _tensor_value(
     text_tags: set[str] | frozenset[str],
 ) -> Value:
     t = _read_tensor(data, *span)
-    assert t.fixed is not None and t.varints is not None and t.strings is not None
     if t.dtype == DT_STRING:
         is_text = plugin == TEXT_PLUGIN or tag in text_tags or tag.endswith(TEXT_SUFFIX)
         if is_text and (plugin in ("", TEXT_PLUGIN)):
-            text = "\n".join(s.decode("utf-8", errors="replace") for s in t.strings)
+            text = "\n".join(
+                bytes(data[a:b]).decode("utf-8", errors="replace") for a, b in t.strings
+            )
             return Value(tag, "text", text=text, plugin=plugin, start=start)
         return Value(tag, "other", plugin=plugin, start=start)
     np_dtype = NUMERIC.get(t.dtype)
@@ -229,15 +236,14 @@ def _tensor_value(
             return Value(tag, "other", plugin=plugin, start=start)
         number = float(decode_fixed(bytes(data[a:b]), np_dtype))
         return Value(tag, "scalar", number, plugin=plugin, start=start, span=(a, b), dtype=np_dtype)
-    if t.fixed:
-        a, b, fixed_dtype = t.fixed[0]
+    if t.first_fixed is not None:
+        a, b, fixed_dtype = t.first_fixed
         number = float(decode_fixed(bytes(data[a:b]), fixed_dtype))
-        span = (a, b) if len(t.fixed) == 1 else None
-        return Value(
-            tag, "scalar", number, plugin=plugin, start=start, span=span, dtype=fixed_dtype
-        )
-    if t.varints:
-        return Value(tag, "scalar", _from_varint(t.varints[0], t.dtype), plugin=plugin, start=start)
+        one = (a, b) if t.fixed_count == 1 else None
+        return Value(tag, "scalar", number, plugin=plugin, start=start, span=one, dtype=fixed_dtype)
+    if t.first_varint is not None:
+        number = _from_varint(t.first_varint, t.dtype)
+        return Value(tag, "scalar", number, plugin=plugin, start=start)
     # No values at all: TensorFlow reads an empty value list as zeros.
     return Value(tag, "scalar", 0.0, plugin=plugin, start=start)
 

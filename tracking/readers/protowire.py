@@ -80,15 +80,6 @@ def fields(data: Buffer, pos: int, end: int) -> Iterator[tuple[int, int, int, in
         pos = stop
 
 
-def packed_varints(data: Buffer, pos: int, end: int) -> list[int]:
-    """The unsigned varints of a packed repeated field."""
-    out = []
-    while pos < end:
-        value, pos = read_varint(data, pos, end)
-        out.append(value)
-    return out
-
-
 def varint_many(
     buf: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:

@@ -42,12 +42,13 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 
 from tracking.readers.eventproto import WireError, decode_event, decode_value
 from tracking.readers.protowire import varint_many
@@ -287,8 +288,8 @@ def _decode_chunk(chunk: Chunk, found: _Found, problems: Problems) -> None:
             elif taken.size < members.size:
                 slow.append(np.setdiff1d(members, taken, assume_unique=True))
     per_tag: dict[str, list[tuple[I64, I64, F64, F64]]] = {}
-    for tag, parts in fast.items():
-        for idx, values in parts:
+    for tag, fast_parts in fast.items():
+        for idx, values in fast_parts:
             per_tag.setdefault(tag, []).append((idx, ev.step[idx], values, ev.wall[idx]))
     _decode_slow(chunk, np.sort(np.concatenate(slow)), found, problems, per_tag)
     firsts = sorted((min(int(p[0][0]) for p in parts), tag) for tag, parts in per_tag.items())
@@ -319,8 +320,8 @@ def _fast_group(
     value_at = int(ev.value[x]) - start
     try:
         value = decode_value(record, value_at, len(record))
-    except WireError:
-        return None
+    except (WireError, ValueError, struct.error):
+        return None  # the full decoder names it, record by record
     if value.kind != "scalar" or value.span is None or value.dtype is None:
         return None
     width = stop - int(ev.value[x])
@@ -338,7 +339,7 @@ def _fast_group(
     for w in range(words):
         differs |= (wide[:, w] ^ wide[0, w]) & masks[w]
     same = differs == 0
-    taken = members[same]
+    taken: I64 = members[same]
     fast.setdefault(value.tag, []).append((taken, _take_values(rows[same, lo:hi], value.dtype)))
     return taken
 
@@ -357,7 +358,7 @@ def _decode_slow(
         offset = chunk.base + start - HEADER
         try:
             event = decode_event(chunk.buf[start : start + size].tobytes(), found.text_tags)
-        except WireError as exc:
+        except (WireError, ValueError, struct.error) as exc:
             problems.add(offset, f"record is not a valid Event ({exc}); skipped")
             continue
         for value in event.values:

@@ -40,11 +40,12 @@ time. Data CRCs are checked for all of a chunk's records at once (``crc32c.py``)
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -139,13 +140,17 @@ def _u32_at(buf: Bytes, offsets: I64) -> npt.NDArray[np.uint32]:
 def header_ok(buf: Bytes, offsets: I64) -> npt.NDArray[np.bool_]:
     """Whether the length CRC of the header at each offset matches."""
     eights = np.full(len(offsets), 8, dtype=np.int64)
-    return mask_many(crc32c_many(buf, offsets, eights)) == _u32_at(buf, offsets + 8)
+    ok: npt.NDArray[np.bool_] = mask_many(crc32c_many(buf, offsets, eights)) == _u32_at(
+        buf, offsets + 8
+    )
+    return ok
 
 
 def data_ok(buf: Bytes, offsets: I64, lengths: I64) -> npt.NDArray[np.bool_]:
     """Whether the data CRC of the record at each offset matches."""
     crc = mask_many(crc32c_many(buf, offsets + HEADER, lengths))
-    return crc == _u32_at(buf, offsets + HEADER + lengths)
+    ok: npt.NDArray[np.bool_] = crc == _u32_at(buf, offsets + HEADER + lengths)
+    return ok
 
 
 def _candidates(buf: Bytes, n: int) -> tuple[I64, I64]:
@@ -222,7 +227,7 @@ def _walk(
     while p < target:
         if p + HEADER > n:
             return walked, walked_len, p, ("incomplete", HEADER)
-        (length,) = unpack(buf, p)
+        (length,) = unpack(buf.data, p)
         if length > MAX_RECORD:
             return walked, walked_len, p, ("oversized", length)
         end = p + HEADER + length + FOOTER
@@ -243,7 +248,7 @@ class RecordFile:
     skipped.
     """
 
-    file: BinaryIO
+    file: io.BufferedReader
     size: int
     position: int
     problems: Problems
@@ -337,7 +342,7 @@ class RecordFile:
             cand = np.flatnonzero(zero).astype(np.int64)
             cand = cand[header_ok(buf, cand)]
             for i in cand.tolist():
-                (length,) = _U64.unpack_from(buf, i)
+                (length,) = _U64.unpack_from(buf.data, i)
                 end = a + i + HEADER + length + FOOTER
                 if length > MAX_RECORD or end > self.size:
                     continue
