@@ -97,11 +97,23 @@ def test_simple_value_scalars_agree_with_tensorboard(tmp_path: Path) -> None:
     assert loss.value[1] == np.float32(4.0 / 2)  # the float32 that was logged, widened
 
 
-@pytest.mark.parametrize("form", ["torch_float", "torch_double", "tf2", "int64", "half"])
+@pytest.mark.parametrize(
+    "form",
+    ["torch_float", "torch_double", "tf2", "int64", "half", "int32_content", "half_content"],
+)
 def test_tensor_scalars_agree_with_tensorboard(tmp_path: Path, form: str) -> None:
     rows = [(s, {"train/loss": 2.0 + 1 / (s + 1), "train/lr": float(s % 7)}) for s in range(300)]
     result = assert_agrees_with_tensorboard(write_tensor_scalars(tmp_path, form, rows))
     assert [len(s) for s in result.series] == [300, 300]
+
+
+def test_bfloat16_scalars(tmp_path: Path) -> None:
+    """bfloat16 is the high half of a float32 (tensorboard's own loader cannot read it)."""
+    values = [1.5, -2.0, 0.0078125, math.inf]
+    rows = [(s, {"loss": values[s % 4]}) for s in range(100)]
+    result = tfevents.read(write_tensor_scalars(tmp_path, "bf16_content", rows))
+    assert result.series[0].value.tolist() == [values[s % 4] for s in range(100)]
+    assert result.problems == []
 
 
 def test_events_with_several_values_and_histograms_agree_with_tensorboard(tmp_path: Path) -> None:
@@ -315,7 +327,11 @@ def test_a_bad_data_crc_skips_that_record_and_names_it(tmp_path: Path) -> None:
     assert result.position == path.stat().st_size
 
 
-def test_a_bad_length_crc_resynchronises_at_the_next_valid_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("window", [tfrecord.RESYNC_WINDOW, 16])
+def test_a_bad_length_crc_resynchronises_at_the_next_valid_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    monkeypatch.setattr(tfrecord, "RESYNC_WINDOW", window)  # 16: the search spans windows
     path = write_scalars(tmp_path, [(s, {"loss": float(s)}) for s in range(100)])
     offsets = record_offsets(path)
     corrupt(path, offsets[41])  # the length of step 40's record

@@ -9,7 +9,9 @@ Megatron-LM); raw ``Summary`` protos give the tensor forms other writers use:
 - ``torch_double``: PyTorch's ``double_precision=True``: ``double_val``, ``DT_DOUBLE``;
 - ``tf2``: TF2's ``tf.summary.scalar``: a rank-0 ``tensor_content``, metadata on the tag's
   first record only;
-- ``int64`` and ``half``: varint-coded values (``int64_val``, ``half_val``).
+- ``int64`` and ``half``: varint-coded values (``int64_val``, ``half_val``);
+- ``int32_content``, ``half_content``, ``bf16_content``: raw ``tensor_content`` of those
+  dtypes.
 
 ``oracle()`` reads a file with the ``tensorboard`` package (the reference), keeping every
 event (size guidance 0, rewound steps not purged).
@@ -101,7 +103,21 @@ def tensor_value(form: str, tag: str, value: float, first: bool) -> Summary.Valu
         bits = int(np.array([value], dtype=np.float16).view(np.uint16)[0])
         tensor = TensorProto(dtype="DT_HALF", half_val=[bits], tensor_shape=TensorShapeProto())
         return Summary.Value(tag=tag, tensor=tensor)
+    if form in CONTENT:
+        dtype, pack = CONTENT[form]
+        tensor = TensorProto(
+            dtype=dtype, tensor_content=pack(value), tensor_shape=TensorShapeProto()
+        )
+        return Summary.Value(tag=tag, tensor=tensor)
     raise ValueError(form)
+
+
+# Raw ``tensor_content`` of other dtypes (TF writes every tensor this way).
+CONTENT = {
+    "int32_content": ("DT_INT32", lambda v: struct.pack("<i", int(v))),
+    "half_content": ("DT_HALF", lambda v: np.float16(v).tobytes()),
+    "bf16_content": ("DT_BFLOAT16", lambda v: struct.pack("<f", v)[2:]),  # the high half
+}
 
 
 def write_tensor_scalars(
