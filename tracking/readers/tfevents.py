@@ -77,13 +77,12 @@ def read(path: Path, position: int = 0, *, root: Path | None = None) -> Read:
     an OS error opening it) or a negative position; bad content becomes ``problems``.
     """
     path = Path(path)
-    if root is not None:
-        _check_under(path, root)
+    opened = path if root is None else _under(path, root)
     if position < 0:
         raise ValueError(f"position {position}: must be 0 or a position a previous read returned")
     problems = Problems(path)
     found = _Found()
-    with open(path, "rb") as file:
+    with open(opened, "rb") as file:
         size = os.fstat(file.fileno()).st_size
         if position > size:
             problems.add(
@@ -103,13 +102,16 @@ def read(path: Path, position: int = 0, *, root: Path | None = None) -> Read:
     )
 
 
-def _check_under(path: Path, root: Path) -> None:
+def _under(path: Path, root: Path) -> Path:
+    """``path`` with symlinks resolved, if that is under ``root`` (resolved too); the
+    resolved path is what gets opened, so a link swapped after the check is not followed."""
     resolved, base = path.resolve(), Path(root).resolve()
     if not resolved.is_relative_to(base):
         raise ValueError(
             f"{path} resolves to {resolved}, outside {base}: only files under the given "
             "roots are read"
         )
+    return resolved
 
 
 @dataclass
@@ -141,16 +143,20 @@ class _Found:
             return
         flat: dict[str, str] = {}
         parsed = _json_object(text)
-        if parsed is None:
+        too_deep = False
+        if parsed is not None:
+            try:
+                too_deep = _flatten(key, parsed, flat, 1)
+            except (ValueError, RecursionError):  # json.dumps of a subtree near the limit
+                flat, too_deep = {}, True
+        if not flat:
             flat[key] = text
-        else:
-            too_deep = _flatten(key, parsed, flat, 1)
-            if too_deep:
-                problems.add(
-                    offset,
-                    f"text summary {key!r}: JSON nested deeper than "
-                    f"{MAX_DEPTH} levels; deeper parts kept as JSON text",
-                )
+        if too_deep:
+            problems.add(
+                offset,
+                f"text summary {key!r}: JSON nested deeper than "
+                f"{MAX_DEPTH} levels; deeper parts kept as JSON text",
+            )
         for k, v in flat.items():
             if k not in self.params and len(self.params) >= MAX_PARAMS:
                 if not self.params_full:
