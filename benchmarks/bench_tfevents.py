@@ -11,8 +11,9 @@ runs. Then times, on the same file in the same run:
 - the ``tensorboard`` package's ``EventAccumulator`` with ``size_guidance`` 0 for scalars
   (keep everything) and ``purge_orphaned_data=False`` (keep rewound steps, as we do), once.
 
-and prints both, wall clock and process CPU time (other jobs on a shared machine inflate
-wall time more than CPU time), and their ratio. Targets (issue 14): our read in a few
+checks that both found the same points (every step, value and wall time), and prints both
+times, wall clock and process CPU time (other jobs on a shared machine inflate wall time
+more than CPU time), and their ratio. Targets (issue 14): our read in a few
 seconds, and the whole ingest (read + store, measured by the store's benchmark) <= 10 s and
 >= 10x faster than tensorboard's loader. ``--oracle-steps`` times tensorboard's loader on a
 smaller file instead (it takes minutes at 1M steps) and scales its time to ``--steps``; the
@@ -34,7 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np
+
 from tracking.readers import tfevents
+from tracking.records import Read
 
 TAGS = ("train/loss", "train/learning_rate", "train/grad_norm")
 TARGET_READ_S = 5.0  # "a few seconds"
@@ -86,20 +90,35 @@ def timed(fn: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - w0, time.process_time() - c0
 
 
-def read_ours(path: Path, steps: int) -> None:
+def read_ours(path: Path, steps: int) -> Read:
     result = tfevents.read(path)
     assert result.position == path.stat().st_size, "did not read the whole file"
     assert not result.problems, result.problems
     assert [s.metric for s in result.series] == list(TAGS)
     assert all(len(s) == steps for s in result.series), [len(s) for s in result.series]
+    return result
 
 
-def read_tensorboard(path: Path, steps: int) -> None:
+def read_tensorboard(path: Path, steps: int) -> dict[str, list[tuple[int, float, float]]]:
     from tensorboard.backend.event_processing import event_accumulator as ea
 
     acc = ea.EventAccumulator(str(path), size_guidance={ea.SCALARS: 0}, purge_orphaned_data=False)
     acc.Reload()
-    assert all(len(acc.Scalars(tag)) == steps for tag in TAGS)
+    out = {tag: [(e.step, e.value, e.wall_time) for e in acc.Scalars(tag)] for tag in TAGS}
+    assert all(len(points) == steps for points in out.values())
+    return out
+
+
+def same_points(ours: Read, theirs: dict[str, list[tuple[int, float, float]]]) -> bool:
+    for series in ours.series:
+        step, value, wall = (np.array(c) for c in zip(*theirs[series.metric], strict=True))
+        if not (
+            np.array_equal(series.step, step)
+            and np.array_equal(series.value, value, equal_nan=True)
+            and np.array_equal(series.time, wall)
+        ):
+            return False
+    return True
 
 
 def main() -> None:
@@ -130,10 +149,17 @@ def main() -> None:
 
     oracle_path = path if oracle_steps == args.steps else event_file(oracle_steps)
     print(f"tensorboard EventAccumulator on {oracle_steps:,} steps (once) ...")
-    tb_wall, tb_cpu = timed(lambda: read_tensorboard(oracle_path, oracle_steps))
+    theirs: dict[str, list[tuple[int, float, float]]] = {}
+
+    def load() -> None:
+        theirs.update(read_tensorboard(oracle_path, oracle_steps))
+
+    tb_wall, tb_cpu = timed(load)
     scale = args.steps / oracle_steps
     note = "" if scale == 1 else f" -> {tb_wall * scale:.1f} s scaled to {args.steps:,} steps"
     print(f"tensorboard EventAccumulator: {tb_wall:.1f} s wall, {tb_cpu:.1f} s CPU{note}")
+    same = same_points(read_ours(oracle_path, oracle_steps), theirs)
+    print(f"every step, value and wall time identical to tensorboard's: {'yes' if same else 'NO'}")
     ratio_wall = tb_wall * scale / ours_wall
     ratio_cpu = tb_cpu * scale / ours_cpu
     verdict = "ok" if min(ratio_wall, ratio_cpu) >= TARGET_RATIO else "UNDER"
