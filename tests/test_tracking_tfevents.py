@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import struct
 import tracemalloc
@@ -206,7 +207,10 @@ def test_megatron_arguments_each_their_own_text_and_the_last_text_wins(tmp_path:
     writer.add_text("lr", "0.0001", global_step=100)  # a restart with another LR
     writer.add_text("notes", "{not json", global_step=100)
     writer.close()
-    result = tfevents.read(next(tmp_path.glob("events.out.tfevents.*")))
+    path = next(tmp_path.glob("events.out.tfevents.*"))
+    result = tfevents.read(path)
+    _, texts = oracle(path)
+    assert texts["lr/text_summary"] == "0.0001"  # what tensorboard reads last
     assert result.params == {
         "lr": "0.0001",
         "micro_batch_size": "4",
@@ -460,6 +464,26 @@ def test_random_damage_never_raises_and_never_invents_points(tmp_path: Path) -> 
             for st, v in zip(steps, values, strict=True)
         }
         assert got <= truth
+
+
+def test_a_file_that_shrinks_while_being_read_ends_the_pass_with_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_scalars(tmp_path, [(s, {"loss": float(s)}) for s in range(300)])
+    size = path.stat().st_size
+    monkeypatch.setattr(tfrecord, "CHUNK", 4096)
+    with open(path, "rb") as file:
+        records = tfrecord.RecordFile(file, size, 0, tfrecord.Problems(path))
+        chunks = records.chunks()
+        first = next(chunks)
+        os.truncate(path, 5000)  # replaced by a shorter file after the first chunk was read
+        rest = list(chunks)
+    assert first.base == 0 and rest == []
+    assert 0 < records.position <= 4096
+    assert records.problems.result() == [
+        f"{path}: offset 5000: the file ended here while being read (it was {size} bytes "
+        "when the pass began): it shrank or was replaced; read it again from 0"
+    ]
 
 
 def test_a_position_past_the_end_is_a_problem_not_an_error(tmp_path: Path) -> None:

@@ -239,6 +239,14 @@ def _walk(
     return walked, walked_len, p, None
 
 
+class _Shrank(Exception):
+    """The file ended before the size it had when the pass began."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(at)
+        self.at = at
+
+
 @dataclass
 class RecordFile:
     """One pass over an open event file from ``position``.
@@ -262,10 +270,20 @@ class RecordFile:
         self.file.seek(offset)
         got = self.file.readinto(memoryview(raw)[:n])
         if got != n:
-            raise OSError(f"{self.problems.path}: short read at offset {offset}")
+            raise _Shrank(offset + (got or 0))
         return np.frombuffer(raw, dtype=np.uint8)
 
     def chunks(self) -> Iterator[Chunk]:
+        try:
+            yield from self._chunks()
+        except _Shrank as shrank:
+            self.problems.add(
+                shrank.at,
+                f"the file ended here while being read (it was {self.size} bytes when the "
+                "pass began): it shrank or was replaced; read it again from 0",
+            )
+
+    def _chunks(self) -> Iterator[Chunk]:
         pos = self._start
         need = HEADER
         while pos < self.size:
