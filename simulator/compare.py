@@ -23,9 +23,10 @@ Why the curves are built this way:
   run's last steps, so a caller with a step budget (``views.comparison_list.MAX_VIEW_STEPS``) can
   keep a long run's final figures without its curve.
 
-FLOPs are tokens x ``flops_per_token`` (Kaplan: 6N + 6 * n_layers * seq_len * d_model), the
-model FLOPs the compute-optimal frontier is drawn in (Hoffmann et al. 2022 count 6ND; the
-attention term adds a few per cent at these sizes).
+FLOPs are tokens x ``flops_per_token`` (6N + 12 * n_layers * seq_len * d_model, PaLM appendix
+B), the model FLOPs the compute-optimal frontier is drawn in (Hoffmann et al. 2022 count 6ND;
+the attention term adds 4-30% to 6N for the presets, the most for long sequences on small
+models).
 """
 
 from __future__ import annotations

@@ -48,9 +48,11 @@ def test_gpu_hours_land_near_the_published_runs(
 
 
 def test_calibration_point_implies_the_published_mfu() -> None:
+    # 184,320 GPU-hours for 2.0T tokens is 3,014 tokens/s/GPU: 45.3% MFU counting attention as
+    # 12 * layers * seq * d_model (PaLM appendix B), 42.2% with Kaplan's 6 * layers * seq * d.
     est = sim.estimate(sim.preset("llama-2-7b"))
     assert est.tokens == 2.0e12
-    assert est.mfu == pytest.approx(0.422, abs=0.01)
+    assert est.mfu == pytest.approx(0.453, abs=0.01)
     assert est.fits
 
 

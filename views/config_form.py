@@ -32,6 +32,7 @@ from typing import Any
 import simulator as sim
 from simulator import fmt
 from simulator.config import ARCH_BOUNDS, FIELD_BOUNDS
+from simulator.estimate import FLOPS_CONVENTION
 
 CUSTOM = sim.CUSTOM_MODEL
 MAX_TEXT = 40  # longest text accepted in a numeric field
@@ -251,8 +252,8 @@ HARDWARE_FIELDS = (
         "MFU override",
         "%",
         "Model FLOPs utilisation: the share of the GPUs' peak FLOP/s spent on the model's "
-        "6N FLOPs per token. Published large runs reach 38-55%. Blank = modelled from the "
-        "model size, GPU and parallelism.",
+        f"{FLOPS_CONVENTION}; recomputed activations do not count. Published runs reach "
+        "38-64%. Blank = modelled from the model size, GPU and parallelism.",
         scale=100.0,
     ),
     _flat(
