@@ -414,11 +414,19 @@ _FASTCHAT: dict[str, Any] = dict(
     base_tokens=2.0e12,
 )
 
+# LLaMA-1 (Touvron et al. 2023, section 2.4) checkpoints selectively: it keeps the costly
+# activations (the linear layers' outputs) and recomputes the rest. Llama 2 keeps LLaMA-1's
+# training setup (Touvron et al. 2023b, section 2.2). Their GPU-hours include that cost.
+_META: dict[str, Any] = dict(activation_checkpointing=True)
+
 _PRESETS: dict[str, dict[str, Any]] = {
     # LLaMA-1 (Touvron et al. 2023, section 2.2-2.4): 2048-token sequences; 65B on 2048
     # A100-80GB; GPU counts for the smaller models are not published (assumed 2048).
-    "llama-7b": dict(num_gpus=2048, seq_len=2048, dataset_tokens=1.0e12, lr_peak=3e-4, lr_min=3e-5),
+    "llama-7b": dict(
+        _META, num_gpus=2048, seq_len=2048, dataset_tokens=1.0e12, lr_peak=3e-4, lr_min=3e-5
+    ),
     "llama-13b": dict(
+        _META,
         num_gpus=2048,
         seq_len=2048,
         dataset_tokens=1.0e12,
@@ -427,6 +435,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         tensor_parallel=2,
     ),
     "llama-33b": dict(
+        _META,
         num_gpus=2048,
         seq_len=2048,
         dataset_tokens=1.4e12,
@@ -435,6 +444,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         tensor_parallel=4,
     ),
     "llama-65b": dict(
+        _META,
         num_gpus=2048,
         seq_len=2048,
         dataset_tokens=1.4e12,
@@ -443,12 +453,17 @@ _PRESETS: dict[str, dict[str, Any]] = {
         tensor_parallel=8,
     ),
     # Llama 2 (Touvron et al. 2023b): 4096-token sequences, 2T tokens; GPU counts assumed.
-    "llama-2-7b": dict(num_gpus=1024, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5),
+    "llama-2-7b": dict(_META, num_gpus=1024, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5),
     "llama-2-13b": dict(
-        num_gpus=1024, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5, tensor_parallel=2
+        _META, num_gpus=1024, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5, tensor_parallel=2
     ),
     "llama-2-70b": dict(
-        num_gpus=2048, dataset_tokens=2.0e12, lr_peak=1.5e-4, lr_min=1.5e-5, tensor_parallel=8
+        _META,
+        num_gpus=2048,
+        dataset_tokens=2.0e12,
+        lr_peak=1.5e-4,
+        lr_min=1.5e-5,
+        tensor_parallel=8,
     ),
     # Mistral 7B: recipe not published; assumed Llama-2-like on H100 with its 8192 context.
     "mistral-7b": dict(

@@ -16,43 +16,9 @@ from dash.development.base_component import Component
 
 import simulator as sim
 from layouts import training as training_layout
+from simulator import throughput_data
 from simulator.estimate import FLOPS_CONVENTION, flops_per_token, peak_flops
 from views import configuration as cfg_view
-
-
-def mpt(
-    n_layers: int, d_model: int, n_heads: int, seq_len: int, **overrides: object
-) -> sim.TrainingConfig:
-    """An MPT model (llm-foundry's benchmarks) in the simulator's LLaMA layout.
-
-    MPT has a 4 * d_model GELU MLP (two matrices, 8 d^2) and tied 50,368-token embeddings; a
-    SwiGLU MLP of 8/3 d_model (three matrices) and two untied 25,184-token tables hold the
-    same parameters, and the FLOPs per token depend only on the parameter count, the layers,
-    the sequence and d_model.
-    """
-    custom = {
-        "n_layers": n_layers,
-        "d_model": d_model,
-        "n_heads": n_heads,
-        "n_kv_heads": n_heads,
-        "ffn_dim": round(8 * d_model / 3),
-        "vocab_size": 50_368 // 2,
-        "context_len": seq_len,
-    }
-    return sim.TrainingConfig.from_dict(
-        {
-            "model": "custom",
-            "custom_model": custom,
-            "gpu": "a100-80gb",
-            "num_gpus": 8,
-            "zero_stage": 3,
-            "seq_len": seq_len,
-            "global_batch_tokens": 256 * seq_len,
-            "dataset_tokens": 1e10,
-            "warmup_steps": 10,
-            **overrides,
-        }
-    )
 
 
 def mfu_at(cfg: sim.TrainingConfig, tokens_per_second_per_gpu: float) -> float:
@@ -69,6 +35,11 @@ def test_flops_per_token_counts_attention_as_palm_does() -> None:
     assert flops_per_token(long) - flops_per_token(cfg) == 12 * a.n_layers * 4096 * a.d_model
 
 
+def _mpt(size: str, seq_len: int) -> sim.TrainingConfig:
+    # The FLOPs per token depend on the parameters, layers, width and sequence only.
+    return throughput_data.mpt(size, seq_len, micro_batch=1, batch=8, checkpointing=False)
+
+
 # (config, tokens/s/GPU, MFU as printed, source)
 PUBLISHED_PAIRS = [
     # torchtitan docs/performance.md, Llama 2 on 64 A100-80GB with FSDP2, sequence 4096.
@@ -77,9 +48,9 @@ PUBLISHED_PAIRS = [
     (lambda: sim.preset("llama-2-70b"), 355, 0.508, "torchtitan Llama 2 70B, selective AC"),
     (lambda: sim.preset("llama-2-70b"), 353, 0.505, "torchtitan Llama 2 70B, full AC"),
     # MosaicML llm-foundry scripts/train/benchmarking/README.md, A100-80GB, 8 GPUs.
-    (lambda: mpt(32, 4096, 32, 4096), 3684, 0.5484, "llm-foundry MPT-7B seq 4096"),
-    (lambda: mpt(32, 4096, 32, 2048), 4641, 0.6423, "llm-foundry MPT-7B seq 2048"),
-    (lambda: mpt(40, 5120, 40, 2048), 2262, 0.5957, "llm-foundry MPT-13B seq 2048"),
+    (lambda: _mpt("7b", 4096), 3684, 0.5484, "llm-foundry MPT-7B seq 4096"),
+    (lambda: _mpt("7b", 2048), 4641, 0.6423, "llm-foundry MPT-7B seq 2048"),
+    (lambda: _mpt("13b", 2048), 2262, 0.5957, "llm-foundry MPT-13B seq 2048"),
 ]
 
 

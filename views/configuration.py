@@ -269,7 +269,7 @@ def hints(cfg: sim.TrainingConfig | None, est: sim.Estimate | None) -> dict[str,
         d["checkpoint_interval"] = f"blank = every {cfg.resolved_checkpoint_interval:,}"
     d["base_tokens"] = "from scratch" if cfg.base_tokens == 0 else "continues a checkpoint"
     d["zero_stage"] = "shards training state over the data-parallel GPUs"
-    d["activation_checkpointing"] = "less activation memory for ~33% more compute"
+    d["activation_checkpointing"] = "less activation memory for ~13% less throughput"
     out = {}
     for name, bound in bounds.items():
         derived = d.get(name)
