@@ -332,18 +332,15 @@ def final_rows(analyses: Sequence[Analysis]) -> list[dict[str, Any]]:
 def flatten_config(state: RunState) -> dict[str, Any]:
     """A run's settings as flat ``field: value`` pairs, for a side-by-side diff.
 
-    Nested settings become dotted names; the optimizer's defaults are filled in so two AdamW
-    runs that differ only in an explicit beta still show the difference. The seed and the
-    mid-run changes (which only saved runs have) are included: both change the curve.
+    A custom architecture's settings become dotted names (``custom_model.d_model``). The
+    seed and the mid-run changes (which only saved runs have) are included: both change the
+    curve.
     """
     cfg = state.config
     d = cfg.to_dict()
     out: dict[str, Any] = {}
     for k, v in d.items():
-        if k == "optimizer_params":
-            for pk, pv in sorted(cfg.resolved_optimizer_params.items()):
-                out[f"optimizer_params.{pk}"] = pv
-        elif k == "custom_model":
+        if k == "custom_model":
             if v is not None:
                 for ck, cv in v.items():
                     out[f"custom_model.{ck}"] = cv
