@@ -10,6 +10,9 @@ CDN) that headless Chromium screenshots to PNG. Figures:
 3. vicuna-7b.png       3-epoch fine-tune: train keeps falling, validation turns up
 4. mid-run.png         LR x2 and batch x4 at step 50,000 of a 190k-step run, vs unchanged
 5. divergence.png      LR 1e-2 on a 7B: spikes, blow-up, NaN
+6. throughput.png      modelled against published tokens/s/GPU, one line per table
+                       (``simulator.throughput_data``: llm-foundry A100 and H100, torchtitan,
+                       Meta's runs), with the 1:1 line and +-15%; the ratios are printed too
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from plotly.subplots import make_subplots
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import simulator as sim
+from simulator import throughput_data
 
 SHORT = {"dataset_tokens": 2.0e10, "warmup_steps": 100}
 
@@ -113,6 +117,69 @@ def fig_divergence() -> go.Figure:
     return fig
 
 
+def fig_throughput() -> go.Figure:
+    """Top: modelled against published tokens/s/GPU (log-log); bottom: their ratio."""
+    rows = throughput_data.measured()
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.6, 0.4])
+    lo, hi = 100.0, 200_000.0
+    grey = {"color": "#999", "width": 1, "dash": "dot"}
+    fig.add_scatter(
+        x=[lo, hi],
+        y=[lo, hi],
+        mode="lines",
+        name="modelled = published",
+        line={"color": "#444", "width": 1},
+        row=1,
+        col=1,
+    )
+    for k in (0.85, 1.15):
+        fig.add_scatter(
+            x=[lo, hi],
+            y=[lo * k, hi * k],
+            mode="lines",
+            name="±15%",
+            line=grey,
+            showlegend=k > 1,
+            row=1,
+            col=1,
+        )
+        fig.add_scatter(
+            x=[lo, hi], y=[k, k], mode="lines", line=grey, showlegend=False, row=2, col=1
+        )
+    colors = ("#7c3aed", "#f97316", "#0891b2", "#db2777")
+    for table, color in zip(throughput_data.TABLES, colors, strict=True):
+        mine = sorted(
+            (r for r in rows if r.table == table), key=lambda r: r.tokens_per_second_per_gpu
+        )
+        published = np.array([r.tokens_per_second_per_gpu for r in mine])
+        modelled = np.array(
+            [sim.estimate(r.config).tokens_per_second / r.config.num_gpus for r in mine]
+        )
+        for r, p, m in zip(mine, published, modelled, strict=True):
+            print(f"{table:30s} {r.label:50s} {p:9,.0f} {m:9,.0f} {m / p:5.2f}")
+        text = [r.label for r in mine]
+        hover = "%{text}<br>published %{x:,.0f}<br>modelled %{y:,.3~g}<extra></extra>"
+        style = {"mode": "lines+markers", "line": {"color": color}, "text": text}
+        fig.add_scatter(
+            x=published, y=modelled, name=table, hovertemplate=hover, row=1, col=1, **style
+        )
+        fig.add_scatter(
+            x=published,
+            y=modelled / published,
+            showlegend=False,
+            hovertemplate=hover,
+            row=2,
+            col=1,
+            **style,
+        )
+    fig.update_xaxes(type="log")
+    fig.update_xaxes(title="published tokens/s per GPU", row=2, col=1)
+    fig.update_yaxes(type="log", title="modelled tokens/s per GPU", row=1, col=1)
+    fig.update_yaxes(title="modelled / published", range=[0.7, 1.3], row=2, col=1)
+    fig.update_layout(title="Throughput: the estimate against published tables (dotted: ±15%)")
+    return fig
+
+
 def render(fig: go.Figure, png: Path, chromium: str) -> None:
     fig.update_layout(width=1100, height=700, template="plotly_white")
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,6 +219,7 @@ def main() -> None:
         "vicuna-7b": fig_vicuna,
         "mid-run": fig_mid_run,
         "divergence": fig_divergence,
+        "throughput": fig_throughput,
     }
     for name, build in figures.items():
         png = out / f"{name}.png"

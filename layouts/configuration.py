@@ -159,18 +159,7 @@ def _model_card() -> dbc.Card:
 
 
 def _optimizer_card() -> dbc.Card:
-    fields = cf.OPTIMIZER_FIELDS
-    chooser = fields[0]
-    shared = [f for f in fields if f.group is None and f is not chooser]
-    groups = [
-        _group(
-            f"opt-{slug}",
-            [_grid([f for f in fields if f.group == f"opt-{slug}"])],
-            shown=slug == "adamw",
-        )
-        for slug in sim.OPTIMIZERS
-    ]
-    return _card("optimizer", "Optimizer", [_grid([chooser]), *groups, _grid(shared)])
+    return _card("optimizer", "Optimizer", [_grid(cf.OPTIMIZER_FIELDS)])
 
 
 def _schedule_card() -> dbc.Card:

@@ -81,7 +81,7 @@ def tr_kpi_sub(key: str) -> str:
 CFG_FIELD = "cfg-field"  # pattern-matching type: {"type": CFG_FIELD, "name": form field name}
 CFG_FEEDBACK = "cfg-feedback"  # the field's "what is allowed" message (same name)
 CFG_HINT = "cfg-hint"  # the field's bound/unit and derived value (same name)
-CFG_GROUP = "cfg-group"  # a block shown only for a choice: custom architecture, one optimizer
+CFG_GROUP = "cfg-group"  # a block shown only for a choice: custom architecture, WSD decay
 CFG_ADVICE = "cfg-advice"  # a one-click fit suggestion: {"type": CFG_ADVICE, "index": i}
 CFG_PRESET = "cfg-preset"  # the model: a catalogue preset or "custom"
 CFG_DRAFT = "cfg-draft-store"  # the form's last valid config (unapplied edits), local storage
@@ -120,7 +120,7 @@ def cfg_hint(name: str) -> dict[str, str]:
 
 
 def cfg_group(name: str) -> dict[str, str]:
-    """Id of a block shown only for one choice (``custom``, ``opt-adamw``, ``wsd`` ...)."""
+    """Id of a block shown only for one choice (``custom``, ``wsd``)."""
     return {"type": CFG_GROUP, "name": name}
 
 

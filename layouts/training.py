@@ -12,6 +12,7 @@ from dash import dcc, html
 
 from layouts import ids
 from simulator import fmt, series
+from simulator.estimate import FLOPS_CONVENTION
 from views.training import (
     CLIP_RANGE,
     DEFAULT_INTERVAL,
@@ -50,11 +51,23 @@ KPI_LABELS = {
     "cost": "Cost so far",
 }
 
+# Shown on hover over a KPI's label: what the number counts, where that is not obvious.
+KPI_TIPS = {
+    "mfu": "Model FLOPs utilisation: the share of the GPUs' peak FLOP/s spent on the model's "
+    f"{FLOPS_CONVENTION}; recomputed activations do not count.",
+}
+
 
 def _kpi(key: str) -> html.Div:
+    tip = KPI_TIPS.get(key)
+    label = (
+        html.Div(KPI_LABELS[key], className="tr-kpi-label", title=tip)
+        if tip
+        else html.Div(KPI_LABELS[key], className="tr-kpi-label")
+    )
     return html.Div(
         [
-            html.Div(KPI_LABELS[key], className="tr-kpi-label"),
+            label,
             html.Div("–", id=ids.tr_kpi(key), className="tr-kpi-value num"),
             html.Div("", id=ids.tr_kpi_sub(key), className="tr-kpi-sub num"),
         ],

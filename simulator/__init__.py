@@ -17,7 +17,8 @@ shapes with closed-form areas), ``timeline`` (mid-run changes as segments), ``dy
 per-step loss model), ``rng`` (counter-based noise), ``run`` (the state and its transitions),
 ``series`` (smoothing and spike-preserving downsampling for charts), ``compare`` (curves and
 final figures of compared runs), ``saved`` (the saved-runs list), ``benchmarks_data``
-(published benchmark scores), ``fmt`` (how every quantity reads). Sources of every figure:
+(published benchmark scores), ``throughput_data`` (published training throughput, what the
+MFU model is calibrated against), ``fmt`` (how every quantity reads). Sources of every figure:
 docs/sources.md; the design it serves: docs/architecture.md.
 """
 

@@ -2,7 +2,7 @@
 
     python -m simulator estimate llama-2-7b --gpus 256 --gpu h100-sxm
     python -m simulator estimate vicuna-7b --zero 2 --json
-    python -m simulator estimate llama-2-70b --set lr_peak=1e-4 --set optimizer_params.beta2=0.99
+    python -m simulator estimate llama-2-70b --set lr_peak=1e-4 --set weight_decay=0.05
     python -m simulator presets
 
 This is the package's only I/O: it parses arguments, calls ``estimate`` / ``fit_advice`` and
@@ -23,7 +23,7 @@ from typing import Any
 
 from simulator import fmt
 from simulator.catalog import CUSTOM_MODEL, GPUS, MODELS, OPTIMIZERS
-from simulator.config import PRESETS, ConfigError, TrainingConfig, preset
+from simulator.config import LEGACY_KEYS, PRESETS, ConfigError, TrainingConfig, preset
 from simulator.estimate import Estimate, FitAdvice, estimate, fit_advice
 
 EXIT_USAGE = 2
@@ -100,18 +100,21 @@ def build_config(args: argparse.Namespace) -> TrainingConfig:
     for item in args.set or ():
         key, value = _parse_set(item)
         head, dot, rest = key.partition(".")
+        if head in LEGACY_KEYS:
+            raise ConfigError(
+                key,
+                value,
+                "not a setting: every optimizer runs at its published defaults (AdamW beta1 "
+                "0.9, beta2 0.95, eps 1e-5), because no source gives their effect on the loss",
+            )
         if dot:
             nested.setdefault(head, {})[rest] = value
         else:
             changes[key] = value
 
     for head, values in nested.items():
-        if head not in ("optimizer_params", "custom_model"):
-            raise ConfigError(
-                f"{head}.{next(iter(values))}",
-                None,
-                "only optimizer_params.* and custom_model.* nest",
-            )
+        if head != "custom_model":
+            raise ConfigError(f"{head}.{next(iter(values))}", None, "only custom_model.* nests")
     if args.config is not None:
         base = _load_config_file(args.config)
     elif args.model == CUSTOM_MODEL:
@@ -125,8 +128,6 @@ def build_config(args: argparse.Namespace) -> TrainingConfig:
     for head, values in nested.items():
         current = base.to_dict().get(head)
         changes[head] = {**(current or {}), **values}
-    if "optimizer" in changes and "optimizer_params" not in changes:
-        changes["optimizer_params"] = {}  # the old optimizer's parameters do not carry over
     return base.with_changes(changes) if changes else base
 
 
@@ -281,7 +282,7 @@ def _parser() -> argparse.ArgumentParser:
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="any config field, e.g. --set lr_min=1e-5 --set optimizer_params.beta2=0.99",
+        help="any config field, e.g. --set lr_min=1e-5 --set weight_decay=0.05",
     )
     est.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pre = sub.add_parser("presets", help="list the published recipes")

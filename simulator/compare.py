@@ -23,9 +23,10 @@ Why the curves are built this way:
   run's last steps, so a caller with a step budget (``views.comparison_list.MAX_VIEW_STEPS``) can
   keep a long run's final figures without its curve.
 
-FLOPs are tokens x ``flops_per_token`` (Kaplan: 6N + 6 * n_layers * seq_len * d_model), the
-model FLOPs the compute-optimal frontier is drawn in (Hoffmann et al. 2022 count 6ND; the
-attention term adds a few per cent at these sizes).
+FLOPs are tokens x ``flops_per_token`` (6N + 12 * n_layers * seq_len * d_model, PaLM appendix
+B), the model FLOPs the compute-optimal frontier is drawn in (Hoffmann et al. 2022 count 6ND;
+the attention term adds 4-30% to 6N for the presets, the most for long sequences on small
+models).
 """
 
 from __future__ import annotations
@@ -331,18 +332,15 @@ def final_rows(analyses: Sequence[Analysis]) -> list[dict[str, Any]]:
 def flatten_config(state: RunState) -> dict[str, Any]:
     """A run's settings as flat ``field: value`` pairs, for a side-by-side diff.
 
-    Nested settings become dotted names; the optimizer's defaults are filled in so two AdamW
-    runs that differ only in an explicit beta still show the difference. The seed and the
-    mid-run changes (which only saved runs have) are included: both change the curve.
+    A custom architecture's settings become dotted names (``custom_model.d_model``). The
+    seed and the mid-run changes (which only saved runs have) are included: both change the
+    curve.
     """
     cfg = state.config
     d = cfg.to_dict()
     out: dict[str, Any] = {}
     for k, v in d.items():
-        if k == "optimizer_params":
-            for pk, pv in sorted(cfg.resolved_optimizer_params.items()):
-                out[f"optimizer_params.{pk}"] = pv
-        elif k == "custom_model":
+        if k == "custom_model":
             if v is not None:
                 for ck, cv in v.items():
                     out[f"custom_model.{ck}"] = cv

@@ -1,11 +1,18 @@
 """``TrainingConfig``: one training recipe, validated, with the published presets.
 
 ``to_dict()`` is the saved-config file format and what ``apply_changes`` takes, so its
-top-level keys are flat and stable; only a custom architecture (``custom_model``) and the
-optimizer's own parameters (``optimizer_params``) nest. ``from_dict`` trusts nothing: it
-rejects unknown keys, wrong types (a bool is not a number here), NaN and infinities, and
-values out of range, raising ``ConfigError`` that names the field, the value and what is
-allowed. Every bound exists so that no config can make a later call run unbounded work.
+top-level keys are flat and stable; only a custom architecture (``custom_model``) nests.
+``from_dict`` trusts nothing: it rejects unknown keys, wrong types (a bool is not a number
+here), NaN and infinities, and values out of range, raising ``ConfigError`` that names the
+field, the value and what is allowed. Every bound exists so that no config can make a later
+call run unbounded work.
+
+Each optimizer runs at its published defaults (``OptimizerSpec.params``: LLaMA's AdamW beta1
+0.9, beta2 0.95, eps 1e-5 ...). Their settings (``optimizer_params``) were removed in issue 13:
+no published source gives their effect on the loss in a form the loss law could use, and a
+setting that moves nothing must not be offered (docs/sources.md, "Recipe knobs"). Configs
+saved before still carry the key: ``from_dict`` checks its shape and drops it
+(``LEGACY_KEYS``), which changes no curve, since it never changed one.
 
 Preset recipes come from the papers (docs/sources.md, "Models"): LLaMA and Llama 2 use AdamW
 (0.9, 0.95, eps 1e-5), weight decay 0.1, clipping 1.0, cosine to 10% of peak, 2000 warmup
@@ -18,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -42,6 +49,8 @@ Llama 3 8B's 15T tokens at a 4M-token batch 3.6M. A longer recipe is refused wit
 saying to raise the batch or lower the tokens."""
 MAX_CONFIG_KEYS = 64
 MAX_STRING = 64
+LEGACY_KEYS = frozenset({"optimizer_params"})
+"""Keys of configs saved by earlier versions: read (shape-checked) and dropped."""
 
 
 class ConfigError(ValueError):
@@ -130,7 +139,6 @@ class TrainingConfig:
     dataset_tokens: float = 2.0e12
     epochs: float = 1.0
     optimizer: str = "adamw"
-    optimizer_params: Mapping[str, float] = field(default_factory=dict)
     lr_peak: float = 3.0e-4
     lr_min: float = 3.0e-5
     warmup_steps: int = 2000
@@ -190,15 +198,10 @@ class TrainingConfig:
     def resolved_checkpoint_interval(self) -> int:
         return self.checkpoint_interval or max(1, _nice(self.total_steps / 20))
 
-    @property
-    def resolved_optimizer_params(self) -> dict[str, float]:
-        return {**OPTIMIZERS[self.optimizer].params, **self.optimizer_params}
-
     # -------------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: the saved-config format (flat, stable keys)."""
         d = asdict(self)
-        d["optimizer_params"] = dict(self.optimizer_params)
         d["custom_model"] = dict(self.custom_model) if self.custom_model is not None else None
         return d
 
@@ -214,7 +217,7 @@ class TrainingConfig:
         if len(data) > MAX_CONFIG_KEYS:
             raise ConfigError("config", f"{len(data)} keys", f"at most {MAX_CONFIG_KEYS} keys")
         known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(str(k)[:MAX_STRING] for k in data if k not in known)
+        unknown = sorted(str(k)[:MAX_STRING] for k in data if k not in known | LEGACY_KEYS)
         if unknown:
             raise ConfigError(
                 unknown[0],
@@ -224,6 +227,8 @@ class TrainingConfig:
         values: dict[str, Any] = {}
         for name, raw in data.items():
             values[name] = _check_field(name, raw)
+        for name in LEGACY_KEYS:
+            values.pop(name, None)
         cfg = cls(**values)
         cfg.validate()
         return cfg
@@ -253,15 +258,6 @@ class TrainingConfig:
             )
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError("optimizer", self.optimizer, f"one of {', '.join(OPTIMIZERS)}")
-        spec = OPTIMIZERS[self.optimizer]
-        for key, value in self.optimizer_params.items():
-            if key not in spec.bounds:
-                raise ConfigError(
-                    f"optimizer_params.{key}", value, f"{spec.name} takes {', '.join(spec.bounds)}"
-                )
-            lo, hi = spec.bounds[key]
-            if not lo <= value <= hi:
-                raise ConfigError(f"optimizer_params.{key}", value, f"between {lo:g} and {hi:g}")
         if self.schedule not in SCHEDULES:
             raise ConfigError("schedule", self.schedule, f"one of {', '.join(SCHEDULES)}")
         if self.lr_min > self.lr_peak:
@@ -336,7 +332,7 @@ def _check_field(name: str, raw: Any) -> Any:
         if not isinstance(raw, str) or len(raw) > MAX_STRING:
             raise ConfigError(name, raw, f"a string of at most {MAX_STRING} characters")
         return raw
-    if name == "optimizer_params":
+    if name == "optimizer_params":  # legacy (LEGACY_KEYS): checked, then dropped
         if not isinstance(raw, Mapping) or len(raw) > 8:
             raise ConfigError(name, raw, "an object of at most 8 numbers")
         return {
@@ -414,11 +410,19 @@ _FASTCHAT: dict[str, Any] = dict(
     base_tokens=2.0e12,
 )
 
+# LLaMA-1 (Touvron et al. 2023, section 2.4) checkpoints selectively: it keeps the costly
+# activations (the linear layers' outputs) and recomputes the rest. Llama 2 keeps LLaMA-1's
+# training setup (Touvron et al. 2023b, section 2.2). Their GPU-hours include that cost.
+_META: dict[str, Any] = dict(activation_checkpointing=True)
+
 _PRESETS: dict[str, dict[str, Any]] = {
     # LLaMA-1 (Touvron et al. 2023, section 2.2-2.4): 2048-token sequences; 65B on 2048
     # A100-80GB; GPU counts for the smaller models are not published (assumed 2048).
-    "llama-7b": dict(num_gpus=2048, seq_len=2048, dataset_tokens=1.0e12, lr_peak=3e-4, lr_min=3e-5),
+    "llama-7b": dict(
+        _META, num_gpus=2048, seq_len=2048, dataset_tokens=1.0e12, lr_peak=3e-4, lr_min=3e-5
+    ),
     "llama-13b": dict(
+        _META,
         num_gpus=2048,
         seq_len=2048,
         dataset_tokens=1.0e12,
@@ -427,6 +431,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         tensor_parallel=2,
     ),
     "llama-33b": dict(
+        _META,
         num_gpus=2048,
         seq_len=2048,
         dataset_tokens=1.4e12,
@@ -435,6 +440,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         tensor_parallel=4,
     ),
     "llama-65b": dict(
+        _META,
         num_gpus=2048,
         seq_len=2048,
         dataset_tokens=1.4e12,
@@ -443,12 +449,17 @@ _PRESETS: dict[str, dict[str, Any]] = {
         tensor_parallel=8,
     ),
     # Llama 2 (Touvron et al. 2023b): 4096-token sequences, 2T tokens; GPU counts assumed.
-    "llama-2-7b": dict(num_gpus=1024, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5),
+    "llama-2-7b": dict(_META, num_gpus=1024, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5),
     "llama-2-13b": dict(
-        num_gpus=1024, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5, tensor_parallel=2
+        _META, num_gpus=1024, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5, tensor_parallel=2
     ),
     "llama-2-70b": dict(
-        num_gpus=2048, dataset_tokens=2.0e12, lr_peak=1.5e-4, lr_min=1.5e-5, tensor_parallel=8
+        _META,
+        num_gpus=2048,
+        dataset_tokens=2.0e12,
+        lr_peak=1.5e-4,
+        lr_min=1.5e-5,
+        tensor_parallel=8,
     ),
     # Mistral 7B: recipe not published; assumed Llama-2-like on H100 with its 8192 context.
     "mistral-7b": dict(

@@ -4,22 +4,29 @@ Loss (nats/token) for a model of N parameters at step i (measured on step i's ba
 update, so on the data of steps 0..i-1; step 0 is the untrained model):
 
     L = E + A / N^alpha + B / (D0 + D_eff)^beta          Chinchilla, Hoffmann et al. 2022
-        - 0.35 * S2 * (B / (D0 + D_eff)^beta)^0.6         annealing, Tissue et al. 2024
+        - 0.35 * a * S2 * (B / (D0 + D_eff)^beta)^0.6     annealing, Tissue et al. 2024
         + family offset + domain gap * exp(-D_eff / D_a)  tokenizer/data shift; fine-tune start
+        + context(seq) * (1 - exp(-(D0 + D_eff) / 2e9))   shorter sequences, less context
+        + 0.015 * exp(-x)                                  pretraining without weight decay
     train = (L - memorisation) * (1 + noise) + spikes     memorisation and noise bounded
     val   = (L + overfitting) * (1 + noise / 7) + spikes  repeated epochs
 
-- ``D_eff`` is the tokens seen, weighted by the LR-area factor (Tissue's forward area S1 as
-  the mean LR relative to a reference, square-rooted and saturating above it), the batch
-  efficiency (critical batch, Kaplan/McCandlish), the optimizer's efficiency and the worth of
-  repeated data (Muennighoff et al. 2023, "Scaling Data-Constrained Language Models":
-  D' = U + U R* (1 - exp(-R / R*)), R* = 15.4). ``D0`` is what a pretrained base has seen.
+- ``D_eff`` is the tokens seen, each weighted by what its batch and optimizer make it worth
+  (McCandlish et al. 2018's 1 + B / B_crit, Kaplan's B_crit(L); SGD's critical batch is 1/8 of
+  Adam's, Zhang et al. 2019), times the progress the LR allows (``lr_progress`` of the mean
+  LR relative to a reference: Tissue's forward area S1, proportional to the LR far below the
+  reference, sqrt-like in the basin within a decade of it, logarithmic above), times the
+  worth of repeated data (Muennighoff et al. 2023, "Scaling Data-Constrained Language
+  Models": D' = U + U R* (1 - exp(-R / R*)), R* = 15.4), and capped by weight decay: past
+  x = sum(lr x wd) = 20 the weights only hold their last 20 / x of the updates (Wang &
+  Aitchison 2024), so D_eff stops growing. ``D0`` is what a pretrained base has seen.
   S1 counts warmup at the peak, as Tissue et al. do (their fits start after warmup); the mean
   LR is then scaled by the real ramp's share of that area (p / 2w during a warmup over the
   token fraction w, 1 - w / 2p after it), so the first steps, taken at a tiny LR from a
   random init, start at ln(vocab) and fall over hundreds of steps, not at once.
 - ``S2`` is the annealing area normalised to [0, 1]: the drop of an exponential moving average
-  of the LR below the peak. Tissue et al.'s lambda = 0.999 per step (a 1000-step lag) holds
+  of the LR below the peak; ``a`` (at most 1) shrinks it with the LR as S1 shrinks, since
+  Tissue's S2 is a sum of LR drops. Tissue et al.'s lambda = 0.999 per step (a 1000-step lag) holds
   for runs of 100k+ steps; shorter runs use a time constant of 1% of the run
   (``timeline.ema_time_constant``, assumed) so a WSD decay reaches the cosine level at any
   length, as MiniCPM measures. That EMA is evaluated by 8-point Gauss-Laguerre quadrature on a
@@ -46,7 +53,8 @@ update, so on the data of steps 0..i-1; step 0 is the untrained model):
   [1 / vocab, 1] (``token_accuracy``).
 
 The published figures above (Hoffmann, Tissue, MiniCPM, Kaplan/McCandlish, PaLM, OLMo 2) are
-in docs/sources.md, "Scaling laws".
+in docs/sources.md, "Scaling laws"; the recipe knobs' (LR, batch, optimizer, weight decay,
+sequence length) in "Recipe knobs".
 """
 
 from __future__ import annotations
@@ -91,6 +99,24 @@ NOISE_Z_MAX = math.sqrt(-2.0 * math.log(0.5 / 2.0**32)) + 0.5 * math.sqrt(3.0)
 # model that memorises its data falls towards 0 but never below it).
 MEMORISE_MAX = 0.9
 ACC_FIT = (0.903, 0.2755)  # top-1 accuracy = 0.903 * exp(-0.2755 L) at LLaMA-scale losses
+# Learning rate: the LR-area ratio below which progress turns proportional to the LR (Tissue
+# et al. 2024's forward area S1 is the sum of the LR). Above it lies the basin where a decade
+# of LR costs a few tenths of a nat (Wortsman et al. 2023, Figure 1). Assumed level.
+LR_LINEAR_BELOW = 0.05
+# Weight decay (docs/sources.md, "Recipe knobs"): the exposure x = sum of lr x wd past which
+# the weights forget (assumed; the LLaMA and Llama 2 recipes reach 3-8), and the loss a
+# pretraining run keeps while x is small (assumed; D'Angelo et al. 2023: decayed runs end
+# lower).
+WD_EXPOSURE_MAX = 20.0
+WD_BENEFIT = 0.015
+# Context (docs/sources.md, "Recipe knobs"): the mean loss over a sequence of s tokens is
+# CONTEXT_K * s^-1/2 above its long-context limit (Kaplan et al. 2020, Figure 20: a token's
+# loss falls as a power of its position; exponent and level assumed), measured from the 2,048
+# tokens the Chinchilla fit was made at. It shows once in-context learning has formed, within
+# the first few billion tokens (Olsson et al. 2022; scale assumed).
+CONTEXT_K = 6.0
+CONTEXT_REF = 2048
+IN_CONTEXT_TOKENS = 2.0e9
 _NODES, _WEIGHTS = np.polynomial.laguerre.laggauss(8)
 
 
@@ -199,6 +225,31 @@ def _saturate(x: FloatArray, cap: FloatArray) -> FloatArray:
     return out
 
 
+def lr_progress(ratio: FloatArray) -> FloatArray:
+    """Progress per token at a mean LR ``ratio`` times the reference (1 at the reference).
+
+    Below: r * sqrt((1 + c) / (r + c)) with c = ``LR_LINEAR_BELOW``: proportional to the LR
+    far below the reference (a run at a tenth of the LR covers a tenth of the forward area,
+    Tissue et al. 2024), near sqrt(r) within a decade of it (the flat basin of LR sweeps,
+    Wortsman et al. 2023). Above: 1 + 0.5 ln r, diminishing returns until the instability
+    hazards take over. Continuous at 1, bounded, increasing.
+    """
+    c = LR_LINEAR_BELOW
+    r = np.maximum(ratio, 0.0)
+    below: FloatArray = r * np.sqrt((1.0 + c) / (r + c))
+    if float(r.max(initial=0.0)) <= 1.0:
+        return below
+    out: FloatArray = np.where(r <= 1.0, below, 1.0 + 0.5 * np.log(np.maximum(r, 1.0)))
+    return out
+
+
+def context_loss(seq_len: int) -> float:
+    """Loss (nats) a trained model's mean over ``seq_len``-token sequences adds to its mean
+    over 2,048-token ones: CONTEXT_K * (s^-1/2 - 2048^-1/2). Positive below 2,048, negative
+    above, bounded by CONTEXT_K / sqrt(2048) = 0.13 nats however long the sequence."""
+    return CONTEXT_K * (1.0 / math.sqrt(seq_len) - 1.0 / math.sqrt(CONTEXT_REF))
+
+
 def noise_scale(batch_tokens: FloatArray | float) -> FloatArray:
     """Relative loss noise per unit draw: NOISE_REL_REF * sqrt(4M / batch), soft-capped.
 
@@ -290,16 +341,19 @@ def compute(
         np.divide(-0.5 * w, p[k_w:], out=ramp[k_w:])
         ramp[k_w:] += 1.0
         mean_lr *= ramp
-    if float(mean_lr.max()) <= 1.0:
-        progress = np.sqrt(mean_lr)
-    else:
-        progress = np.where(
-            mean_lr <= 1.0, np.sqrt(mean_lr), 1.0 + 0.5 * np.log(np.maximum(mean_lr, 1e-300))
-        )
+    progress = lr_progress(mean_lr)
     # The loss a trainer logs for a step is measured on that step's batch before its update,
-    # so it sees the tokens of the steps before it: step 0 is the untrained model.
-    d_eff = tokens - batch
+    # so it sees the tokens of the steps before it: step 0 is the untrained model. Each token
+    # counts for what its batch and optimizer make it worth (critical batch, McCandlish et al.
+    # 2018): a factor on the tokens, not on the LR area, whose effect is concave.
+    d_eff = tlm.worth_before(tl, idx, steps)
     d_eff *= progress
+    # Weight decay: past WD_EXPOSURE_MAX time constants the weights only hold the recent
+    # updates (Wang & Aitchison 2024), so the tokens that count stop growing.
+    wd_exposure = tlm.decay_at(tl, idx, p, area)
+    strong = np.flatnonzero(wd_exposure > WD_EXPOSURE_MAX)
+    if strong.size:
+        d_eff[strong] *= WD_EXPOSURE_MAX / wd_exposure[strong]
     if lo == 0:
         d_eff[0] = max(float(d_eff[0]), 1.0)  # at least one token, as chinchilla_loss
     repeated = float(tokens[-1]) > unique
@@ -318,7 +372,9 @@ def compute(
     s2 -= tl.lr_peak0
     s2 *= -1.0 / tl.lr_peak0
     np.clip(s2, -0.5, 1.0, out=s2)
-    s2 *= -0.35
+    # Tissue's annealing area is a sum of LR drops, so it shrinks with the LR as the forward
+    # area does: a run far below the reference LR gains as little from its decay.
+    s2 *= -0.35 * min(1.0, float(lr_progress(np.array([tl.lr_peak0 / tl.lr_ref]))[0]))
     s2 *= data_term**0.6
     clean = data_term + s2
     clean += (
@@ -326,9 +382,16 @@ def compute(
     )
     if base.base_tokens > 0:
         clean += 0.6 * np.exp(-d_eff / (0.02 * tl.total_tokens))
-    opt = OPTIMIZERS[base.optimizer]
-    if opt.decoupled_weight_decay and base.base_tokens == 0:
-        clean += 0.015 * max(0.0, 0.1 - base.weight_decay) / 0.1
+    else:
+        # Pretraining without (enough) weight decay ends a little higher: the benefit comes
+        # as the decay acts, over the first time constants (D'Angelo et al. 2023).
+        clean += WD_BENEFIT * np.exp(-wd_exposure)
+    # Context: a token's loss falls with the tokens before it (Kaplan et al. 2020), once the
+    # model has learnt to use them.
+    ctx = context_loss(base.seq_len)
+    if ctx != 0.0:
+        seen = d_eff + base.base_tokens
+        clean += ctx * -np.expm1(seen * (-1.0 / IN_CONTEXT_TOKENS))
     # Soft cap at ln(vocab): only the first steps come near it.
     ln_v = math.log(base.arch.vocab_size)
     near = np.flatnonzero(clean > min(ln_v - 4.0, 0.5 * ln_v))

@@ -1,9 +1,10 @@
 """A run's timeline: the base config split into segments by mid-run changes.
 
 Each segment holds the config in force from its first step and the running totals at that
-step (tokens, LR area, wall time, cost). Everything per step is then a closed-form function of
-the step number and its segment, so any range of steps is computed without touching the
-steps before it. There are at most ``MAX_CHANGES + 1`` segments.
+step (tokens, what they are worth, LR area, weight-decay exposure, wall time, cost).
+Everything per step is then a closed-form function of the step number and its segment, so
+any range of steps is computed without touching the steps before it. There are at most
+``MAX_CHANGES + 1`` segments.
 
 Conventions: step index ``i`` is 0-based; "after step i" means i + 1 optimizer steps done.
 The schedule is a function of the token fraction (see ``schedules``); its warmup length and
@@ -58,14 +59,15 @@ def critical_batch(loss: float) -> float:
     return 2.0e8 / float(max(loss, 0.5) ** (1.0 / 0.21))
 
 
-def batch_efficiency(batch_tokens: float, loss: float) -> float:
-    """Progress per token relative to a 4M-token batch (McCandlish et al. 2018).
+def batch_efficiency(batch_tokens: float, loss: float, critical_scale: float = 1.0) -> float:
+    """Progress per token relative to AdamW at a 4M-token batch (McCandlish et al. 2018).
 
     Tokens needed grow as (1 + B / B_crit): batches past the critical size buy little speed
-    for linearly more compute.
+    for linearly more compute. ``critical_scale`` is the optimizer's critical batch relative
+    to Adam's (``OptimizerSpec.critical_batch_scale``: SGD's is far smaller).
     """
     bc = critical_batch(loss)
-    return (1.0 + REF_BATCH_TOKENS / bc) / (1.0 + batch_tokens / bc)
+    return (1.0 + REF_BATCH_TOKENS / bc) / (1.0 + batch_tokens / (bc * critical_scale))
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,13 @@ class Segment:
     memory_bytes: float
     memory_capacity: float
     mfu: float
-    area_scale: float  # batch and optimizer efficiency, in AdamW-LR units
+    area_scale: float  # 1 / the optimizer's lr_scale: its LR in AdamW units
     price: float
+    decay0: float = 0.0  # weight-decay exposure (sum of lr x weight decay) before ``start``
+    # What a token is worth here relative to AdamW at a 4M-token batch (batch past the
+    # critical size, optimizer), and the tokens' worth accumulated before ``start``.
+    efficiency: float = 1.0
+    worth0: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -193,7 +200,7 @@ def build_timeline(
     seed = base.seed
     segments: list[Segment] = []
     cfg = base
-    start, tokens0, area0, wall0, cost0 = 0, 0.0, 0.0, 0.0, 0.0
+    start, tokens0, area0, wall0, cost0, decay0, worth0 = 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     plan: list[tuple[int, Mapping[str, Any]]] = [(0, {}), *((s, c) for s, c in changes)]
     for k, (step, delta) in enumerate(plan):
         if k > 0:
@@ -206,6 +213,8 @@ def build_timeline(
             )
             wall0 = prev.wall0 + _segment_wall(prev, seed, step - 1)
             cost0 = prev.cost0 + (wall0 - prev.wall0) * prev.cfg.num_gpus * prev.price / 3600.0
+            decay0 = prev.decay0 + float(_decay(prev, total_tokens, warmup, p0, p1))
+            worth0 = prev.worth0 + prev.efficiency * (tokens_end - prev.tokens0)
             tokens0, start = tokens_end, step
             cfg = cfg.with_changes(delta)
         est = estimate(cfg)
@@ -226,10 +235,14 @@ def build_timeline(
                 memory_bytes=est.memory_total,
                 memory_capacity=est.memory_capacity,
                 mfu=est.mfu,
-                area_scale=batch_efficiency(cfg.global_batch_tokens, end_loss)
-                * opt.efficiency
-                / opt.lr_scale,
+                area_scale=1.0 / opt.lr_scale,
                 price=est.price_per_gpu_hour,
+                decay0=decay0,
+                efficiency=batch_efficiency(
+                    cfg.global_batch_tokens, end_loss, opt.critical_batch_scale
+                )
+                * opt.efficiency,
+                worth0=worth0,
             )
         )
     last = segments[-1]
@@ -308,6 +321,18 @@ def tokens_after(tl: Timeline, idx: IntArray, steps: IntArray) -> FloatArray:
     return tl.per_segment(idx, fn, steps.size)
 
 
+def worth_before(tl: Timeline, idx: IntArray, steps: IntArray) -> FloatArray:
+    """Tokens seen before each step, each weighted by its segment's ``efficiency``: what they
+    are worth to the loss law relative to AdamW at a 4M-token batch."""
+
+    def fn(seg: Segment, where: NDArray[np.bool_] | slice) -> FloatArray:
+        done = (steps[where] - seg.start).astype(np.float64) * seg.cfg.global_batch_tokens
+        out: FloatArray = seg.worth0 + seg.efficiency * done
+        return out
+
+    return tl.per_segment(idx, fn, steps.size)
+
+
 def lr_at_steps(
     tl: Timeline, idx: IntArray, p: FloatArray, *, warmup_at_peak: bool = False
 ) -> FloatArray:
@@ -337,6 +362,56 @@ def area_at(tl: Timeline, idx: IntArray, p: FloatArray) -> FloatArray:
             _area(seg.cfg, tl.warmup_fraction, p[where])
             - float(_area(seg.cfg, tl.warmup_fraction, p0))
         )
+
+    return tl.per_segment(idx, fn, p.size)
+
+
+def _decay(
+    seg: Segment, total_tokens: float, warmup: float, p0: float, p: FloatArray | float
+) -> FloatArray:
+    """Weight-decay exposure lambda x sum of the LR over the steps of ``seg`` from token
+    fraction ``p0`` to ``p``: the LR area over token fractions times the steps per unit of it."""
+    c = seg.cfg
+    steps_per_fraction = total_tokens / c.global_batch_tokens
+    out: FloatArray = (
+        c.weight_decay * steps_per_fraction * (_area(c, warmup, p) - float(_area(c, warmup, p0)))
+    )
+    return out
+
+
+def decay_exposure(cfg: TrainingConfig) -> float:
+    """A whole run's weight-decay exposure sum(lr x wd) without mid-run changes: the number of
+    the weights' averaging timescales 1 / (lr x wd) it holds (LLaMA and Llama 2: 3-8)."""
+    warmup = min(1.0, cfg.warmup_steps * cfg.global_batch_tokens / cfg.total_tokens)
+    steps_per_fraction = cfg.total_tokens / cfg.global_batch_tokens
+    return cfg.weight_decay * steps_per_fraction * float(_area(cfg, warmup, 1.0))
+
+
+def decay_at(
+    tl: Timeline, idx: IntArray, p: FloatArray, area: FloatArray | None = None
+) -> FloatArray:
+    """Weight-decay exposure x = sum over steps of lr x weight decay up to token fractions ``p``.
+
+    Decoupled weight decay shrinks the weights by (1 - lr * wd) per step, so exp(-x) is what is
+    left of a weight no gradient renews, and 1 / (lr * wd) steps is the timescale of the
+    moving average of updates that AdamW's weights are (Wang & Aitchison 2024). SGD's L2 decay
+    is the same (Loshchilov & Hutter 2019); Adam's L2 term is divided by sqrt(v), so for Adam
+    (L2) x is a lower bound. Warmup is counted at the peak, as in the LR area. ``area``, the
+    ``area_at`` of the same fractions, saves recomputing the schedule when there is one
+    segment (it is the same sum over lr_scale).
+    """
+    if area is not None and len(tl.segments) == 1:
+        c = tl.base
+        scale = c.weight_decay * OPTIMIZERS[c.optimizer].lr_scale
+        scaled: FloatArray = area * (scale * tl.total_tokens / c.global_batch_tokens)
+        return scaled
+
+    def fn(seg: Segment, where: NDArray[np.bool_] | slice) -> FloatArray:
+        p0 = seg.tokens0 / tl.total_tokens
+        out: FloatArray = seg.decay0 + _decay(
+            seg, tl.total_tokens, tl.warmup_fraction, p0, p[where]
+        )
+        return out
 
     return tl.per_segment(idx, fn, p.size)
 

@@ -160,16 +160,15 @@ def test_mfu_is_typed_as_a_percentage() -> None:
     assert "1 – 90 %" in cf.form_to_config(model, values).errors["mfu"]
 
 
-def test_only_the_chosen_optimizer_parameters_count() -> None:
-    # A bad Lion beta does not block AdamW, and Lion's own bounds apply once it is chosen.
-    model, values = form(**{"opt.lion.beta1": "7"})
-    assert cf.form_to_config(model, values).valid
-    values["optimizer"] = "lion"
-    assert "opt.lion.beta1" in cf.form_to_config(model, values).errors
-    values["opt.lion.beta1"] = "0.95"
+def test_the_optimizer_is_a_choice_without_settings_that_change_nothing() -> None:
+    # beta, eps and momentum moved no curve, so the form no longer offers them (issue 13,
+    # item 5); the optimizer's tooltip names the defaults every run uses.
+    assert not [f for f in cf.FIELDS if f.startswith("opt.")]
+    assert "β2 0.95" in cf.FIELDS["optimizer"].tip and "ε 1e-5" in cf.FIELDS["optimizer"].tip
+    model, values = form(optimizer="lion")
     cfg = cf.form_to_config(model, values).config
     assert cfg is not None and cfg.optimizer == "lion"
-    assert cfg.resolved_optimizer_params["beta1"] == 0.95
+    assert "optimizer_params" not in cfg.to_dict()
 
 
 def test_hostile_form_values_are_errors_not_crashes() -> None:
@@ -447,7 +446,7 @@ def test_estimate_answers_in_the_order_the_request_lists() -> None:
 def test_estimate_shows_only_the_chosen_blocks() -> None:
     model, values = form(schedule="wsd", optimizer="lion")
     groups = by_name(vc.PAGE.groups, vc.estimate(model, values, None, None).groups)
-    assert {n for n, style in groups.items() if style is None} == {"wsd", "opt-lion"}
+    assert {n for n, style in groups.items() if style is None} == {"wsd"}
 
 
 def test_estimate_of_an_unknown_model_says_so_for_the_whole_form() -> None:

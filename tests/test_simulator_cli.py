@@ -145,7 +145,7 @@ def test_flags_change_the_recipe(capsys: pytest.CaptureFixture[str]) -> None:
         "bf16",
         "--zero",
         "3",
-        "--checkpointing",
+        "--no-checkpointing",
         "--price",
         "1.5",
         "--gpus",
@@ -155,17 +155,17 @@ def test_flags_change_the_recipe(capsys: pytest.CaptureFixture[str]) -> None:
         "--set",
         "schedule=wsd",
         "--set",
-        "optimizer_params.beta2=0.99",
+        "weight_decay=0.05",
     )
     assert code == 0
     cfg = json.loads(out)["config"]
     assert cfg["dataset_tokens"] == 1e12
     assert cfg["global_batch_tokens"] == 2 * 2**20
     assert cfg["seq_len"] == 2048 and cfg["zero_stage"] == 3
-    assert cfg["activation_checkpointing"] is True
+    assert cfg["activation_checkpointing"] is False  # the Llama 2 preset checkpoints
     assert cfg["price_per_gpu_hour"] == 1.5 and cfg["num_gpus"] == 512
     assert cfg["lr_peak"] == 1e-4 and cfg["schedule"] == "wsd"
-    assert cfg["optimizer_params"] == {"beta2": 0.99}
+    assert cfg["weight_decay"] == 0.05
     est = json.loads(out)["estimate"]
     assert est["cost_usd"] == pytest.approx(est["gpu_hours"] * 1.5)
 

@@ -48,9 +48,11 @@ def test_gpu_hours_land_near_the_published_runs(
 
 
 def test_calibration_point_implies_the_published_mfu() -> None:
+    # 184,320 GPU-hours for 2.0T tokens is 3,014 tokens/s/GPU: 45.3% MFU counting attention as
+    # 12 * layers * seq * d_model (PaLM appendix B), 42.2% with Kaplan's 6 * layers * seq * d.
     est = sim.estimate(sim.preset("llama-2-7b"))
     assert est.tokens == 2.0e12
-    assert est.mfu == pytest.approx(0.422, abs=0.01)
+    assert est.mfu == pytest.approx(0.453, abs=0.01)
     assert est.fits
 
 
@@ -123,7 +125,9 @@ def test_zero_stages_shard_as_the_zero_paper_says() -> None:
 
 
 def test_checkpointing_and_smaller_micro_batches_cut_activation_memory() -> None:
-    base = sim.preset("llama-2-7b", num_gpus=256, micro_batch_size=4)
+    base = sim.preset(
+        "llama-2-7b", num_gpus=256, micro_batch_size=4, activation_checkpointing=False
+    )
     acts = memory_per_gpu(base)["activations"]
     assert memory_per_gpu(replace(base, activation_checkpointing=True))["activations"] < acts / 4
     assert memory_per_gpu(replace(base, micro_batch_size=1))["activations"] == pytest.approx(

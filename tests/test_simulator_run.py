@@ -247,7 +247,6 @@ def test_config_round_trips_through_json() -> None:
             "global_batch_tokens": 2**19,
             "dataset_tokens": 1e10,
             "optimizer": "lion",
-            "optimizer_params": {"beta2": 0.98},
             "lr_peak": 1e-4,
             "lr_min": 1e-5,
         }

@@ -23,7 +23,7 @@ from views.stores import DEFAULT_MODEL
 
 MAX_UPLOAD_BYTES = 64 * 1024
 MAX_LINK_CHARS = 4096  # the ?config= value; a full config is ~700 characters encoded
-MAX_DEPTH = 4  # a config nests two levels (custom_model, optimizer_params)
+MAX_DEPTH = 4  # a config nests two levels (custom_model; optimizer_params in older files)
 MAX_HREF = 2048  # a page address longer than this is not used as the link's base
 
 

@@ -340,7 +340,7 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
         "A 406.4, B 410.7, α 0.34, β 0.28), fitted on MassiveText, as the simulator's curves.\n"
         f"Simulated losses include per-family offsets for tokenizer and data ({fams} nats), so "
         "points sit below the frontier; "
-        "dotted lines add each offset. FLOPs = tokens × (6N + 6·layers·seq·d_model) of this run "
+        "dotted lines add each offset. FLOPs = tokens × (6N + 12·layers·seq·d_model) of this run "
         "only: a fine-tune or continued pretraining (Code Llama, Vicuna) starts from a base model "
         "whose compute is not counted."
         + (f"\n{skipped} run(s) not shown: diverged or no steps." if skipped else "")
