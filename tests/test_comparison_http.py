@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -310,9 +309,10 @@ def test_very_long_runs_are_bounded_work_with_a_note(ui: Dash) -> None:
     long = sim.preset("vicuna-7b", dataset_tokens=128 * 2048 * sim.MAX_STEPS, epochs=1.0)
     assert long.total_steps == sim.MAX_STEPS
     selection = [{"kind": "config", "config": {**long.to_dict(), "seed": s}} for s in range(12)]
-    t0 = time.perf_counter()
+    # Bounded by the step budget below, not by a wall clock (this machine's load varies 10x;
+    # benchmarks/bench_comparison.py times it).
     code, resp = ui.post(f"{ids.CMP_CURVES_GRAPH}.figure", _views(selection), [])
-    assert code == 200 and time.perf_counter() - t0 < 5.0
+    assert code == 200
     assert "budget" in json.dumps(resp[ids.CMP_VIEW_NOTES])
     # As many as the view's step budget holds are drawn; the rest are named in the notes.
     drawn = vcl.MAX_VIEW_STEPS // sim.MAX_STEPS
