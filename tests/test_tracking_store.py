@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from tracking.store import (
     Store,
     StoreUnavailable,
     TokenExists,
+    downsample,
     pgtest,
 )
 from tracking.store.chunks import CHUNK
@@ -121,29 +123,60 @@ def test_points_merge_into_chunks_across_boundaries(store: Store) -> None:
     assert (info.points, info.first_step, info.last_step) == (len(steps), -CHUNK, 3 * CHUNK + 9)
 
 
-def test_a_long_series_is_bucketed_keeping_each_buckets_true_min_and_max(store: Store) -> None:
+@pytest.mark.parametrize(
+    ("n", "span", "points"),
+    [(200_000, 600_000, 1000), (20_000, 20_000, 1000)],
+    ids=["from-block-summaries", "from-points"],
+)
+def test_a_long_series_is_bucketed_keeping_each_buckets_true_min_and_max(
+    store: Store, n: int, span: int, points: int
+) -> None:
     rng = np.random.default_rng(7)
-    n = 200_000
-    steps = np.sort(rng.choice(np.arange(3 * n), size=n, replace=False))
+    steps = np.sort(rng.choice(np.arange(span), size=n, replace=False))
     values = rng.normal(size=n).cumsum()
     values[rng.integers(0, n, 20)] += 1e6  # spikes a mean would hide
     store.add("run-1", series("loss", steps, values))
-    points = 1000
     curve = store.series("run-1", "loss", points=points)
     assert not curve.exact and len(curve) <= points
     assert np.all(np.diff(curve.step) > 0)
     # every point returned is a stored point
     np.testing.assert_array_equal(curve.value, values[np.searchsorted(steps, curve.step)])
-    # the documented buckets: points // 2 of equal step width over the span
-    buckets = points // 2
-    width = (steps[-1] - steps[0] + 1) / buckets
-    edges = steps[0] + np.floor(np.arange(buckets + 1) * width).astype(np.int64)
-    edges[-1] = steps[-1] + 1
+    # the documented buckets: at most points // 2, whole 64-step blocks when that wide
+    inner, aligned = downsample.bucket_edges(int(steps[0]), int(steps[-1]), points)
+    assert len(inner) + 1 <= points // 2
+    assert aligned == (span // (points // 2) >= 64)
+    if aligned:
+        assert np.all(inner % 64 == 0)
+    edges = np.concatenate(([steps[0]], inner, [steps[-1] + 1]))
     for lo, hi in itertools.pairwise(edges):
         raw = values[(steps >= lo) & (steps < hi)]
         got = curve.value[(curve.step >= lo) & (curve.step < hi)]
-        assert raw.min() == got.min() and raw.max() == got.max()
+        if len(raw):
+            assert raw.min() == got.min() and raw.max() == got.max()
     assert curve.value.max() == values.max()
+
+
+def test_reads_from_block_summaries_match_reads_from_points(store: Store) -> None:
+    rng = np.random.default_rng(3)
+    steps = np.sort(rng.choice(np.arange(400_000), size=150_000, replace=False))
+    values = rng.normal(size=len(steps))
+    values[rng.integers(0, len(steps), 30)] = np.nan
+    values[rng.integers(0, len(steps), 5)] = np.inf
+    values[rng.integers(0, len(steps), 5)] = -np.inf
+    values[1000:1300] = 7.0  # ties: the first point of a bucket's extreme is kept
+    store.add("run-1", series("loss", steps, values))
+    for start, stop, points in [
+        (None, None, 4000),
+        (10_001, 390_077, 2000),  # both ends cut a chunk
+        (4096 * 3, 4096 * 60 - 1, 500),  # both ends on chunk bounds
+        (123_457, None, 300),
+    ]:
+        curve = store.series("run-1", "loss", start, stop, points)
+        inside = (steps >= (start or 0)) & (steps <= (stop if stop is not None else steps[-1]))
+        expected = downsample.reduce(steps[inside], values[inside], points)
+        assert not curve.exact
+        np.testing.assert_array_equal(curve.step, expected.step)
+        np.testing.assert_array_equal(curve.value, expected.value)
 
 
 def test_non_finite_points_stay_visible_in_buckets(store: Store) -> None:
@@ -382,3 +415,32 @@ def test_a_postgresql_run_locked_past_the_timeout_is_unavailable(
         holder.rollback()
     assert store.add("run-1", series("loss", [1], [1.0])) == Added(new=1)
     store.close()
+
+
+def test_a_full_disk_is_unavailable_and_what_was_stored_stays(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"a 1 MB tmpfs to fill needs root: mount said {mounted.stderr.strip()!r}")
+    try:
+        store = store_module.open(f"sqlite:///{small}/runs.sqlite3")
+        store.add("run-1", series("loss", range(1000), np.arange(1000.0)))
+        rng = np.random.default_rng(1)
+        with pytest.raises(StoreUnavailable, match=r"disk holding the run store .* is full"):
+            for k in range(1, 50):
+                store.add(
+                    "run-1",
+                    series("loss", range(k * 10**6, k * 10**6 + 20_000), rng.random(20_000)),
+                )
+        curve = store.series("run-1", "loss", points=100_000)
+        (info,) = store.metrics("run-1")
+        assert info.points == len(curve)  # the failed add left nothing half-written
+        np.testing.assert_array_equal(curve.value[:1000], np.arange(1000.0))
+    finally:
+        subprocess.run(["umount", str(small)], check=True)

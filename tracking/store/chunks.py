@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tracking.records import Series, Steps, Values
+from tracking.store.downsample import BLOCK, finite_only, segment_extremes
 
 CHUNK = 4096
 
@@ -231,3 +232,34 @@ def encode_steps(step: Steps) -> bytes:
 
 def decode_steps(blob: bytes) -> Steps:
     return np.frombuffer(blob, dtype="<i8").astype(np.int64, copy=False)
+
+
+#: one block summary: block number in its chunk (0..63), first finite min and max (NaN when
+#: the block has no finite value) and their offsets in the chunk; 21 bytes, little-endian
+BLOCK_DTYPE = np.dtype(
+    [("block", "u1"), ("min", "<f8"), ("max", "<f8"), ("imin", "<u2"), ("imax", "<u2")]
+)
+
+
+def block_summary(chunk: int, points: Points) -> npt.NDArray[np.void]:
+    """The summaries of the 64-step blocks holding ``points`` (sorted, one chunk)."""
+    offset = points.step - chunk * CHUNK
+    block = offset // BLOCK
+    starts = np.flatnonzero(np.concatenate(([True], block[1:] != block[:-1])))
+    finite = finite_only(points.value)
+    imin, imax = segment_extremes(finite, finite, starts)
+    out = np.zeros(len(starts), dtype=BLOCK_DTYPE)
+    out["block"] = block[starts]
+    out["min"] = np.nan
+    out["max"] = np.nan
+    seg_min = np.searchsorted(starts, imin, side="right") - 1
+    seg_max = np.searchsorted(starts, imax, side="right") - 1
+    out["min"][seg_min] = points.value[imin]
+    out["imin"][seg_min] = offset[imin]
+    out["max"][seg_max] = points.value[imax]
+    out["imax"][seg_max] = offset[imax]
+    return out
+
+
+def decode_blocks(blob: bytes) -> npt.NDArray[np.void]:
+    return np.frombuffer(blob, dtype=BLOCK_DTYPE)

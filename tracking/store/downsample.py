@@ -1,17 +1,24 @@
 """Pure: cut a sorted series down to what a chart can draw, keeping every extreme.
 
-``reduce(step, value, points)`` returns every point when there are at most ``points``;
-otherwise it splits the steps' span into ``points // 2`` buckets of equal step width and keeps,
-in each bucket, the point with the smallest and the point with the largest *finite* value
-(a spike is never averaged away). Non-finite values are not comparable, so they are kept as
-points of their own: in each bucket, the first NaN, the first +inf and the first -inf there
-(at most three more points a bucket, and only in buckets that hold such values). A curve
-with no non-finite value returns at most ``points`` points; one with some returns at most
-``points + 3 * (points // 2)``. The points come back in step order, so a chart draws the
-bucket's minimum and maximum as the vertical stroke they are.
+Every point comes back when there are at most ``points``. Otherwise the steps the range
+holds, ``lo..hi``, are cut into at most ``points // 2`` buckets (``bucket_edges``), and each
+bucket keeps the point with the smallest and the point with the largest *finite* value (the
+first such point on a tie), so a spike is never averaged away. Buckets are of equal step
+width; when that width is 64 steps or more it is rounded up to a whole number of 64-step
+blocks, with edges on multiples of 64, so that each chunk's stored block summaries
+(``tracking.store.chunks.block_summary``) answer a zoomed-out read exactly without reading
+its points (``reduce_blocks``; the same points come back as from ``reduce``).
+
+Non-finite values are not comparable, so they are kept as points of their own: in each
+bucket, the first NaN, the first +inf and the first -inf there (only in buckets holding
+them). A curve with no non-finite value returns at most ``points`` points; one with some
+returns at most ``points + 3 * (points // 2)``. Points come back in step order, so a chart
+draws each bucket's minimum and maximum as the vertical stroke they are.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +27,22 @@ from tracking.records import Steps, Values
 from tracking.store.rows import Curve
 
 Index = npt.NDArray[np.intp]
+
+#: steps per block summary: buckets this wide or wider are read from summaries
+BLOCK = 64
+
+
+def bucket_edges(lo: int, hi: int, points: int) -> tuple[Steps, bool]:
+    """The inner edges of the buckets over steps ``lo..hi`` (a step ``s`` is in bucket
+    ``searchsorted(edges, s, "right")``), and whether they lie on 64-step block bounds."""
+    buckets = max(1, points // 2)
+    if (hi - lo + 1) / buckets < BLOCK:
+        width = (hi - lo + 1) / buckets
+        return lo + np.floor(np.arange(1, buckets) * width).astype(np.int64), False
+    origin = (lo // BLOCK) * BLOCK
+    width_blocks = math.ceil((hi + 1 - origin) / buckets / BLOCK)
+    count = math.ceil((hi + 1 - origin) / (width_blocks * BLOCK))
+    return origin + np.arange(1, count, dtype=np.int64) * (width_blocks * BLOCK), True
 
 
 def _first_per_segment(mask: npt.NDArray[np.bool_], starts: Index) -> Index:
@@ -33,40 +56,81 @@ def _first_per_segment(mask: npt.NDArray[np.bool_], starts: Index) -> Index:
     return hits[lead]
 
 
+def segment_extremes(low: Values, high: Values, starts: Index) -> tuple[Index, Index]:
+    """For segments of ``low``/``high`` beginning at ``starts`` (ascending, non-empty): the
+    index of the first smallest finite ``low`` and of the first largest finite ``high`` in
+    each segment that has one. NaN is skipped; pass ``low`` with +inf and ``high`` with -inf
+    replaced by NaN when infinities must not count."""
+    counts = np.diff(np.concatenate((starts, [len(low)])))
+    mins = np.fmin.reduceat(low, starts)
+    maxs = np.fmax.reduceat(high, starts)
+    return (
+        _first_per_segment(low == np.repeat(mins, counts), starts),
+        _first_per_segment(high == np.repeat(maxs, counts), starts),
+    )
+
+
+def finite_only(value: Values) -> Values:
+    """``value`` with its infinities made NaN (skipped by ``segment_extremes``)."""
+    if bool(np.isinf(value).any()):
+        return np.where(np.isinf(value), np.nan, value)
+    return value
+
+
+def _segments(step: Steps, edges: Steps) -> Index:
+    """Start index of each non-empty bucket of the sorted ``step``."""
+    starts = np.concatenate(([0], np.searchsorted(step, edges, side="left")))
+    ends = np.concatenate((starts[1:], [len(step)]))
+    return starts[starts < ends]
+
+
+def _non_finite(step: Steps, value: Values, edges: Steps) -> Index:
+    """Index of the first NaN, +inf and -inf of each bucket (sorted ``step``)."""
+    if not len(step) or bool(np.isfinite(value).all()):
+        return np.empty(0, np.intp)
+    starts = _segments(step, edges)
+    return np.concatenate(
+        [
+            _first_per_segment(np.isnan(value), starts),
+            _first_per_segment(value == np.inf, starts),
+            _first_per_segment(value == -np.inf, starts),
+        ]
+    )
+
+
 def reduce(step: Steps, value: Values, points: int) -> Curve:
     """``step`` sorted ascending (unique), ``value`` the same length; ``points`` >= 2."""
     n = len(step)
     if n <= points:
         return Curve(step, value, True)
-    buckets = max(1, points // 2)
-    lo, hi = int(step[0]), int(step[-1])
-    width = (hi - lo + 1) / buckets
-    inner = lo + np.floor(np.arange(1, buckets) * width).astype(np.int64)
-    starts = np.concatenate(([0], np.searchsorted(step, inner, side="left")))
-    ends = np.concatenate((starts[1:], [n]))
-    starts = starts[starts < ends]
-    counts = np.diff(np.concatenate((starts, [n])))
-
-    finite = np.isfinite(value)
-    if bool(finite.all()) or not bool(np.isinf(value).any()):
-        # fmin/fmax skip NaN, and NaN never equals the bucket's extreme: no copies needed
-        low = high = value
-        mins = np.fmin.reduceat(value, starts)
-        maxs = np.fmax.reduceat(value, starts)
-    else:
-        low = np.where(finite, value, np.inf)
-        high = np.where(finite, value, -np.inf)
-        mins = np.minimum.reduceat(low, starts)
-        maxs = np.maximum.reduceat(high, starts)
-    keep = [
-        _first_per_segment(low == np.repeat(mins, counts), starts),
-        _first_per_segment(high == np.repeat(maxs, counts), starts),
-    ]
-    if not bool(finite.all()):
-        # a bucket with no finite value matched its +inf/-inf stand-in above: drop those
-        keep = [k[finite[k]] for k in keep]
-        keep.append(_first_per_segment(np.isnan(value), starts))
-        keep.append(_first_per_segment(value == np.inf, starts))
-        keep.append(_first_per_segment(value == -np.inf, starts))
-    index = np.unique(np.concatenate(keep))
+    edges, _ = bucket_edges(int(step[0]), int(step[-1]), points)
+    starts = _segments(step, edges)
+    finite = finite_only(value)
+    imin, imax = segment_extremes(finite, finite, starts)
+    index = np.unique(np.concatenate([imin, imax, _non_finite(step, value, edges)]))
     return Curve(step[index], value[index], False)
+
+
+def reduce_blocks(
+    block_start: Steps,
+    min_step: Steps,
+    min_value: Values,
+    max_step: Steps,
+    max_value: Values,
+    odd_step: Steps,
+    odd_value: Values,
+    edges: Steps,
+) -> Curve:
+    """``reduce`` from block summaries (blocks in step order, each with its first finite
+    min and max, NaN when it has none) and the range's non-finite points (``odd_*``, in
+    step order), for block-aligned ``edges``."""
+    if len(block_start):
+        starts = _segments(block_start, edges)
+        imin, imax = segment_extremes(min_value, max_value, starts)
+    else:
+        imin = imax = np.empty(0, np.intp)
+    odd = _non_finite(odd_step, odd_value, edges)
+    step = np.concatenate([min_step[imin], max_step[imax], odd_step[odd]])
+    value = np.concatenate([min_value[imin], max_value[imax], odd_value[odd]])
+    order = np.unique(step, return_index=True)[1]
+    return Curve(step[order], value[order], False)

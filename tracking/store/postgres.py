@@ -89,9 +89,16 @@ class PostgresEngine:
                 (str(schema.VERSION),),
             )
             if new:  # tables just made: no compression for the blobs (see above)
-                for table in ("chunks", "superseded"):
-                    for column in ("steps", "vals", "times"):
-                        db.run(f"ALTER TABLE {table} ALTER COLUMN {column} SET STORAGE EXTERNAL")
+                for table, column in (
+                    ("chunks", "blocks"),
+                    ("chunks", "steps"),
+                    ("chunks", "vals"),
+                    ("chunks", "times"),
+                    ("superseded", "steps"),
+                    ("superseded", "vals"),
+                    ("superseded", "times"),
+                ):
+                    db.run(f"ALTER TABLE {table} ALTER COLUMN {column} SET STORAGE EXTERNAL")
             row = db.one("SELECT value FROM meta WHERE key = 'schema_version'")
         version = None if row is None else row[0]
         if version != str(schema.VERSION):
@@ -112,7 +119,8 @@ class PostgresEngine:
                     connect_timeout=max(1, round(self.timeout)),
                     application_name="llm-dashboard-store",
                 )
-                conn.execute(f"SET lock_timeout = {int(self.timeout * 1000)}")
+                # 0 would mean "wait forever": the shortest wait is 1 ms
+                conn.execute(f"SET lock_timeout = {max(1, int(self.timeout * 1000))}")
             except psycopg.Error as exc:
                 raise self._unavailable(exc) from exc
             self._local.conn = conn

@@ -9,9 +9,12 @@ Tables (all times Unix seconds, float):
 - ``metrics``: one row per (run, metric): point count and first/last step, kept up to date
   by every add so the run list needs no blob.
 - ``chunks``: one row per (run, metric, chunk = step // 4096): the summary (points,
-  first/last step and value, finite min/max and their steps, NaN and inf counts) and three
+  first/last step and value, finite min/max and their steps, NaN and inf counts), the
+  ``blocks`` summary (per 64-step block: its first finite min and max and their offsets,
+  21 bytes a block, at most 1.3 KB a chunk, ``tracking.store.chunks.BLOCK_DTYPE``) and three
   blobs, ``steps`` (uint16 offsets), ``vals`` and ``times`` (float64), little-endian. The
-  blobs come last so a read of steps and values never walks past them to the times.
+  small columns come first and ``times`` last, so a zoomed-out read touches only the
+  summaries and a read of steps and values never walks past them to the times.
 - ``superseded``: points a restart replaced, one row per segment (unique steps, int64 steps).
 - ``files``: the watcher's progress per file (inode, size, position, run).
 - ``tokens``: write tokens by name: SHA-256 of the secret, created, revoked.
@@ -63,6 +66,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     max_step BIGINT,
     nan_count INTEGER NOT NULL,
     inf_count INTEGER NOT NULL,
+    blocks {blob} NOT NULL,
     steps {blob} NOT NULL,
     vals {blob} NOT NULL,
     times {blob} NOT NULL,

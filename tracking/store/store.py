@@ -24,8 +24,9 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
-from tracking.records import Read, Series
+from tracking.records import Read, Series, Steps
 from tracking.store import chunks, downsample
 from tracking.store.chunks import CHUNK, Points
 from tracking.store.db import Db, Engine, Row
@@ -44,10 +45,10 @@ _BATCH = 500
 
 _CHUNK_COLUMNS = (
     "run_id, metric, chunk, points, first_step, last_step, first_value, last_value, "
-    "vmin, vmax, min_step, max_step, nan_count, inf_count, steps, vals, times"
+    "vmin, vmax, min_step, max_step, nan_count, inf_count, blocks, steps, vals, times"
 )
 _UPSERT_CHUNK = (
-    f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES ({', '.join('?' * 17)}) "
+    f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES ({', '.join('?' * 18)}) "
     "ON CONFLICT (run_id, metric, chunk) DO UPDATE SET "
     + ", ".join(
         f"{c} = excluded.{c}"
@@ -81,6 +82,7 @@ def _chunk_row(run_id: str, metric: str, chunk: int, points: Points) -> tuple[ob
         s.max_step,
         s.nan_count,
         s.inf_count,
+        chunks.block_summary(chunk, points).tobytes(),
         chunks.encode_offsets(chunk, points.step),
         chunks.encode_floats(points.value),
         chunks.encode_floats(points.time),
@@ -119,6 +121,101 @@ def _int(value: object) -> int | None:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _fetch_points(db: Db, run_id: str, metric: str, ids: Sequence[int]) -> dict[int, Points]:
+    """Steps and values of the chunks ``ids`` (their times are not read: all NaN here)."""
+    found: dict[int, Points] = {}
+    for i in range(0, len(ids), _BATCH):
+        batch = list(ids[i : i + _BATCH])
+        rows = db.all(
+            "SELECT chunk, points, steps, vals FROM chunks WHERE run_id = ? AND metric = ? "
+            f"AND chunk IN ({', '.join('?' * len(batch))}) ORDER BY chunk",
+            [run_id, metric, *batch],
+        )
+        if not rows:
+            continue
+        counts = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        bases = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)) * CHUNK
+        step = np.frombuffer(b"".join(r[2] for r in rows), dtype="<u2").astype(np.int64)
+        step += np.repeat(bases, counts)
+        value = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f8")
+        ends = np.cumsum(counts)
+        for (chunk, *_), end, count in zip(rows, ends, counts, strict=True):
+            times = np.broadcast_to(np.float64(np.nan), (int(count),))  # not read: no copy
+            found[int(chunk)] = Points(step[end - count : end], value[end - count : end], times)
+    return found
+
+
+def _read_range(
+    db: Db,
+    run_id: str,
+    metric: str,
+    heads: list[Row],
+    start: int | None,
+    stop: int | None,
+    points: int,
+) -> Curve:
+    """``Store.series`` once the range's chunk heads (chunk, points, first_step, last_step,
+    non-finite count, blocks) are known. A chunk the range cuts is read whole and trimmed;
+    the rest are read from their block summaries when the buckets are whole blocks, from
+    their points otherwise (see ``tracking.store.downsample``)."""
+    first, last = heads[0], heads[-1]
+    cut_ids = []
+    if start is not None and start > first[2]:
+        cut_ids.append(int(first[0]))
+    if stop is not None and stop < last[3] and int(last[0]) not in cut_ids:
+        cut_ids.append(int(last[0]))
+    cut = _fetch_points(db, run_id, metric, cut_ids)
+    for chunk, p in cut.items():
+        lo = 0 if start is None else int(np.searchsorted(p.step, start, side="left"))
+        hi = len(p) if stop is None else int(np.searchsorted(p.step, stop, side="right"))
+        cut[chunk] = p.take(slice(lo, hi))
+    whole = [h for h in heads if int(h[0]) not in cut]
+    total = sum(int(h[1]) for h in whole) + sum(len(p) for p in cut.values())
+    if total == 0:
+        return Curve.empty()
+    spans = [(int(h[2]), int(h[3])) for h in whole]
+    spans += [(int(p.step[0]), int(p.step[-1])) for p in cut.values() if len(p)]
+    lo_step = min(s for s, _ in spans)
+    hi_step = max(e for _, e in spans)
+    edges, aligned = downsample.bucket_edges(lo_step, hi_step, points)
+    if total <= points or not aligned:
+        stored = _fetch_points(db, run_id, metric, [int(h[0]) for h in whole])
+        stored.update(cut)
+        order = sorted(stored)
+        step = np.concatenate([stored[c].step for c in order])
+        value = np.concatenate([stored[c].value for c in order])
+        return downsample.reduce(step, value, points)
+    odd = _fetch_points(db, run_id, metric, [int(h[0]) for h in whole if h[4]])
+    odd.update(cut)
+    return _reduce_summaries(whole, cut, odd, edges)
+
+
+def _reduce_summaries(
+    whole: list[Row], cut: dict[int, Points], odd: dict[int, Points], edges: Steps
+) -> Curve:
+    """``downsample.reduce_blocks`` over the stored block summaries of ``whole`` chunks and
+    those computed from the ``cut`` chunks' points; non-finite points from ``odd``."""
+    parts: list[tuple[int, npt.NDArray[np.void]]] = [
+        (int(h[0]), chunks.decode_blocks(bytes(h[5]))) for h in whole
+    ]
+    parts += [(c, chunks.block_summary(c, p)) for c, p in cut.items() if len(p)]
+    parts.sort(key=lambda part: part[0])
+    blocks = np.concatenate([b for _, b in parts])
+    base = np.repeat(np.array([c for c, _ in parts], np.int64) * CHUNK, [len(b) for _, b in parts])
+    non_finite = [p.take(~np.isfinite(p.value)) for _, p in sorted(odd.items())]
+    odd_points = Points.concat(non_finite)
+    return downsample.reduce_blocks(
+        base + blocks["block"].astype(np.int64) * downsample.BLOCK,
+        base + blocks["imin"],
+        blocks["min"],
+        base + blocks["imax"],
+        blocks["max"],
+        odd_points.step,
+        odd_points.value,
+        edges,
+    )
 
 
 class Transaction:
@@ -500,19 +597,14 @@ class Store:
             where += " AND chunk <= ?"
             args.append(stop // CHUNK)
         with self._engine.read() as db:
-            rows = db.all(
-                f"SELECT chunk, points, steps, vals FROM chunks WHERE {where} ORDER BY chunk", args
+            heads = db.all(
+                "SELECT chunk, points, first_step, last_step, nan_count + inf_count, blocks "
+                f"FROM chunks WHERE {where} ORDER BY chunk",
+                args,
             )
-        if not rows:
-            return Curve.empty()
-        counts = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        bases = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)) * CHUNK
-        step = np.frombuffer(b"".join(r[2] for r in rows), dtype="<u2").astype(np.int64)
-        step += np.repeat(bases, counts)
-        value = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f8").astype(np.float64)
-        lo = 0 if start is None else int(np.searchsorted(step, start, side="left"))
-        hi = len(step) if stop is None else int(np.searchsorted(step, stop, side="right"))
-        return downsample.reduce(step[lo:hi], value[lo:hi], points)
+            if not heads:
+                return Curve.empty()
+            return _read_range(db, run_id, metric, heads, start, stop, points)
 
     def since(self, run_id: str, metric: str, after_step: int, points: int = 4000) -> Curve:
         """The points after ``after_step`` (a live chart's newest points): ``series`` from
