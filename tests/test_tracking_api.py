@@ -87,6 +87,14 @@ def test_points_round_trip_with_non_finite_values_on_both_engines(
     store.close()
 
 
+def test_an_empty_list_of_points_makes_no_run(
+    client: Any, auth: dict[str, str], store: Store
+) -> None:
+    reply = push(client, auth, [])
+    assert reply.status_code == 200 and reply.json["points"] == 0
+    assert store.run("run-1") is None
+
+
 def test_a_resent_request_is_stored_once(client: Any, auth: dict[str, str], store: Store) -> None:
     points = [point(i, loss=1.0 / (i + 1), lr=3e-4) for i in range(1000)]
     first = push(client, auth, points).json

@@ -38,7 +38,15 @@ from tracking import api_input
 from tracking import store as store_module
 from tracking.api_input import InputError
 from tracking.records import Read
-from tracking.store import BadInput, BadStoreUrl, Curve, RunInfo, Store, StoreUnavailable
+from tracking.store import (
+    Added,
+    BadInput,
+    BadStoreUrl,
+    Curve,
+    RunInfo,
+    Store,
+    StoreUnavailable,
+)
 from tracking.store.names import check_metric, check_run_id
 
 log = logging.getLogger(__name__)
@@ -318,9 +326,11 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
             s = store()
             _bearer(s)
             checked = api_input.points(_json_body())
-            if s.run(rid) is None:
-                s.put_run(rid, source="push", kind="push")
-            added = s.add_read(rid, Read(series=checked.series))
+            added = Added()
+            if checked.count:  # an empty list makes no run
+                if s.run(rid) is None:
+                    s.put_run(rid, source="push", kind="push")
+                added = s.add_read(rid, Read(series=checked.series))
             return reply(
                 {
                     "run_id": rid,
