@@ -18,10 +18,12 @@ import dash
 import callbacks  # noqa: F401  (registers every callback)
 from callbacks import export, health, limits, request_guard, security
 from layouts import shell
+from tracking import api as tracking_api
 
 
 def create_app() -> dash.Dash:
-    """Build the Dash app: offline assets, the shell layout, ``/healthz``."""
+    """Build the Dash app: offline assets, the shell layout, ``/healthz``, the run API
+    (``api/v1/``, docs/tracking.md)."""
     app = dash.Dash(
         __name__,
         title=shell.PRODUCT_NAME,
@@ -41,6 +43,7 @@ def create_app() -> dash.Dash:
     security.register(app)
     limits.register(app.server)
     export.register(app.server, app.config.routes_pathname_prefix)
+    tracking_api.register(app.server, app.config.routes_pathname_prefix)
     return app
 
 

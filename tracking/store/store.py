@@ -684,6 +684,22 @@ class Store:
                 found = name
         return found
 
+    def token_for(self, secret: str) -> TokenInfo | None:
+        """The token, live or revoked, whose secret this is, or None: the push API answers a
+        revoked token 403 ("revoked, make a new one") and an unknown one 401. Constant time
+        per token, as ``check_token``. A name revoked and then created again holds the new
+        secret only, so the old one is unknown from then on."""
+        if not isinstance(secret, str) or not 0 < len(secret) <= 256:
+            return None
+        digest = _hash(secret)
+        with self._engine.read() as db:
+            rows = db.all("SELECT name, sha256, created, revoked FROM tokens")
+        found = None
+        for name, stored, created, revoked in rows:
+            if hmac.compare_digest(digest, stored):
+                found = TokenInfo(name, float(created), None if revoked is None else float(revoked))
+        return found
+
     def revoke_token(self, name: str) -> bool:
         """Revoke a live token; False when there is none by that name."""
         check_token_name(name)
