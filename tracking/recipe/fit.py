@@ -98,7 +98,8 @@ def _fit(out: dict[str, Field], total: Field | None) -> None:
             micro * seq, "assumed", f"not recorded; micro-batch ({micro}) x seq_len ({seq})"
         )
     batch = out["global_batch_tokens"]
-    seqs = max(1, round(batch.value / seq))
+    max_seqs = int(FIELD_BOUNDS["global_batch_tokens"][2]) // seq
+    seqs = min(max(1, round(batch.value / seq)), max_seqs)
     if seqs * seq != batch.value:
         batch.source = f"{batch.source}; rounded to {seqs} whole sequences of {seq}"
         batch.value = seqs * seq
@@ -115,6 +116,13 @@ def _fit(out: dict[str, Field], total: Field | None) -> None:
         good = largest_divisor(math.gcd(gpus, arch_heads), tp.value)
         tp.source = f"{tp.source}; {tp.value} does not divide GPUs/heads, {good} used"
         tp.value = good
+    if gpus // tp.value > max_seqs:
+        fewer = max_seqs * tp.value
+        out["num_gpus"].source = (
+            f"{out['num_gpus'].source}; lowered to {fewer}: a batch of at most "
+            f"{max_seqs:,} sequences cannot give each of {gpus // tp.value:,} GPUs one"
+        )
+        out["num_gpus"].value = gpus = fewer
     dp = gpus // tp.value
     micro = out["micro_batch_size"]
     if seqs < dp * micro.value:
@@ -133,6 +141,10 @@ def _fit(out: dict[str, Field], total: Field | None) -> None:
     _, lo, hi = FIELD_BOUNDS["dataset_tokens"]
     wanted = steps * tokens / epochs
     dataset = min(max(wanted, lo), hi)
+    for _ in range(4):  # float rounding must not add a step past the bound
+        if dataset != wanted or dataset * epochs / tokens <= steps:
+            break
+        dataset = wanted = math.nextafter(dataset, 0.0)
     clamped = f"; {wanted:.4g} clamped to {dataset:.4g} (allowed {lo:g}..{hi:g})"
     out["dataset_tokens"] = Field(
         float(dataset),

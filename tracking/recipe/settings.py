@@ -213,8 +213,10 @@ class Settings:
         return None
 
     def whole(self, concept: str) -> tuple[str, int] | None:
+        """A positive whole number, at most 2**53 (no count in a recipe is larger; bigger
+        ones would only overflow the arithmetic below)."""
         found = self.number(concept)
-        if found is None or found[1] != int(found[1]):
+        if found is None or found[1] > 2**53 or found[1] != int(found[1]):
             return None
         return found[0], int(found[1])
 
