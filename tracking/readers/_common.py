@@ -117,6 +117,17 @@ class SeriesBuilder:
         col[1].append(value)
         col[2].append(time)
 
+    def add_row(self, step: int, time: float, metrics: dict[str, float]) -> None:
+        """Every metric of one logged row at ``step``."""
+        cols = self._cols
+        for metric, value in metrics.items():
+            col = cols.get(metric)
+            if col is None:
+                col = cols[metric] = ([], [], [])
+            col[0].append(step)
+            col[1].append(value)
+            col[2].append(time)
+
     def __len__(self) -> int:
         return sum(len(c[0]) for c in self._cols.values())
 
@@ -347,7 +358,10 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range
+            return None
     if isinstance(value, str) and 0 < len(value) <= 64:
         try:
             return float(value)

@@ -26,6 +26,7 @@ from tracking.readers._common import (
 TIME_KEYS = ("_timestamp", "timestamp")
 """Keys holding the point's wall clock in Unix seconds (W&B-style ``_timestamp``); used as
 the points' time, not as a metric, when the value is a plausible date (after 2001)."""
+_TIME_SET = frozenset(TIME_KEYS)
 _MIN_UNIX_TIME = 1.0e9
 MAX_NESTING = 4
 """Nested objects in an entry (``{"eval": {"loss": 1.2}}``) become dotted metric names
@@ -37,52 +38,61 @@ _CHECKPOINT = re.compile(r"^checkpoint-\d+$")
 
 
 class Entry:
-    """The parts of one logged object: ``step`` (``None`` when it has none), ``time`` (NaN when
-    unknown), numeric ``metrics`` in key order, and the keys whose values are not numbers."""
+    """The parts of one logged object: ``step`` (``None`` when it has none), ``step_key``
+    (which key held it), ``time`` (NaN when unknown) and the numeric ``metrics`` in key
+    order."""
 
-    __slots__ = ("metrics", "skipped", "step", "step_key", "time")
+    __slots__ = ("metrics", "step", "step_key", "time")
 
     def __init__(self) -> None:
         self.step: int | None = None
         self.step_key: str | None = None
         self.time = NAN
         self.metrics: dict[str, float] = {}
-        self.skipped: list[str] = []
 
 
 def entry(obj: Mapping[str, Any], step_keys: Sequence[str]) -> Entry:
     """Split ``obj``: the first of ``step_keys`` present is its step (a whole number), the
-    others stay metrics; booleans, ``null``, lists and non-numeric text are not metrics."""
+    others stay metrics; booleans, ``null``, lists and non-numeric text are not metrics.
+
+    Plain numbers take a fast path (a 1M-line log is 1M calls of this)."""
     out = Entry()
+    step_key = None
     for key in step_keys:
         if key in obj:
-            out.step_key = key
+            step_key = out.step_key = key
             out.step = whole_step(obj[key])
             break
+    metrics = out.metrics
     for key, value in obj.items():
-        if key == out.step_key:
+        kind = type(value)
+        if (kind is float or kind is int) and key not in _TIME_SET:
+            if key != step_key:
+                try:  # noqa: SIM105 - a hot path; contextlib.suppress costs more
+                    metrics[key] = float(value)
+                except OverflowError:  # an integer past float range is no metric
+                    pass
             continue
-        if key in TIME_KEYS:
+        if key == step_key:
+            continue
+        if key in _TIME_SET:
             t = number(value)
             if t is not None and math.isfinite(t) and t > _MIN_UNIX_TIME:
                 out.time = t
                 continue
-        _collect(str(key), value, out, 0)
+        _collect(str(key), value, metrics, 0)
     return out
 
 
-def _collect(key: str, value: Any, out: Entry, depth: int) -> None:
-    if isinstance(value, Mapping):
+def _collect(key: str, value: Any, metrics: dict[str, float], depth: int) -> None:
+    if isinstance(value, dict):
         if depth < MAX_NESTING:
             for k, v in value.items():
-                _collect(f"{key}.{k}", v, out, depth + 1)
+                _collect(f"{key}.{k}", v, metrics, depth + 1)
         return
     x = number(value)
-    if x is None:
-        if value is not None:
-            out.skipped.append(key)
-        return
-    out.metrics[key] = x
+    if x is not None:
+        metrics[key] = x
 
 
 def side_settings(

@@ -23,11 +23,12 @@ with a number is a metric under its own name (``lr`` stays ``lr``, ``learning_ra
 Objects without a step key are skipped with one problem counting them. JSONL is appended
 to: ``position`` is the byte offset past the last complete line, so a line a writer has cut
 off waits for the next pass. Lines are parsed one by one (orjson, falling back to the
-standard library for Python's ``NaN``/``Infinity`` literals); on 1M lines this is faster
-than ``pandas.read_json(lines=True)``, which also cannot resume at a byte offset (figures in
-the benchmark). ``config.json`` and ``adapter_config.json`` beside a JSONL file become
-params as they do beside ``trainer_state.json`` (LLaMA-Factory writes its PEFT adapter's
-config there).
+standard library for Python's ``NaN``/``Infinity`` literals), so a bad line costs only
+itself. ``pandas.read_json(lines=True)`` parses a whole clean file faster (about 1.5x on
+1M lines, ``benchmarks/bench_tracking_readers.py``), but one bad line fails everything it
+was given, and it knows neither durations nor per-line problems; not used here.
+``config.json`` and ``adapter_config.json`` beside a JSONL file become params as they do
+beside ``trainer_state.json`` (LLaMA-Factory writes its PEFT adapter's config there).
 """
 
 from __future__ import annotations
@@ -143,8 +144,7 @@ def _read_jsonl(path: Path, root: Path | None, position: int, max_line: int) -> 
                         f"{str(obj.get(e.step_key))[:40]!r}, not a whole number; skipped",
                     )
                 continue
-            for metric, value in e.metrics.items():
-                builder.add(metric, e.step, value, e.time)
+            builder.add_row(e.step, e.time, e.metrics)
     except OSError as exc:
         problems.add(f"{name}: read failed ({exc.strerror or exc}); will retry")
     params: dict[str, str] = {}

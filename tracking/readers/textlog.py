@@ -51,6 +51,7 @@ import regex
 
 from tracking.readers._common import (
     MAX_LINE_BYTES,
+    NAN,
     Lines,
     Problems,
     SeriesBuilder,
@@ -291,9 +292,15 @@ class _Builtin:
             self.params["log.total_steps"] = total
 
     def _pairs(self, step: int, pairs: str, keep: str | None) -> None:
+        row: dict[str, float] = {}
         for key, raw in _PAIR.findall(pairs):
             if key == "step_avg" or (keep is not None and not key.startswith(keep)):
                 continue
+            try:
+                row[key] = float(raw)  # the common case, without a unit
+                continue
+            except ValueError:
+                pass
             m = _UNIT.match(raw)
             if m is None:
                 self.problems.once(
@@ -303,7 +310,8 @@ class _Builtin:
                 continue
             unit = (m.group(2) or "").lower()
             name = f"{key}_ms" if unit == "ms" else f"{key}_pct" if unit == "%" else key
-            self._add(name, step, m.group(1))
+            row[name] = float(m.group(1))
+        self.builder.add_row(step, NAN, row)
 
     def _llmc_step(self, step: int, total: str | None, rest: str) -> None:
         found = False

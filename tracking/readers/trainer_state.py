@@ -111,8 +111,7 @@ def _log_history(history: object, builder: SeriesBuilder, problems: Problems, wh
                     "a whole number; skipped",
                 )
             continue
-        for name, value in e.metrics.items():
-            builder.add(name, e.step, value, e.time)
+        builder.add_row(e.step, e.time, e.metrics)
     if no_step:
         keys = sorted({str(k) for item in no_step for k in item})
         shown = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "")
