@@ -111,7 +111,6 @@ def find(root: Path) -> Iterator[Source]:
     ``.trash``) are skipped. The walk is bounded by ``MAX_DEPTH`` and ``MAX_ENTRIES``.
 
     Raises:
-        OutsideRoot: never for ``root`` itself; only readers raise it.
         FileNotFoundError / NotADirectoryError: ``root`` is not a folder.
     """
     base = Path(root).resolve(strict=True)

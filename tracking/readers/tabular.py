@@ -78,7 +78,8 @@ def detect(path: Path) -> bool:
         return False
     first = head.split(b"\n", 1)[0].strip()
     if suffix in CSV_SUFFIXES:
-        columns = [c.strip().strip('"') for c in first.decode("utf-8", "replace").split(",")]
+        header = first.decode("utf-8-sig", "replace")
+        columns = [c.strip().strip('"') for c in header.split(",")]
         return any(c in CSV_STEP_COLUMNS for c in columns)
     if b"\n" not in head:
         return False

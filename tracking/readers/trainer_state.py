@@ -73,7 +73,7 @@ def read(
     state = load_json_file(path, max_bytes, problems, path.name)
     if state is not None:
         if isinstance(state, Mapping):
-            _state_params(state, params, problems)
+            _state_params(state, params)
             _log_history(state.get("log_history"), builder, problems, path.name)
         else:
             problems.add(
@@ -121,7 +121,7 @@ def _log_history(history: object, builder: SeriesBuilder, problems: Problems, wh
         )
 
 
-def _state_params(state: Mapping[str, object], params: dict[str, str], problems: Problems) -> None:
+def _state_params(state: Mapping[str, object], params: dict[str, str]) -> None:
     """Top-level scalars of the state (``max_steps``, ``train_batch_size``...)."""
     for key, value in state.items():
         if key == "log_history" or isinstance(value, (dict, list)):
