@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -35,8 +34,6 @@ def validated(found: dict[str, Field]) -> tuple[TrainingConfig, list[Guess]]:
                 f.name, (getattr(DEFAULTS, f.name), "not recorded; the simulator's default")
             )
             out[f.name] = Field(value, "assumed", why)
-    if isinstance(out["optimizer_params"].value, Mapping):
-        out["optimizer_params"].value = dict(out["optimizer_params"].value)
     _clamp(out)
     _fit(out, found.get("_total_steps"))
     for _ in range(len(out) + 1):

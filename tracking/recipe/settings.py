@@ -147,9 +147,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "fp16": ("fp16",),
     "precision": ("precision", "mixed_precision", "dtype", "torch_dtype"),
     "optimizer": ("optim", "optimizer", "optimizer_type", "optimizer_name"),
-    "beta1": ("adam_beta1", "beta1"),
-    "beta2": ("adam_beta2", "beta2"),
-    "eps": ("adam_epsilon", "adam_eps", "eps"),
     "tensor_parallel": (
         "tensor_model_parallel_size",
         "tensor_parallel",

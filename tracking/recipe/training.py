@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from simulator.catalog import CUSTOM_MODEL, GPUS, MODELS, OPTIMIZERS
+from simulator.catalog import CUSTOM_MODEL, GPUS, MODELS
 from tracking.recipe.settings import DEFAULTS, Field, Settings
 from tracking.records import Series
 
@@ -172,17 +172,8 @@ def optimizer(s: Settings, out: dict[str, Field]) -> None:
     slug = _optimizer_slug(opt[1]) if opt else None
     if opt and slug:
         out["optimizer"] = Field(slug, "found", f"{opt[0]}={opt[1]!r}")
-    name = slug or DEFAULTS.optimizer
-    bounds = OPTIMIZERS[name].bounds
-    found: dict[str, float] = {}
-    sources: list[str] = []
-    for concept, param in (("beta1", "beta1"), ("beta2", "beta2"), ("eps", "eps")):
-        v = s.number(concept)
-        if v and param in bounds and bounds[param][0] <= v[1] <= bounds[param][1]:
-            found[param] = v[1]
-            sources.append(v[0])
-    if found:
-        out["optimizer_params"] = Field(found, "found", ", ".join(sources))
+    # Betas and eps are not settings of the simulator (published defaults; docs/sources.md,
+    # "Recipe knobs"), so a run's values are not carried over.
 
 
 def _optimizer_slug(text: str) -> str | None:
