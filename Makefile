@@ -28,14 +28,10 @@ run: install  ## start the dashboard on http://127.0.0.1:8050
 test: install system-deps  ## install everything needed, then run the whole suite (unit, browser, deploy)
 	timeout --kill-after=30 1800 $(PY) -m pytest
 
-lint: install  ## ruff (lint + format check), mypy on simulator/
+lint: install  ## ruff (lint + format check), mypy --strict on simulator/ and tracking/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	@if compgen -G 'simulator/*.py' >/dev/null; then \
-		$(VENV)/bin/mypy; \
-	else \
-		echo "mypy: simulator/ has no Python files yet, skipped"; \
-	fi
+	$(VENV)/bin/mypy
 
 bench: install system-deps  ## run every benchmarks/bench_*.py and print its figures (one starts nginx + gunicorn)
 	@shopt -s nullglob; files=(benchmarks/bench_*.py); \

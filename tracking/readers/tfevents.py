@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from tracking.readers.eventproto import WireError, decode_event, decode_value
 from tracking.readers.protowire import varint_many
