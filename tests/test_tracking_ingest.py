@@ -206,9 +206,7 @@ def test_a_truncated_file_is_read_from_its_start(root: Path, store: Store) -> No
     assert old.step.tolist() == list(range(1, 11))  # the replaced points are kept too
 
 
-def test_a_restart_between_passes_loses_and_doubles_nothing(
-    tmp_path: Path, store_url: str
-) -> None:
+def test_a_restart_between_passes_loses_and_doubles_nothing(tmp_path: Path, store_url: str) -> None:
     """The event file grows in three pieces cut mid-record, the text log and the
     trainer_state grow too; the watcher is a new process (new Follower, store reopened)
     for each pass. The store ends equal to one read of the final files, and each restarted
