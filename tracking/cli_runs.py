@@ -17,12 +17,14 @@ import signal
 import sys
 import threading
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracking import store as store_module
-from tracking.ingest import RunReport, ingest
+from tracking.polling import DEFAULT_INTERVAL, FIND_EVERY, BadRoot, check_roots
 from tracking.store import RunInfo
-from tracking.watch import DEFAULT_INTERVAL, FIND_EVERY, BadRoot, check_roots, watch
+
+if TYPE_CHECKING:
+    from tracking.ingest import RunReport
 
 SHOWN_PROBLEMS = 3
 """Problems printed per run by ``list`` and ``ingest`` (all of them with ``list --json``)."""
@@ -63,6 +65,8 @@ def watch_command(args: argparse.Namespace) -> int:
     except BadRoot as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    from tracking.watch import watch  # the readers, only for the commands that read
+
     store = store_module.open(args.db)
     stop = threading.Event()
 
@@ -102,6 +106,8 @@ def ingest_command(args: argparse.Namespace) -> int:
     except BadRoot as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    from tracking.ingest import ingest
+
     store = store_module.open(args.db)
     try:
         reports = ingest(store, roots)

@@ -20,83 +20,43 @@ watcher checks every file against it again.
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tracking.ingest import Follower, RunReport
+from tracking.polling import (
+    DEFAULT_INTERVAL,
+    FIND_EVERY,
+    MAX_BACKOFF,
+    BadRoot,
+    check_root,
+    check_roots,
+)
 from tracking.readers import MAX_DEPTH, Source, find
 from tracking.store import Store, StoreUnavailable
 
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "FIND_EVERY",
+    "BadRoot",
+    "Poll",
+    "check_root",
+    "check_roots",
+    "folder_mtimes",
+    "scan",
+    "watch",
+]
+
 log = logging.getLogger("tracking.watch")
 
-DEFAULT_INTERVAL = 2.0
-FIND_EVERY = 60
-"""Polls between two ``find`` runs when no folder mtime changed (2 min at 2 s)."""
-MAX_BACKOFF = 60.0
 MAX_FOLDERS = 50_000
 """Folders whose mtime is watched per root; past that only the periodic ``find`` sees
 new runs in the rest."""
 _SKIP = frozenset({"__pycache__", "node_modules", "site-packages"})
-
-
-class BadRoot(ValueError):
-    """A folder to watch that is missing, not a folder, or not readable."""
-
-
-def check_root(path: str | os.PathLike[str]) -> Path:
-    """``path`` resolved, if it is a folder this process can list.
-
-    Raises:
-        BadRoot: naming the path, what is wrong and what is expected.
-    """
-    given = Path(path)
-    try:
-        resolved = given.resolve(strict=True)
-    except (FileNotFoundError, RuntimeError):
-        raise BadRoot(
-            f"{path}: no such folder; give the folder your training writes its logs to "
-            "(it may be empty; runs appear as they are written)"
-        ) from None
-    except OSError as exc:
-        raise BadRoot(f"{path}: cannot be reached ({exc.strerror or exc})") from None
-    if not resolved.is_dir():
-        raise BadRoot(
-            f"{path}: not a folder; give the folder that holds your runs (for a single file, "
-            f"its folder: {given.parent})"
-        )
-    try:
-        with os.scandir(resolved) as it:
-            next(it, None)
-    except OSError as exc:
-        raise BadRoot(
-            f"{path}: cannot be listed by user {getpass.getuser()} ({exc.strerror or exc}); "
-            "give it read and execute permission (chmod a+rx) or run as its owner"
-        ) from None
-    return resolved
-
-
-def check_roots(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Every path checked (``check_root``), duplicates dropped; all problems in one error."""
-    roots: list[Path] = []
-    errors: list[str] = []
-    for p in paths:
-        try:
-            root = check_root(p)
-        except BadRoot as exc:
-            errors.append(str(exc))
-            continue
-        if root not in roots:
-            roots.append(root)
-    if errors:
-        raise BadRoot("\n".join(errors))
-    if not roots:
-        raise BadRoot("no folder given to read runs from")
-    return roots
 
 
 def folder_mtimes(root: Path) -> dict[str, int]:
