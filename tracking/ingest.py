@@ -35,6 +35,7 @@ import logging
 import math
 import os
 import stat as stat_module
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -277,13 +278,19 @@ class Follower:
                 del self._runs[key]
 
     def run_pass(
-        self, found: Iterable[tuple[Path, Source]], *, carry: bool = False
+        self,
+        found: Iterable[tuple[Path, Source]],
+        *,
+        carry: bool = False,
+        stop: threading.Event | None = None,
     ) -> list[RunReport]:
         """Read every run in ``found`` ((resolved root, source) pairs) and store what is new.
 
         ``carry``: add to the counts of an earlier pass that failed part-way (so a retried
-        ``ingest`` reports each point once). Raises ``StoreUnavailable`` when the store
-        cannot be written; what was committed before stays committed.
+        ``ingest`` reports each point once). ``stop``: once set, the pass ends after the
+        run being read (a first pass over many runs may take a while; the rest are read
+        on the next start). Raises ``StoreUnavailable`` when the store cannot be written;
+        what was committed before stays committed.
         """
         if not carry:
             self._tally.clear()
@@ -298,6 +305,8 @@ class Follower:
             problems.extend(p for p in source.problems if p not in problems)
         reports = []
         for key, (root, source, files, problems) in groups.items():
+            if stop is not None and stop.is_set():
+                break
             try:
                 reports.append(self._run(key, root, source, files, problems))
             except BadInput as exc:  # a name or path the store refuses: this run only

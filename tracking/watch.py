@@ -167,7 +167,7 @@ def watch(
                     pairs.extend((root, s) for s in current.sources)
             if periodic and number:
                 follower.drop_deleted()
-            reports = follower.run_pass(pairs)
+            reports = follower.run_pass(pairs, stop=stop)
             if failures:
                 log.info("the run store answers again; carrying on")
             failures = 0
