@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from tfevents_writers import hf_trainer_like, only_file, write_scalars
+from tracking_fixtures import mlflow_file_store, mlflow_sqlite, wandb_offline_run
 
 from tracking import run_ids
 from tracking import store as store_module
@@ -255,6 +256,40 @@ def _written(folder: Path, rows: list[tuple[int | None, dict[str, float]]]) -> P
     folder.mkdir(parents=True)
     write_scalars(folder, rows)
     return folder
+
+
+def test_mlflow_and_wandb_runs_are_followed_as_they_change(root: Path, store: Store) -> None:
+    """Runs that are folders (MLflow file store, W&B) and runs inside an MLflow SQLite
+    file: each is a run of its own, and a change inside is noticed without a new find."""
+    run_dir = mlflow_file_store(root)
+    ids = mlflow_sqlite(root / "mlflow.db")
+    wandb_offline_run(root / "wandb")
+    found = [(root, s) for s in find(root)]
+    follower = Follower(store)
+    reports = by_id(follower.run_pass(found))
+    folder_run = f"mlruns-1-{run_dir.name}"
+    assert set(reports) == {folder_run, *(f"mlflow.db-{i}" for i in ids), _wandb_id(reports)}
+    assert sorted(stored(store, folder_run)["train/loss"]) == [10, 20, 30, 40]
+    assert sorted(stored(store, f"mlflow.db-{ids[0]}")["loss"]) == [10, 20, 30, 40]
+    assert all(r.files_read == 0 for r in follower.run_pass(found))  # nothing changed
+
+    with open(run_dir / "metrics" / "train" / "loss", "a") as f:
+        f.write("1752085304000 1.25 50\n")
+    db = sqlite3.connect(root / "mlflow.db")
+    db.execute("INSERT INTO metrics VALUES ('loss', 1.0, 1700000050000, ?, 50, 0)", (ids[0],))
+    db.commit()
+    db.close()
+    again = by_id(follower.run_pass(found))
+    assert again[folder_run].added.new == 1 and stored(store, folder_run)["train/loss"][50] == 1.25
+    assert again[f"mlflow.db-{ids[0]}"].added.new == 1
+    assert again[f"mlflow.db-{ids[1]}"].added.new == 0
+
+
+def _wandb_id(reports: dict[str, RunReport]) -> str:
+    (run_id,) = [k for k, r in reports.items() if r.kind == "wandb"]
+    assert run_id == "wandb-offline-run-20240601_120000-abc123xy"
+    assert any("wandb sync" in p for p in reports[run_id].problems)
+    return run_id
 
 
 # -- bad input --------------------------------------------------------------------------

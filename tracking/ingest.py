@@ -15,12 +15,14 @@ problems up to date (docs/tracking.md, "Watcher").
   or it is smaller than the stored size or position (rotated, truncated, rewritten by an
   editor). Files rewritten in place (``trainer_state.json``, Lightning ``metrics.csv``,
   MLflow, W&B; their reads return position 0) are read whole each time they change.
-- **Unchanged files cost one ``stat``.** A file's signature (inode, size, mtime, ctime;
-  for an MLflow SQLite file its ``-wal`` too; for a run folder a bounded walk of it) is
-  remembered after each settled check; the same signature next pass means nothing to do,
-  with no store query. The memory is only a shortcut: after a restart, or after the store
-  failed, each file is checked against its stored state again (and files rewritten in
-  place are read once more, which the upsert makes harmless).
+- **Unchanged files cost one ``stat``** (``tracking.signatures``): the same signature as
+  last pass means nothing to do, with no store query. The memory is only a shortcut: after
+  a restart, or after the store failed, each file is checked against its stored state
+  again (and files rewritten in place are read once more, which the upsert makes
+  harmless). An append-only file whose stored position is its unchanged size is not read.
+- **One write per file read.** The points, the file's state and the run's row (settings,
+  recipe guess, status, problems) go in one transaction; a run's row is written on its own
+  only when its problems, status or kind changed without a read.
 - **Bad input stays on its run.** A reader's problems (bad CRC, a 10 MB line, deep JSON)
   become the run's ``problems`` and ``status = "problems"``; a file that may not be read
   (a symlink out of the root) or whose reader raised (a bug: logged with the path and the
@@ -32,46 +34,32 @@ problems up to date (docs/tracking.md, "Watcher").
 from __future__ import annotations
 
 import logging
-import math
-import os
-import stat as stat_module
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from tracking import run_ids
 from tracking.readers import OutsideRoot, Source, SourceFile, find, read_file
 from tracking.readers._common import inside
-from tracking.recipe.schedule import LR_SERIES
-from tracking.recipe.settings import base_name
-from tracking.recipe.training import TOKEN_SERIES, TOTAL_STEP_SERIES
-from tracking.recipe_params import recipe_only, recipe_params, settings_only
+from tracking.recipe_params import merged, recipe_only, recipe_params, settings_only, stored_curves
 from tracking.records import Read, Series
+from tracking.signatures import Signature, Stat, signature
 from tracking.store import Added, BadInput, FileState, Store, StoreUnavailable
 from tracking.store.names import check_metric
 
 log = logging.getLogger("tracking.watch")
 
 MAX_PROBLEMS_PER_FILE = 50
-"""Problems kept per file (and for the run folder itself); a file damaged throughout shows
-its first fifty, and its reader's own count of the rest."""
-FOLDER_SIGNATURE_ENTRIES = 2_000
-"""Entries looked at to notice a change in a run that is a folder (MLflow, W&B)."""
-RECIPE_CURVES = frozenset((*LR_SERIES, *TOKEN_SERIES, *TOTAL_STEP_SERIES))
-"""Metrics whose curve the recipe guess looks at (the rest only give the last step)."""
-RECIPE_POINTS = 4_000
+"""Problems kept per file; a file damaged throughout shows its first fifty, and its reader's
+own count of the rest."""
 MAX_NAME = 200
 MAX_SOURCE = 4_096
 _RETRIED = "; tried again when the file changes"
 """Ends the watcher's own messages about a file it could not read this time: they are not
 restored after a restart (the file is simply read again)."""
 _TRANSIENT = (_RETRIED, "will retry")
-
-Signature = tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -96,11 +84,8 @@ class RunReport:
     created: bool
 
 
-@dataclass(frozen=True)
-class _Stat:
-    inode: int
-    size: int
-    sig: Signature
+Row = tuple[str, str, tuple[str, ...]]
+"""(kind, status, problems) of a run's row in the store."""
 
 
 @dataclass
@@ -111,24 +96,27 @@ class _Run:
     key: str
     name: str
     root: Path
+    run_dir: Path
     stored: bool
-    """the run has a row in the store (written by an earlier pass or process)"""
-    current: bool = False
-    """this process has written the run's settings, recipe, problems and status"""
-    stale: bool = True
-    """points or settings changed since the recipe was guessed"""
+    """the run has a row in the store"""
+    row: Row = ("", "", ())
+    """what the store's row says (kind, status, problems), to write it only when it changes"""
     settings: dict[str, str] = field(default_factory=dict)
     recipe: dict[str, str] = field(default_factory=dict)
-    find_problems: list[str] = field(default_factory=list)
+    find_problems: tuple[str, ...] = ()
     kept: dict[str, list[str]] = field(default_factory=dict)
     """per file key: problems of reads that moved past them (they stay)"""
     latest: dict[str, list[str]] = field(default_factory=dict)
     """per file key: problems of the latest read when it did not move (they may go)"""
-    files: list[str] = field(default_factory=list)
+    source_files: tuple[SourceFile, ...] = ()
+    files: tuple[str, ...] = ()
+    """file keys of ``source_files``"""
     kind: str = ""
     shown: tuple[str, ...] = ()
 
-    def problems(self) -> list[str]:
+    def problems(self) -> tuple[str, ...]:
+        if not self.find_problems and not any(self.kept.values()) and not any(self.latest.values()):
+            return ()
         out = list(self.find_problems)
         seen = set(out)
         for key in self.files:
@@ -136,10 +124,11 @@ class _Run:
                 if p not in seen:
                     seen.add(p)
                     out.append(p)
-        return out
+        return tuple(out)
 
-    def status(self) -> str:
-        return "problems" if self.problems() else "ok"
+    def desired(self) -> Row:
+        problems = self.problems()
+        return (self.kind, "problems" if problems else "ok", problems)
 
 
 @dataclass
@@ -151,8 +140,12 @@ class _Tally:
 
 def source_key(root: Path, name: str) -> str:
     """Where a found run is, independent of the root it was found under: the run folder's
-    resolved path, or for a run inside an MLflow database ``<db path>/<run id>``."""
-    return str(root) if name in ("", ".") else str(root / name)
+    resolved path, or for a run inside an MLflow database ``<db path>/<run id>``. (Made by
+    string concatenation: this runs for every run on every poll.)"""
+    base = str(root)
+    if name in ("", "."):
+        return base
+    return f"{base.rstrip('/')}/{name}"
 
 
 def file_key(file: SourceFile) -> str:
@@ -179,70 +172,6 @@ def _named(message: str, name: str, path: Path) -> str:
 
 def _belongs(message: str, name: str, path: Path) -> bool:
     return message.startswith((f"{name}:", f"{name} ", f"{path}:", f"{path} "))
-
-
-def signature(file: SourceFile) -> _Stat:
-    """The file's inode, size and change signature (one ``stat``; an MLflow database adds
-    its ``-wal``; a run folder a bounded walk). Raises ``OSError`` if it is gone."""
-    st = os.stat(file.path)
-    if stat_module.S_ISDIR(st.st_mode):
-        return _folder_signature(file.path, st)
-    sig: Signature = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    if file.kind == "mlflow":
-        try:
-            wal = os.stat(f"{file.path}-wal")
-            sig += (wal.st_size, wal.st_mtime_ns)
-        except OSError:
-            sig += (-1, -1)
-    return _Stat(st.st_ino, st.st_size, sig)
-
-
-def _folder_signature(folder: Path, st: os.stat_result) -> _Stat:
-    """Count, total size and newest mtime/ctime of what a run folder holds, three levels
-    deep, bounded; ``artifacts/`` (MLflow's copies and checkpoints) is not looked at."""
-    count = total = newest = 0
-    stack = [(str(folder), 0)]
-    while stack and count < FOLDER_SIGNATURE_ENTRIES:
-        path, depth = stack.pop()
-        try:
-            with os.scandir(path) as it:
-                for entry in it:
-                    count += 1
-                    if count >= FOLDER_SIGNATURE_ENTRIES:
-                        break
-                    try:
-                        est = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    total += est.st_size
-                    newest = max(newest, est.st_mtime_ns, est.st_ctime_ns)
-                    if (
-                        entry.is_dir(follow_symlinks=False)
-                        and depth < 3
-                        and entry.name != "artifacts"
-                    ):
-                        stack.append((entry.path, depth + 1))
-        except OSError:
-            continue
-    return _Stat(st.st_ino, 0, (st.st_ino, st.st_mtime_ns, count, total, newest))
-
-
-def _recipe_series(store: Store, run_id: str) -> list[Series]:
-    """What the recipe guess needs from a run's stored points: the curves it reads
-    (learning rate, token counters, total steps; at most ``RECIPE_POINTS`` each, extremes
-    kept) and, for every other metric, just its first and last step."""
-    out: list[Series] = []
-    for m in store.metrics(run_id):
-        if m.first_step is None or m.last_step is None:
-            continue
-        if base_name(m.metric) in RECIPE_CURVES:
-            curve = store.series(run_id, m.metric, points=RECIPE_POINTS)
-            times = np.full(len(curve), math.nan)
-            out.append(Series(m.metric, curve.step, curve.value, times))
-        else:
-            steps = np.array([m.first_step, m.last_step], dtype=np.int64)
-            out.append(Series(m.metric, steps, np.full(2, math.nan), np.full(2, math.nan)))
-    return out
 
 
 class Follower:
@@ -294,15 +223,17 @@ class Follower:
         """
         if not carry:
             self._tally.clear()
-        groups: dict[str, tuple[Path, Source, list[SourceFile], list[str]]] = {}
+        groups: dict[str, tuple[Path, Source, tuple[SourceFile, ...], tuple[str, ...]]] = {}
         for root, source in found:
             key = source_key(root, source.name)
-            if key not in groups:
-                groups[key] = (root, source, [], [])
-            _, _, files, problems = groups[key]
-            have = {file_key(f) for f in files}
-            files.extend(f for f in source.files if file_key(f) not in have)
-            problems.extend(p for p in source.problems if p not in problems)
+            group = groups.get(key)
+            if group is None:  # the usual case: the source's own tuples, kept as they are
+                groups[key] = (root, source, source.files, source.problems)
+                continue
+            have = {file_key(f) for f in group[2]}
+            files = group[2] + tuple(f for f in source.files if file_key(f) not in have)
+            problems = group[3] + tuple(p for p in source.problems if p not in group[3])
+            groups[key] = (group[0], group[1], files, problems)
         reports = []
         for key, (root, source, files, problems) in groups.items():
             if stop is not None and stop.is_set():
@@ -320,29 +251,30 @@ class Follower:
         key: str,
         root: Path,
         source: Source,
-        files: list[SourceFile],
-        find_problems: list[str],
+        files: tuple[SourceFile, ...],
+        find_problems: tuple[str, ...],
     ) -> RunReport:
         run = self._runs.get(key) or self._load(key, root, source, files)
         tally = self._tally.setdefault(key, _Tally(created=not run.stored))
-        run.files = [file_key(f) for f in files]
-        run.kind = "+".join(sorted({f.kind for f in files})) or "none"
-        if find_problems != run.find_problems:
-            run.find_problems = list(find_problems)
-            run.current = False
+        if files is not run.source_files:  # a new find result: what the run holds
+            run.source_files = files
+            run.files = tuple(file_key(f) for f in files)
+            run.kind = "+".join(sorted({f.kind for f in files})) or "none"
+        run.find_problems = find_problems
         for file in files:
-            self._file(run, source.run_dir, file, tally)
-        if not run.current or run.stale:
+            self._file(run, file, tally)
+        row = run.desired()
+        if not run.stored or row != run.row:
             self._update(run)
-        shown = tuple(run.problems())
-        new_problems = tuple(p for p in shown if p not in run.shown)
+        shown = row[2]
+        new_problems = tuple(p for p in shown if p not in run.shown) if shown else ()
         run.shown = shown
         return RunReport(
             run_id=run.run_id,
             name=run.name,
             source=key,
             kind=run.kind,
-            status=run.status(),
+            status=run.row[1],
             files_read=tally.files_read,
             added=tally.added,
             problems=shown,
@@ -350,7 +282,7 @@ class Follower:
             created=tally.created,
         )
 
-    def _load(self, key: str, root: Path, source: Source, files: list[SourceFile]) -> _Run:
+    def _load(self, key: str, root: Path, source: Source, files: tuple[SourceFile, ...]) -> _Run:
         """The run's id (see ``tracking.run_ids``) and what the store has of it."""
         if len(key) > MAX_SOURCE:
             raise BadInput(f"its path is over {MAX_SOURCE} characters")
@@ -360,15 +292,16 @@ class Follower:
         for run_id in candidates:
             info = self.store.run(run_id)
             if info is None:
-                run = _Run(run_id, key, shown, root, stored=False)
+                run = _Run(run_id, key, shown, root, source.run_dir, stored=False)
                 break
             if info.source == key:
-                run = _Run(run_id, key, info.name, root, stored=True)
+                run = _Run(run_id, key, info.name, root, source.run_dir, stored=True)
+                run.row = (info.kind, info.status, info.problems)
                 params = self.store.params(run_id)
                 run.settings = settings_only(params)
                 run.recipe = recipe_only(params)
-                self._restore_problems(run, info.problems, files, source.run_dir)
-                run.shown = tuple(info.problems)
+                self._restore_problems(run, info.problems, files)
+                run.shown = info.problems
                 break
         else:  # pragma: no cover - ten hash collisions in a row
             raise BadInput(f"no free run id for {key}")
@@ -377,7 +310,7 @@ class Follower:
 
     @staticmethod
     def _restore_problems(
-        run: _Run, problems: Sequence[str], files: list[SourceFile], run_dir: Path
+        run: _Run, problems: Sequence[str], files: tuple[SourceFile, ...]
     ) -> None:
         """Stored problems back to their files (those a re-read will find again, and the
         run folder's own, are not kept: the pass makes them anew)."""
@@ -385,20 +318,21 @@ class Follower:
             if p.endswith(_TRANSIENT):
                 continue
             for f in files:
-                if _belongs(p, label(f, run_dir), f.path):
+                if _belongs(p, label(f, run.run_dir), f.path):
                     run.kept.setdefault(file_key(f), []).append(p)
                     break
 
-    def _file(self, run: _Run, run_dir: Path, file: SourceFile, tally: _Tally) -> None:
+    def _file(self, run: _Run, file: SourceFile, tally: _Tally) -> None:
         fk = file_key(file)
-        name = label(file, run_dir)
         try:
             st = signature(file)
         except OSError as exc:
-            self._latest(run, fk, [f"{name}: cannot be seen ({exc.strerror or exc}){_RETRIED}"])
+            name = label(file, run.run_dir)
+            run.latest[fk] = [f"{name}: cannot be seen ({exc.strerror or exc}){_RETRIED}"]
             return
         if self._sigs.get(fk) == st.sig:
             return
+        name = label(file, run.run_dir)
         state = self.store.file_state(fk)
         start = 0
         if (
@@ -415,20 +349,18 @@ class Follower:
             inside(file.path, run.root)
             read = read_file(file, start, root=run.root)
         except (OutsideRoot, ValueError) as exc:
-            self._latest(run, fk, [_named(f"{exc}{_RETRIED}", name, file.path)])
+            run.latest[fk] = [_named(f"{exc}{_RETRIED}", name, file.path)]
             self._sigs[fk] = st.sig
             return
         except OSError as exc:
-            self._latest(run, fk, [f"{name}: could not be read ({exc.strerror or exc}){_RETRIED}"])
+            run.latest[fk] = [f"{name}: could not be read ({exc.strerror or exc}){_RETRIED}"]
             self._log_once(fk, f"{file.path}: could not be read: {exc}")
             return
         except Exception as exc:  # a reader bug: this file only, the watcher carries on
             log.exception("the %s reader failed on %s (a bug; file skipped)", file.kind, file.path)
-            self._latest(
-                run,
-                fk,
-                [f"{name}: the {file.kind} reader failed ({type(exc).__name__}: {exc}){_RETRIED}"],
-            )
+            run.latest[fk] = [
+                f"{name}: the {file.kind} reader failed ({type(exc).__name__}: {exc}){_RETRIED}"
+            ]
             self._sigs[fk] = st.sig
             return
         self._commit(run, file, fk, name, st, start, read, tally)
@@ -439,15 +371,16 @@ class Follower:
         file: SourceFile,
         fk: str,
         name: str,
-        st: _Stat,
+        st: Stat,
         start: int,
         read: Read,
         tally: _Tally,
     ) -> None:
-        """The read's points, the file's new state and the run's row, in one transaction;
-        memory is updated only once it committed."""
+        """The read's points, the file's new state and the run's row (with the recipe
+        guessed again when points or settings came) in one transaction; memory is
+        updated only once it committed."""
         problems = [_named(p, name, file.path) for p in read.problems]
-        series = []
+        series: list[Series] = []
         for s in read.series:
             try:
                 check_metric(s.metric)
@@ -462,10 +395,14 @@ class Follower:
         else:
             latest = problems[:MAX_PROBLEMS_PER_FILE]
         settings = {**run.settings, **read.params}
+        recipe = run.recipe
+        if any(len(s) for s in series) or settings != run.settings or not recipe:
+            stored = stored_curves(self.store, run.run_id) if run.stored else []
+            recipe = recipe_params(settings, merged(stored, series))
         old = run.kept.get(fk), run.latest.get(fk)
         run.kept[fk], run.latest[fk] = kept, latest
         try:
-            shown = run.problems()
+            row = run.desired()
             state = FileState(fk, st.inode, max(st.size, read.position), read.position, run.run_id)
             with self.store.transaction() as tx:
                 added = tx.add_read(run.run_id, Read(series=series), state)
@@ -473,44 +410,41 @@ class Follower:
                     run.run_id,
                     name=None if run.stored else run.name,
                     source=run.key,
-                    kind=run.kind,
-                    params={**settings, **run.recipe},
-                    status="problems" if shown else "ok",
-                    problems=shown,
+                    kind=row[0],
+                    params={**settings, **recipe},
+                    status=row[1],
+                    problems=row[2],
                 )
         except BaseException:
             run.kept[fk], run.latest[fk] = old[0] or [], old[1] or []
             raise
         run.stored = True
-        if settings != run.settings or added.new or added.replaced:
-            run.stale = True
-        run.settings = settings
+        run.row = row
+        run.settings, run.recipe = settings, recipe
         self._sigs[fk] = st.sig
         tally.files_read += 1
         tally.added += added
         self._logged.pop(fk, None)
 
-    def _latest(self, run: _Run, fk: str, problems: list[str]) -> None:
-        if run.latest.get(fk) != problems:
-            run.latest[fk] = problems
-            run.current = False
-
     def _update(self, run: _Run) -> None:
-        """The run's row: settings with a fresh recipe guess, kind, status and problems."""
-        recipe = recipe_params(run.settings, _recipe_series(self.store, run.run_id))
-        shown = run.problems()
+        """The run's row alone: its problems, status or kind changed without a read (or
+        nothing of it could be read)."""
+        recipe = run.recipe or recipe_params(
+            run.settings, stored_curves(self.store, run.run_id) if run.stored else []
+        )
+        row = run.desired()
         self.store.put_run(
             run.run_id,
             name=None if run.stored else run.name,
             source=run.key,
-            kind=run.kind,
+            kind=row[0],
             params={**run.settings, **recipe},
-            status="problems" if shown else "ok",
-            problems=shown,
+            status=row[1],
+            problems=row[2],
         )
         run.recipe = recipe
-        run.stored = run.current = True
-        run.stale = False
+        run.stored = True
+        run.row = row
 
     def _log_once(self, key: str, message: str) -> None:
         if self._logged.get(key) != message:
