@@ -326,6 +326,8 @@ class Follower:
         fk = file_key(file)
         try:
             st = signature(file)
+        except FileNotFoundError:  # deleted since the last find (an old checkpoint): the
+            return  # next find, due now that its folder changed, drops it
         except OSError as exc:
             name = label(file, run.run_dir)
             run.latest[fk] = [f"{name}: cannot be seen ({exc.strerror or exc}){_RETRIED}"]
