@@ -14,14 +14,24 @@ STAMP := $(VENV)/.stamp-install
 # postgresql: the run store's tests start a throwaway server (tracking/store/pgtest.py).
 APT_PACKAGES := chromium chromium-driver nginx postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The folder of training logs `make run` and `make watch` follow into the run store.
+RUNS ?= runs
 
-.PHONY: help run test lint bench load serve screenshot install system-deps clean
+.PHONY: help run watch test lint bench load serve screenshot install system-deps clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-run: install  ## start the dashboard on http://127.0.0.1:8050
+# The watcher runs in the background for as long as the app does: the trap stops it (SIGTERM,
+# a clean stop between two files) however the app ends, Ctrl-C included.
+run: install  ## start the dashboard on http://127.0.0.1:8050 and the log watcher on ./runs (RUNS=folder)
+	@mkdir -p "$(RUNS)"
+	@$(PY) -m tracking watch "$(RUNS)" & watcher=$$!; \
+	trap 'kill $$watcher 2>/dev/null; wait $$watcher 2>/dev/null || true' EXIT; \
 	$(PY) app.py --host 127.0.0.1 --port 8050
+
+watch: install  ## follow the training logs under ./runs into the run store (RUNS=folder)
+	$(PY) -m tracking watch "$(RUNS)"
 
 # The suite takes ~10 min here; a process that hangs (once: at exit, after every test passed)
 # fails at 30 min with its output instead of running out CI's clock.

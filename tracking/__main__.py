@@ -1,8 +1,9 @@
 """``python -m tracking COMMAND ...``: the run store's command line.
 
 A dispatcher only: each command group lives in a small module of its own (``cli_tokens``
-for ``token create|list|revoke``) with a ``register(commands, common)`` that adds its
-subparsers and sets ``run`` on them. A new group is one module and one line in ``GROUPS``.
+for ``token create|list|revoke``, ``cli_runs`` for ``watch``, ``ingest`` and ``list``) with
+a ``register(commands, common)`` that adds its subparsers and sets ``run`` on them. A new
+group is one module and one line in ``GROUPS``.
 
 Every command takes ``--db URL`` (default ``DASHBOARD_DB``, else ``data/runs.sqlite3`` under
 the project; see ``tracking.store``). Exit status: 0 done, 1 refused or failed (the reason
@@ -16,10 +17,10 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from tracking import cli_tokens
+from tracking import cli_runs, cli_tokens
 from tracking.store import StoreError
 
-GROUPS: tuple[ModuleType, ...] = (cli_tokens,)
+GROUPS: tuple[ModuleType, ...] = (cli_tokens, cli_runs)
 
 
 def parser() -> argparse.ArgumentParser:
