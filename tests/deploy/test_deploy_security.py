@@ -261,6 +261,9 @@ def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
     unit = (ROOT / "deploy" / "llm-training-dashboard.service").read_text()
     exec_start = "/opt/llm-training-dashboard/.venv/bin/gunicorn -c deploy/gunicorn.conf.py"
     assert f"ExecStart={exec_start} app:server" in unit
+    # The push API writes the run store; everything else stays read-only (ProtectSystem).
+    assert "ProtectSystem=strict" in unit
+    assert "ReadWritePaths=/opt/llm-training-dashboard/data" in unit
     copy = tmp_path / "llm-training-dashboard.service"
     copy.write_text(unit.replace("/opt/llm-training-dashboard", str(ROOT)))
     result = subprocess.run(
