@@ -11,7 +11,8 @@ tests/deploy/stack.py). For each it opens the page in a fresh browser (cold cach
 - requests and bytes transferred (as sent, so compressed when they were) on the first load,
   and the largest transfers of one load;
 - first contentful paint, the first chart and all Training charts drawn (ms after the
-  navigation started; tests/pageload.py says how "drawn" is seen);
+  navigation started; tests/pageload.py says how "drawn" is seen), and the CPU time the
+  page's main thread spent until then (hardly changed by other load, unlike the times);
 - in the same page: a switch to each tab until its charts are drawn, adding a recipe to the
   comparison until the curves show it, and changing its x-axis until the axis says so.
 
@@ -106,6 +107,7 @@ def measure(base: str) -> tuple[dict[str, float], pageload.PageLoad]:
             "fcp_ms": page.first_contentful_paint_ms or float("nan"),
             "first_chart_ms": page.first_chart_ms or float("nan"),
             "charts_ms": page.charts_ms or float("nan"),
+            "cpu_ms": page.main_thread_cpu_ms,
         }
         figures["to_comparison_ms"] = pageload.switch_tab(driver, "Model Comparison", "comparison")
         time.sleep(1.0)
@@ -130,6 +132,7 @@ ROWS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
     ("fcp_ms", "first contentful paint (ms)", lambda v: f"{v:,.0f}"),
     ("first_chart_ms", "first chart drawn (ms)", lambda v: f"{v:,.0f}"),
     ("charts_ms", "all Training charts drawn (ms)", lambda v: f"{v:,.0f}"),
+    ("cpu_ms", "  main-thread CPU until then (ms)", lambda v: f"{v:,.0f}"),
     ("to_comparison_ms", "tab switch -> Comparison (ms)", lambda v: f"{v:,.0f}"),
     ("add_recipe_ms", "add a recipe -> curves (ms)", lambda v: f"{v:,.0f}"),
     ("x_axis_ms", "x-axis -> FLOPs (ms)", lambda v: f"{v:,.0f}"),
