@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -83,8 +84,14 @@ def flask_server() -> Iterator[str]:
             raise TimeoutError("python app.py never answered /healthz")
         yield base
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        # Ctrl-C, as a person stops `make run`: Python then runs its exit handlers, which end
+        # the heavy-job helper and its forkserver (after SIGTERM they were left running).
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 @contextmanager
