@@ -16,7 +16,7 @@ import argparse
 import dash
 
 import callbacks  # noqa: F401  (registers every callback)
-from callbacks import export, health, limits, request_guard, security
+from callbacks import compress, export, health, limits, request_guard, security
 from layouts import shell
 from tracking import api as tracking_api
 
@@ -44,6 +44,7 @@ def create_app() -> dash.Dash:
     limits.register(app.server)
     export.register(app.server, app.config.routes_pathname_prefix)
     tracking_api.register(app.server, app.config.routes_pathname_prefix)
+    compress.register(app)
     return app
 
 

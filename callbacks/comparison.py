@@ -281,6 +281,7 @@ def export_csv(_n: Any, rows: Any) -> dict[str, Any]:
         benchmarks=Output(ids.CMP_BENCH_BENCHMARKS, "value"),
     ),
     inputs=dict(source=Input(ids.CMP_BENCH_SOURCE, "value")),
+    prevent_initial_call=True,  # the layout holds the default source's (layouts/comparison.py)
 )
 def bench_choices(source: Any) -> dict[str, Any]:
     """A source was chosen: its models and benchmarks, all selected."""
@@ -298,6 +299,7 @@ def bench_choices(source: Any) -> dict[str, Any]:
         models=Input(ids.CMP_BENCH_MODELS, "value"),
         benches=Input(ids.CMP_BENCH_BENCHMARKS, "value"),
     ),
+    prevent_initial_call=True,  # the layout holds the default source's (layouts/comparison.py)
 )
 def bench_views(source: Any, models: Any, benches: Any) -> dict[str, Any]:
     """The source, models or benchmarks changed: bars, radar and the table of numbers."""

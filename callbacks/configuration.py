@@ -17,12 +17,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx
+from dash import (
+    ALL,
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    set_props,
+)
 
 from callbacks import adapt
 from layouts import configuration as lc
 from layouts import ids
 from views import configuration as vc
+from views.contract import KEEP
 
 FIELDS = {"type": ids.CFG_FIELD, "name": ALL}
 
@@ -71,9 +82,16 @@ def estimate(model: Any, fields: Any, applied: Any, href: Any) -> dict[str, Any]
     return {**adapt.outputs(view), **lc.estimate_children(view)}
 
 
+# The fields are filled with ``set_props`` rather than declared as outputs. While a callback is
+# pending, dash-renderer walks every output downstream of it, anew each time any callback
+# changes state, and copies the set it has visited at each step; 45 declared field outputs
+# each led to ``estimate`` and its 156 outputs, so the walk from ``load`` (pending from the
+# start of every page load) took about 1.4 s of the page's main thread, more than all else
+# before the first chart (benchmarks/bench_page.py, issue 17). ``estimate`` still waits for
+# ``load`` (the preset is a declared output and one of its inputs), and the fields changed by
+# ``set_props`` fire it as an edit would.
 @callback(
     output=dict(
-        values=Output(FIELDS, "value"),
         preset=Output(ids.CFG_PRESET, "value"),
         message=Output(ids.CFG_MESSAGE, "children"),
         search=Output(ids.URL, "search"),
@@ -95,22 +113,24 @@ def estimate(model: Any, fields: Any, applied: Any, href: Any) -> dict[str, Any]
 )
 def load(**kw: Any) -> dict[str, Any]:
     """Put a config into the form: page load, preset pick, Reset, suggestion, uploaded file."""
-    return adapt.outputs(
-        vc.load(
-            ctx.triggered_id,
-            ctx.triggered[0].get("value") if ctx.triggered else None,
-            model=kw["model"],
-            values=_form(kw["fields"]),
-            search=kw["search"],
-            draft=kw["draft"],
-            applied=kw["applied"],
-            upload=kw["upload"],
-            filename=kw["filename"],
-            advice=kw["advice"],
-            # One value per field the request lists: Dash answers a 500 if the count differs.
-            names=_names(ctx.outputs_grouping["values"]),
-        )
+    names = _names(ctx.args_grouping["fields"])  # every field on the page, in its order
+    result = vc.load(
+        ctx.triggered_id,
+        ctx.triggered[0].get("value") if ctx.triggered else None,
+        model=kw["model"],
+        values=_form(kw["fields"]),
+        search=kw["search"],
+        draft=kw["draft"],
+        applied=kw["applied"],
+        upload=kw["upload"],
+        filename=kw["filename"],
+        advice=kw["advice"],
+        names=names,
     )
+    for name, value in zip(names, result.values, strict=True):
+        if value is not KEEP:
+            set_props(ids.cfg_field(name), {"value": value})
+    return {k: adapt.dash_value(getattr(result, k)) for k in ("preset", "message", "search")}
 
 
 @callback(

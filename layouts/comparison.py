@@ -22,7 +22,7 @@ from layouts import ids
 from simulator import benchmarks_data as bd
 from simulator.compare import X_AXES
 from simulator.saved import MAX_IMPORT_BYTES, MAX_SAVED
-from views.comparison import TABLE_COLUMNS, Chip
+from views.comparison import TABLE_COLUMNS, Chip, bench_choices, bench_views
 from views.comparison_list import CURVE_KINDS
 
 # DataTable draws its own cells; Bootstrap's CSS variables make it follow light/dark mode.
@@ -117,11 +117,12 @@ def _card(title: str, body: list[Any], subtitle: str | None = None) -> dbc.Card:
     return dbc.Card([dbc.CardHeader(header), dbc.CardBody(body)], className="mb-3 shadow-sm")
 
 
-def _graph(gid: str, height: int) -> dcc.Graph:
+def _graph(gid: str, height: int, figure: dict[str, Any] | None = None) -> dcc.Graph:
     return dcc.Graph(
         id=gid,
         config={"displaylogo": False, "responsive": True},
         style={"height": f"{height}px"},
+        **({"figure": figure} if figure is not None else {}),
     )
 
 
@@ -422,6 +423,11 @@ def _efficiency_card() -> dbc.Card:
 
 
 def _bench_card() -> dbc.Card:
+    # The default source's choices, charts and table are in the page as it loads, made by the
+    # view functions the callbacks call, so neither callback runs on a first load (two
+    # requests fewer; prevent_initial_call in callbacks/comparison.py, issue 17).
+    choices = bench_choices(bd.DEFAULT_SOURCE)
+    views = bench_views(bd.DEFAULT_SOURCE, choices.models, choices.benchmarks)
     return _card(
         "Published benchmarks",
         [
@@ -446,14 +452,24 @@ def _bench_card() -> dbc.Card:
                     dbc.Col(
                         [
                             dbc.Label("Models", className="small mb-0"),
-                            dcc.Dropdown(id=ids.CMP_BENCH_MODELS, multi=True),
+                            dcc.Dropdown(
+                                id=ids.CMP_BENCH_MODELS,
+                                options=choices.model_options,
+                                value=choices.models,
+                                multi=True,
+                            ),
                         ],
                         md=4,
                     ),
                     dbc.Col(
                         [
                             dbc.Label("Benchmarks", className="small mb-0"),
-                            dcc.Dropdown(id=ids.CMP_BENCH_BENCHMARKS, multi=True),
+                            dcc.Dropdown(
+                                id=ids.CMP_BENCH_BENCHMARKS,
+                                options=choices.benchmark_options,
+                                value=choices.benchmarks,
+                                multi=True,
+                            ),
                         ],
                         md=4,
                     ),
@@ -462,8 +478,8 @@ def _bench_card() -> dbc.Card:
             ),
             dbc.Row(
                 [
-                    dbc.Col(_graph(ids.CMP_BENCH_BARS, 480), lg=7),
-                    dbc.Col(_graph(ids.CMP_BENCH_RADAR, 480), lg=5),
+                    dbc.Col(_graph(ids.CMP_BENCH_BARS, 480, views.bars), lg=7),
+                    dbc.Col(_graph(ids.CMP_BENCH_RADAR, 480, views.radar), lg=5),
                 ],
                 className="g-2",
             ),
@@ -476,7 +492,7 @@ def _bench_card() -> dbc.Card:
                     {"id": "unit", "name": "Unit"},
                     {"id": "table", "name": "Printed in"},
                 ],
-                data=[],
+                data=views.table,
                 sort_action="native",
                 page_size=12,
                 **TABLE_STYLE,

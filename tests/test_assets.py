@@ -17,6 +17,7 @@ def test_vendored_files_are_present_with_their_licences() -> None:
         ("bootstrap-5.3.6", "bootstrap.min.css"),
         ("inter-5.3.0", "inter-latin-wght-normal.woff2"),
         ("jetbrains-mono-5.3.0", "jetbrains-mono-latin-wght-normal.woff2"),
+        ("plotly-4.1.1", "plotly-dashboard.min.js"),
     ):
         assert (VENDOR / folder / payload).stat().st_size > 10_000
         assert (VENDOR / folder / "LICENSE").read_text().strip()

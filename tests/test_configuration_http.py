@@ -55,7 +55,9 @@ class Client:
         r = self.callbacks.post(self.client, self.dep(first_input), values, changed)
         dt = time.perf_counter() - t0
         payload = r.get_json(silent=True) or {}
-        return r.status_code, payload.get("response", {}), dt
+        # Props set with set_props (``load``'s fields) come beside the outputs; the browser
+        # applies both alike.
+        return r.status_code, {**payload.get("sideUpdate", {}), **payload.get("response", {})}, dt
 
 
 FIELD_KEY = '{"name":["ALL"],"type":"cfg-field"}.value'

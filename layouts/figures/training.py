@@ -126,7 +126,7 @@ def _trace(
 ) -> dict[str, Any]:
     x, y = data.get(name, (np.empty(0), np.empty(0)))
     trace = {
-        "type": "scattergl" if style.pop("gl", False) else "scatter",
+        "type": "scatter",  # the page's plotly.js has scatter, bar and scatterpolar only
         "mode": "lines",
         "name": label,
         "x": json_values(np.asarray(x)),
