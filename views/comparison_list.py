@@ -26,16 +26,18 @@ from typing import Any, Literal, TypeGuard
 from layouts.figures import comparison as figs
 from simulator import compare, fmt, series
 from simulator.compare import MAX_POINTS, X_AXES, Analysis, frontier_line
-from simulator.config import PRESETS, ConfigError, TrainingConfig, preset
+from simulator.config import ConfigError, TrainingConfig
+from simulator.presets import PRESETS, preset
 from simulator.run import RunState, new_run
 
 MAX_COMPARED = 12
 """Runs and recipes in one comparison: bounds the work of a view and keeps legends legible."""
 
 MAX_VIEW_STEPS = 5_000_000
-"""Steps one view may compute (~1 s: the 12 published presets, 3.4M steps, take 0.6-0.7 s);
-runs past it lose their curve, with a note saying why. Views over ``limits.HEAVY_STEPS`` are
-admitted one at a time per worker (``callbacks.limits``)."""
+"""Steps one view may compute (~1 s: the 13 LLaMA, Llama 2, Mistral, Code Llama and Vicuna
+presets, 3.4M steps, take 0.6-0.7 s; a Llama 3.1, Qwen2.5 or large Gemma 2 preset alone is
+0.9-1.1M); runs past it lose their curve, with a note saying why. Views over
+``limits.HEAVY_STEPS`` are admitted one at a time per worker (``callbacks.limits``)."""
 
 MAX_REF = 16  # characters of a saved-run id (they are 10)
 

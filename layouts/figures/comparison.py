@@ -322,10 +322,16 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
     assert span is not None
     data: list[dict[str, Any]] = []
     lines = frontier_lines(analyses)
-    for i, (family, seq) in enumerate(sorted(lines.items())):
-        fr = frontier(span[0], span[1], family, seq)
-        name = f"frontier: {FAMILY_LOSS[family].name} law, {seq:,}-token context"
-        label = [""] * (len(fr.compute) - 1) + [FAMILY_LOSS[family].name]
+    # Families with one calibration and context share one line (Llama 2 and Qwen2.5 at 4,096).
+    same: dict[tuple[float, float, int], list[str]] = {}
+    for family, seq in sorted(lines.items()):
+        loss = FAMILY_LOSS[family]
+        same.setdefault((loss.offset, loss.size_scale, seq), []).append(family)
+    for i, ((_, _, seq), families) in enumerate(same.items()):
+        fr = frontier(span[0], span[1], families[0], seq)
+        names = ", ".join(FAMILY_LOSS[f].name for f in families)
+        name = f"frontier: {names} law, {seq:,}-token context"
+        label = [""] * (len(fr.compute) - 1) + [names]
         data.append(
             {
                 "type": "scatter",
