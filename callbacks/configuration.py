@@ -70,6 +70,7 @@ def _form(values: Any, key: str = "fields") -> dict[str, Any]:
         summary_class=Output(ids.CFG_SUMMARY, "className"),
         link=Output(ids.CFG_LINK, "value"),
         draft=Output(ids.CFG_DRAFT, "data"),
+        recipe=Output(ids.CFG_RECIPE, "children"),
     ),
     inputs=dict(model=Input(ids.CFG_PRESET, "value"), fields=Input(FIELDS, "value")),
     state=dict(applied=State(ids.CONFIG_STORE, "data"), href=State(ids.URL, "href")),

@@ -417,8 +417,8 @@ def _efficiency_card() -> dbc.Card:
     return _card(
         "Compute efficiency",
         [_graph(ids.CMP_EFFICIENCY_GRAPH, 520)],
-        subtitle="Final loss against training compute, with the compute-optimal "
-        "(Chinchilla) frontier.",
+        subtitle="Final loss against training compute, with each family's compute-optimal "
+        "frontier under the simulator's loss law: a run sits on or above its line.",
     )
 
 

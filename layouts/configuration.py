@@ -141,9 +141,11 @@ def _model_card() -> dbc.Card:
                     html.Label("Preset", className="cfg-label"),
                     preset,
                     html.Div(
-                        "Choosing a model loads its published recipe (batch, LR, hardware).",
+                        "Choosing a model loads its published recipe (batch, LR, hardware); "
+                        "settings its source does not publish are marked assumed.",
                         className="cfg-hint",
                     ),
+                    html.Div("", id=ids.CFG_RECIPE, className="cfg-hint cfg-recipe"),
                 ],
                 className="cfg-field cfg-field-wide",
             ),

@@ -84,6 +84,7 @@ CFG_HINT = "cfg-hint"  # the field's bound/unit and derived value (same name)
 CFG_GROUP = "cfg-group"  # a block shown only for a choice: custom architecture, WSD decay
 CFG_ADVICE = "cfg-advice"  # a one-click fit suggestion: {"type": CFG_ADVICE, "index": i}
 CFG_PRESET = "cfg-preset"  # the model: a catalogue preset or "custom"
+CFG_RECIPE = "cfg-recipe"  # the chosen preset's recipe source and its assumed settings
 CFG_DRAFT = "cfg-draft-store"  # the form's last valid config (unapplied edits), local storage
 CFG_ADVICE_STORE = "cfg-advice-store"  # the changes behind the advice buttons, memory
 CFG_SUMMARY = "cfg-summary"  # valid / invalid, applied or not

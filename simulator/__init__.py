@@ -12,18 +12,20 @@ terminal (``python -m simulator estimate llama-2-7b``) or a gunicorn worker.
 
 Same config and seed give bit-identical metrics on any machine and in any order of calls.
 Module map: ``catalog`` (models, GPUs, optimizers, schedules with sources), ``config``
-(validated recipes and presets), ``estimate`` (compute, memory, cost), ``schedules`` (LR
-shapes with closed-form areas), ``timeline`` (mid-run changes as segments), ``dynamics`` (the
-per-step loss model), ``rng`` (counter-based noise), ``run`` (the state and its transitions),
-``series`` (smoothing and spike-preserving downsampling for charts), ``compare`` (curves and
-final figures of compared runs), ``saved`` (the saved-runs list), ``benchmarks_data``
-(published benchmark scores), ``throughput_data`` (published training throughput, what the
-MFU model is calibrated against), ``fmt`` (how every quantity reads). Sources of every figure:
-docs/sources.md; the design it serves: docs/architecture.md.
+(validated recipes), ``presets`` (the catalogue's published recipes, each setting published or
+assumed), ``estimate`` (compute, memory, cost), ``schedules`` (LR shapes with closed-form
+areas), ``timeline`` (mid-run changes as segments), ``dynamics`` (the per-step loss model),
+``rng`` (counter-based noise), ``run`` (the state and its transitions), ``series`` (smoothing
+and spike-preserving downsampling for charts), ``compare`` (curves and final figures of
+compared runs), ``frontier`` (the loss law's compute-optimal frontier), ``saved`` (the
+saved-runs list), ``benchmarks_data`` (published benchmark scores), ``throughput_data``
+(published training throughput, what the MFU model is calibrated against), ``fmt`` (how every
+quantity reads). Sources of every figure: docs/sources.md; the design it serves:
+docs/architecture.md.
 """
 
 from simulator.catalog import CUSTOM_MODEL, GPUS, MODELS, OPTIMIZERS, PRECISIONS, SCHEDULES
-from simulator.config import MAX_STEPS, MUTABLE_FIELDS, PRESETS, ConfigError, TrainingConfig, preset
+from simulator.config import MAX_STEPS, MUTABLE_FIELDS, ConfigError, TrainingConfig
 from simulator.estimate import (
     Estimate,
     FitAdvice,
@@ -32,6 +34,7 @@ from simulator.estimate import (
     fit_advice,
     param_count,
 )
+from simulator.presets import PRESETS, assumed_settings, preset, provenance
 from simulator.run import (
     MAX_ADVANCE,
     MAX_CHANGES,
@@ -80,6 +83,7 @@ __all__ = [
     "advance",
     "advance_with_metrics",
     "apply_changes",
+    "assumed_settings",
     "compute_optimal",
     "estimate",
     "fit_advice",
@@ -90,6 +94,7 @@ __all__ = [
     "pause",
     "predicted_run",
     "preset",
+    "provenance",
     "reset",
     "resume",
     "start",

@@ -23,8 +23,9 @@ from typing import Any
 
 from simulator import fmt
 from simulator.catalog import CUSTOM_MODEL, GPUS, MODELS, OPTIMIZERS
-from simulator.config import LEGACY_KEYS, PRESETS, ConfigError, TrainingConfig, preset
+from simulator.config import LEGACY_KEYS, ConfigError, TrainingConfig
 from simulator.estimate import Estimate, FitAdvice, estimate, fit_advice
+from simulator.presets import PRESETS, assumed_settings, preset, provenance
 
 EXIT_USAGE = 2
 MAX_CONFIG_FILE_BYTES = 65_536
@@ -197,6 +198,13 @@ def format_estimate(cfg: TrainingConfig, est: Estimate, advice: Sequence[FitAdvi
         for a in advice:
             mark = f"-> {fmt.gigabytes(a.memory_total)}" if a.fits else ""
             lines.append(f"  - {a.text} {mark}".rstrip())
+    assumed = assumed_settings(cfg)
+    if cfg.model in PRESETS:
+        lines.append(f"Recipe ({provenance(cfg.model).source})")
+        for name, why in assumed.items():
+            lines.append(f"  {name:<26}{why}")
+        if not assumed:
+            lines.append("  every recipe setting as published")
     lines.append(
         "Scaling (Chinchilla: Hoffmann et al. 2022, Epoch AI refit, Besiroglu et al. 2024)"
     )
@@ -224,16 +232,28 @@ def format_estimate(cfg: TrainingConfig, est: Estimate, advice: Sequence[FitAdvi
 
 
 def format_presets() -> str:
-    lines = [f"{'preset':<15}{'model':<18}{'params':>8}{'tokens':>9}  {'hardware':<22}source"]
+    """One line per preset; the hardware and settings its source did not publish are marked
+    (``simulator.presets.provenance``)."""
+    lines = [
+        f"{'preset':<15}{'model':<18}{'params':>8}{'tokens':>9}  {'hardware':<28}"
+        f"{'assumed':>8}  source"
+    ]
     for slug in PRESETS:
         cfg = preset(slug)
         est = estimate(cfg)
         spec = MODELS[slug]
+        prov = provenance(slug)
         hw = f"{cfg.num_gpus:,} x {GPUS[cfg.gpu].name}"
+        if "gpu" in prov.assumed or "num_gpus" in prov.assumed:
+            hw += " (assumed)"
         lines.append(
-            f"{slug:<15}{spec.name:<18}{fmt.si(est.params):>8}{fmt.si(est.tokens):>9}  {hw:<22}"
-            f"{spec.source.split(',')[0][:40]}"
+            f"{slug:<15}{spec.name:<18}{fmt.si(est.params):>8}{fmt.si(est.tokens):>9}  {hw:<28}"
+            f"{len(prov.assumed):>8}  {prov.source.split(',')[0][:40]}"
         )
+    lines.append(
+        "assumed: recipe settings the source does not publish "
+        "(python -m simulator estimate <preset> names them)"
+    )
     return "\n".join(lines)
 
 

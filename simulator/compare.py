@@ -26,7 +26,8 @@ Why the curves are built this way:
 FLOPs are tokens x ``flops_per_token`` (6N + 12 * n_layers * seq_len * d_model, PaLM appendix
 B), the model FLOPs the compute-optimal frontier is drawn in (Hoffmann et al. 2022 count 6ND;
 the attention term adds 4-30% to 6N for the presets, the most for long sequences on small
-models).
+models). The frontier itself is ``simulator.frontier``'s; ``frontier_line`` says which one a run is
+judged against.
 """
 
 from __future__ import annotations
@@ -40,9 +41,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator import series
-from simulator.catalog import FAMILY_LOSS_OFFSET, MODELS
 from simulator.config import TrainingConfig
-from simulator.estimate import compute_optimal, flops_per_token, param_count
+from simulator.estimate import flops_per_token, param_count
 from simulator.run import (
     RunState,
     advance_with_metrics,
@@ -52,7 +52,6 @@ from simulator.run import (
     predicted_run,
     start,
 )
-from simulator.timeline import chinchilla_loss
 
 FloatArray = NDArray[np.float64]
 
@@ -398,38 +397,11 @@ def _display(v: Any) -> str:
 
 
 # --------------------------------------------------------------------------- frontier
-@dataclass(frozen=True)
-class Frontier:
-    """The compute-optimal loss L(N_opt(C), D_opt(C)) over a compute range: the split from
-    ``estimate.compute_optimal`` (Epoch AI refit), the loss from the simulator's law
-    (``timeline.chinchilla_loss``, Hoffmann's printed fit)."""
-
-    compute: FloatArray
-    loss: FloatArray
-    params: FloatArray
-    tokens: FloatArray
-
-
-def frontier(c_min: float, c_max: float, n: int = 64) -> Frontier:
-    """The compute-optimal frontier from ``c_min`` to ``c_max`` FLOPs (log-spaced points).
-
-    Uses ``estimate.compute_optimal`` (Epoch AI's refit of Hoffmann et al. 2022, approach 3),
-    so the frontier and the estimator's "optimal tokens per parameter" advice agree, and the
-    simulator's loss law (Hoffmann's printed fit), so it is in the units of the runs' losses.
-    At the refit's split that law is 0.00-0.01 nats above its own minimum over splits (its
-    printed-fit optimum, which the refit corrects); docs/sources.md, "Scaling laws".
-    """
-    if not (c_min > 0 and c_max >= c_min and math.isfinite(c_max)):
-        raise ValueError(f"compute range must be positive and ordered, not {c_min}..{c_max}")
-    c = np.logspace(math.log10(c_min), math.log10(max(c_max, c_min * 1.0001)), n)
-    split = [compute_optimal(float(ci)) for ci in c]
-    n_opt = np.array([s[0] for s in split])
-    d_opt = np.array([s[1] for s in split])
-    return Frontier(c, chinchilla_loss(n_opt, d_opt), n_opt, d_opt)
-
-
-def family_offset(state: RunState) -> float:
-    """The simulator's per-family loss offset for this run's model (nats)."""
+def frontier_line(state: RunState) -> tuple[str, int] | None:
+    """The family and context length of the frontier a run is judged against, or None for a
+    fine-tune or continued pretraining (``base_tokens > 0``): its base model's compute is not
+    in its FLOPs, so no from-scratch frontier applies to it (``simulator.frontier``)."""
     cfg = state.config
-    family = cfg.family if cfg.model not in MODELS else MODELS[cfg.model].family
-    return float(FAMILY_LOSS_OFFSET.get(family, 0.0))
+    if cfg.base_tokens > 0:
+        return None
+    return cfg.family, cfg.seq_len

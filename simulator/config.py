@@ -14,18 +14,15 @@ setting that moves nothing must not be offered (docs/sources.md, "Recipe knobs")
 saved before still carry the key: ``from_dict`` checks its shape and drops it
 (``LEGACY_KEYS``), which changes no curve, since it never changed one.
 
-Preset recipes come from the papers (docs/sources.md, "Models"): LLaMA and Llama 2 use AdamW
-(0.9, 0.95, eps 1e-5), weight decay 0.1, clipping 1.0, cosine to 10% of peak, 2000 warmup
-steps, 4M-token batches; Code Llama cosine to peak/30 with 1000 warmup steps; Vicuna
-(FastChat) batch 128 x 2048 tokens, LR 2e-5, 3 epochs, no weight decay, warmup ratio 0.03.
-GPU counts that a paper does not publish are marked ``assumed`` beside the preset.
+The catalogue models' published recipes, and which of their settings are assumed, are
+``simulator.presets``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -159,8 +156,17 @@ class TrainingConfig:
     def arch(self) -> Architecture:
         """The architecture: the catalogue's, or the custom one."""
         if self.model == CUSTOM_MODEL:
-            assert self.custom_model is not None
-            return Architecture(**self.custom_model)
+            c = self.custom_model
+            assert c is not None
+            return Architecture(
+                n_layers=c["n_layers"],
+                d_model=c["d_model"],
+                n_heads=c["n_heads"],
+                n_kv_heads=c["n_kv_heads"],
+                ffn_dim=c["ffn_dim"],
+                vocab_size=c["vocab_size"],
+                context_len=c["context_len"],
+            )
         return MODELS[self.model].arch
 
     @property
@@ -255,6 +261,13 @@ class TrainingConfig:
         if self.precision == "bf16" and GPUS[self.gpu].peak_tflops_bf16 <= 0:
             raise ConfigError(
                 "precision", "bf16", f"{GPUS[self.gpu].name} has no BF16; use fp16 or fp32"
+            )
+        if self.precision == "fp8" and GPUS[self.gpu].peak_tflops_fp8 <= 0:
+            fp8 = ", ".join(g.name for g in GPUS.values() if g.peak_tflops_fp8 > 0)
+            raise ConfigError(
+                "precision",
+                "fp8",
+                f"{GPUS[self.gpu].name} has no FP8 training here; FP8 needs {fp8}, or use bf16",
             )
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError("optimizer", self.optimizer, f"one of {', '.join(OPTIMIZERS)}")
@@ -385,110 +398,3 @@ def _check_arch(custom: Mapping[str, int] | None) -> None:
             custom["n_kv_heads"],
             f"a divisor of n_heads ({custom['n_heads']})",
         )
-
-
-# ------------------------------------------------------------------------------- presets
-_M4 = 4 * 2**20  # "4M tokens" per batch in LLaMA / Llama 2 / Code Llama
-
-# Code Llama: Llama 2 continued on 500B tokens of code, cosine to peak/30, 1000 warmup steps.
-_CODE_LLAMA: dict[str, Any] = dict(dataset_tokens=5.0e11, warmup_steps=1000, base_tokens=2.0e12)
-# Vicuna v1.5 (FastChat): ~125K ShareGPT conversations at max length 2048 (256M tokens padded),
-# batch 128, 3 epochs (2,930 steps), LR 2e-5, cosine, warmup ratio 0.03 (88 steps), no weight
-# decay, FSDP (ZeRO-3) with checkpointing.
-_FASTCHAT: dict[str, Any] = dict(
-    zero_stage=3,
-    activation_checkpointing=True,
-    seq_len=2048,
-    global_batch_tokens=128 * 2048,
-    micro_batch_size=2,
-    dataset_tokens=125_000 * 2048,
-    epochs=3.0,
-    lr_peak=2e-5,
-    lr_min=0.0,
-    warmup_steps=88,
-    weight_decay=0.0,
-    base_tokens=2.0e12,
-)
-
-# LLaMA-1 (Touvron et al. 2023, section 2.4) checkpoints selectively: it keeps the costly
-# activations (the linear layers' outputs) and recomputes the rest. Llama 2 keeps LLaMA-1's
-# training setup (Touvron et al. 2023b, section 2.2). Their GPU-hours include that cost.
-_META: dict[str, Any] = dict(activation_checkpointing=True)
-
-_PRESETS: dict[str, dict[str, Any]] = {
-    # LLaMA-1 (Touvron et al. 2023, section 2.2-2.4): 2048-token sequences; 65B on 2048
-    # A100-80GB; GPU counts for the smaller models are not published (assumed 2048).
-    "llama-7b": dict(
-        _META, num_gpus=2048, seq_len=2048, dataset_tokens=1.0e12, lr_peak=3e-4, lr_min=3e-5
-    ),
-    "llama-13b": dict(
-        _META,
-        num_gpus=2048,
-        seq_len=2048,
-        dataset_tokens=1.0e12,
-        lr_peak=3e-4,
-        lr_min=3e-5,
-        tensor_parallel=2,
-    ),
-    "llama-33b": dict(
-        _META,
-        num_gpus=2048,
-        seq_len=2048,
-        dataset_tokens=1.4e12,
-        lr_peak=1.5e-4,
-        lr_min=1.5e-5,
-        tensor_parallel=4,
-    ),
-    "llama-65b": dict(
-        _META,
-        num_gpus=2048,
-        seq_len=2048,
-        dataset_tokens=1.4e12,
-        lr_peak=1.5e-4,
-        lr_min=1.5e-5,
-        tensor_parallel=8,
-    ),
-    # Llama 2 (Touvron et al. 2023b): 4096-token sequences, 2T tokens; GPU counts assumed.
-    "llama-2-7b": dict(_META, num_gpus=1024, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5),
-    "llama-2-13b": dict(
-        _META, num_gpus=1024, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5, tensor_parallel=2
-    ),
-    "llama-2-70b": dict(
-        _META,
-        num_gpus=2048,
-        dataset_tokens=2.0e12,
-        lr_peak=1.5e-4,
-        lr_min=1.5e-5,
-        tensor_parallel=8,
-    ),
-    # Mistral 7B: recipe not published; assumed Llama-2-like on H100 with its 8192 context.
-    "mistral-7b": dict(
-        gpu="h100-sxm", num_gpus=512, seq_len=8192, dataset_tokens=2.0e12, lr_peak=3e-4, lr_min=3e-5
-    ),
-    "codellama-7b": dict(_CODE_LLAMA, num_gpus=512, lr_peak=3e-4, lr_min=1e-5),
-    "codellama-13b": dict(_CODE_LLAMA, num_gpus=512, lr_peak=3e-4, lr_min=1e-5, tensor_parallel=2),
-    "codellama-34b": dict(
-        _CODE_LLAMA, num_gpus=1024, lr_peak=1.5e-4, lr_min=5e-6, tensor_parallel=8
-    ),
-    # Vicuna v1.5 (FastChat) on 4 x A100-40GB; 13B: hardware not in docs/sources.md, 8 x
-    # A100-80GB assumed.
-    "vicuna-7b": dict(_FASTCHAT, gpu="a100-40gb", num_gpus=4),
-    "vicuna-13b": dict(_FASTCHAT, gpu="a100-80gb", num_gpus=8),
-}
-
-PRESETS: tuple[str, ...] = tuple(_PRESETS)
-
-
-def preset(slug: str, **overrides: Any) -> TrainingConfig:
-    """The published recipe for a catalogue model, optionally with fields overridden.
-
-    Raises:
-        ConfigError: if ``slug`` is not a catalogue model or an override is invalid.
-    """
-    if slug not in _PRESETS:
-        raise ConfigError("model", slug, f"one of {', '.join(_PRESETS)}")
-    cfg = replace(TrainingConfig(), model=slug, **_PRESETS[slug])
-    if overrides:
-        return cfg.with_changes(overrides)
-    cfg.validate()
-    return cfg

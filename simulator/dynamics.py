@@ -3,7 +3,7 @@
 Loss (nats/token) for a model of N parameters at step i (measured on step i's batch before its
 update, so on the data of steps 0..i-1; step 0 is the untrained model):
 
-    L = E + A / N^alpha + B / (D0 + D_eff)^beta          Chinchilla, Hoffmann et al. 2022
+    L = E + k * A / N^alpha + B / (D0 + D_eff)^beta      Chinchilla, Hoffmann et al. 2022
         - 0.35 * a * S2 * (B / (D0 + D_eff)^beta)^0.6     annealing, Tissue et al. 2024
         + family offset + domain gap * exp(-D_eff / D_a)  tokenizer/data shift; fine-tune start
         + context(seq) * (1 - exp(-(D0 + D_eff) / 2e9))   shorter sequences, less context
@@ -31,6 +31,9 @@ update, so on the data of steps 0..i-1; step 0 is the untrained model):
   (``timeline.ema_time_constant``, assumed) so a WSD decay reaches the cosine level at any
   length, as MiniCPM measures. That EMA is evaluated by 8-point Gauss-Laguerre quadrature on a
   32-step grid, so no step needs the history before it.
+- ``k`` and the offset are the family's calibration (``catalog.FAMILY_LOSS``): LLaMA's and
+  Llama 2's are fitted to the training losses their papers plot (docs/sources.md, "Family
+  calibration"); ``frontier.end_loss`` is this loss at the end of the reference recipe.
 - Loss is soft-capped at ln(vocab), the loss of a uniform guess, at step 0.
 - Noise: multiplicative, a Gaussian plus a slow wobble from a 64-step value-noise grid, times a
   relative scale of 1.2% * sqrt(4M / batch) (gradient noise falls with batch) soft-capped at
@@ -66,7 +69,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simulator import timeline as tlm
-from simulator.catalog import FAMILY_LOSS_OFFSET, OPTIMIZERS
+from simulator.catalog import FAMILY_LOSS, OPTIMIZERS
 from simulator.estimate import (
     CHINCHILLA_A,
     CHINCHILLA_ALPHA,
@@ -117,6 +120,11 @@ WD_BENEFIT = 0.015
 CONTEXT_K = 6.0
 CONTEXT_REF = 2048
 IN_CONTEXT_TOKENS = 2.0e9
+# Annealing (Tissue et al. 2024's -C * S2): the loss falls by ANNEAL_C * S2 * (data term) ^
+# ANNEAL_EXP as the LR decays, S2 in [0, 1] the decay below the peak (calibrated with the
+# family offsets; docs/sources.md, "Learning-rate schedule and annealing").
+ANNEAL_C = 0.35
+ANNEAL_EXP = 0.6
 _NODES, _WEIGHTS = np.polynomial.laguerre.laggauss(8)
 
 
@@ -240,6 +248,16 @@ def lr_progress(ratio: FloatArray) -> FloatArray:
     if float(r.max(initial=0.0)) <= 1.0:
         return below
     out: FloatArray = np.where(r <= 1.0, below, 1.0 + 0.5 * np.log(np.maximum(r, 1.0)))
+    return out
+
+
+def size_terms(params: float | FloatArray, family: str) -> FloatArray:
+    """The loss terms that do not change as a run trains: E + size_scale * A / N^alpha +
+    offset, with the family's calibration (``catalog.FAMILY_LOSS``)."""
+    fam = FAMILY_LOSS[family]
+    n = np.asarray(params, dtype=np.float64)
+    out: FloatArray = fam.size_scale * CHINCHILLA_A / n**CHINCHILLA_ALPHA
+    out += CHINCHILLA_E + fam.offset
     return out
 
 
@@ -374,12 +392,10 @@ def compute(
     np.clip(s2, -0.5, 1.0, out=s2)
     # Tissue's annealing area is a sum of LR drops, so it shrinks with the LR as the forward
     # area does: a run far below the reference LR gains as little from its decay.
-    s2 *= -0.35 * min(1.0, float(lr_progress(np.array([tl.lr_peak0 / tl.lr_ref]))[0]))
-    s2 *= data_term**0.6
+    s2 *= -ANNEAL_C * min(1.0, float(lr_progress(np.array([tl.lr_peak0 / tl.lr_ref]))[0]))
+    s2 *= data_term**ANNEAL_EXP
     clean = data_term + s2
-    clean += (
-        CHINCHILLA_E + CHINCHILLA_A / n_params**CHINCHILLA_ALPHA + FAMILY_LOSS_OFFSET[base.family]
-    )
+    clean += size_terms(n_params, base.family)
     if base.base_tokens > 0:
         clean += 0.6 * np.exp(-d_eff / (0.02 * tl.total_tokens))
     else:

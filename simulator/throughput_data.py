@@ -27,8 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.catalog import MODELS
-from simulator.config import TrainingConfig, preset
+from simulator.config import TrainingConfig
 from simulator.estimate import flops_per_token, peak_flops
+from simulator.presets import preset
 
 LLM_FOUNDRY_A100 = "llm-foundry, A100-80GB"
 LLM_FOUNDRY_H100 = "llm-foundry, H100-80GB"

@@ -11,9 +11,7 @@ import pytest
 import simulator as sim
 from simulator import benchmarks_data as bd
 from simulator import compare
-from simulator.estimate import CHINCHILLA_A, CHINCHILLA_ALPHA, CHINCHILLA_B, CHINCHILLA_BETA
 from simulator.series import ema_smooth
-from simulator.timeline import chinchilla_loss
 from views import comparison as vc
 from views.contract import KEEP
 
@@ -153,50 +151,6 @@ def test_config_diff_shows_the_optimizer_and_mid_run_changes() -> None:
     other = compare.flatten_config(sim.new_run(cfg))
     rows = compare.config_diff([("a", flat), ("b", other)], hide_identical=True)
     assert "mid-run changes" in {r["field"] for r in rows}
-
-
-# ------------------------------------------------------------------------------- frontier
-def test_frontier_is_hoffmanns_loss_at_the_compute_optimal_split() -> None:
-    fr = compare.frontier(1e20, 1e25, 11)
-    n_opt, d_opt = sim.compute_optimal(1e23)
-    i = 6  # 1e23 is the 7th of 11 log-spaced points
-    assert fr.compute[i] == pytest.approx(1e23)
-    assert fr.params[i] == pytest.approx(n_opt) and fr.tokens[i] == pytest.approx(d_opt)
-    expected = 1.69 + CHINCHILLA_A / n_opt**CHINCHILLA_ALPHA + CHINCHILLA_B / d_opt**CHINCHILLA_BETA
-    assert fr.loss[i] == pytest.approx(expected)
-    assert np.all(np.diff(fr.loss) < 0)  # more compute, lower optimal loss
-
-
-def test_frontier_is_within_a_hundredth_of_a_nat_of_the_loss_laws_own_minimum() -> None:
-    """The split is Epoch AI's refit (``compute_optimal``), the loss the simulator's law
-    (Hoffmann's printed fit), whose own optimum is the printed fit's mis-estimated split
-    (docs/sources.md, "Scaling laws"). Between the two, 0.00-0.01 nats: the frontier line does
-    not move visibly, and what it reports as N_opt, D_opt is the split the estimator advises.
-    (Before the refit this test asked the frontier to be strictly below splits 3x either side;
-    under the printed law a split a third of the refit's is 0.0004 nats lower at 1e22.)"""
-    a, b = CHINCHILLA_ALPHA, CHINCHILLA_BETA
-    g = (a * CHINCHILLA_A / (b * CHINCHILLA_B)) ** (1.0 / (a + b))
-    fr = compare.frontier(1e18, 1e26, 9)
-    for c, loss in zip(fr.compute, fr.loss, strict=True):
-        n_law = g * (c / 6.0) ** (b / (a + b))  # the printed fit's closed-form optimum
-        law_min = chinchilla_loss(n_law, c / 6.0 / n_law)
-        assert law_min - 1e-12 <= loss <= law_min + 0.01
-        for n in (n_law / 3, n_law * 3):
-            assert chinchilla_loss(n, c / 6.0 / n) > law_min
-
-
-def test_frontier_at_chinchillas_compute_is_near_chinchilla() -> None:
-    """Chinchilla: 70B on 1.4T tokens (Hoffmann et al. 2022). The frontier's split there is the
-    refit's 73B on 1.34T, not the printed fit's 32.5B on 3.0T."""
-    c = 6.0 * 70e9 * 1.4e12
-    fr = compare.frontier(c, c * 1.0001, 2)
-    assert fr.params[0] == pytest.approx(73.0e9, rel=0.01)
-    assert fr.tokens[0] == pytest.approx(1.342e12, rel=0.01)
-
-
-def test_frontier_rejects_a_bad_range() -> None:
-    with pytest.raises(ValueError):
-        compare.frontier(0.0, 1e20)
 
 
 # ------------------------------------------------------------------------------ selection

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import simulator as sim
@@ -66,19 +67,25 @@ def test_colour_follows_the_run_across_charts(analyses: list[compare.Analysis]) 
         assert points[t["name"]] == t["line"]["color"]
 
 
-def test_efficiency_chart_draws_the_frontier_and_says_offsets_are_included(
+def test_efficiency_chart_draws_each_familys_frontier_below_its_runs(
     analyses: list[compare.Analysis],
 ) -> None:
+    """One frontier per family with a from-scratch run (the saved LLaMA run), none for the
+    fine-tunes (Vicuna), and the run on or above its line: the line is the law's minimum
+    (before issue 13 every preset sat below the line drawn)."""
     fig = figs.efficiency_figure(analyses)
-    names = [t.get("name", "") for t in fig["data"]]
-    assert names[0].startswith("Chinchilla frontier")
-    assert any("vicuna offset" in n for n in names) and any("llama offset" in n for n in names)
+    lines = [t for t in fig["data"] if t["mode"] == "lines+text"]
+    assert [t["name"] for t in lines] == ["frontier: LLaMA law, 2,048-token context"]
+    assert lines[0]["text"][-1] == "LLaMA"  # labelled where it ends
     note = fig["layout"]["annotations"][0]["text"]
-    assert "per-family" in note and "offsets" in note and "Hoffmann" in note
+    assert "Hoffmann" in note and "fitted" in note and "on or above" in note
+    assert "no frontier" in note  # the fine-tunes
     assert fig["layout"]["xaxis"]["type"] == "log"
-    frontier_x = fig["data"][0]["x"]
-    run_x = [t["x"][0] for t in fig["data"] if t["mode"] == "markers+text"]
-    assert min(frontier_x) < min(run_x) and max(frontier_x) > max(run_x)
+    (saved,) = [a for a in analyses if a.kind == "saved"]
+    x, y = lines[0]["x"], lines[0]["y"]
+    assert min(x) < saved.final.flops < max(x)
+    at_run = float(np.interp(np.log(saved.final.flops), np.log(x), y))
+    assert saved.final.val_loss >= at_run
 
 
 def test_bars_name_source_and_protocol_and_never_mix_sources() -> None:
@@ -149,7 +156,25 @@ def test_appended_runs_must_fit_the_drawn_frontier(analyses: list[compare.Analys
     view = vc.ViewState.of(vicuna[:1], [vicuna[0].key], vc.Controls())
     assert view.fits(vicuna[1:])  # same family, inside the span
     llama = [a for a in analyses if a.state.config.family == "llama"]
-    assert not view.fits(llama)  # a family without its offset line
+    assert not view.fits(llama)  # a from-scratch run without its family's frontier line
     assert view.y is not None
     y = view.merged_range(llama)
     assert y is not None and y[0] <= view.y[0] and y[1] >= view.y[1]
+
+
+def test_a_longer_context_needs_its_own_frontier_line(analyses: list[compare.Analysis]) -> None:
+    """A longer context lowers the law's loss, so a run of the same family with a longer
+    sequence than the drawn line's could sit below it: the view is redrawn instead."""
+    (saved,) = [a for a in analyses if a.kind == "saved"]
+    view = vc.ViewState.of([saved], [saved.key], vc.Controls())
+    assert view.frontiers == ("llama@2048",)
+
+    def run(seq_len: int) -> compare.Analysis:
+        cfg = sim.preset(
+            "llama-7b", seq_len=seq_len, num_gpus=512, dataset_tokens=4 * 2**20 * 20_000
+        )
+        st = sim.stop(sim.advance(sim.start(sim.new_run(cfg)), 3000))
+        return compare.analyse_state("k", "x", st, curve=False)
+
+    assert view.fits([run(2048)])
+    assert not view.fits([run(4096)])

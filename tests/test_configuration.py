@@ -190,7 +190,17 @@ def test_every_numeric_field_shows_its_bounds() -> None:
 def test_preset_options_are_grouped_by_family() -> None:
     opts = cf.preset_options()
     headers = [o["label"] for o in opts if o.get("disabled")]
-    assert headers == ["LLAMA", "LLAMA 2", "MISTRAL", "CODE LLAMA", "VICUNA", "OTHER"]
+    assert headers == [
+        "LLAMA",
+        "LLAMA 2",
+        "LLAMA 3",
+        "MISTRAL",
+        "QWEN2.5",
+        "GEMMA 2",
+        "CODE LLAMA",
+        "VICUNA",
+        "OTHER",
+    ]
     values = [o["value"] for o in opts if not o.get("disabled")]
     assert set(values) == {*sim.PRESETS, "custom"}
 

@@ -143,7 +143,9 @@ def test_published_lr_does_not_diverge_and_spikes_stay_rare(
     assert int(np.sum(m["grad_norm"][4000:] > 1.0)) < 60
 
 
-def test_vicuna_overfits_in_epochs_two_and_three() -> None:
+def test_vicuna_overfits_by_its_third_epoch() -> None:
+    """Its 370M published tokens (issue 13; 256M padded tokens per epoch before) move the
+    turn of the validation loss from epoch 1 into epoch 2: it rises through epoch 3."""
     _, m = whole_run(sim.preset("vicuna-7b"))
     ev = m["is_eval"]
     epoch, train, val = m["epoch"][ev], m["train_loss"][ev], m["val_loss"][ev]
@@ -152,7 +154,7 @@ def test_vicuna_overfits_in_epochs_two_and_three() -> None:
         return float(np.mean(arr[(epoch > e - 0.15) & (epoch <= e)]))
 
     assert at(train, 3.0) < at(train, 2.0) < at(train, 1.0)  # memorisation keeps it falling
-    assert at(val, 2.0) > at(val, 1.0) + 0.01  # ... while validation turns up
+    assert at(val, 3.0) > at(val, 1.0) + 0.03  # ... while validation turns up
     assert at(val, 3.0) > at(val, 2.0) + 0.05
     assert at(val, 3.0) - at(train, 3.0) > 0.4  # a visible generalisation gap
 

@@ -29,7 +29,7 @@ from layouts.figures import comparison as figs
 from simulator import benchmarks_data as bd
 from simulator import compare, fmt
 from simulator import saved as saved_runs
-from simulator.config import PRESETS
+from simulator.presets import PRESETS, assumed_settings, provenance
 from views import csv_cells, stores
 from views.comparison_list import (
     MAX_COMPARED,
@@ -286,11 +286,21 @@ def add_options(config: Any) -> AddOptions:
     if cfg is not None:
         label = f"{recipe_label(cfg, 'config')} (Configuration tab)"
         options.append({"label": label, "value": "config"})
-    options += [
-        {"label": f"{fmt.model_name(p)} — published recipe", "value": f"preset:{p}"}
-        for p in PRESETS
-    ]
+    options += [{"label": preset_option_label(p), "value": f"preset:{p}"} for p in PRESETS]
     return AddOptions(options)
+
+
+def preset_option_label(slug: str) -> str:
+    """A preset as the add list names it: published, or how many of its settings are assumed
+    (``simulator.presets.provenance``; the config diff marks which)."""
+    prov = provenance(slug)
+    name = fmt.model_name(slug)
+    n = len(prov.assumed)
+    if not prov.published:
+        return f"{name} — recipe not published: every setting assumed"
+    if n == 0:
+        return f"{name} — published recipe"
+    return f"{name} — published recipe, {n} setting{'s' if n != 1 else ''} assumed"
 
 
 SelectionAction = Literal["add", "clear", "remove", "compare"]
@@ -468,7 +478,8 @@ def config_diff(selection: Any, saved: Any, hide: Any) -> Diff:
     """Settings side by side: differing rows tinted, values unlike the first run's in bold."""
     items, _ = parse_selection(selection)
     states, _ = stores.load_saved(saved)
-    runs = [(label, st) for _, _, label, st in item_states(items, states)]
+    shown = item_states(items, states)
+    runs = [(label, st) for _, _, label, st in shown]
     columns = [{"id": "field", "name": "Setting"}] + [
         {"id": f"c{k}", "name": label} for k, (label, _) in enumerate(runs)
     ]
@@ -477,8 +488,18 @@ def config_diff(selection: Any, saved: Any, hide: Any) -> Diff:
         return Diff(columns, [{"field": note}], [])
     flat = [(f"c{k}", compare.flatten_config(s)) for k, (_, s) in enumerate(runs)]
     rows = compare.config_diff(flat, hide_identical=bool(hide))
+    # A published recipe's settings that its source does not state read "(assumed)"; after
+    # the diff, so the mark never makes two equal values look different.
+    assumed = {
+        f"c{k}": assumed_settings(st.config)
+        for k, (_, item, _, st) in enumerate(shown)
+        if item.kind == "preset"
+    }
     for r in rows:
         r["differs"] = "yes" if r["differs"] else ""
+        for col, fields in assumed.items():
+            if r["field"] in fields and col in r:
+                r[col] = f"{r[col]} (assumed)"
     if not rows:
         rows = [{"field": "All settings are identical.", "differs": ""}]
     return Diff(columns, rows, figs.diff_styles(rows, len(runs)))

@@ -25,17 +25,19 @@ from typing import Any, Literal, TypeGuard
 
 from layouts.figures import comparison as figs
 from simulator import compare, fmt, series
-from simulator.compare import MAX_POINTS, X_AXES, Analysis
-from simulator.config import PRESETS, ConfigError, TrainingConfig, preset
+from simulator.compare import MAX_POINTS, X_AXES, Analysis, frontier_line
+from simulator.config import ConfigError, TrainingConfig
+from simulator.presets import PRESETS, preset
 from simulator.run import RunState, new_run
 
 MAX_COMPARED = 12
 """Runs and recipes in one comparison: bounds the work of a view and keeps legends legible."""
 
 MAX_VIEW_STEPS = 5_000_000
-"""Steps one view may compute (~1 s: the 12 published presets, 3.4M steps, take 0.6-0.7 s);
-runs past it lose their curve, with a note saying why. Views over ``limits.HEAVY_STEPS`` are
-admitted one at a time per worker (``callbacks.limits``)."""
+"""Steps one view may compute (~1 s: the 13 LLaMA, Llama 2, Mistral, Code Llama and Vicuna
+presets, 3.4M steps, take 0.6-0.7 s; a Llama 3.1, Qwen2.5 or large Gemma 2 preset alone is
+0.9-1.1M); runs past it lose their curve, with a note saying why. Views over
+``limits.HEAVY_STEPS`` are admitted one at a time per worker (``callbacks.limits``)."""
 
 MAX_REF = 16  # characters of a saved-run id (they are 10)
 
@@ -334,16 +336,16 @@ class ViewState:
     *appended* to them instead of redrawing everything.
 
     A few numbers, never curves: the compared keys, the controls the view was drawn with, the
-    loss range, the frontier's compute span, the families with an offset line, and the steps
-    computed (the view budget). Kept in a memory store; a tampered one only makes the next
+    loss range, the frontiers' compute span, the frontier lines drawn (family and context), and
+    the steps computed (the view budget). Kept in a memory store; a tampered one only makes the next
     add redraw the whole view.
     """
 
     keys: tuple[str, ...]
     controls: Controls
     y: tuple[float, float] | None  # the loss chart's y-range
-    span: tuple[float, float] | None  # the frontier's compute range
-    families: tuple[str, ...]  # families whose offset line is drawn
+    span: tuple[float, float] | None  # the frontiers' compute range
+    frontiers: tuple[str, ...]  # "family@context" of each frontier line drawn
     steps: int
     complete: bool  # no caveat note and every run drawn: only then can runs be appended
 
@@ -364,7 +366,7 @@ class ViewState:
             controls=controls,
             y=(y[0], y[1]) if y else None,
             span=(span[0], span[1]) if span else None,
-            families=tuple(sorted({a.state.config.family for a in on_chart})),
+            frontiers=tuple(f"{f}@{s}" for f, s in sorted(figs.frontier_lines(analyses).items())),
             steps=steps_drawn(analyses),
             complete=not notes and len(on_chart) == len(analyses) == len(keys),
         )
@@ -379,7 +381,7 @@ class ViewState:
             "logs": list(c.logs),
             "y": list(self.y) if self.y else None,
             "span": list(self.span) if self.span else None,
-            "families": list(self.families),
+            "frontiers": list(self.frontiers),
             "steps": self.steps,
             "complete": self.complete,
         }
@@ -394,13 +396,13 @@ class ViewState:
         """
         if not isinstance(raw, dict):
             return None
-        keys, families, steps = raw.get("keys"), raw.get("families"), raw.get("steps")
+        keys, frontiers, steps = raw.get("keys"), raw.get("frontiers"), raw.get("steps")
         x, show, w, logs = raw.get("x"), raw.get("show"), raw.get("w"), raw.get("logs")
         span = _pair(raw.get("span"))
         if not (
             _short_strs(keys, 64)
             and keys
-            and _short_strs(families, 16)
+            and _short_strs(frontiers, 16)
             and isinstance(steps, int)
             and not isinstance(steps, bool)
             and 0 <= steps <= 10**10
@@ -418,7 +420,7 @@ class ViewState:
             controls=Controls(x, show, float(w), tuple(logs)),
             y=_pair(raw.get("y")),
             span=span,
-            families=tuple(families),
+            frontiers=tuple(frontiers),
             steps=steps,
             complete=True,
         )
@@ -429,12 +431,19 @@ class ViewState:
         return self.complete and self.keys == tuple(keys) and self.controls == controls
 
     def fits(self, added: Sequence[Analysis]) -> bool:
-        """Whether appended runs fit the drawn efficiency chart: inside the frontier's span, of a
-        family whose offset line is drawn, and with a final loss to plot (else: redraw)."""
+        """Whether appended runs fit the drawn efficiency chart: inside the frontiers' span, with
+        a final loss to plot, and (unless a fine-tune, which has none) judged by a frontier line
+        already drawn: its family's, at a context at least as long (else: redraw)."""
         if self.span is None:
             return False
+        drawn = dict(f.rsplit("@", 1) for f in self.frontiers if "@" in f)
         for a in added:
-            if not figs.on_efficiency_chart(a) or a.state.config.family not in self.families:
+            if not figs.on_efficiency_chart(a):
+                return False
+            line = frontier_line(a.state)
+            if line is not None and not (
+                drawn.get(line[0], "").isdigit() and int(drawn[line[0]]) >= line[1]
+            ):
                 return False
             if not self.span[0] <= a.final.flops <= self.span[1]:
                 return False

@@ -31,20 +31,16 @@ from typing import Any
 
 import simulator as sim
 from simulator import fmt
-from simulator.catalog import OptimizerSpec
+from simulator.catalog import FAMILY_LOSS, OptimizerSpec
 from simulator.config import ARCH_BOUNDS, FIELD_BOUNDS
 from simulator.estimate import FLOPS_CONVENTION
 
 CUSTOM = sim.CUSTOM_MODEL
 MAX_TEXT = 40  # longest text accepted in a numeric field
 
-FAMILY_NAMES = {
-    "llama": "LLaMA",
-    "llama-2": "Llama 2",
-    "mistral": "Mistral",
-    "codellama": "Code Llama",
-    "vicuna": "Vicuna",
-}
+FAMILY_NAMES = {f: loss.name for f, loss in FAMILY_LOSS.items() if f != CUSTOM}
+"""The preset picker's group headings, in the catalogue's family order."""
+FP8_GPUS = tuple(g.name.split()[0] for g in sim.GPUS.values() if g.peak_tflops_fp8 > 0)
 
 ZERO_LABELS = {
     0: "0 · none (plain DDP)",
@@ -227,7 +223,12 @@ HARDWARE_FIELDS = (
         "Precision",
         "select",
         ("precision",),
-        options=(("bf16", "BF16 mixed"), ("fp16", "FP16 mixed"), ("fp32", "FP32 / TF32")),
+        options=(
+            ("bf16", "BF16 mixed"),
+            ("fp8", f"FP8 linear layers ({', '.join(FP8_GPUS)})"),
+            ("fp16", "FP16 mixed"),
+            ("fp32", "FP32 / TF32"),
+        ),
     ),
     Field(
         "zero_stage",

@@ -112,6 +112,7 @@ class EstimateResult:
     summary_class: str
     link: str
     draft: Any  # the config's dict, or KEEP (the last valid draft) while invalid
+    recipe: str = ""  # where the chosen preset's recipe comes from, and what it assumes
 
 
 TOKENS_PER_PARAM_TIP = (
@@ -241,8 +242,34 @@ def fit(est: sim.Estimate, advice: Sequence[sim.FitAdvice]) -> Fit:
     return Fit(False, text, fixes)
 
 
+def recipe_note(model: Any) -> str:
+    """Under the preset picker: where the chosen model's recipe comes from and which of its
+    settings are assumed (each also marked under its field while it keeps the preset's
+    value); empty for a custom architecture."""
+    if not isinstance(model, str) or model not in sim.PRESETS:
+        return ""
+    prov = sim.provenance(model)
+    name = sim.MODELS[model].name
+    if not prov.assumed and not prov.derived:
+        return f"{name}: every recipe setting as published ({prov.source})."
+    if not prov.published:
+        return (
+            f"{name}: no training recipe published ({prov.source.split(':')[0]}); every "
+            "setting is assumed (marked under each field)."
+        )
+    text = f"{name}'s recipe: {prov.source}."
+    if prov.assumed:
+        labels = ", ".join(cf.FIELDS[f].label for f in prov.assumed)
+        text += f" Assumed, not published: {labels} (marked under each field)."
+    for f, why in prov.derived.items():
+        text += f" {cf.FIELDS[f].label}: {why}."
+    return text
+
+
 def hints(cfg: sim.TrainingConfig | None, est: sim.Estimate | None) -> dict[str, str]:
-    """Each field's line under the input: what it means for this config, then its range."""
+    """Each field's line under the input: what it means for this config, then its range. A
+    setting that still holds its preset's assumed value says so first
+    (``simulator.presets.assumed_settings``)."""
     bounds = {name: cf.bound_text(f) for name, f in cf.FIELDS.items()}
     if cfg is None or est is None:
         return bounds
@@ -279,6 +306,9 @@ def hints(cfg: sim.TrainingConfig | None, est: sim.Estimate | None) -> dict[str,
     for name, bound in bounds.items():
         derived = d.get(name)
         out[name] = f"{derived} · range {bound}" if derived and bound else derived or bound
+    for name, why in sim.assumed_settings(cfg).items():
+        mark = why if "assum" in why or why.startswith("derived") else f"assumed: {why}"
+        out[name] = f"{mark} · {out[name]}" if out.get(name) else mark
     return out
 
 
@@ -323,6 +353,7 @@ def estimate(
             summary_class=f"{SUMMARY_CLASS} cfg-summary-invalid",
             link="",
             draft=KEEP,
+            recipe=recipe_note(model),
         )
     advice = sim.fit_advice(cfg) if not est.fits else []
     applied_same = load_config(applied) == cfg
@@ -342,6 +373,7 @@ def estimate(
         + ("cfg-summary-applied" if applied_same else "cfg-summary-pending"),
         link=config_io.link_for(href, cfg),
         draft=cfg.to_dict(),
+        recipe=recipe_note(model),
     )
 
 

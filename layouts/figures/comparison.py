@@ -14,10 +14,12 @@ Presentation choices, made for a chart an ML lead can put on a slide:
   citation in a note under the plot, because the same model scores differently under two
   protocols (Llama 2 7B MMLU: 44.4 in the Mistral paper, 45.3 in the Llama 2 paper); the
   sources are listed in docs/sources.md.
-- The compute-efficiency chart draws the compute-optimal frontier (Epoch AI's refit for the
-  split, Hoffmann et al.'s printed fit for the loss, as the simulator's curves) and, dotted, the
-  same frontier shifted by each plotted family's loss offset: the simulator's losses include
-  those offsets (tokenizer and data differ from MassiveText), and the chart says so.
+- The compute-efficiency chart draws, for each family with a from-scratch run on it, the
+  compute-optimal frontier of the simulator's own loss law (``simulator.frontier``): the lowest
+  final loss any split of that compute gives, with the family's calibration and the longest
+  context among its runs, so every run sits on or above its line, as a real run would. The
+  note names the fit and the calibration. Fine-tunes get no line: their base model's compute
+  is not in their FLOPs.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ import numpy as np
 from layouts.figures.text import hover_text, plain_text
 from layouts.figures.theme import COLORWAY, base_layout
 from simulator import benchmarks_data as bd
-from simulator.catalog import FAMILY_LOSS_OFFSET
-from simulator.compare import X_AXES, Analysis, family_offset, frontier
+from simulator.catalog import FAMILY_LOSS
+from simulator.compare import X_AXES, Analysis, frontier_line
+from simulator.frontier import frontier
 
 Figure = dict[str, Any]
 
@@ -291,8 +294,24 @@ def _xs(x: np.ndarray, x_key: str) -> list[Any]:
 
 
 # ---------------------------------------------------------------------- compute efficiency
+_FRONTIER_DASH = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def frontier_lines(analyses: Sequence[Analysis]) -> dict[str, int]:
+    """The frontiers the efficiency chart draws: family -> context length, the longest among
+    that family's from-scratch runs on the chart (a longer context lowers the law's loss, so
+    every run of the family sits on or above the line). Fine-tunes get none."""
+    out: dict[str, int] = {}
+    for a in analyses:
+        line = frontier_line(a.state) if on_efficiency_chart(a) else None
+        if line is not None:
+            out[line[0]] = max(out.get(line[0], 0), line[1])
+    return out
+
+
 def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
-    """Final validation loss against training FLOPs, with the Chinchilla frontier."""
+    """Final validation loss against training FLOPs, with each family's compute-optimal
+    frontier under the simulator's own law (``simulator.frontier``)."""
     title = "Compute efficiency: final loss vs training compute"
     pts = [(a.slot, a) for a in analyses if on_efficiency_chart(a)]
     if not pts:
@@ -301,48 +320,56 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
         )
     span = efficiency_span(analyses)
     assert span is not None
-    fr = frontier(span[0], span[1])
-    data: list[dict[str, Any]] = [
-        {
-            "type": "scatter",
-            "mode": "lines",
-            "name": "Chinchilla frontier (Epoch AI split, Hoffmann loss)",
-            "x": fr.compute.tolist(),
-            "y": fr.loss.tolist(),
-            "customdata": np.stack([fr.params, fr.tokens], axis=1).tolist(),
-            "line": {"color": "#888888", "width": 2},
-            "hovertemplate": "C %{x:.3s} FLOPs<br>N_opt %{customdata[0]:.3s}, "
-            "D_opt %{customdata[1]:.3s}<br>L %{y:.3f}<extra>frontier</extra>",
-        }
-    ]
-    offsets: dict[str, float] = {}
-    for _, a in pts:
-        fam = a.state.config.family
-        offsets.setdefault(fam, family_offset(a.state))
-    for fam, off in sorted(offsets.items(), key=lambda kv: kv[1]):
+    data: list[dict[str, Any]] = []
+    lines = frontier_lines(analyses)
+    # Families with one calibration and context share one line (Llama 2 and Qwen2.5 at 4,096).
+    same: dict[tuple[float, float, int], list[str]] = {}
+    for family, seq in sorted(lines.items()):
+        loss = FAMILY_LOSS[family]
+        same.setdefault((loss.offset, loss.size_scale, seq), []).append(family)
+    for i, ((_, _, seq), families) in enumerate(same.items()):
+        fr = frontier(span[0], span[1], families[0], seq)
+        names = ", ".join(FAMILY_LOSS[f].name for f in families)
+        name = f"frontier: {names} law, {seq:,}-token context"
+        label = [""] * (len(fr.compute) - 1) + [names]
         data.append(
             {
                 "type": "scatter",
-                "mode": "lines",
-                "name": f"frontier {off:+.2f} nats ({fam} offset)",
+                "mode": "lines+text",
+                "name": name,
                 "x": fr.compute.tolist(),
-                "y": (fr.loss + off).tolist(),
-                "line": {"color": "#888888", "width": 1, "dash": "dot"},
-                "hoverinfo": "skip",
+                "y": fr.loss.tolist(),
+                "text": label,  # the family's name at the line's right end
+                "textposition": "top left" if i % 2 == 0 else "bottom left",
+                "textfont": {"size": 11, "color": "#888888"},
+                "line": {
+                    "color": "#888888",
+                    "width": 2,
+                    "dash": _FRONTIER_DASH[i % len(_FRONTIER_DASH)],
+                },
+                "hovertemplate": "C %{x:.3s} FLOPs<br>lowest final loss %{y:.3f}"
+                f"<extra>{hover_text(name)}</extra>",
             }
         )
     data += [point_trace(a) for _, a in pts]
     skipped = len(analyses) - len(pts)
-    fams = ", ".join(f"{k} {v:+.2f}" for k, v in FAMILY_LOSS_OFFSET.items() if k in offsets)
+    calib = "; ".join(
+        f"{FAMILY_LOSS[f].name} ×{FAMILY_LOSS[f].size_scale:g}, {FAMILY_LOSS[f].offset:+.3g}"
+        for f in sorted(lines)
+    )
     note = (
-        "Frontier: L(N_opt(C), D_opt(C)); the split N_opt, D_opt from Epoch AI's refit "
-        "(Besiroglu et al. 2024), the loss from Hoffmann et al. 2022's printed fit (E 1.69, "
-        "A 406.4, B 410.7, α 0.34, β 0.28), fitted on MassiveText, as the simulator's curves.\n"
-        f"Simulated losses include per-family offsets for tokenizer and data ({fams} nats), so "
-        "points sit below the frontier; "
-        "dotted lines add each offset. FLOPs = tokens × (6N + 12·layers·seq·d_model) of this run "
-        "only: a fine-tune or continued pretraining (Code Llama, Vicuna) starts from a base model "
-        "whose compute is not counted."
+        "Frontier: the lowest final loss the simulator's law gives at each compute, over every "
+        "split into model size and tokens, for a from-scratch run of the reference recipe "
+        "(LLaMA's: cosine to 10% at the reference LR, 4M-token batches) at the family's "
+        "context. The law: Hoffmann et al. 2022's fit as printed (E 1.69, A 406.4, B 410.7, "
+        "α 0.34, β 0.28) with the family's size term ×k and offset in nats"
+        + (f" ({calib})" if calib else "")
+        + "; LLaMA's and Llama 2's are fitted to their papers' training-loss figures, the "
+        "others assumed. A run sits on or above its family's frontier: the higher, the less "
+        "compute-efficient its split.\n"
+        "FLOPs = tokens × (6N + 12·layers·seq·d_model) of this run only: a fine-tune or "
+        "continued pretraining (Code Llama, Vicuna) has no frontier, its base model's compute "
+        "is not counted."
         + (f"\n{skipped} run(s) not shown: diverged or no steps." if skipped else "")
     )
     layout = base_layout(

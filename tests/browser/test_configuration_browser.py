@@ -130,6 +130,11 @@ def test_preset_pick_changes_the_estimate_and_an_invalid_value_blocks_apply(
         time.sleep(0.5)
     _wait(lambda: "69B" in _estimate(dash_duo), what="the 70B estimate")
     assert _field(dash_duo, "num_gpus").get_attribute("value") == "2048"  # its recipe loaded
+    # ... and what its paper does not publish is marked (issue 13): the GPU count is assumed.
+    recipe = dash_duo.find_element(f"#{ids.CFG_RECIPE}").text
+    assert "Touvron et al. 2023b" in recipe and "Assumed, not published: GPUs" in recipe
+    hint = _by_dom_id(dash_duo, _dom_id(ids.CFG_HINT, "num_gpus")).text
+    assert hint.startswith("not published"), hint
 
     # Labels name their inputs (for screen readers; a click on the label focuses the input).
     labelled = dash_duo.driver.execute_script(
