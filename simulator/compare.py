@@ -305,7 +305,7 @@ def final_rows(analyses: Sequence[Analysis]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "run": a.label,
             "kind": "what-if recipe" if a.kind == "recipe" else "saved run",
-            "status": f.status if f.diverged_at is None else f"diverged at {f.diverged_at + 1:,}",
+            "status": f.status if f.diverged_at is None else f"diverged at {f.steps:,}",
             "steps": f.steps,
         }
         for col in (

@@ -352,7 +352,9 @@ def _short(v: Any) -> str:
 
 
 def advance(state: RunState, steps: int = 1) -> RunState:
-    """Move a running run forward by up to ``steps`` (it ends at its last step or divergence)."""
+    """Move a running run forward by up to ``steps``: it ends at its last step, or at the
+    first step whose loss is NaN after a divergence (up to ``DIVERGE_RAMP`` + 2 steps past
+    ``steps``, so where a run diverges does not depend on how it was stepped)."""
     return advance_with_metrics(state, steps)[0]
 
 
@@ -367,8 +369,12 @@ def advance_with_metrics(
     tl = state.timeline
     begin = state.step
     end = min(tl.total_steps, begin + int(min(steps, MAX_ADVANCE)))
+    # A divergence in this stretch ends the run where its loss is NaN, even past the steps
+    # asked for (at most DIVERGE_RAMP + 2 more): a run that stopped mid-ramp would read
+    # "diverged" with a finite loss, at a step that depended on the tick size.
+    ramp_end = min(tl.total_steps, end + dynamics.DIVERGE_RAMP + 2)
     comp = dynamics.compute(
-        tl, state.seed, begin, end, diverged_at=state.diverged_at, scan_from=begin
+        tl, state.seed, begin, ramp_end, diverged_at=state.diverged_at, scan_from=begin
     )
     # This stretch's events, put in step order before they join the log: the log then reads
     # the same whatever the tick size (a spike before the end of warmup came after it when
@@ -377,7 +383,7 @@ def advance_with_metrics(
     status = "running"
     div = comp.diverged_at
     if div is not None and div < end:
-        end = min(end, div + dynamics.DIVERGE_RAMP + 2)
+        end = min(ramp_end, div + dynamics.DIVERGE_RAMP + 2)
         status = "diverged"
     m = {k: v[: end - begin] for k, v in comp.metrics.items()}
     warm = _warmup_end(tl, begin, m["tokens"])
@@ -395,8 +401,9 @@ def advance_with_metrics(
     if end // k > begin // k:
         found.append((end // k * k, "checkpoint", ""))
     if status == "diverged":
-        assert div is not None
-        found.append((div + 1, "diverged", float(state.current_config.lr_peak)))
+        # Logged where the run ends: the first step whose loss is NaN (the ramp's end), or
+        # the last step if the run got there first. Until then the loss only climbs.
+        found.append((end, "diverged", float(state.current_config.lr_peak)))
     elif end >= tl.total_steps:
         status = "finished"
         last = float(m["train_loss"][-1]) if end > begin else float("nan")
@@ -503,7 +510,7 @@ def predicted_run(config: TrainingConfig) -> RunState:
             step=end,
             status="diverged",
             diverged_at=div,
-            events=((div + 1, "diverged", float(config.lr_peak)),),
+            events=((end, "diverged", float(config.lr_peak)),),
         )
     return _evolve(state, step=tl.total_steps, status="finished")
 

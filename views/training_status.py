@@ -168,11 +168,8 @@ def event_text(kind: str, value: Any) -> str:
     if kind == "spike":
         return f"Loss spike: +{float(value):.3f} nats" if _is_num(value) else "Loss spike"
     if kind == "diverged":
-        return (
-            f"Diverged: loss went to NaN at LR {float(value):.1e}; run paused"
-            if _is_num(value)
-            else "Diverged: loss went to NaN"
-        )
+        at = f" at peak LR {float(value):.1e}" if _is_num(value) else ""
+        return f"Diverged: the loss blew up{at}; the run has ended"
     if kind == "change":
         return f"Changed: {value}"
     if kind == "pause":
@@ -207,14 +204,34 @@ def run_title(cfg: sim.TrainingConfig) -> str:
 
 
 def diverged_text(state: sim.RunState) -> str | None:
-    """The banner of a diverged run: where, why, and what to do; None for any other run."""
-    if state.status != "diverged":
+    """The banner of a diverged run, in the chart's terms; None for any other run.
+
+    Where the loss starts to climb (the step after the one whose hazard fired) and the first
+    step it is not finite, read from the metrics the chart draws (at most ~27 steps), and
+    what the user can do: a diverged run has ended (the simulator keeps no weights to roll
+    back to), so Reset is the way on, and the banner says what Reset starts from.
+    """
+    if state.status != "diverged" or state.diverged_at is None:
         return None
-    step = next((e[0] for e in reversed(state.events) if e[1] == "diverged"), state.step)
+    climb = state.diverged_at + 2  # 1-based: the first step whose loss is raised
+    m = sim.metrics(state, state.diverged_at, state.step)
+    bad = np.flatnonzero(~np.isfinite(np.asarray(m["train_loss"], dtype=np.float64)))
+    lr = f"peak LR {state.current_config.lr_peak:.1e}"
+    if bad.size:
+        what = (
+            f"Training diverged: the loss climbed from step {climb:,} and was NaN at step "
+            f"{int(m['step'][bad[0]]):,} ({lr})."
+        )
+    else:
+        what = (
+            f"Training diverged: the loss climbed from step {climb:,} until the run's last "
+            f"step, {state.step:,} ({lr})."
+        )
+    kept = " (without this run's live changes)" if state.changes else ""
     return (
-        f"Training diverged at step {step:,}: the loss went to NaN "
-        f"(peak LR {state.current_config.lr_peak:.1e}). The run was paused. "
-        "Reset and lower the learning rate, or raise gradient clipping."
+        f"{what} The run has ended and cannot be resumed. Reset starts a new run from step 0 "
+        f"with the recipe applied on Configuration{kept}: lower the learning rate there, or "
+        "raise gradient clipping."
     )
 
 
