@@ -61,13 +61,17 @@ def _form(values: Any, key: str = "fields") -> dict[str, Any]:
         draft=Output(ids.CFG_DRAFT, "data"),
     ),
     inputs=dict(model=Input(ids.CFG_PRESET, "value"), fields=Input(FIELDS, "value")),
-    state=dict(applied=State(ids.CONFIG_STORE, "data"), href=State(ids.URL, "href")),
+    state=dict(
+        applied=State(ids.CONFIG_STORE, "data"),
+        href=State(ids.URL, "href"),
+        run=State(ids.RUN_STORE, "data"),
+    ),
 )
-def estimate(model: Any, fields: Any, applied: Any, href: Any) -> dict[str, Any]:
+def estimate(model: Any, fields: Any, applied: Any, href: Any, run: Any) -> dict[str, Any]:
     """Validate the whole form and show what the run would cost (one request per change)."""
     out = ctx.outputs_grouping
     slots = vc.Slots(*(_names(out[k]) for k in ("invalid", "feedback", "hints", "groups")))
-    view = vc.estimate(model, _form(fields), applied, href, slots)
+    view = vc.estimate(model, _form(fields), applied, href, slots, run)
     return {**adapt.outputs(view), **lc.estimate_children(view)}
 
 
@@ -133,6 +137,8 @@ def apply_next(clicks: Any, model: Any, fields: Any) -> dict[str, Any]:
     output=dict(
         run=Output(ids.RUN_STORE, "data", allow_duplicate=True),
         message=Output(ids.CFG_MESSAGE, "children", allow_duplicate=True),
+        summary=Output(ids.CFG_SUMMARY, "children", allow_duplicate=True),
+        summary_class=Output(ids.CFG_SUMMARY, "className", allow_duplicate=True),
     ),
     inputs=dict(clicks=Input(ids.CFG_APPLY_NOW, "n_clicks")),
     state=dict(

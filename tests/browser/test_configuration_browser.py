@@ -288,15 +288,45 @@ def test_apply_now_changes_the_running_run_and_shows_on_the_training_tab(
         lambda: dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "running",
         what="the run to start",
     )
+    # A live change on the Training tab (LR x2), then Apply now of only the GPU count: the
+    # live change is kept and named, and the badge says the form is applied to the run.
+    lr = dash_duo.find_element(f"#{ids.TR_ADJ_LR}")
+
+    def typed() -> bool:  # the panel ignores input while a tick is in flight: type again
+        lr.clear()
+        lr.send_keys("2")
+        return lr.get_attribute("value") == "2"
+
+    _wait(typed, what="the LR multiplier typed")
+    for _ in range(40):  # a click during a tick is ignored on purpose: click again
+        _click(dash_duo, f"#{ids.TR_ADJ_APPLY}")
+        try:
+            _wait(lambda: "Applied at step" in dash_duo.find_element(f"#{ids.TR_NOTICE}").text, 1)
+            break
+        except AssertionError:
+            continue
     _open_tab(dash_duo, "Configuration")
     now = dash_duo.find_element(f"#{ids.CFG_APPLY_NOW}")
     _wait(lambda: now.is_enabled(), what="Apply now to be enabled for a running run")
+    _type(dash_duo, "num_gpus", "512")
+    _wait(lambda: "512 ×" in _estimate(dash_duo), what="the estimate for 512 GPUs")
+    _click(dash_duo, f"#{ids.CFG_APPLY_NOW}")
+    message = f"#{ids.CFG_MESSAGE}"
+    _wait(lambda: "num_gpus = 512" in dash_duo.find_element(message).text, what="GPUs applied")
+    assert "Kept the run's own changes: lr_peak" in dash_duo.find_element(message).text
+    summary = f"#{ids.CFG_SUMMARY}"
+    _wait(lambda: dash_duo.find_element(summary).text == "Applied to the running run")
+    state = dash_duo.driver.execute_script(
+        "return JSON.parse(window.sessionStorage.getItem(arguments[0]));", ids.RUN_STORE
+    )
+    assert state["changes"][-1][1] == {"num_gpus": 512}
+    assert "lr_peak" in state["changes"][-2][1]  # the live LR x2 is still in force
+
     _type(dash_duo, "lr_peak", "1e-4")
     _type(dash_duo, "seq_len", "2048")  # cannot change mid-run: must be named, not applied
     _wait(lambda: "Not applied" in dash_duo.find_element(f"#{ids.CFG_SUMMARY}").text)
     time.sleep(0.5)  # let the debounced edits reach the form state
     _click(dash_duo, f"#{ids.CFG_APPLY_NOW}")
-    message = f"#{ids.CFG_MESSAGE}"
     _wait(lambda: "lr_peak = 0.0001" in dash_duo.find_element(message).text, what="applied")
     assert "seq_len" in dash_duo.find_element(message).text
     assert "cannot change these mid-run" in dash_duo.find_element(message).text
