@@ -130,6 +130,22 @@ def test_a_run_saved_on_the_training_tab_is_listed_and_compared_here(
     dash_duo.find_element(f"#{ids.CMP_RENAME_INPUT}").send_keys("my baseline")
     dash_duo.find_element(f"#{ids.CMP_RENAME_BUTTON}").click()
     _wait(lambda: _curve_names(dash_duo) == ["my baseline"], what="the renamed legend")
+
+    # Export the renamed run and import the file back: the same run is not saved twice
+    # (it was: "Imported 1 run", two rows under two ids), and the message says so.
+    _click(dash_duo, f"#{ids.CMP_EXPORT_BUTTON}")
+    folder = Path(dash_duo.download_path)
+    path = _wait(
+        lambda: next((p for p in folder.iterdir() if p.name == "saved-runs.json"), None),
+        what="the export download",
+    )
+    _wait(lambda: "my baseline" in path.read_text(), what="the file to be written")
+    dash_duo.find_element(f"#{ids.CMP_IMPORT_UPLOAD} input[type=file]").send_keys(str(path))
+    message = f"#{ids.CMP_MESSAGE}"
+    _wait(lambda: "Imported" in dash_duo.find_element(message).text, what="the import")
+    assert "Imported 0 runs" in dash_duo.find_element(message).text
+    assert "already saved ('my baseline')" in dash_duo.find_element(message).text
+    assert dash_duo.find_element(f"#{ids.CMP_SAVED_COUNT}").text.startswith("1 of")
     logs = dash_duo.get_logs()
     assert logs == [], f"browser errors: {logs}"
 
