@@ -10,7 +10,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts import ids
+from layouts import definitions, ids
 from simulator import fmt, series
 from views.training import (
     CLIP_RANGE,
@@ -40,7 +40,7 @@ KPI_LABELS = {
     "tokens": "Tokens seen",
     "loss": "Train loss",
     "val": "Val loss",
-    "ppl": "Perplexity",
+    "ppl": "Val perplexity",
     "acc": "Token acc.",
     "lr": "Learning rate",
     "grad": "Grad norm",
@@ -51,10 +51,39 @@ KPI_LABELS = {
 }
 
 
+# What a figure means, where the Comparison tab reports the same figure (layouts/definitions).
+KPI_TIPS = {
+    "loss": definitions.TRAIN_LOSS,
+    "val": definitions.VAL_LOSS,
+    "ppl": definitions.PERPLEXITY,
+    "acc": definitions.ACCURACY,
+}
+
+
+def _kpi_label(key: str) -> html.Div:
+    tip = KPI_TIPS.get(key)
+    if tip is None:
+        return html.Div(KPI_LABELS[key], className="tr-kpi-label")
+    return html.Div(
+        [
+            KPI_LABELS[key],
+            html.Span(
+                "?",
+                id=ids.tr_kpi_tip(key),
+                className="tr-tip",
+                tabIndex="0",
+                **{"aria-label": tip},
+            ),
+            dbc.Tooltip(tip, target=ids.tr_kpi_tip(key), placement="top"),
+        ],
+        className="tr-kpi-label",
+    )
+
+
 def _kpi(key: str) -> html.Div:
     return html.Div(
         [
-            html.Div(KPI_LABELS[key], className="tr-kpi-label"),
+            _kpi_label(key),
             html.Div("–", id=ids.tr_kpi(key), className="tr-kpi-value num"),
             html.Div("", id=ids.tr_kpi_sub(key), className="tr-kpi-sub num"),
         ],

@@ -43,8 +43,10 @@ from simulator.catalog import FAMILY_LOSS_OFFSET, MODELS
 from simulator.config import TrainingConfig
 from simulator.estimate import compute_optimal, flops_per_token, param_count
 from simulator.run import (
+    FINAL_TAIL,
     RunState,
     advance_with_metrics,
+    final_mean,
     iter_metrics,
     metrics,
     new_run,
@@ -57,7 +59,7 @@ FloatArray = NDArray[np.float64]
 
 MAX_POINTS = 4000  # per trace, as on the Training tab
 CHUNK = 65_536
-TAIL = 100  # final train loss and accuracy: mean over the last TAIL steps (one step is noise)
+TAIL = FINAL_TAIL  # final train loss and accuracy: their mean over the last TAIL steps
 
 X_AXES: Mapping[str, str] = {
     "step": "Step",
@@ -180,11 +182,9 @@ class _Accumulator:
                 0, state.status, nan, nan, nan, nan, 0.0, 0.0, 0.0, 0.0, 0.0, params, 0.0, None
             )
         diverged = state.status == "diverged"
-        finite = self.tail_loss[np.isfinite(self.tail_loss)]
-        train = math.nan if diverged or not finite.size else float(finite.mean())
+        train = final_mean(self.tail_loss, diverged)
         val = math.nan if diverged else self.last_val
-        acc_f = self.tail_acc[np.isfinite(self.tail_acc)]
-        acc = math.nan if diverged or not acc_f.size else float(acc_f.mean())
+        acc = final_mean(self.tail_acc, diverged)
         tokens = self.last["tokens"]
         pt = {k: np.array([v]) for k, v in self.last.items()}
         gh = float(_gpu_hours(state, pt["step"], pt["wall_time"])[0])

@@ -48,6 +48,11 @@ EVENT_KINDS = (
     "oom",
 )
 _COLLAPSING = frozenset({"eval", "checkpoint"})  # keep only the newest of these
+FINAL_TAIL = 100
+"""A run's reported train loss and token accuracy are their means over its last FINAL_TAIL
+steps (``final_mean``): one step's loss carries its batch's noise (1.2% of the loss at a
+4M-token batch, ``dynamics.NOISE_REL_REF``), which a 100-step mean cuts tenfold. The Training
+tab's KPIs, the finished event and the Comparison tab's final figures all report it."""
 
 Event = tuple[int, str, float | str]
 
@@ -406,7 +411,7 @@ def advance_with_metrics(
         found.append((end, "diverged", float(state.current_config.lr_peak)))
     elif end >= tl.total_steps:
         status = "finished"
-        last = float(m["train_loss"][-1]) if end > begin else float("nan")
+        last = final_mean(_tail_losses(tl, state.seed, begin, end, m["train_loss"]))
         found.append((end, "finished", round(last, 4) if math.isfinite(last) else "nan"))
     events = state.events
     # The run's end stays the last word, even after a spike logged in the ramp to NaN.
@@ -420,6 +425,28 @@ def advance_with_metrics(
         diverged_at=div if status == "diverged" else state.diverged_at,
     )
     return new, m
+
+
+def final_mean(values: NDArray[np.generic], diverged: bool = False) -> float:
+    """A run's reported figure from per-step values that end at its current step: the mean
+    of the finite ones among the last ``FINAL_TAIL``; NaN for a diverged run (its loss ended
+    in NaN) or when there are none."""
+    tail = np.asarray(values, dtype=np.float64)[-FINAL_TAIL:]
+    tail = tail[np.isfinite(tail)]
+    return math.nan if diverged or not tail.size else float(tail.mean())
+
+
+def _tail_losses(
+    tl: Timeline, seed: int, begin: int, end: int, losses: NDArray[np.generic]
+) -> NDArray[np.generic]:
+    """The train losses of the last ``FINAL_TAIL`` steps before ``end``: from this stretch's
+    ``losses`` (steps ``begin`` .. ``end`` - 1) when it is that long, else computed."""
+    lo = max(0, end - FINAL_TAIL)
+    if lo >= begin:
+        return losses[lo - begin :]
+    return dynamics.compute(tl, seed, lo, end, diverged_at=None, scan_from=end).metrics[
+        "train_loss"
+    ]
 
 
 def _warmup_end(tl: Timeline, begin: int, tokens: NDArray[np.generic]) -> int | None:

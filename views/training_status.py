@@ -23,7 +23,7 @@ from layouts import ids
 from simulator import fmt
 from simulator import timeline as tlm
 from simulator.catalog import GPUS
-from simulator.run import MAX_EVENTS
+from simulator.run import MAX_EVENTS, final_mean
 
 KPI_WINDOW = 64  # steps averaged for the loss-change KPI
 KPI_SPAN = 1000  # the loss change is measured over this many steps
@@ -95,7 +95,8 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
         return out
     w = sim.metrics(state, max(0, s - KPI_SPAN - KPI_WINDOW), s)
     loss = np.asarray(w["train_loss"], dtype=np.float64)
-    last = float(loss[-1])
+    diverged = state.status == "diverged"
+    reported = final_mean(loss, diverged)  # the figure Comparison reports (FINAL_TAIL steps)
     now = _finite_mean(loss[-KPI_WINDOW:])
     then = _finite_mean(loss[:KPI_WINDOW])
     span = int(w["step"][-1] - w["step"][min(KPI_WINDOW, loss.size) - 1])
@@ -109,7 +110,7 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
         epoch=f"{float(w['epoch'][-1]):.3f}",
         tokens=fmt.si(float(w["tokens"][-1])),
         tokens_sub=f"of {fmt.si(tl.total_tokens)}",
-        loss=fmt.number(last),
+        loss=fmt.number(reported),
         loss_sub=(
             f"{'▼' if delta < 0 else '▲'} {abs(delta):.3f} in {fmt.si(span, 2)}"
             if span > 0 and math.isfinite(delta)
@@ -117,8 +118,9 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
         ),
         val=fmt.number(float(val)) if isinstance(val, (int, float)) else ("NaN" if val else "–"),
         val_sub=f"@ {val_step:,}" if val_step is not None else "no eval yet",
-        ppl=fmt.si(math.exp(min(last, 700.0))) if math.isfinite(last) else "NaN",
-        acc=f"{100.0 * float(w['accuracy'][-1]):.2f}%" if math.isfinite(last) else "NaN",
+        ppl=_perplexity(val),
+        ppl_sub="exp(val loss)",
+        acc=fmt.percent(final_mean(w["accuracy"], diverged), 2),
         lr=f"{float(w['lr'][-1]):.2e}",
         lr_sub=f"peak {cfg.lr_peak:.1e}",
         grad=fmt.number(float(w["grad_norm"][-1]), ".3f"),
@@ -140,6 +142,13 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
     )
     out["playback"] = _playback(total - s, steps_per_tick, interval_ms, state.status)
     return out
+
+
+def _perplexity(val: Any) -> str:
+    """exp(validation loss) of the last evaluation, as Comparison's "Val perplexity"."""
+    if isinstance(val, (int, float)) and not isinstance(val, bool):
+        return fmt.si(math.exp(min(float(val), 700.0)))
+    return "NaN" if val else fmt.MISSING
 
 
 def _finite_mean(a: FloatArray) -> float:
