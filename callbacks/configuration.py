@@ -59,6 +59,7 @@ def _form(values: Any, key: str = "fields") -> dict[str, Any]:
         summary_class=Output(ids.CFG_SUMMARY, "className"),
         link=Output(ids.CFG_LINK, "value"),
         draft=Output(ids.CFG_DRAFT, "data"),
+        message=Output(ids.CFG_MESSAGE, "children", allow_duplicate=True),
     ),
     inputs=dict(model=Input(ids.CFG_PRESET, "value"), fields=Input(FIELDS, "value")),
     state=dict(
@@ -66,6 +67,7 @@ def _form(values: Any, key: str = "fields") -> dict[str, Any]:
         href=State(ids.URL, "href"),
         run=State(ids.RUN_STORE, "data"),
     ),
+    prevent_initial_call="initial_duplicate",
 )
 def estimate(model: Any, fields: Any, applied: Any, href: Any, run: Any) -> dict[str, Any]:
     """Validate the whole form and show what the run would cost (one request per change)."""
@@ -81,6 +83,7 @@ def estimate(model: Any, fields: Any, applied: Any, href: Any, run: Any) -> dict
         preset=Output(ids.CFG_PRESET, "value"),
         message=Output(ids.CFG_MESSAGE, "children"),
         search=Output(ids.URL, "search"),
+        alert=Output(ids.ALERT_AREA, "children", allow_duplicate=True),
     ),
     inputs=dict(
         search=Input(ids.URL, "search"),
@@ -95,7 +98,9 @@ def estimate(model: Any, fields: Any, applied: Any, href: Any, run: Any) -> dict
         draft=State(ids.CFG_DRAFT, "data"),
         applied=State(ids.CONFIG_STORE, "data"),
         advice=State(ids.CFG_ADVICE_STORE, "data"),
+        tab=State(ids.TABS, "value"),
     ),
+    prevent_initial_call="initial_duplicate",
 )
 def load(**kw: Any) -> dict[str, Any]:
     """Put a config into the form: page load, preset pick, Reset, suggestion, uploaded file."""
@@ -111,6 +116,9 @@ def load(**kw: Any) -> dict[str, Any]:
             upload=kw["upload"],
             filename=kw["filename"],
             advice=kw["advice"],
+            # The page load runs on any tab; off Configuration, a bad link's reason goes to
+            # the app-wide alert, where it can be seen.
+            on_configuration=kw["tab"] == ids.TAB_CONFIGURATION,
             # One value per field the request lists: Dash answers a 500 if the count differs.
             names=_names(ctx.outputs_grouping["values"]),
         )

@@ -113,6 +113,7 @@ class EstimateResult:
     summary_class: str
     link: str
     draft: Any  # the config's dict, or KEEP (the last valid draft) while invalid
+    message: Any = KEEP  # None while invalid: a confirmation about the form is stale then
 
 
 TOKENS_PER_PARAM_TIP = (
@@ -340,6 +341,9 @@ def estimate(
             summary_class=f"{SUMMARY_CLASS} cfg-summary-invalid",
             link="",
             draft=KEEP,
+            # "Applied the suggestion" beside a form that is now invalid read as if all were
+            # well; the marked fields say what is wrong.
+            message=None,
         )
     advice = sim.fit_advice(cfg) if not est.fits else []
     state, _why = load_run(run) if run is not None else (None, None)
@@ -377,6 +381,7 @@ class LoadResult:
     preset: Any
     message: Any  # a Notice, None (clears it) or KEEP
     search: Any  # "" clears the link's ?config= from the address bar; else KEEP
+    alert: Any = KEEP  # the app-wide alert: a bad link's reason when another tab is open
 
 
 @dataclass(frozen=True)
@@ -384,6 +389,7 @@ class _Pick:
     config: sim.TrainingConfig | None  # None: leave the form as it is
     message: Any = None  # a Notice, None (clears it) or KEEP
     clear_link: bool = False
+    link_error: str | None = None  # why the page's ?config= link could not be used
 
 
 def _custom_from(values: Mapping[str, Any]) -> sim.TrainingConfig:
@@ -432,10 +438,11 @@ def _advice_pick(
 def _page_load(search: Any, values: Mapping[str, Any], draft: Any, applied: Any) -> _Pick:
     """A link wins, then unapplied edits, then the config applied for the next run."""
     message: Notice | None = None
+    error: str | None = None
     try:
         linked = config_io.decode_link(search)
     except cf.FormError as exc:
-        linked = None
+        linked, error = None, str(exc)
         message = Notice.of(f"The link's configuration was not used: {exc}.", "warning")
     if linked is not None:
         return _Pick(linked, Notice.of("Opened the configuration from the link.", "info"), True)
@@ -443,7 +450,7 @@ def _page_load(search: Any, values: Mapping[str, Any], draft: Any, applied: Any)
         # The address bar changed (or lost its ?config=) after the form was filled: keep it.
         return _Pick(None, KEEP)
     cfg = load_config(draft) or config_or_default(applied)
-    return _Pick(cfg, message, message is not None)
+    return _Pick(cfg, message, message is not None, error)
 
 
 def _pick(
@@ -499,6 +506,7 @@ def load(
     filename: Any = None,
     advice: Any = None,
     names: Sequence[str] = tuple(cf.FIELDS),
+    on_configuration: bool = True,
 ) -> LoadResult:
     """Put a config into the form: page load, preset pick, Reset, suggestion, uploaded file.
 
@@ -506,18 +514,33 @@ def load(
         trigger: the id of what fired (``ctx.triggered_id``); ``triggered_value`` its value.
         model: the preset dropdown; ``values``: field name -> value as the form holds them.
         names: the fields the request lists as outputs, in its order.
+        on_configuration: whether the Configuration tab is open. The page load runs on any
+            tab and takes a shared link's ``?config=`` out of the address; a link cut short
+            (its ``#configuration`` lost) opened the Training tab, where the reason, written
+            to the Configuration tab's message, was not seen: there it goes to the app-wide
+            alert instead.
     """
     pick = _pick(
         trigger, triggered_value, model, values, search, draft, applied, upload, filename, advice
     )
+    message, alert = pick.message, KEEP
+    if pick.link_error is not None and not on_configuration:
+        alert = Notice.of(
+            f"This link's configuration could not be used: {pick.link_error}. Nothing was "
+            "changed: the Configuration tab keeps your settings.",
+            "warning",
+        )
     if pick.config is None:
-        return LoadResult([KEEP] * len(names), KEEP, pick.message, KEEP)
+        return LoadResult(
+            [KEEP] * len(names), KEEP, message, "" if pick.clear_link else KEEP, alert
+        )
     preset, form = cf.config_to_form(pick.config)
     return LoadResult(
         values=[form.get(n, KEEP) for n in names],
         preset=preset if preset != model else KEEP,
-        message=pick.message,
+        message=message,
         search="" if pick.clear_link else KEEP,
+        alert=alert,
     )
 
 

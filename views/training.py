@@ -185,6 +185,7 @@ class ControlResult:
     lr_multiplier: Any = KEEP  # the live-adjustment fields: 1, "unchanged", "unchanged"
     batch: Any = KEEP
     clip: Any = KEEP
+    notice: Any = KEEP  # None clears the tab's last message (it was about the last run)
 
 
 def control(
@@ -228,9 +229,10 @@ def control(
     except sim.TransitionError as exc:
         messages.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
     alert = Notice.of(" ".join(messages)) if messages else KEEP
-    # A new run starts from its own recipe: the panel forgets the last run's changes.
+    # A new run starts from its own recipe: the panel forgets the last run's changes, and
+    # the tab's last message ("Auto-saved the run at step 50,300") goes with that run.
     fresh = button in (ids.TR_START, ids.TR_RESET) and state is not None and state.step == 0
-    panel = (1.0, None, "") if fresh else (KEEP, KEEP, KEEP)
+    panel = (1.0, None, "", None) if fresh else (KEEP, KEEP, KEEP, KEEP)
     if state is None:
         preview = sim.new_run(cfg)
         view = status_view(preview, steps, every, preview=True)

@@ -209,8 +209,21 @@ def test_does_not_fit_warns_and_one_click_fixes_it(
         assert _clickable(dash_duo, control), f"{control} is covered by a message"
 
     _click(dash_duo, f"{fit} .cfg-advice-btn")
+    applied = _wait(
+        lambda: dash_duo.find_element(f"#{ids.CFG_MESSAGE}").text, what="the suggestion applied"
+    )
+    since = time.monotonic()
     _wait(lambda: "Fits" in dash_duo.find_element(fit).text, what="the fix to fit")
-    assert "Applied the suggestion" in dash_duo.find_element(f"#{ids.CFG_MESSAGE}").text
+    assert "Applied the suggestion" in applied
+    # Made invalid, the form no longer sits under "Applied the suggestion" (issue 17, 14),
+    # well before that message would have closed by itself.
+    _type(dash_duo, "seq_len", "12")
+    _wait(lambda: dash_duo.find_element(f"#{ids.CFG_MESSAGE}").text == "", what="it cleared")
+    closes = Notice.of(applied, "success")
+    assert closes is not None and closes.close_after_ms is not None
+    assert time.monotonic() - since < closes.close_after_ms / 1000 - 0.5, "it closed by itself"
+    _type(dash_duo, "seq_len", "4096")
+    _wait(lambda: dash_duo.find_element(f"#{ids.CFG_APPLY_NEXT}").is_enabled(), what="valid")
 
     bad = tmp_path / "bad.json"
     bad.write_text('{"model": "llama-2-7b", "seq_len": NaN}')
@@ -276,6 +289,17 @@ def test_config_survives_reload_loads_from_file_and_opens_from_its_link(
     message = f"#{ids.CFG_MESSAGE}"
     _wait(lambda: "Could not load bad.json" in dash_duo.find_element(message).text, what="error")
     assert _field(dash_duo, "seed").get_attribute("value") == "77"
+
+    # A link cut short (its #configuration lost) opens the Training tab: it says why there.
+    dash_duo.driver.get(link.split("#")[0][:-12])
+    _wait(
+        lambda: (
+            "link's configuration could not be used"
+            in dash_duo.find_element(f"#{ids.ALERT_AREA}").text
+        ),
+        what="the broken link's reason on the tab it opened",
+    )
+    assert dash_duo.find_element(f"#{ids.TABS} .app-tab--selected").text == "Training"
 
 
 def test_apply_now_changes_the_running_run_and_shows_on_the_training_tab(

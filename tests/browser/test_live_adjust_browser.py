@@ -74,12 +74,15 @@ def test_an_out_of_range_lr_is_marked_and_a_new_run_clears_the_panel(
     )
     assert "is-invalid" not in (lr.get_attribute("class") or "")
     _diverges_and_says_so(dash_duo)
+    # The ended run's auto-save message goes with it: a new run does not start under it.
+    _wait(lambda: "Auto-saved the run" in _text(dash_duo, ids.TR_NOTICE), what="the auto-save")
     _click_until(
         dash_duo,
         ids.TR_RESET,
         lambda: dash_duo.find_element(f"#{ids.TR_START}").is_enabled(),
         "a reset",
     )
+    _wait(lambda: _text(dash_duo, ids.TR_NOTICE) == "", timeout=2, what="the message cleared")
     _wait(
         lambda: dash_duo.find_element(f"#{ids.TR_ADJ_CLIP}").get_attribute("value") == "",
         what="the clip field cleared",
