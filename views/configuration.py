@@ -257,6 +257,7 @@ def hints(cfg: sim.TrainingConfig | None, est: sim.Estimate | None) -> dict[str,
         f"grad accumulation × {cfg.grad_accum} over {cfg.data_parallel:,} data-parallel GPUs"
     )
     d["dataset_tokens"] = f"× {_plural(cfg.epochs, 'epoch')} = {fmt.si(est.tokens)} tokens"
+    d["seq_len"] = f"the model's context: {cfg.arch.context_len:,}"
     d["warmup_steps"] = f"{cfg.warmup_steps / est.steps * 100:.2g}% of {est.steps:,} steps"
     d["num_gpus"] = f"{cfg.data_parallel:,} data parallel × {cfg.tensor_parallel} tensor"
     if cfg.lr_peak > 0:

@@ -148,6 +148,11 @@ def test_preset_pick_changes_the_estimate_and_an_invalid_value_blocks_apply(
     assert not dash_duo.find_element(f"#{ids.CFG_APPLY_NOW}").is_enabled()
     assert "invalid" in dash_duo.find_element(f"#{ids.CFG_SUMMARY}").text
 
+    # Longer than the model's context: flagged on the sequence length, not the micro-batch.
+    _type(dash_duo, "seq_len", "131072")
+    _wait(lambda: "model's context, 4,096" in _feedback(dash_duo, "seq_len"), what="context")
+    assert "is-invalid" not in _field(dash_duo, "micro_batch_size").get_attribute("class")
+
     _type(dash_duo, "seq_len", "4096")
     _wait(lambda: apply.is_enabled(), what="Apply to come back")
     assert _feedback(dash_duo, "seq_len") == ""
@@ -189,6 +194,10 @@ def test_does_not_fit_warns_and_one_click_fixes_it(
     fit = f"#{ids.CFG_FIT}"
     _wait(lambda: "Does not fit" in dash_duo.find_element(fit).text, what="the warning")
     assert "/ 80 GB" in dash_duo.find_element(f"#{ids.CFG_MEMORY_TEXT}").text
+    # Tensor parallelism splits each layer's matrices (splitting layers is pipelining).
+    advice = dash_duo.find_element(fit).text
+    assert "weight matrices over 2 GPUs (tensor parallel 2)" in advice
+    assert "split layers" not in advice
     if SHOTS:
         dash_duo.find_element(".theme-toggle .form-check-input").click()
         _shot(dash_duo, "configuration-nofit-dark")
