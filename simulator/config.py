@@ -296,8 +296,12 @@ class TrainingConfig:
                 "micro_batch_size",
                 self.micro_batch_size,
                 f"the global batch holds {self.sequences_per_batch} sequences, fewer than "
-                f"{self.data_parallel} data-parallel GPUs x micro-batch; lower the micro-batch "
-                f"or GPU count, or raise the batch",
+                f"{self.data_parallel} data-parallel GPUs x micro-batch; "
+                + (
+                    "lower the micro-batch or GPU count, or raise the batch"
+                    if self.micro_batch_size > 1
+                    else "use fewer GPUs or raise the batch (the micro-batch is at its minimum)"
+                ),
             )
         if self.total_tokens / self.global_batch_tokens > MAX_STEPS:
             raise ConfigError(

@@ -54,3 +54,11 @@ def test_a_custom_model_takes_sequences_up_to_its_own_context() -> None:
     values["arch.context_len"] = "8192"
     values["num_gpus"] = "512"  # 4Mi / 8,192 = 512 sequences: one per GPU
     assert cf.form_to_config(model, values).config is not None
+
+
+def test_a_batch_too_small_for_the_gpus_does_not_ask_to_lower_a_micro_batch_of_one() -> None:
+    model, values = cf.config_to_form(sim.preset("llama-2-7b"))  # micro-batch 1
+    values["num_gpus"] = "2048"  # 4Mi / 4,096 = 1,024 sequences for 2,048 GPUs
+    r = cf.form_to_config(model, values)
+    assert "use fewer GPUs or raise the batch" in r.errors["micro_batch_size"]
+    assert "lower the micro-batch" not in r.errors["micro_batch_size"]
