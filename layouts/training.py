@@ -11,7 +11,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts import definitions, ids
-from simulator import fmt, series
+from simulator import series
+from views.config_form import format_tokens
 from views.training import (
     CLIP_RANGE,
     DEFAULT_INTERVAL,
@@ -264,7 +265,8 @@ def _adjust() -> html.Div:
             ),
             dbc.Select(
                 id=ids.TR_ADJ_BATCH,
-                options=[{"label": fmt.si(b), "value": str(b)} for b in BATCH_CHOICES],
+                # As the Configuration form writes batches: 4Mi, not 4.19M (2^22 tokens).
+                options=[{"label": format_tokens(b), "value": str(b)} for b in BATCH_CHOICES],
                 placeholder="unchanged",
                 size="sm",
             ),

@@ -353,7 +353,8 @@ def flatten_config(state: RunState) -> dict[str, Any]:
     out["total_steps"] = state.total_steps
     out["mid-run changes"] = (
         "; ".join(
-            f"@{s:,}: " + ", ".join(f"{k}={v}" for k, v in c.items()) for s, c in state.changes
+            f"@{s:,}: " + ", ".join(f"{k}={_display(v)}" for k, v in c.items())
+            for s, c in state.changes
         )
         if state.changes
         else "none"

@@ -345,12 +345,12 @@ def format_tokens(x: float) -> str:
     """A token count the parser reads back exactly: ``2T``, ``256M``, ``4Mi``, ``262,145``.
 
     A short decimal form (at most four significant digits) wins; then an exact binary one
-    (batch sizes are usually powers of two); then the plain number. A form value, not a
-    display: it keeps ``K`` (the parser reads ``k`` and ``K`` alike).
+    (batch sizes are usually powers of two); then the plain number. Thousands are ``k``, as
+    ``simulator.fmt.si`` writes them everywhere else (the parser reads ``k`` and ``K`` alike).
     """
     if x == 0:
         return "0"
-    for suf, mult in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+    for suf, mult in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
         q = x / mult
         if q >= 1:
             short = f"{q:.4g}"

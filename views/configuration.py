@@ -249,9 +249,10 @@ def hints(cfg: sim.TrainingConfig | None, est: sim.Estimate | None) -> dict[str,
     if cfg is None or est is None:
         return bounds
     d: dict[str, str] = {}
+    # The exact count: "4Mi" read as "4.19M" beside it looked like another batch.
     d["global_batch_tokens"] = (
         f"= {cfg.sequences_per_batch:,} sequences × {cfg.seq_len:,} "
-        f"({fmt.si(cfg.global_batch_tokens)})"
+        f"= {cfg.global_batch_tokens:,} tokens"
     )
     d["micro_batch_size"] = (
         f"grad accumulation × {cfg.grad_accum} over {cfg.data_parallel:,} data-parallel GPUs"

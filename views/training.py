@@ -34,6 +34,7 @@ from simulator import fmt
 from simulator import saved as saved_runs
 from views import stores
 from views import training_export as te
+from views.config_form import format_tokens
 from views.contract import KEEP, Admit, Edit, Notice, admit_all
 from views.training_charts import (
     ChartMeta,
@@ -381,10 +382,17 @@ def adjust(raw: Any, lr_mult: Any, batch: Any, clip: Any) -> AdjustResult:
         new = sim.apply_changes(state, changes)
     except (sim.ConfigError, sim.TransitionError, ValueError, TypeError, OverflowError) as exc:
         return AdjustResult(KEEP, Notice.of(f"Not applied: {str(exc)[:200]}"), KEEP)
-    text = ", ".join(f"{k} = {v:.3g}" for k, v in changes.items() if k != "lr_min")
+    text = ", ".join(f"{k} = {_value(k, v)}" for k, v in changes.items() if k != "lr_min")
     return AdjustResult(
         new.to_dict(), Notice.of(f"Applied at step {new.step:,}: {text}.", "info"), 1.0
     )
+
+
+def _value(key: str, v: Any) -> str:
+    """A changed setting as the panel and the form write it: ``8Mi`` tokens, ``0.0006``."""
+    if key == "global_batch_tokens":
+        return format_tokens(float(v))
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 # ----------------------------------------------------------------------------- save, export

@@ -215,3 +215,23 @@ def test_csv_download(dash_duo: Any, make_app: Any) -> None:
     assert len(rows) == steps
     assert [int(r["step"]) for r in rows[:3]] == [1, 2, 3]
     assert float(rows[-1]["train_loss"]) > 0
+    # Token counts are whole numbers (they read 1.258291e+07), exact: steps x 4Mi tokens.
+    assert rows[-1]["tokens"] == str(steps * 4 * 2**20)
+
+    # One SI convention: the tokens axis writes B for 10^9 like the KPI ("10G" beside "36.5B").
+    next(
+        el for el in dash_duo.find_elements(f"#{ids.TR_XAXIS} label") if el.text == "Tokens"
+    ).click()
+
+    def ticks() -> list[str]:
+        return list(
+            dash_duo.driver.execute_script(
+                "return [...document.querySelectorAll(arguments[0] + ' .xtick text')]"
+                ".map(t => t.textContent);",
+                f"#{ids.tr_graph('loss')}",
+            )
+        )
+
+    _wait(lambda: any(t.endswith("B") for t in ticks()), what=f"billions on the axis: {ticks()}")
+    assert not any(t.endswith("G") for t in ticks()), ticks()
+    assert dash_duo.find_element(f"#{ids.tr_kpi('tokens')}").text.endswith("B")
