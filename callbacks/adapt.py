@@ -6,7 +6,8 @@ returns a frozen dataclass with fields of the same names, and ``outputs`` maps e
 
 - ``KEEP`` -> ``no_update`` (leave the prop as the browser has it);
 - ``Edit`` -> ``Patch`` (change part of a figure or store, e.g. append a tick's points);
-- ``Notice`` -> a dismissable ``dbc.Alert``, the same look on every tab;
+- ``Notice`` -> a dismissable ``dbc.Alert``, the same look on every tab, which closes by
+  itself after ``Notice.close_after_ms`` (errors stay until dismissed);
 - lists and dicts holding those are walked one level, so ``{chart: Edit or KEEP}`` works;
 - anything else (JSON) as it is.
 
@@ -26,11 +27,18 @@ from views.contract import KEEP, Edit, Notice
 
 
 def alert(notice: Notice) -> dbc.Alert:
-    """A notice as the app's one kind of message: dismissable, coloured by its tone."""
+    """A notice as the app's one kind of message: dismissable, coloured by its tone, closed
+    by itself once read unless it is an error (``Notice.close_after_ms``)."""
     body: Any = notice.lines[0]
     if len(notice.lines) > 1:
         body = html.Ul([html.Li(x) for x in notice.lines], className="mb-0")
-    return dbc.Alert(body, color=notice.tone, dismissable=True, className="notice mb-2")
+    return dbc.Alert(
+        body,
+        color=notice.tone,
+        dismissable=True,
+        duration=notice.close_after_ms,
+        className="notice mb-2",
+    )
 
 
 def patch(edit: Edit) -> Patch:

@@ -71,15 +71,21 @@ def _form(values: Any, key: str = "fields") -> dict[str, Any]:
         link=Output(ids.CFG_LINK, "value"),
         draft=Output(ids.CFG_DRAFT, "data"),
         recipe=Output(ids.CFG_RECIPE, "children"),
+        message=Output(ids.CFG_MESSAGE, "children", allow_duplicate=True),
     ),
     inputs=dict(model=Input(ids.CFG_PRESET, "value"), fields=Input(FIELDS, "value")),
-    state=dict(applied=State(ids.CONFIG_STORE, "data"), href=State(ids.URL, "href")),
+    state=dict(
+        applied=State(ids.CONFIG_STORE, "data"),
+        href=State(ids.URL, "href"),
+        run=State(ids.RUN_STORE, "data"),
+    ),
+    prevent_initial_call="initial_duplicate",
 )
-def estimate(model: Any, fields: Any, applied: Any, href: Any) -> dict[str, Any]:
+def estimate(model: Any, fields: Any, applied: Any, href: Any, run: Any) -> dict[str, Any]:
     """Validate the whole form and show what the run would cost (one request per change)."""
     out = ctx.outputs_grouping
     slots = vc.Slots(*(_names(out[k]) for k in ("invalid", "feedback", "hints", "groups")))
-    view = vc.estimate(model, _form(fields), applied, href, slots)
+    view = vc.estimate(model, _form(fields), applied, href, slots, run)
     return {**adapt.outputs(view), **lc.estimate_children(view)}
 
 
@@ -96,6 +102,7 @@ def estimate(model: Any, fields: Any, applied: Any, href: Any) -> dict[str, Any]
         preset=Output(ids.CFG_PRESET, "value"),
         message=Output(ids.CFG_MESSAGE, "children"),
         search=Output(ids.URL, "search"),
+        alert=Output(ids.ALERT_AREA, "children", allow_duplicate=True),
     ),
     inputs=dict(
         search=Input(ids.URL, "search"),
@@ -110,7 +117,9 @@ def estimate(model: Any, fields: Any, applied: Any, href: Any) -> dict[str, Any]
         draft=State(ids.CFG_DRAFT, "data"),
         applied=State(ids.CONFIG_STORE, "data"),
         advice=State(ids.CFG_ADVICE_STORE, "data"),
+        tab=State(ids.TABS, "value"),
     ),
+    prevent_initial_call="initial_duplicate",
 )
 def load(**kw: Any) -> dict[str, Any]:
     """Put a config into the form: page load, preset pick, Reset, suggestion, uploaded file."""
@@ -126,12 +135,16 @@ def load(**kw: Any) -> dict[str, Any]:
         upload=kw["upload"],
         filename=kw["filename"],
         advice=kw["advice"],
+        # The page load runs on any tab; off Configuration, a bad link's reason goes to
+        # the app-wide alert, where it can be seen.
+        on_configuration=kw["tab"] == ids.TAB_CONFIGURATION,
         names=names,
     )
     for name, value in zip(names, result.values, strict=True):
         if value is not KEEP:
             set_props(ids.cfg_field(name), {"value": value})
-    return {k: adapt.dash_value(getattr(result, k)) for k in ("preset", "message", "search")}
+    shown = ("preset", "message", "search", "alert")
+    return {k: adapt.dash_value(getattr(result, k)) for k in shown}
 
 
 @callback(
@@ -154,6 +167,8 @@ def apply_next(clicks: Any, model: Any, fields: Any) -> dict[str, Any]:
     output=dict(
         run=Output(ids.RUN_STORE, "data", allow_duplicate=True),
         message=Output(ids.CFG_MESSAGE, "children", allow_duplicate=True),
+        summary=Output(ids.CFG_SUMMARY, "children", allow_duplicate=True),
+        summary_class=Output(ids.CFG_SUMMARY, "className", allow_duplicate=True),
     ),
     inputs=dict(clicks=Input(ids.CFG_APPLY_NOW, "n_clicks")),
     state=dict(

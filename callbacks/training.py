@@ -80,6 +80,7 @@ def tick(
         "lr_multiplier": Output(ids.TR_ADJ_LR, "value", allow_duplicate=True),
         "batch": Output(ids.TR_ADJ_BATCH, "value"),
         "clip": Output(ids.TR_ADJ_CLIP, "value"),
+        "notice": Output(ids.TR_NOTICE, "children", allow_duplicate=True),
     },
     inputs={
         "_start": Input(ids.TR_START, "n_clicks"),

@@ -18,7 +18,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dash_table, dcc, html
 
-from layouts import ids
+from layouts import definitions, ids
 from simulator import benchmarks_data as bd
 from simulator.compare import X_AXES
 from simulator.saved import MAX_IMPORT_BYTES, MAX_SAVED
@@ -361,6 +361,15 @@ def _metrics_card() -> dbc.Card:
                 id=ids.CMP_METRICS_TABLE,
                 columns=_metrics_columns(),
                 data=[],
+                # The same definitions as the Training tab's KPI cards (layouts/definitions).
+                tooltip_header={
+                    "train_loss": definitions.TRAIN_LOSS,
+                    "val_loss": definitions.VAL_LOSS,
+                    "perplexity": definitions.PERPLEXITY,
+                    "accuracy": definitions.ACCURACY,
+                },
+                tooltip_delay=300,
+                tooltip_duration=None,
                 sort_action="native",
                 sort_mode="multi",
                 **TABLE_STYLE,

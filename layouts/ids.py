@@ -77,6 +77,11 @@ def tr_kpi_sub(key: str) -> str:
     return f"tr-kpi-{key}-sub"
 
 
+def tr_kpi_tip(key: str) -> str:
+    """Id of a KPI card's "?" that shows what its figure means (a tooltip)."""
+    return f"tr-kpi-{key}-tip"
+
+
 # --- Configuration tab -----------------------------------------------------------------------
 CFG_FIELD = "cfg-field"  # pattern-matching type: {"type": CFG_FIELD, "name": form field name}
 CFG_FEEDBACK = "cfg-feedback"  # the field's "what is allowed" message (same name)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts import ids
-from simulator import fmt, series
+from layouts import definitions, ids
+from simulator import series
 from simulator.estimate import FLOPS_CONVENTION
+from views.config_form import format_tokens
 from views.training import (
     CLIP_RANGE,
     DEFAULT_INTERVAL,
@@ -41,7 +42,7 @@ KPI_LABELS = {
     "tokens": "Tokens seen",
     "loss": "Train loss",
     "val": "Val loss",
-    "ppl": "Perplexity",
+    "ppl": "Val perplexity",
     "acc": "Token acc.",
     "lr": "Learning rate",
     "grad": "Grad norm",
@@ -51,23 +52,42 @@ KPI_LABELS = {
     "cost": "Cost so far",
 }
 
-# Shown on hover over a KPI's label: what the number counts, where that is not obvious.
+# Shown with a KPI's label: what the number counts, where that is not obvious, and the
+# same definition the Comparison tab uses for the same figure (layouts/definitions).
 KPI_TIPS = {
+    "loss": definitions.TRAIN_LOSS,
+    "val": definitions.VAL_LOSS,
+    "ppl": definitions.PERPLEXITY,
+    "acc": definitions.ACCURACY,
     "mfu": "Model FLOPs utilisation: the share of the GPUs' peak FLOP/s spent on the model's "
     f"{FLOPS_CONVENTION}; recomputed activations do not count.",
 }
 
 
-def _kpi(key: str) -> html.Div:
+def _kpi_label(key: str) -> html.Div:
     tip = KPI_TIPS.get(key)
-    label = (
-        html.Div(KPI_LABELS[key], className="tr-kpi-label", title=tip)
-        if tip
-        else html.Div(KPI_LABELS[key], className="tr-kpi-label")
-    )
+    if tip is None:
+        return html.Div(KPI_LABELS[key], className="tr-kpi-label")
     return html.Div(
         [
-            label,
+            KPI_LABELS[key],
+            html.Span(
+                "?",
+                id=ids.tr_kpi_tip(key),
+                className="tr-tip",
+                tabIndex="0",
+                **{"aria-label": tip},
+            ),
+            dbc.Tooltip(tip, target=ids.tr_kpi_tip(key), placement="top"),
+        ],
+        className="tr-kpi-label",
+    )
+
+
+def _kpi(key: str) -> html.Div:
+    return html.Div(
+        [
+            _kpi_label(key),
             html.Div("–", id=ids.tr_kpi(key), className="tr-kpi-value num"),
             html.Div("", id=ids.tr_kpi_sub(key), className="tr-kpi-sub num"),
         ],
@@ -248,7 +268,8 @@ def _adjust() -> html.Div:
             ),
             dbc.Select(
                 id=ids.TR_ADJ_BATCH,
-                options=[{"label": fmt.si(b), "value": str(b)} for b in BATCH_CHOICES],
+                # As the Configuration form writes batches: 4Mi, not 4.19M (2^22 tokens).
+                options=[{"label": format_tokens(b), "value": str(b)} for b in BATCH_CHOICES],
                 placeholder="unchanged",
                 size="sm",
             ),

@@ -25,7 +25,13 @@ docs/architecture.md.
 """
 
 from simulator.catalog import CUSTOM_MODEL, GPUS, MODELS, OPTIMIZERS, PRECISIONS, SCHEDULES
-from simulator.config import MAX_STEPS, MUTABLE_FIELDS, ConfigError, TrainingConfig
+from simulator.config import (
+    MAX_STEPS,
+    MUTABLE_FIELDS,
+    ConfigError,
+    TrainingConfig,
+    custom_shape,
+)
 from simulator.estimate import (
     Estimate,
     FitAdvice,
@@ -85,6 +91,7 @@ __all__ = [
     "apply_changes",
     "assumed_settings",
     "compute_optimal",
+    "custom_shape",
     "estimate",
     "fit_advice",
     "iter_metrics",

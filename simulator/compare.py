@@ -44,8 +44,10 @@ from simulator import series
 from simulator.config import TrainingConfig
 from simulator.estimate import flops_per_token, param_count
 from simulator.run import (
+    FINAL_TAIL,
     RunState,
     advance_with_metrics,
+    final_mean,
     iter_metrics,
     metrics,
     new_run,
@@ -57,7 +59,7 @@ FloatArray = NDArray[np.float64]
 
 MAX_POINTS = 4000  # per trace, as on the Training tab
 CHUNK = 65_536
-TAIL = 100  # final train loss and accuracy: mean over the last TAIL steps (one step is noise)
+TAIL = FINAL_TAIL  # final train loss and accuracy: their mean over the last TAIL steps
 
 X_AXES: Mapping[str, str] = {
     "step": "Step",
@@ -180,11 +182,9 @@ class _Accumulator:
                 0, state.status, nan, nan, nan, nan, 0.0, 0.0, 0.0, 0.0, 0.0, params, 0.0, None
             )
         diverged = state.status == "diverged"
-        finite = self.tail_loss[np.isfinite(self.tail_loss)]
-        train = math.nan if diverged or not finite.size else float(finite.mean())
+        train = final_mean(self.tail_loss, diverged)
         val = math.nan if diverged else self.last_val
-        acc_f = self.tail_acc[np.isfinite(self.tail_acc)]
-        acc = math.nan if diverged or not acc_f.size else float(acc_f.mean())
+        acc = final_mean(self.tail_acc, diverged)
         tokens = self.last["tokens"]
         pt = {k: np.array([v]) for k, v in self.last.items()}
         gh = float(_gpu_hours(state, pt["step"], pt["wall_time"])[0])
@@ -305,7 +305,7 @@ def final_rows(analyses: Sequence[Analysis]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "run": a.label,
             "kind": "what-if recipe" if a.kind == "recipe" else "saved run",
-            "status": f.status if f.diverged_at is None else f"diverged at {f.diverged_at + 1:,}",
+            "status": f.status if f.diverged_at is None else f"diverged at {f.steps:,}",
             "steps": f.steps,
         }
         for col in (
@@ -350,7 +350,8 @@ def flatten_config(state: RunState) -> dict[str, Any]:
     out["total_steps"] = state.total_steps
     out["mid-run changes"] = (
         "; ".join(
-            f"@{s:,}: " + ", ".join(f"{k}={v}" for k, v in c.items()) for s, c in state.changes
+            f"@{s:,}: " + ", ".join(f"{k}={_display(v)}" for k, v in c.items())
+            for s, c in state.changes
         )
         if state.changes
         else "none"

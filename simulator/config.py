@@ -99,6 +99,17 @@ _ARCH_BOUNDS: dict[str, tuple[int, int]] = {
 FIELD_BOUNDS: Mapping[str, tuple[str, float, float]] = MappingProxyType(_NUMERIC)
 """Read-only view of each numeric setting's (kind, low, high), for forms that show the bounds."""
 ARCH_BOUNDS: Mapping[str, tuple[int, int]] = MappingProxyType(_ARCH_BOUNDS)
+
+
+def custom_shape(arch: Architecture) -> dict[str, int]:
+    """``arch`` as a custom model's ``custom_model`` (the keys ``ARCH_BOUNDS`` allows).
+
+    Catalogue architectures carry more than a custom model may set (Gemma 2's ``head_dim``,
+    tied embeddings), so a preset's shape is copied key by key, never as a whole ``__dict__``.
+    """
+    return {key: int(getattr(arch, key)) for key in _ARCH_BOUNDS}
+
+
 """Read-only view of each custom-architecture field's (low, high)."""
 
 # Settings a running job can change without restarting (what real trainers allow on resume).
@@ -305,8 +316,12 @@ class TrainingConfig:
                 "micro_batch_size",
                 self.micro_batch_size,
                 f"the global batch holds {self.sequences_per_batch} sequences, fewer than "
-                f"{self.data_parallel} data-parallel GPUs x micro-batch; lower the micro-batch "
-                f"or GPU count, or raise the batch",
+                f"{self.data_parallel} data-parallel GPUs x micro-batch; "
+                + (
+                    "lower the micro-batch or GPU count, or raise the batch"
+                    if self.micro_batch_size > 1
+                    else "use fewer GPUs or raise the batch (the micro-batch is at its minimum)"
+                ),
             )
         if self.total_tokens / self.global_batch_tokens > MAX_STEPS:
             raise ConfigError(

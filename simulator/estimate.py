@@ -369,7 +369,10 @@ def fit_advice(cfg: TrainingConfig, limit: int = 4) -> list[FitAdvice]:
     tp = cfg.tensor_parallel * 2
     while tp <= 8 and cfg.num_gpus % tp == 0 and cfg.arch.n_heads % tp == 0:
         candidates.append(
-            ({"tensor_parallel": tp}, f"split layers over {tp} GPUs (tensor parallel)")
+            (
+                {"tensor_parallel": tp},
+                f"split each layer's weight matrices over {tp} GPUs (tensor parallel {tp})",
+            )
         )
         tp *= 2
     best_combo: dict[str, Any] = {}

@@ -48,6 +48,11 @@ EVENT_KINDS = (
     "oom",
 )
 _COLLAPSING = frozenset({"eval", "checkpoint"})  # keep only the newest of these
+FINAL_TAIL = 100
+"""A run's reported train loss and token accuracy are their means over its last FINAL_TAIL
+steps (``final_mean``): one step's loss carries its batch's noise (1.2% of the loss at a
+4M-token batch, ``dynamics.NOISE_REL_REF``), which a 100-step mean cuts tenfold. The Training
+tab's KPIs, the finished event and the Comparison tab's final figures all report it."""
 
 Event = tuple[int, str, float | str]
 
@@ -352,7 +357,9 @@ def _short(v: Any) -> str:
 
 
 def advance(state: RunState, steps: int = 1) -> RunState:
-    """Move a running run forward by up to ``steps`` (it ends at its last step or divergence)."""
+    """Move a running run forward by up to ``steps``: it ends at its last step, or at the
+    first step whose loss is NaN after a divergence (up to ``DIVERGE_RAMP`` + 2 steps past
+    ``steps``, so where a run diverges does not depend on how it was stepped)."""
     return advance_with_metrics(state, steps)[0]
 
 
@@ -367,8 +374,12 @@ def advance_with_metrics(
     tl = state.timeline
     begin = state.step
     end = min(tl.total_steps, begin + int(min(steps, MAX_ADVANCE)))
+    # A divergence in this stretch ends the run where its loss is NaN, even past the steps
+    # asked for (at most DIVERGE_RAMP + 2 more): a run that stopped mid-ramp would read
+    # "diverged" with a finite loss, at a step that depended on the tick size.
+    ramp_end = min(tl.total_steps, end + dynamics.DIVERGE_RAMP + 2)
     comp = dynamics.compute(
-        tl, state.seed, begin, end, diverged_at=state.diverged_at, scan_from=begin
+        tl, state.seed, begin, ramp_end, diverged_at=state.diverged_at, scan_from=begin
     )
     # This stretch's events, put in step order before they join the log: the log then reads
     # the same whatever the tick size (a spike before the end of warmup came after it when
@@ -377,7 +388,7 @@ def advance_with_metrics(
     status = "running"
     div = comp.diverged_at
     if div is not None and div < end:
-        end = min(end, div + dynamics.DIVERGE_RAMP + 2)
+        end = min(ramp_end, div + dynamics.DIVERGE_RAMP + 2)
         status = "diverged"
     m = {k: v[: end - begin] for k, v in comp.metrics.items()}
     warm = _warmup_end(tl, begin, m["tokens"])
@@ -395,11 +406,12 @@ def advance_with_metrics(
     if end // k > begin // k:
         found.append((end // k * k, "checkpoint", ""))
     if status == "diverged":
-        assert div is not None
-        found.append((div + 1, "diverged", float(state.current_config.lr_peak)))
+        # Logged where the run ends: the first step whose loss is NaN (the ramp's end), or
+        # the last step if the run got there first. Until then the loss only climbs.
+        found.append((end, "diverged", float(state.current_config.lr_peak)))
     elif end >= tl.total_steps:
         status = "finished"
-        last = float(m["train_loss"][-1]) if end > begin else float("nan")
+        last = final_mean(_tail_losses(tl, state.seed, begin, end, m["train_loss"]))
         found.append((end, "finished", round(last, 4) if math.isfinite(last) else "nan"))
     events = state.events
     # The run's end stays the last word, even after a spike logged in the ramp to NaN.
@@ -413,6 +425,28 @@ def advance_with_metrics(
         diverged_at=div if status == "diverged" else state.diverged_at,
     )
     return new, m
+
+
+def final_mean(values: NDArray[np.generic], diverged: bool = False) -> float:
+    """A run's reported figure from per-step values that end at its current step: the mean
+    of the finite ones among the last ``FINAL_TAIL``; NaN for a diverged run (its loss ended
+    in NaN) or when there are none."""
+    tail = np.asarray(values, dtype=np.float64)[-FINAL_TAIL:]
+    tail = tail[np.isfinite(tail)]
+    return math.nan if diverged or not tail.size else float(tail.mean())
+
+
+def _tail_losses(
+    tl: Timeline, seed: int, begin: int, end: int, losses: NDArray[np.generic]
+) -> NDArray[np.generic]:
+    """The train losses of the last ``FINAL_TAIL`` steps before ``end``: from this stretch's
+    ``losses`` (steps ``begin`` .. ``end`` - 1) when it is that long, else computed."""
+    lo = max(0, end - FINAL_TAIL)
+    if lo >= begin:
+        return losses[lo - begin :]
+    return dynamics.compute(tl, seed, lo, end, diverged_at=None, scan_from=end).metrics[
+        "train_loss"
+    ]
 
 
 def _warmup_end(tl: Timeline, begin: int, tokens: NDArray[np.generic]) -> int | None:
@@ -503,7 +537,7 @@ def predicted_run(config: TrainingConfig) -> RunState:
             step=end,
             status="diverged",
             diverged_at=div,
-            events=((div + 1, "diverged", float(config.lr_peak)),),
+            events=((end, "diverged", float(config.lr_peak)),),
         )
     return _evolve(state, step=tl.total_steps, status="finished")
 

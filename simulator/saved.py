@@ -198,12 +198,52 @@ def parse_document(blob: bytes) -> list[Any]:
     return list(runs)
 
 
-def import_runs(saved: Any, blob: bytes) -> tuple[list[Entry], list[str]]:
-    """Merge the runs of an export file into the saved list.
+def run_identity(state: RunState | dict[str, Any]) -> str:
+    """What makes two saved states the same run: its seed, config and mid-run changes.
 
-    Returns the new list and messages: one per rejected entry, and the drop notice if the
-    list overflowed. Ids are recomputed from content, so an edited file cannot impersonate
-    another run. Duplicates of runs already saved are skipped.
+    Not its name (a rename changes nothing about the run) nor how far it got: the simulator
+    is deterministic, so the same seed, config and changes are the same run, and a copy at a
+    later step holds the earlier one.
+    """
+    d = state.to_dict() if isinstance(state, RunState) else state
+    key = {"seed": d.get("seed"), "config": d.get("config"), "changes": d.get("changes")}
+    blob = json.dumps(_canonical(key), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.blake2b(blob, digest_size=8).hexdigest()
+
+
+def _canonical(v: Any) -> Any:
+    """``v`` with whole floats as ints: the browser stores 1.0 as 1 (``JSON.stringify``), so
+    the same config reads back with other number types than the server wrote."""
+    if isinstance(v, dict):
+        return {k: _canonical(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_canonical(x) for x in v]
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _progress(d: dict[str, Any]) -> tuple[int, bool]:
+    """How far a saved state got: its step, then whether it ended (a stopped or finished run
+    at the same step is further than a paused one)."""
+    return int(d.get("step", 0)), d.get("status") in ("stopped", "finished", "diverged")
+
+
+def _names(labels: Sequence[str]) -> str:
+    shown = ", ".join(labels[:5])
+    return shown + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
+
+
+def import_runs(saved: Any, blob: bytes) -> tuple[list[Entry], list[str]]:
+    """Merge the runs of an export file into the saved list, once per run.
+
+    Returns the new list and messages: how many were imported, which were updated or skipped,
+    one per rejected entry, and the drop notice if the list overflowed. A run is matched by
+    ``run_identity`` (seed, config, changes), not by id or name: a run renamed after it was
+    exported is skipped rather than saved twice. A copy that got further than the saved one
+    updates it in place (same id, so comparisons still find it; the name given here is kept).
+    Ids of new entries are recomputed from content, so an edited file cannot impersonate
+    another run.
 
     Raises:
         SavedFileError: the file as a whole is unusable; the caller keeps the saved list as is.
@@ -211,8 +251,18 @@ def import_runs(saved: Any, blob: bytes) -> tuple[list[Entry], list[str]]:
     runs = parse_document(blob)
     current = [e for e in (saved if isinstance(saved, list) else []) if _is_entry(e)]
     known = {e["id"] for e in current}
+    # identity -> index in ``current`` of the furthest copy of that run
+    furthest: dict[str, int] = {}
+    for i, e in enumerate(current):
+        if isinstance(e["state"], dict):
+            key = run_identity(e["state"])
+            j = furthest.get(key)
+            if j is None or _progress(e["state"]) > _progress(current[j]["state"]):
+                furthest[key] = i
     messages: list[str] = []
     added = 0
+    updated: list[str] = []
+    skipped: list[str] = []
     for i, raw in enumerate(runs):
         state_dict = raw.get("state") if isinstance(raw, dict) else None
         try:
@@ -221,15 +271,36 @@ def import_runs(saved: Any, blob: bytes) -> tuple[list[Entry], list[str]]:
             messages.append(f"run {i + 1} in the file was skipped: {exc}")
             continue
         entry = make_entry(state)
+        key = run_identity(entry["state"])
+        j = furthest.get(key)
+        if j is not None:
+            mine = current[j]
+            if _progress(entry["state"]) <= _progress(mine["state"]):
+                skipped.append(repr(entry_label(mine)))
+                continue
+            new_state = dict(entry["state"])
+            new_state["name"] = mine["state"].get("name") or new_state["name"]
+            current[j] = {"id": mine["id"], "state": new_state}
+            updated.append(
+                f"{entry_label(current[j])!r} (now at step {state.step:,}, {state.status})"
+            )
+            continue
         if entry["id"] in known:
+            skipped.append(repr(entry_label(entry)))
             continue
         known.add(entry["id"])
+        furthest[key] = len(current)
         current.append(entry)
         added += 1
-    if not added and not messages:
-        messages.append("every run in the file is already saved")
+    out = [f"Imported {added} run{'s' if added != 1 else ''}."]
+    if updated:
+        out.append(f"Updated {len(updated)} saved run(s) the file has further: {_names(updated)}.")
+    if skipped and not (added or updated or messages):
+        out.append(f"every run in the file is already saved ({_names(skipped)})")
+    elif skipped:
+        out.append(f"Skipped {len(skipped)} already saved: {_names(skipped)}.")
+    elif not (added or updated or messages):
+        out.append("the file holds no runs")
     merged, notice = _bound(current)
-    if notice:
-        messages.append(notice)
-    messages.insert(0, f"Imported {added} run{'s' if added != 1 else ''}.")
-    return merged, messages
+    out += messages + ([notice] if notice else [])
+    return merged, out

@@ -44,8 +44,8 @@ def ui(make_app: Callable[[], dash.Dash]) -> Dash:
     return Dash(make_app())
 
 
-def _run(name: str = "mine") -> sim.RunState:
-    cfg = sim.preset("vicuna-7b")
+def _run(name: str = "mine", seed: int | None = None) -> sim.RunState:
+    cfg = sim.preset("vicuna-7b") if seed is None else sim.preset("vicuna-7b", seed=seed)
     return sim.stop(sim.advance(sim.start(sim.new_run(cfg, name=name)), 500))
 
 
@@ -213,7 +213,7 @@ def test_a_tampered_saved_run_is_ignored_and_the_others_still_shown(ui: Dash) ->
 
 # ----------------------------------------------------------------------------- imports
 def test_importing_an_export_adds_its_runs(ui: Dash) -> None:
-    theirs, _ = saved.add_run([], _run("theirs"))
+    theirs, _ = saved.add_run([], _run("theirs", seed=7))  # another run, not a renamed copy
     mine, _ = saved.add_run([], _run("mine-2"))
     code, resp = _import(ui, _upload(saved.export_document(theirs).encode()), mine)
     assert code == 200

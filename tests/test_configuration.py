@@ -99,7 +99,7 @@ def test_custom_architecture_round_trips() -> None:
         n_kv_heads=2,
         ffn_dim=1376,
         vocab_size=32000,
-        context_len=2048,
+        context_len=4096,  # the form refuses sequences longer than the context (issue 17, 15)
     )
     cfg = sim.preset("llama-2-7b").with_changes({"model": "custom", "custom_model": arch})
     model, values = cf.config_to_form(cfg)

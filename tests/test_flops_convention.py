@@ -15,6 +15,7 @@ import pytest
 from dash.development.base_component import Component
 
 import simulator as sim
+from layouts import ids
 from layouts import training as training_layout
 from simulator import throughput_data
 from simulator.estimate import FLOPS_CONVENTION, flops_per_token, peak_flops
@@ -89,11 +90,11 @@ def test_every_mfu_tooltip_states_the_convention() -> None:
     cfg = sim.preset("llama-2-7b")
     (tile,) = [s for s in cfg_view.stats(cfg, sim.estimate(cfg)) if s.key == "mfu"]
     assert FLOPS_CONVENTION in tile.tip
-    # Training tab: the MFU card's label says it on hover.
-    labels = [
+    # Training tab: the MFU card's label has a "?" whose tooltip says it.
+    tips = [
         c
         for c in _walk(training_layout.layout())
-        if getattr(c, "className", None) == "tr-kpi-label" and c.children == "MFU"
+        if getattr(c, "id", None) == ids.tr_kpi_tip("mfu")
     ]
-    assert len(labels) == 1
-    assert FLOPS_CONVENTION in labels[0].title
+    assert len(tips) == 1
+    assert FLOPS_CONVENTION in tips[0].to_plotly_json()["props"]["aria-label"]

@@ -185,12 +185,12 @@ def test_the_tick_that_finishes_a_run_autosaves_it() -> None:
     assert r.autosave["status"] == "finished"
 
 
-def test_divergence_pauses_the_run_and_raises_the_alert() -> None:
+def test_divergence_ends_the_run_and_raises_the_alert() -> None:
     s = sim.start(sim.new_run(sim.preset("llama-2-7b", lr_peak=5e-3, lr_min=5e-4)))
     r = tick_once(raw(s), None, "5000")
     assert after(raw(s), r)["status"] == "diverged" and r.tick_disabled is True
     assert prop_of(r.view, ids.TR_DIVERGED, "is_open") is True
-    assert "diverged at step" in prop_of(r.view, ids.TR_DIVERGED, "children")
+    assert "Training diverged" in prop_of(r.view, ids.TR_DIVERGED, "children")
 
 
 TAMPERED = [

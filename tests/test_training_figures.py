@@ -220,7 +220,7 @@ def test_durations(seconds: float, text: str) -> None:
 def test_events_have_human_text_newest_first() -> None:
     rows = ts.event_rows([(0, "start", 100), (50, "spike", 0.123), (60, "diverged", 3e-3)])
     assert [r[1] for r in rows] == ["diverged", "spike", "start"]
-    assert rows[0][2].startswith("Diverged: loss went to NaN at LR 3.0e-03")
+    assert rows[0][2].startswith("Diverged: the loss blew up at peak LR 3.0e-03")
     assert "+0.123" in rows[1][2]
     texts = {kind: ts.event_text(kind, 1.0) for kind in sim.run.EVENT_KINDS}
     for kind, text in texts.items():

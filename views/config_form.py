@@ -216,7 +216,9 @@ HARDWARE_FIELDS = (
         "tensor_parallel",
         "Tensor parallel",
         "",
-        "GPUs each layer is split over (Megatron); keep it within a node (<= 8)",
+        "GPUs each layer's weight matrices are split over (Megatron tensor parallelism; "
+        "splitting the stack of layers over GPUs is pipeline parallelism, not modelled here); "
+        "keep it within a node (<= 8)",
     ),
     Field(
         "precision",
@@ -347,12 +349,12 @@ def format_tokens(x: float) -> str:
     """A token count the parser reads back exactly: ``2T``, ``256M``, ``4Mi``, ``262,145``.
 
     A short decimal form (at most four significant digits) wins; then an exact binary one
-    (batch sizes are usually powers of two); then the plain number. A form value, not a
-    display: it keeps ``K`` (the parser reads ``k`` and ``K`` alike).
+    (batch sizes are usually powers of two); then the plain number. Thousands are ``k``, as
+    ``simulator.fmt.si`` writes them everywhere else (the parser reads ``k`` and ``K`` alike).
     """
     if x == 0:
         return "0"
-    for suf, mult in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+    for suf, mult in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
         q = x / mult
         if q >= 1:
             short = f"{q:.4g}"
@@ -515,6 +517,9 @@ def form_to_config(model: Any, values: Mapping[str, Any]) -> FormResult:
             data[f.key[0]] = value
     if errors:
         return FormResult(None, errors)
+    too_long = _beyond_context(model, data.get("seq_len"), custom.get("context_len"))
+    if too_long:
+        return FormResult(None, {"seq_len": too_long})
     if model == CUSTOM:
         data["custom_model"] = custom
     try:
@@ -524,6 +529,27 @@ def form_to_config(model: Any, values: Mapping[str, Any]) -> FormResult:
         if name is None:
             return FormResult(None, {}, str(exc))
         return FormResult(None, {name: exc.allowed})
+
+
+def _beyond_context(model: str, seq_len: Any, custom_context: Any) -> str | None:
+    """The sequence length's message when it is longer than the model's context, else None.
+
+    Checked here, before the batch arithmetic: 131,072-token sequences on a 4,096-token
+    model left a 4M-token batch 32 sequences for 1,024 GPUs, and the error landed on the
+    micro-batch, already at its minimum. The simulator itself does not refuse it (a stored
+    run or file keeps loading); the form names the field to change.
+    """
+    if not isinstance(seq_len, int):
+        return None
+    if model == CUSTOM:
+        context = custom_context if isinstance(custom_context, int) else None
+        elsewhere = "raise the architecture's Context to train longer sequences"
+    else:
+        context = sim.MODELS[model].arch.context_len
+        elsewhere = "a longer context is another model: choose Custom and set its Context"
+    if context is None or seq_len <= context:
+        return None
+    return f"at most the model's context, {context:,} tokens ({elsewhere})"
 
 
 def field_for_error(config_field: str) -> str | None:

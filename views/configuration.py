@@ -13,9 +13,11 @@ maps it with ``adapt.outputs``):
   fit suggestion, an uploaded file. A bad file leaves the form as it was; a bad link falls
   back to the saved config; both say why. The link's ``?config=`` is removed from the address
   once loaded, so later edits (kept in the draft) survive a reload.
-- ``apply_next`` (the config for the Training tab's next run), ``apply_now`` (the changed
-  settings a running job may take, applied with ``sim.apply_changes``; the others are named,
-  not applied), ``save`` (the JSON file). Each validates the form again: the button being
+- ``apply_next`` (the config for the Training tab's next run), ``apply_now`` (the settings
+  edited in the form, against the recipe the run started with, that a running job may take,
+  applied with ``sim.apply_changes``; the others are named, not applied; the run's own live
+  changes to settings the form leaves alone are kept and named, ``live_plan``), ``save``
+  (the JSON file). Each validates the form again: the button being
   enabled in the browser proves nothing (docs/architecture.md, "Trust nothing from the
   browser").
 
@@ -113,6 +115,7 @@ class EstimateResult:
     link: str
     draft: Any  # the config's dict, or KEEP (the last valid draft) while invalid
     recipe: str = ""  # where the chosen preset's recipe comes from, and what it assumes
+    message: Any = KEEP  # None while invalid: a confirmation about the form is stale then
 
 
 TOKENS_PER_PARAM_TIP = (
@@ -274,14 +277,16 @@ def hints(cfg: sim.TrainingConfig | None, est: sim.Estimate | None) -> dict[str,
     if cfg is None or est is None:
         return bounds
     d: dict[str, str] = {}
+    # The exact count: "4Mi" read as "4.19M" beside it looked like another batch.
     d["global_batch_tokens"] = (
         f"= {cfg.sequences_per_batch:,} sequences × {cfg.seq_len:,} "
-        f"({fmt.si(cfg.global_batch_tokens)})"
+        f"= {cfg.global_batch_tokens:,} tokens"
     )
     d["micro_batch_size"] = (
         f"grad accumulation × {cfg.grad_accum} over {cfg.data_parallel:,} data-parallel GPUs"
     )
     d["dataset_tokens"] = f"× {_plural(cfg.epochs, 'epoch')} = {fmt.si(est.tokens)} tokens"
+    d["seq_len"] = f"the model's context: {cfg.arch.context_len:,}"
     d["warmup_steps"] = f"{cfg.warmup_steps / est.steps * 100:.2g}% of {est.steps:,} steps"
     d["num_gpus"] = f"{cfg.data_parallel:,} data parallel × {cfg.tensor_parallel} tensor"
     if cfg.lr_peak > 0:
@@ -312,8 +317,22 @@ def hints(cfg: sim.TrainingConfig | None, est: sim.Estimate | None) -> dict[str,
     return out
 
 
+def _summary(next_run: bool, plan: LivePlan | None, status: str) -> tuple[str, str]:
+    """The badge: applied to the next run, else to the live run (``plan`` done), else not."""
+    if next_run:
+        return "Applied to the next run", f"{SUMMARY_CLASS} cfg-summary-applied"
+    if plan is not None and plan.done:
+        return f"Applied to the {status} run", f"{SUMMARY_CLASS} cfg-summary-applied"
+    return "Not applied yet", f"{SUMMARY_CLASS} cfg-summary-pending"
+
+
 def estimate(
-    model: Any, values: Mapping[str, Any], applied: Any, href: Any, slots: Slots = PAGE
+    model: Any,
+    values: Mapping[str, Any],
+    applied: Any,
+    href: Any,
+    slots: Slots = PAGE,
+    run: Any = None,
 ) -> EstimateResult:
     """Validate the whole form and say what the run would cost (one request per change).
 
@@ -322,6 +341,7 @@ def estimate(
         applied: ``CONFIG_STORE`` (to say whether this config is the applied one).
         href: the page's address (the base of the shareable link).
         slots: the pattern-matching outputs' names, in the request's order.
+        run: ``RUN_STORE`` (to say whether the live run already runs this config).
     """
     result = cf.form_to_config(model, values)
     cfg = result.config
@@ -354,10 +374,18 @@ def estimate(
             link="",
             draft=KEEP,
             recipe=recipe_note(model),
+            # "Applied the suggestion" beside a form that is now invalid read as if all were
+            # well; the marked fields say what is wrong.
+            message=None,
         )
     advice = sim.fit_advice(cfg) if not est.fits else []
-    applied_same = load_config(applied) == cfg
-    summary = "Applied to the next run" if applied_same else "Not applied yet"
+    state, _why = load_run(run) if run is not None else (None, None)
+    live = state is not None and state.status in ("running", "paused")
+    summary, summary_class = _summary(
+        load_config(applied) == cfg,
+        live_plan(state, cfg) if live and state is not None else None,
+        state.status if state is not None else "",
+    )
     return EstimateResult(
         **marks,
         stats=stats(cfg, est),
@@ -369,8 +397,7 @@ def estimate(
         apply_disabled=False,
         save_disabled=False,
         summary=summary + ("" if est.fits else " · does not fit"),
-        summary_class=f"{SUMMARY_CLASS} "
-        + ("cfg-summary-applied" if applied_same else "cfg-summary-pending"),
+        summary_class=summary_class,
         link=config_io.link_for(href, cfg),
         draft=cfg.to_dict(),
         recipe=recipe_note(model),
@@ -388,6 +415,7 @@ class LoadResult:
     preset: Any
     message: Any  # a Notice, None (clears it) or KEEP
     search: Any  # "" clears the link's ?config= from the address bar; else KEEP
+    alert: Any = KEEP  # the app-wide alert: a bad link's reason when another tab is open
 
 
 @dataclass(frozen=True)
@@ -395,6 +423,7 @@ class _Pick:
     config: sim.TrainingConfig | None  # None: leave the form as it is
     message: Any = None  # a Notice, None (clears it) or KEEP
     clear_link: bool = False
+    link_error: str | None = None  # why the page's ?config= link could not be used
 
 
 def _custom_from(values: Mapping[str, Any]) -> sim.TrainingConfig:
@@ -403,7 +432,7 @@ def _custom_from(values: Mapping[str, Any]) -> sim.TrainingConfig:
     if current is not None:
         return current
     base = sim.preset(DEFAULT_MODEL)
-    return base.with_changes({"model": cf.CUSTOM, "custom_model": dict(base.arch.__dict__)})
+    return base.with_changes({"model": cf.CUSTOM, "custom_model": sim.custom_shape(base.arch)})
 
 
 def _reset_config(model: Any, values: Mapping[str, Any]) -> sim.TrainingConfig:
@@ -413,7 +442,7 @@ def _reset_config(model: Any, values: Mapping[str, Any]) -> sim.TrainingConfig:
     current = cf.form_to_config(cf.CUSTOM, values).config
     if current is not None:
         return sim.TrainingConfig().with_changes(
-            {"model": cf.CUSTOM, "custom_model": dict(current.arch.__dict__)}
+            {"model": cf.CUSTOM, "custom_model": sim.custom_shape(current.arch)}
         )
     return sim.preset(DEFAULT_MODEL)
 
@@ -443,10 +472,11 @@ def _advice_pick(
 def _page_load(search: Any, values: Mapping[str, Any], draft: Any, applied: Any) -> _Pick:
     """A link wins, then unapplied edits, then the config applied for the next run."""
     message: Notice | None = None
+    error: str | None = None
     try:
         linked = config_io.decode_link(search)
     except cf.FormError as exc:
-        linked = None
+        linked, error = None, str(exc)
         message = Notice.of(f"The link's configuration was not used: {exc}.", "warning")
     if linked is not None:
         return _Pick(linked, Notice.of("Opened the configuration from the link.", "info"), True)
@@ -454,7 +484,7 @@ def _page_load(search: Any, values: Mapping[str, Any], draft: Any, applied: Any)
         # The address bar changed (or lost its ?config=) after the form was filled: keep it.
         return _Pick(None, KEEP)
     cfg = load_config(draft) or config_or_default(applied)
-    return _Pick(cfg, message, message is not None)
+    return _Pick(cfg, message, message is not None, error)
 
 
 def _pick(
@@ -510,6 +540,7 @@ def load(
     filename: Any = None,
     advice: Any = None,
     names: Sequence[str] = tuple(cf.FIELDS),
+    on_configuration: bool = True,
 ) -> LoadResult:
     """Put a config into the form: page load, preset pick, Reset, suggestion, uploaded file.
 
@@ -517,18 +548,33 @@ def load(
         trigger: the id of what fired (``ctx.triggered_id``); ``triggered_value`` its value.
         model: the preset dropdown; ``values``: field name -> value as the form holds them.
         names: the fields the request lists as outputs, in its order.
+        on_configuration: whether the Configuration tab is open. The page load runs on any
+            tab and takes a shared link's ``?config=`` out of the address; a link cut short
+            (its ``#configuration`` lost) opened the Training tab, where the reason, written
+            to the Configuration tab's message, was not seen: there it goes to the app-wide
+            alert instead.
     """
     pick = _pick(
         trigger, triggered_value, model, values, search, draft, applied, upload, filename, advice
     )
+    message, alert = pick.message, KEEP
+    if pick.link_error is not None and not on_configuration:
+        alert = Notice.of(
+            f"This link's configuration could not be used: {pick.link_error}. Nothing was "
+            "changed: the Configuration tab keeps your settings.",
+            "warning",
+        )
     if pick.config is None:
-        return LoadResult([KEEP] * len(names), KEEP, pick.message, KEEP)
+        return LoadResult(
+            [KEEP] * len(names), KEEP, message, "" if pick.clear_link else KEEP, alert
+        )
     preset, form = cf.config_to_form(pick.config)
     return LoadResult(
         values=[form.get(n, KEEP) for n in names],
         preset=preset if preset != model else KEEP,
-        message=pick.message,
+        message=message,
         search="" if pick.clear_link else KEEP,
+        alert=alert,
     )
 
 
@@ -574,6 +620,8 @@ class ApplyNowResult:
 
     run: Any  # RUN_STORE's data, or KEEP
     message: Notice | None
+    summary: Any = KEEP
+    summary_class: Any = KEEP
 
 
 def changed_fields(old: sim.TrainingConfig, new: sim.TrainingConfig) -> dict[str, Any]:
@@ -590,11 +638,50 @@ def split_mutable(changes: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]
 
 
 def _short(v: Any) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    """What Apply now would do to a live run with the form's config.
+
+    ``apply``: the settings the form sets differently from the recipe the run started with
+    (what the user edited here) that the run does not already use; ``refused``: edited
+    settings a run cannot change mid-run; ``kept``: the run's own changes so far (live
+    adjustments, an earlier Apply now) on settings the form leaves at the recipe's value,
+    which Apply now keeps. Comparing the form with the run's *current* settings instead made
+    Apply now of a GPU count also undo every live change of batch, LR and clipping.
+    """
+
+    apply: dict[str, Any]
+    refused: list[str]
+    kept: dict[str, Any]
+
+    @property
+    def done(self) -> bool:
+        """Nothing left to apply: the live run already runs what the form says."""
+        return not self.apply and not self.refused
+
+
+def live_plan(state: sim.RunState, cfg: sim.TrainingConfig) -> LivePlan:
+    """Apply now's plan for ``state`` and the form's ``cfg`` (see ``LivePlan``)."""
+    edited = changed_fields(state.config, cfg)
+    mutable, refused = split_mutable(edited)
+    current = state.current_config.to_dict()
+    apply = {k: v for k, v in mutable.items() if current.get(k) != v}
+    kept = {k: v for k, v in changed_fields(state.config, state.current_config).items()}
+    return LivePlan(apply, refused, {k: v for k, v in kept.items() if k not in edited})
+
+
+def _settings(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} = {_short(v)}" for k, v in values.items())
 
 
 def apply_now(model: Any, values: Mapping[str, Any], raw_run: Any) -> ApplyNowResult:
-    """Change the running or paused run from its next step (``sim.apply_changes``)."""
+    """Change the running or paused run from its next step (``sim.apply_changes``): the
+    settings edited in the form, keeping the run's live changes to the others."""
     cfg = cf.form_to_config(model, values).config
     if cfg is None:
         return ApplyNowResult(KEEP, Notice.of(f"Not applied: {NOT_VALID}", "danger"))
@@ -608,30 +695,38 @@ def apply_now(model: Any, values: Mapping[str, Any], raw_run: Any) -> ApplyNowRe
                 "warning",
             ),
         )
-    mutable, refused = split_mutable(changed_fields(state.current_config, cfg))
+    plan = live_plan(state, cfg)
     refused_text = (
         " Not changed (a run cannot change these mid-run; use Apply to next run): "
-        f"{', '.join(refused)}."
-        if refused
+        f"{', '.join(plan.refused)}."
+        if plan.refused
         else ""
     )
-    if not mutable:
-        text = "Nothing to change: the run already uses these settings."
-        if refused:
+    kept_text = (
+        f" Kept the run's own changes: {_settings(plan.kept)} (edit them here to change them)."
+        if plan.kept
+        else ""
+    )
+    if not plan.apply:
+        text = "Nothing to change: the run already uses these settings." + kept_text
+        if plan.refused:
             text = "Nothing applied." + refused_text
-        return ApplyNowResult(KEEP, Notice.of(text, "warning" if refused else "secondary"))
+        return ApplyNowResult(KEEP, Notice.of(text, "warning" if plan.refused else "secondary"))
     try:
-        new_state = sim.apply_changes(state, mutable)
+        new_state = sim.apply_changes(state, plan.apply)
     except (sim.ConfigError, sim.TransitionError) as exc:
         return ApplyNowResult(KEEP, Notice.of(f"The run refused the change: {exc}.", "danger"))
-    applied = ", ".join(f"{k} = {_short(v)}" for k, v in mutable.items())
+    summary, summary_class = _summary(False, live_plan(new_state, cfg), new_state.status)
     return ApplyNowResult(
         new_state.to_dict(),
         Notice.of(
-            f"Applied to the {state.status} run from step {state.step:,}: {applied}. It shows "
-            f"as a change on the Training tab's charts and events.{refused_text}",
-            "warning" if refused else "success",
+            f"Applied to the {state.status} run from step {state.step:,}: "
+            f"{_settings(plan.apply)}. It shows as a change on the Training tab's charts and "
+            f"events.{kept_text}{refused_text}",
+            "warning" if plan.refused else "success",
         ),
+        summary,
+        summary_class,
     )
 
 

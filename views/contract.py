@@ -38,6 +38,19 @@ KEEP: Final = _Keep()
 
 Tone = Literal["success", "info", "warning", "danger", "secondary"]
 
+# How long a message stays before it closes by itself: a base by tone plus reading time.
+# Reading: ~200 words a minute at ~6 characters a word is ~20 characters a second; 60 ms a
+# character leaves a slower reader a margin. An error ("danger") stays until dismissed: it
+# says what was refused and what to do, and the user may need it while fixing the input.
+CLOSE_BASE_MS: Final[dict[str, int]] = {
+    "success": 4000,
+    "info": 4000,
+    "secondary": 4000,
+    "warning": 8000,
+}
+READ_MS_PER_CHAR: Final = 60
+CLOSE_MAX_MS: Final = 30000
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -57,6 +70,18 @@ class Notice:
     def text(self) -> str:
         """All lines as one string (for tests and logs)."""
         return " ".join(self.lines)
+
+    @property
+    def close_after_ms(self) -> int | None:
+        """Milliseconds until the message closes by itself; None: only when dismissed.
+
+        Warnings and confirmations close once there has been time to read them (what they
+        said stays visible elsewhere: the status badge, the events, the form); errors stay.
+        """
+        base = CLOSE_BASE_MS.get(self.tone)
+        if base is None:
+            return None
+        return min(base + READ_MS_PER_CHAR * len(self.text), CLOSE_MAX_MS)
 
 
 Op = Literal["assign", "extend", "append"]

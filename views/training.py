@@ -34,6 +34,7 @@ from simulator import fmt
 from simulator import saved as saved_runs
 from views import stores
 from views import training_export as te
+from views.config_form import format_tokens
 from views.contract import KEEP, Admit, Edit, Notice, admit_all
 from views.training_charts import (
     ChartMeta,
@@ -185,6 +186,7 @@ class ControlResult:
     lr_multiplier: Any = KEEP  # the live-adjustment fields: 1, "unchanged", "unchanged"
     batch: Any = KEEP
     clip: Any = KEEP
+    notice: Any = KEEP  # None clears the tab's last message (it was about the last run)
 
 
 def control(
@@ -228,9 +230,10 @@ def control(
     except sim.TransitionError as exc:
         messages.append(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
     alert = Notice.of(" ".join(messages)) if messages else KEEP
-    # A new run starts from its own recipe: the panel forgets the last run's changes.
+    # A new run starts from its own recipe: the panel forgets the last run's changes, and
+    # the tab's last message ("Auto-saved the run at step 50,300") goes with that run.
     fresh = button in (ids.TR_START, ids.TR_RESET) and state is not None and state.step == 0
-    panel = (1.0, None, "") if fresh else (KEEP, KEEP, KEEP)
+    panel = (1.0, None, "", None) if fresh else (KEEP, KEEP, KEEP, KEEP)
     if state is None:
         preview = sim.new_run(cfg)
         view = status_view(preview, steps, every, preview=True)
@@ -379,10 +382,17 @@ def adjust(raw: Any, lr_mult: Any, batch: Any, clip: Any) -> AdjustResult:
         new = sim.apply_changes(state, changes)
     except (sim.ConfigError, sim.TransitionError, ValueError, TypeError, OverflowError) as exc:
         return AdjustResult(KEEP, Notice.of(f"Not applied: {str(exc)[:200]}"), KEEP)
-    text = ", ".join(f"{k} = {v:.3g}" for k, v in changes.items() if k != "lr_min")
+    text = ", ".join(f"{k} = {_value(k, v)}" for k, v in changes.items() if k != "lr_min")
     return AdjustResult(
         new.to_dict(), Notice.of(f"Applied at step {new.step:,}: {text}.", "info"), 1.0
     )
+
+
+def _value(key: str, v: Any) -> str:
+    """A changed setting as the panel and the form write it: ``8Mi`` tokens, ``0.0006``."""
+    if key == "global_batch_tokens":
+        return format_tokens(float(v))
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 # ----------------------------------------------------------------------------- save, export

@@ -32,6 +32,9 @@ BYTES_PER_ROW = 126  # measured: 1M steps make 126 MB of CSV
 MAX_TOKEN_CHARS = 6_000  # the ?run= value; nginx reads request lines up to 8 KB
 # Every metric but the eval flag: val_loss is blank between evaluations instead.
 CSV_COLUMNS = tuple(k for k in sim.METRIC_KEYS if k != "is_eval")
+# Counts written as whole numbers (7 significant digits wrote 12,582,912 tokens as
+# 1.258291e+07: rounded, and in a form a spreadsheet may read as text).
+WHOLE_COLUMNS = frozenset({"tokens"})
 
 Runner = Callable[[Callable[[], str]], str]
 
@@ -89,6 +92,8 @@ def _rows(state: sim.RunState, start: int, stop: int) -> str:
         a = np.asarray(m[name])
         if a.dtype.kind in "iu":
             cols.append(list(map(str, a.tolist())))
+        elif name in WHOLE_COLUMNS:
+            cols.append(list(map("{:.0f}".format, a.astype(np.float64).tolist())))
         else:
             col = list(map(fmt, a.astype(np.float64).tolist()))
             if name == "val_loss":  # empty between evaluations, not "nan"

@@ -23,7 +23,7 @@ from layouts import ids
 from simulator import fmt
 from simulator import timeline as tlm
 from simulator.catalog import GPUS
-from simulator.run import MAX_EVENTS
+from simulator.run import MAX_EVENTS, final_mean
 
 KPI_WINDOW = 64  # steps averaged for the loss-change KPI
 KPI_SPAN = 1000  # the loss change is measured over this many steps
@@ -95,7 +95,8 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
         return out
     w = sim.metrics(state, max(0, s - KPI_SPAN - KPI_WINDOW), s)
     loss = np.asarray(w["train_loss"], dtype=np.float64)
-    last = float(loss[-1])
+    diverged = state.status == "diverged"
+    reported = final_mean(loss, diverged)  # the figure Comparison reports (FINAL_TAIL steps)
     now = _finite_mean(loss[-KPI_WINDOW:])
     then = _finite_mean(loss[:KPI_WINDOW])
     span = int(w["step"][-1] - w["step"][min(KPI_WINDOW, loss.size) - 1])
@@ -109,7 +110,7 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
         epoch=f"{float(w['epoch'][-1]):.3f}",
         tokens=fmt.si(float(w["tokens"][-1])),
         tokens_sub=f"of {fmt.si(tl.total_tokens)}",
-        loss=fmt.number(last),
+        loss=fmt.number(reported),
         loss_sub=(
             f"{'▼' if delta < 0 else '▲'} {abs(delta):.3f} in {fmt.si(span, 2)}"
             if span > 0 and math.isfinite(delta)
@@ -117,8 +118,9 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
         ),
         val=fmt.number(float(val)) if isinstance(val, (int, float)) else ("NaN" if val else "–"),
         val_sub=f"@ {val_step:,}" if val_step is not None else "no eval yet",
-        ppl=fmt.si(math.exp(min(last, 700.0))) if math.isfinite(last) else "NaN",
-        acc=f"{100.0 * float(w['accuracy'][-1]):.2f}%" if math.isfinite(last) else "NaN",
+        ppl=_perplexity(val),
+        ppl_sub="exp(val loss)",
+        acc=fmt.percent(final_mean(w["accuracy"], diverged), 2),
         lr=f"{float(w['lr'][-1]):.2e}",
         lr_sub=f"peak {cfg.lr_peak:.1e}",
         grad=fmt.number(float(w["grad_norm"][-1]), ".3f"),
@@ -140,6 +142,13 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
     )
     out["playback"] = _playback(total - s, steps_per_tick, interval_ms, state.status)
     return out
+
+
+def _perplexity(val: Any) -> str:
+    """exp(validation loss) of the last evaluation, as Comparison's "Val perplexity"."""
+    if isinstance(val, (int, float)) and not isinstance(val, bool):
+        return fmt.si(math.exp(min(float(val), 700.0)))
+    return "NaN" if val else fmt.MISSING
 
 
 def _finite_mean(a: FloatArray) -> float:
@@ -168,11 +177,8 @@ def event_text(kind: str, value: Any) -> str:
     if kind == "spike":
         return f"Loss spike: +{float(value):.3f} nats" if _is_num(value) else "Loss spike"
     if kind == "diverged":
-        return (
-            f"Diverged: loss went to NaN at LR {float(value):.1e}; run paused"
-            if _is_num(value)
-            else "Diverged: loss went to NaN"
-        )
+        at = f" at peak LR {float(value):.1e}" if _is_num(value) else ""
+        return f"Diverged: the loss blew up{at}; the run has ended"
     if kind == "change":
         return f"Changed: {value}"
     if kind == "pause":
@@ -207,14 +213,34 @@ def run_title(cfg: sim.TrainingConfig) -> str:
 
 
 def diverged_text(state: sim.RunState) -> str | None:
-    """The banner of a diverged run: where, why, and what to do; None for any other run."""
-    if state.status != "diverged":
+    """The banner of a diverged run, in the chart's terms; None for any other run.
+
+    Where the loss starts to climb (the step after the one whose hazard fired) and the first
+    step it is not finite, read from the metrics the chart draws (at most ~27 steps), and
+    what the user can do: a diverged run has ended (the simulator keeps no weights to roll
+    back to), so Reset is the way on, and the banner says what Reset starts from.
+    """
+    if state.status != "diverged" or state.diverged_at is None:
         return None
-    step = next((e[0] for e in reversed(state.events) if e[1] == "diverged"), state.step)
+    climb = state.diverged_at + 2  # 1-based: the first step whose loss is raised
+    m = sim.metrics(state, state.diverged_at, state.step)
+    bad = np.flatnonzero(~np.isfinite(np.asarray(m["train_loss"], dtype=np.float64)))
+    lr = f"peak LR {state.current_config.lr_peak:.1e}"
+    if bad.size:
+        what = (
+            f"Training diverged: the loss climbed from step {climb:,} and was NaN at step "
+            f"{int(m['step'][bad[0]]):,} ({lr})."
+        )
+    else:
+        what = (
+            f"Training diverged: the loss climbed from step {climb:,} until the run's last "
+            f"step, {state.step:,} ({lr})."
+        )
+    kept = " (without this run's live changes)" if state.changes else ""
     return (
-        f"Training diverged at step {step:,}: the loss went to NaN "
-        f"(peak LR {state.current_config.lr_peak:.1e}). The run was paused. "
-        "Reset and lower the learning rate, or raise gradient clipping."
+        f"{what} The run has ended and cannot be resumed. Reset starts a new run from step 0 "
+        f"with the recipe applied on Configuration{kept}: lower the learning rate there, or "
+        "raise gradient clipping."
     )
 
 

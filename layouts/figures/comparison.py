@@ -53,12 +53,13 @@ _X_IN_TITLE = {
     "cost": "cost (USD)",
     "wall_time": "wall-clock time",
 }
-# Tick labels as ML papers write them: tokens 2T, FLOPs 1e+23, dollars $400k.
+# Tick labels as ML papers write them: tokens 2T, FLOPs 1e+23, dollars $400k. "B" is SI with
+# B for 10^9 (Plotly's SI writes G), as simulator.fmt.si writes counts everywhere else.
 _X_FORMAT: dict[str, dict[str, Any]] = {
-    "tokens": {"exponentformat": "SI"},
+    "tokens": {"exponentformat": "B"},
     "flops": {"exponentformat": "e"},
-    "gpu_hours": {"exponentformat": "SI"},
-    "cost": {"exponentformat": "SI", "tickprefix": "$"},
+    "gpu_hours": {"exponentformat": "B"},
+    "cost": {"exponentformat": "B", "tickprefix": "$"},
 }
 
 

@@ -112,7 +112,9 @@ def chart_layout(y_title: str, x_title: str, log: bool, uirev: str, y_uirev: str
             "title": {**axis["title"], "text": y_title},
             "type": "log" if log else "linear",
             "uirevision": y_uirev,
-            "exponentformat": "power" if log else "SI",
+            # "B": SI ticks with B for 10^9 (Plotly's SI writes G), as simulator.fmt.si and
+            # the KPI cards write counts: "10B" tokens on the axis, "36.5B" on the card.
+            "exponentformat": "power" if log else "B",
         },
     )
 
@@ -277,7 +279,7 @@ def build_figure(
     else:
         raise ValueError(f"unknown chart {chart!r}; one of {', '.join(CHARTS)}")
     if opts.xaxis == "tokens":
-        layout["xaxis"]["exponentformat"] = "SI"
+        layout["xaxis"]["exponentformat"] = "B"
     if chart in EMPTY_HINT and not any(len(t["x"]) for t in traces):
         # Nothing measured yet: a quiet hint instead of a meaningless -1..3 grid. The first
         # tick after step 0 always rebases (``tick_appends``), which brings the axes back.

@@ -109,14 +109,31 @@ def test_a_run_saved_on_the_training_tab_is_listed_and_compared_here(
         what="the run to start",
     )
     time.sleep(1.5)  # a few ticks
+    for _ in range(40):  # a click during a tick is ignored on purpose: click again
+        _click(dash_duo, f"#{ids.TR_PAUSE}")
+        time.sleep(0.5)
+        if dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "paused":
+            break
     dash_duo.find_element(f"#{ids.TR_SAVE}").click()
     dash_duo.wait_for_contains_text(f"#{ids.TR_NOTICE}", "Saved the run", timeout=10)
+    kpi = {k: dash_duo.find_element(f"#{ids.tr_kpi(k)}").text for k in ("loss", "ppl", "acc")}
+    # What the train loss is, on hover (or focus) of its "?": the Comparison tab's definition.
+    dash_duo.driver.execute_script(
+        "document.getElementById(arguments[0]).focus();", ids.tr_kpi_tip("loss")
+    )
+    tip = _wait(
+        lambda: dash_duo.driver.execute_script(
+            "const t = document.querySelector('.tooltip'); return t && t.innerText;"
+        ),
+        what="the train loss tooltip",
+    )
+    assert "mean over the last 100 steps" in tip
     dash_duo.get_logs()  # reading clears them: what follows is checked for this tab alone
 
     _open_comparison(dash_duo)
     table = f"#{ids.CMP_SAVED_TABLE}"
     dash_duo.wait_for_contains_text(table, "Llama 2 7B", timeout=10)
-    assert "running" in dash_duo.find_element(table).text
+    assert "paused" in dash_duo.find_element(table).text
     dash_duo.find_element(f"{table} input[type=checkbox]").click()
     dash_duo.find_element(f"#{ids.CMP_COMPARE_SAVED_BUTTON}").click()
     names = _wait(lambda: _curve_names(dash_duo), what="the saved run's curve")
@@ -125,11 +142,36 @@ def test_a_run_saved_on_the_training_tab_is_listed_and_compared_here(
         lambda: "saved run" in dash_duo.find_element(f"#{ids.CMP_METRICS_TABLE}").text,
         what="the metrics row",
     )
+    # The same run reads the same on both tabs (it was the last step's loss on Training and
+    # the mean of the last 100 on Comparison; perplexity from train and from val loss).
+    cell = {
+        c: dash_duo.find_element(f"#{ids.CMP_METRICS_TABLE} td[data-dash-column={c}]").text
+        for c in ("train_loss", "perplexity", "accuracy")
+    }
+    assert cell["train_loss"] == kpi["loss"], (cell, kpi)
+    assert cell["accuracy"] == kpi["acc"], (cell, kpi)
+    assert float(cell["perplexity"]) == pytest.approx(float(kpi["ppl"]), rel=5e-3), (cell, kpi)
 
     # Rename it: the legend follows.
     dash_duo.find_element(f"#{ids.CMP_RENAME_INPUT}").send_keys("my baseline")
     dash_duo.find_element(f"#{ids.CMP_RENAME_BUTTON}").click()
     _wait(lambda: _curve_names(dash_duo) == ["my baseline"], what="the renamed legend")
+
+    # Export the renamed run and import the file back: the same run is not saved twice
+    # (it was: "Imported 1 run", two rows under two ids), and the message says so.
+    _click(dash_duo, f"#{ids.CMP_EXPORT_BUTTON}")
+    folder = Path(dash_duo.download_path)
+    path = _wait(
+        lambda: next((p for p in folder.iterdir() if p.name == "saved-runs.json"), None),
+        what="the export download",
+    )
+    _wait(lambda: "my baseline" in path.read_text(), what="the file to be written")
+    dash_duo.find_element(f"#{ids.CMP_IMPORT_UPLOAD} input[type=file]").send_keys(str(path))
+    message = f"#{ids.CMP_MESSAGE}"
+    _wait(lambda: "Imported" in dash_duo.find_element(message).text, what="the import")
+    assert "Imported 0 runs" in dash_duo.find_element(message).text
+    assert "already saved ('my baseline')" in dash_duo.find_element(message).text
+    assert dash_duo.find_element(f"#{ids.CMP_SAVED_COUNT}").text.startswith("1 of")
     logs = dash_duo.get_logs()
     assert logs == [], f"browser errors: {logs}"
 

@@ -83,8 +83,10 @@ def _hovers(dash_duo: Any) -> dict[str, Any] | None:
 
 def _export_file(folder: Path) -> Path:
     listed: list[dict[str, Any]] = []
-    for name in (LINK, "plain"):  # two runs: Plotly draws no legend for a single trace
-        run = sim.new_run(sim.preset("vicuna-7b"), name=name)
+    # Two runs (Plotly draws no legend for a single trace), different seeds: the same recipe
+    # under two names is one run, which an import keeps once.
+    for seed, name in enumerate((LINK, "plain")):
+        run = sim.new_run(sim.preset("vicuna-7b", seed=seed), name=name)
         listed, _ = saved.add_run(listed, sim.stop(sim.advance(sim.start(run), 400)))
     path = folder / "saved-runs.json"
     path.write_text(saved.export_document(listed))

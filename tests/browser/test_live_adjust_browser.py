@@ -1,5 +1,6 @@
 """The live-adjustment panel in headless Chromium: a refused value is marked and explained,
-and a new run starts with an empty panel (issue 17, items 4 and 5)."""
+a divergence reads the same in the banner, the KPIs, the events, the chart and the buttons,
+and a new run starts with an empty panel (issue 17, items 3, 4 and 5)."""
 
 from __future__ import annotations
 
@@ -72,14 +73,63 @@ def test_an_out_of_range_lr_is_marked_and_a_new_run_clears_the_panel(
         "the change applied",
     )
     assert "is-invalid" not in (lr.get_attribute("class") or "")
+    _diverges_and_says_so(dash_duo)
+    # The ended run's auto-save message goes with it: a new run does not start under it.
+    _wait(lambda: "Auto-saved the run" in _text(dash_duo, ids.TR_NOTICE), what="the auto-save")
     _click_until(
         dash_duo,
         ids.TR_RESET,
         lambda: dash_duo.find_element(f"#{ids.TR_START}").is_enabled(),
         "a reset",
     )
+    _wait(lambda: _text(dash_duo, ids.TR_NOTICE) == "", timeout=2, what="the message cleared")
     _wait(
         lambda: dash_duo.find_element(f"#{ids.TR_ADJ_CLIP}").get_attribute("value") == "",
         what="the clip field cleared",
     )
     assert dash_duo.find_element(f"#{ids.TR_ADJ_LR}").get_attribute("value") == "1"
+
+
+def _text(dash_duo: Any, id_: str) -> str:
+    return str(dash_duo.find_element(f"#{id_}").text).strip()
+
+
+def _diverges_and_says_so(dash_duo: Any) -> None:
+    """LR x20 on top of x2, resumed: the run diverges. The banner's NaN step is the step the
+    run ended on (KPI), the newest event's and the chart's last point's; it says the run has
+    ended and points to Reset, which is the control left enabled (it said "paused", and the
+    loss was still finite at the step it named)."""
+    _type(dash_duo, ids.TR_ADJ_LR, "20")
+    _click_until(
+        dash_duo,
+        ids.TR_ADJ_APPLY,
+        lambda: "lr_peak = 0.012" in _text(dash_duo, ids.TR_NOTICE),
+        "the LR x20 applied",
+    )
+    _click_until(
+        dash_duo,
+        ids.TR_PAUSE,
+        lambda: _text(dash_duo, ids.STATUS_BADGE) in ("Running", "Diverged"),
+        "the run resumed",
+    )
+    _wait(lambda: _text(dash_duo, ids.STATUS_BADGE) == "Diverged", what="the divergence")
+    _wait(lambda: "Training diverged" in _text(dash_duo, ids.TR_DIVERGED), what="the banner")
+    step = _text(dash_duo, ids.tr_kpi("step"))
+    banner = _text(dash_duo, ids.TR_DIVERGED)
+    assert f"was NaN at step {step}" in banner, (step, banner)
+    assert "paused" not in banner and "cannot be resumed" in banner and "Reset" in banner
+    assert _text(dash_duo, ids.tr_kpi("loss")) == "NaN"
+    newest = dash_duo.find_element(f"#{ids.TR_EVENTS} .tr-event")
+    assert newest.text.startswith(step) and "ended" in newest.text
+    raw = dash_duo.driver.execute_script(
+        "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+        "const t = g.data.find(d => d.name === 'train (raw)');"
+        "return [t.x[t.x.length - 1], t.y[t.y.length - 1],"
+        " Math.max(...t.x.filter((x, i) => Number.isFinite(t.y[i])))];",
+        f"#{ids.tr_graph('loss')}",
+    )
+    last_x, last_y, last_finite_x = raw
+    assert f"{int(last_x):,}" == step and last_y is None and last_finite_x < last_x
+    for control, enabled in ((ids.TR_RESET, True), (ids.TR_PAUSE, False), (ids.TR_START, False)):
+        assert dash_duo.find_element(f"#{control}").is_enabled() is enabled, control
+    assert _text(dash_duo, ids.TR_PAUSE).endswith("Pause")  # no Resume is offered

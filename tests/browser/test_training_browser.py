@@ -6,6 +6,7 @@ fast (many steps per tick, 250 ms interval) so each test takes a few seconds.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import ElementClickInterceptedException
 
 import simulator as sim
 from layouts import ids
@@ -78,7 +80,9 @@ def _click(dash_duo: Any, id_: str, done: Any, what: str) -> None:
     """Click until ``done()``: a click that lands while a tick is in flight is ignored on
     purpose (see ``running=`` in callbacks/training.py), as a person would click again."""
     for _ in range(20):
-        dash_duo.find_element(f"#{id_}").click()
+        # Busy controls pass the click to the toolbar: as if ignored, click again.
+        with contextlib.suppress(ElementClickInterceptedException):
+            dash_duo.find_element(f"#{id_}").click()
         end = time.time() + 2.0
         while time.time() < end:
             if done():
@@ -215,3 +219,25 @@ def test_csv_download(dash_duo: Any, make_app: Any) -> None:
     assert len(rows) == steps
     assert [int(r["step"]) for r in rows[:3]] == [1, 2, 3]
     assert float(rows[-1]["train_loss"]) > 0
+    # Token counts are whole numbers (they read 1.258291e+07), exact: steps x 4Mi tokens.
+    assert rows[-1]["tokens"] == str(steps * 4 * 2**20)
+
+    # One SI convention: the tokens axis writes B for 10^9 like the KPI ("10G" beside "36.5B").
+    dash_duo.driver.execute_script(
+        "[...document.querySelectorAll(arguments[0])].find(l => l.innerText.trim() === 'Tokens')"
+        ".click();",
+        f"#{ids.TR_XAXIS} label",
+    )
+
+    def ticks() -> list[str]:
+        return list(
+            dash_duo.driver.execute_script(
+                "return [...document.querySelectorAll(arguments[0] + ' .xtick text')]"
+                ".map(t => t.textContent);",
+                f"#{ids.tr_graph('loss')}",
+            )
+        )
+
+    _wait(lambda: any(t.endswith("B") for t in ticks()), what=f"billions on the axis: {ticks()}")
+    assert not any(t.endswith("G") for t in ticks()), ticks()
+    assert dash_duo.find_element(f"#{ids.tr_kpi('tokens')}").text.endswith("B")
