@@ -223,8 +223,14 @@ def test_does_not_fit_warns_and_one_click_fixes_it(
         assert _clickable(dash_duo, control), f"{control} is covered by a message"
 
     _click(dash_duo, f"{fit} .cfg-advice-btn")
+    # The Apply confirmation may still be showing: wait for this click's own message.
     applied = _wait(
-        lambda: dash_duo.find_element(f"#{ids.CFG_MESSAGE}").text, what="the suggestion applied"
+        lambda: (
+            (t := dash_duo.find_element(f"#{ids.CFG_MESSAGE}").text)
+            and "Applied the suggestion" in t
+            and t
+        ),
+        what="the suggestion applied",
     )
     since = time.monotonic()
     _wait(lambda: "Fits" in dash_duo.find_element(fit).text, what="the fix to fit")
@@ -252,7 +258,11 @@ def test_does_not_fit_warns_and_one_click_fixes_it(
         what="the warning to close by itself",
     )
     assert "Could not load bad.json" in dash_duo.find_element(message).text  # the error stays
-    dash_duo.find_element(f"{message} .btn-close").click()
+    close = dash_duo.find_element(f"{message} .btn-close")
+    # A real click (it must not be covered), with the button in mid-view: scrolled to the top
+    # edge, it sits under the sticky tab strip, as it would for a user who scrolled there.
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", close)
+    close.click()
     _wait(lambda: dash_duo.find_element(message).text == "", what="the error dismissed")
 
 
