@@ -133,7 +133,7 @@ def test_a_tick_advances_and_patches_only_the_new_points() -> None:
     loss = r.charts["loss"].apply(before)
     for old, now in zip(before["data"], loss["data"], strict=True):
         added = len(now["x"]) - len(old["x"])
-        assert 0 <= added <= tc.TICK_POINTS and now["x"][: len(old["x"])] == old["x"]
+        assert 0 <= added <= 50 * 2 and now["x"][: len(old["x"])] == old["x"]
     assert loss["data"][0]["x"][-1] == 250  # the raw loss reaches the new step
     assert r.meta["step"] == 250
 
@@ -355,7 +355,10 @@ def test_http_start_render_and_ticks_stay_small(endpoint: Endpoint) -> None:
         if n == 1:  # the empty step-0 charts get their axes back in one full render
             assert "data" in loss and len(loss["data"][0]["x"]) == 100
             continue
-        assert sent + len(r.data) <= 8 * 1024  # request + response of one tick
+        # Request + response of one tick: at step 100-500 a full render draws every step
+        # (buckets of one step), so a tick of 100 steps appends 100 points per trace, as a
+        # redraw would hold them (issue 17, item 10); a long run's buckets make it far less.
+        assert sent + len(r.data) <= 40 * 1024
         assert loss["__dash_patch_update"]
     assert state["step"] == 500
 
