@@ -120,3 +120,21 @@ def test_chart_meta_refuses_a_bucket_or_drawn_step_it_would_not_write() -> None:
         {**good, "edge": good["step"] - 5_000},  # an open bucket longer than a bucket
     ):
         assert tc.ChartMeta.from_dict(bad) is None
+
+
+def test_a_fast_tick_early_in_a_run_stays_small_and_a_redraw_matches_it() -> None:
+    """1,000 steps per tick at step 2,000: buckets of 64 steps, so a tick sends about 64
+    points per trace (not 1,000), and a redraw at that speed draws the same points."""
+    opts = ft.ChartOptions()
+    start = replace(long_run(2_000), step=2_048)
+    r = tc.full_render(start, opts, speed=1_000)
+    assert r.meta.bucket == tc.bucket_size(2_048, 1_000) == 64
+    new, m = sim.advance_with_metrics(start, 1_000)
+    a = tc.tick_appends(start, new, m, r.meta, opts)
+    assert a is not None
+    assert max(len(x) for items in a.traces.values() for _, x, _ in items) <= 6 * 16
+    i = ft.TRACES["throughput"].index("tokens_per_sec")
+    got = tc.append_edits(a)["throughput"].apply(r.figures["throughput"])["data"][i]
+    want = tc.full_render(new, opts, speed=1_000).figures["throughput"]["data"][i]
+    assert got["x"] == want["x"]
+    np.testing.assert_allclose(got["y"], want["y"], rtol=1e-9)

@@ -6,18 +6,19 @@ of filling the charts (docs/architecture.md, "The tick" and "Store formats"):
 - ``full_render`` computes the whole run in chunks (``sim.metrics``), smooths each series
   with TensorBoard's debiased EMA (carried from chunk to chunk, so it equals one pass over the
   whole series) and downsamples it into buckets of ``bucket_size`` steps (a power of two, at
-  most ``FULL_BUCKETS`` buckets), keeping every bucket's first, last, minimum, maximum and
-  non-finite points (``simulator.series.bucket_indices``). A one-step loss spike in a million
-  steps is therefore on the chart at its exact height, and a NaN stays a gap. No trace
-  exceeds ``BOUND`` points (6 points per bucket at worst).
+  most ``FULL_BUCKETS`` buckets and ``TICK_BUCKETS`` per tick), keeping every bucket's
+  first, last, minimum, maximum and non-finite points (``simulator.series.bucket_indices``).
+  A one-step loss spike in a million steps is therefore on the chart at its exact height, and
+  a NaN stays a gap. No trace exceeds ``BOUND`` points (6 points per bucket at worst).
 - ``tick_appends`` continues the same buckets: ``ChartMeta`` carries the bucket size and the
   first step not drawn yet, and a tick draws every bucket it completes, exactly the points a
   full render at that step would hold (issue 17, item 10: the resolution of what is drawn
   must not depend on how it arrived). While a run is running, only complete buckets are
-  drawn (the open one lags the current step by less than one bucket, under 1/300 of the
-  run); a run that ended or paused is drawn to its last step. ``append_edits`` says it as one
-  ``Edit`` per chart. The browser's point count is tracked in ``ChartMeta``; once the next
-  append would pass ``BOUND``, the caller sends a full render instead (a "rebase").
+  drawn (the open one lags the current step by less than one bucket: under 1/300 of the
+  run, or 1/16 of a tick's steps); a run that ended or paused is drawn to its last step.
+  ``append_edits`` says it as one ``Edit`` per chart. The browser's point count is tracked
+  in ``ChartMeta``; once the next append would pass ``BOUND``, the caller sends a full
+  render instead (a "rebase").
 
 The figure dicts themselves come from ``layouts.figures.training`` (pure builders).
 """
@@ -50,6 +51,7 @@ from views.contract import KEEP, Edit
 
 BOUND = 4000  # points per trace the browser may hold; past it the server rebases
 FULL_BUCKETS = 600  # 300-600 buckets of ~4 points after a rebase; 3,600 at worst, < BOUND
+TICK_BUCKETS = 16  # a tick completes at most ~16-32 buckets (~64-128 points per trace)
 PLANNED_POINTS = 240  # points of the planned LR schedule drawn ahead of the run
 CHUNK_STEPS = 131_072  # steps per metrics call in a full render (cache-friendly, ~1 MB arrays)
 RENDER_THREADS = 2  # threads computing chunks ahead during a full render (one per core here)
@@ -119,7 +121,7 @@ class ChartMeta:
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ints):
             return None
         b = meta.bucket
-        if b < 1 or b & (b - 1) or b > bucket_size(sim.MAX_STEPS):
+        if b < 1 or b & (b - 1) or b > bucket_size(sim.MAX_STEPS, sim.MAX_ADVANCE):
             return None  # bounds the steps a tick recomputes (``tick_appends``)
         if not meta.step - b < meta.edge <= meta.step:
             return None  # the open bucket is shorter than a bucket
@@ -160,12 +162,14 @@ class ChartMeta:
 
 
 # ----------------------------------------------------------------------------- helpers
-def bucket_size(steps: int) -> int:
-    """Steps per bucket for charts of ``steps`` steps: the least power of two giving at most
-    ``FULL_BUCKETS`` buckets. Powers of two keep one size over a doubling of the run, so the
-    ticks after a render continue its buckets and a later render draws the very same points.
+def bucket_size(steps: int, speed: int = 1) -> int:
+    """Steps per bucket for charts of ``steps`` steps advancing ``speed`` steps per tick: the
+    least power of two giving at most ``FULL_BUCKETS`` buckets and at most ``TICK_BUCKETS``
+    per tick (so a tick of 1,000 steps early in a run sends ~64 points per trace, not 1,000).
+    Powers of two keep one size over a doubling of the run, so the ticks after a render
+    continue its buckets and a later render at that speed draws the very same points.
     """
-    need = max(1, math.ceil(steps / FULL_BUCKETS))
+    need = max(1, math.ceil(steps / FULL_BUCKETS), math.ceil(speed / TICK_BUCKETS))
     return 1 << (need - 1).bit_length()
 
 
@@ -261,14 +265,15 @@ class Rendered:
     points: dict[str, int]  # points per trace, for tests and the benchmark
 
 
-def full_render(state: sim.RunState, opts: ChartOptions) -> Rendered:
+def full_render(state: sim.RunState, opts: ChartOptions, speed: int = 1) -> Rendered:
     """All six charts for ``state``, downsampled so no trace holds more than ``BOUND`` points.
 
     Cost: one pass over the steps done so far, in ``CHUNK_STEPS`` pieces (about 0.1 s per
     million steps on an idle core, ~20 ms of it ours, the rest ``sim.metrics``); memory stays
-    at one chunk's arrays. The run length is bounded by ``sim.MAX_STEPS``.
+    at one chunk's arrays. The run length is bounded by ``sim.MAX_STEPS``. ``speed`` is the
+    steps per tick the ticks after this render will advance (``bucket_size``).
     """
-    size = bucket_size(state.step)
+    size = bucket_size(state.step, speed)
     stop = drawn_to(state, 0, size)
     chunk = size * max(1, CHUNK_STEPS // size)
     acc: dict[str, _Acc] = {}
