@@ -19,6 +19,7 @@ import dash_bootstrap_components as dbc
 from dash import dash_table, dcc, html
 
 from layouts import definitions, ids
+from layouts.figures.comparison import DEFAULT_SMOOTHING
 from simulator import benchmarks_data as bd
 from simulator.compare import X_AXES
 from simulator.saved import MAX_IMPORT_BYTES, MAX_SAVED
@@ -330,7 +331,7 @@ def _curves_card() -> dbc.Card:
                         min=0,
                         max=0.99,
                         step=0.01,
-                        value=0.6,
+                        value=DEFAULT_SMOOTHING,
                         marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
                         tooltip={"placement": "bottom"},
                         updatemode="mouseup",

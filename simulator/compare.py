@@ -13,9 +13,16 @@ Why the curves are built this way:
   ``predicted_run`` followed by ``metrics`` would scan the run twice. A saved run already knows
   its divergence, so ``metrics`` is enough. Every x-axis (step, tokens, FLOPs, GPU-hours, cost,
   wall time) is taken from that one pass.
-- Bounded memory. Steps are computed in chunks of ``CHUNK``; each chunk is smoothed (the EMA
-  carry continues across chunks, so the smoothed line is exact) and downsampled at once with
-  ``simulator.series`` (min/max per bucket, first, last and non-finite points kept), so the
+- Two lines per run, as W&B and TensorBoard draw them: the raw loss downsampled with
+  ``simulator.series`` (min/max per bucket, first, last and non-finite points kept, so a spike
+  or a NaN is never averaged away), drawn faint, and the smoothed line: the loss averaged over
+  500-1,000 buckets of a power of two steps, then smoothed with the debiased EMA over those
+  points, as TensorBoard smooths the points it samples. So the smoothing weight means the same
+  on a 3,000-step fine-tune and a million-step pretraining run (a per-step EMA of 0.9 spans
+  10 steps, nothing on a long run), and the min/max of a noisy line no longer makes every
+  overlaid curve a band.
+- Bounded memory. Steps are computed in chunks of ``CHUNK``; each chunk is smoothed and
+  downsampled at once, so the
   longest run (``MAX_STEPS``) never holds more than one chunk of full-resolution arrays. The
   chunk size is also the fastest measured: large temporaries (1M steps) spend more time in
   page faults.
@@ -59,6 +66,7 @@ FloatArray = NDArray[np.float64]
 
 MAX_POINTS = 4000  # per trace, as on the Training tab
 CHUNK = 65_536
+SMOOTH_POINTS = 1000  # most points of a smoothed line (bucket means; over 500 on long runs)
 TAIL = FINAL_TAIL  # final train loss and accuracy: their mean over the last TAIL steps
 
 X_AXES: Mapping[str, str] = {
@@ -77,9 +85,11 @@ class Curve:
     """A downsampled loss curve with every x-axis precomputed at the kept points."""
 
     x: dict[str, FloatArray]
-    train: FloatArray  # smoothed training loss
+    train: FloatArray  # smoothed training loss (bucket means), or the raw one unsmoothed
     val_x: dict[str, FloatArray]
     val: FloatArray  # validation loss at eval steps (never smoothed)
+    raw_x: dict[str, FloatArray] | None = None  # the raw loss behind a smoothed line
+    raw: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,7 @@ class Analysis:
     final: Final
     curve: Curve | None
     note: str = ""
-    slot: int = 0  # position in the comparison list: sets the run's colour in every chart
+    slot: int = 0  # the run's colour in every chart: a palette slot the caller picks
 
 
 # ----------------------------------------------------------------------------- curves
@@ -125,12 +135,14 @@ class _Accumulator:
 
     _X = ("step", "tokens", "wall_time", "cost_usd")
 
-    def __init__(self, smoothing: float, max_points: int, want_curve: bool) -> None:
+    def __init__(self, smoothing: float, max_points: int, want_curve: bool, steps: int) -> None:
         self.smoothing = smoothing
         self.max_points = max_points
         self.want_curve = want_curve
-        self.carry: tuple[float, int] | None = None
+        # Steps per smoothed point: a power of two, so buckets never straddle a chunk border.
+        self.bucket = 1 << (max(1, math.ceil(steps / SMOOTH_POINTS)) - 1).bit_length()
         self.parts: list[dict[str, FloatArray]] = []
+        self.smooth_parts: list[dict[str, FloatArray]] = []
         self.val_parts: list[dict[str, FloatArray]] = []
         self.tail_loss = np.empty(0)
         self.tail_acc = np.empty(0)
@@ -152,17 +164,38 @@ class _Accumulator:
                 self.last_val = float(finite[-1])
         if not self.want_curve:
             return
-        sm, self.carry = series.ema_smooth(y, self.smoothing, self.carry)
-        keep = series.downsample_indices(sm, self.max_points)
+        keep = series.downsample_indices(y, self.max_points)
         part = {k: np.asarray(m[k], dtype=np.float64)[keep] for k in self._X}
-        part["y"] = sm[keep]
+        part["y"] = y[keep]
         self.parts.append(part)
+        if self.smoothing > 0.0:
+            self.smooth_parts.append(self._bucket_means(m, y))
         if ev.size:
             vy = np.asarray(m["val_loss"], dtype=np.float64)[ev]
             vkeep = series.downsample_indices(vy, self.max_points)
             vpart = {k: np.asarray(m[k], dtype=np.float64)[ev][vkeep] for k in self._X}
             vpart["y"] = vy[vkeep]
             self.val_parts.append(vpart)
+
+    def _bucket_means(
+        self, m: Mapping[str, NDArray[np.generic]], y: FloatArray
+    ) -> dict[str, FloatArray]:
+        """The loss's mean over each bucket of ``self.bucket`` steps, at the bucket's mean x
+        (on every axis).
+
+        Buckets start at multiples of the size from step 0, whatever the chunks. A bucket
+        holding a non-finite value keeps it (the line breaks there, as the raw one
+        does), so a diverged tail is never averaged into finite numbers.
+        """
+        n, size = y.size, self.bucket
+        first = int(-(int(np.asarray(m["step"])[0]) - 1) % size)  # buckets from step 0 on
+        starts = np.unique(np.append(0, np.arange(first, n, size)))
+        counts = np.diff(np.append(starts, n)).astype(np.float64)
+        out = {
+            k: np.add.reduceat(np.asarray(m[k], dtype=np.float64), starts) / counts for k in self._X
+        }
+        out["y"] = np.add.reduceat(y, starts) / counts
+        return out
 
     def curve(self, state: RunState) -> Curve | None:
         if not self.want_curve or not self.parts:
@@ -171,7 +204,12 @@ class _Accumulator:
         val = _merge(self.val_parts, self.max_points) if self.val_parts else None
         xs = _x_axes(state, pts)
         vxs = _x_axes(state, val) if val is not None else {k: np.empty(0) for k in X_AXES}
-        return Curve(xs, pts["y"], vxs, val["y"] if val is not None else np.empty(0))
+        vy = val["y"] if val is not None else np.empty(0)
+        if not self.smooth_parts:
+            return Curve(xs, pts["y"], vxs, vy)
+        sm = {k: np.concatenate([p[k] for p in self.smooth_parts]) for k in self.smooth_parts[0]}
+        line, _ = series.ema_smooth(sm["y"], self.smoothing)
+        return Curve(_x_axes(state, sm), line, vxs, vy, xs, pts["y"])
 
     def final(self, state: RunState) -> Final:
         cfg = state.config
@@ -255,7 +293,7 @@ def analyse_state(
 
     Without the curve only the last ``TAIL`` steps (and the eval before them) are computed.
     """
-    acc = _Accumulator(smoothing, max_points, curve)
+    acc = _Accumulator(smoothing, max_points, curve, state.step)
     if curve:
         for m in iter_metrics(state, 0, state.step, chunk=CHUNK):
             acc.add(m)
@@ -279,7 +317,7 @@ def analyse_recipe(
     A recipe that does not fit GPU memory would stop at step 0 in a real run; here it is still
     predicted (``predicted_run`` ignores memory) and the note says it would not fit.
     """
-    acc = _Accumulator(smoothing, max_points, True)
+    acc = _Accumulator(smoothing, max_points, True, config.total_steps)
     state = start(new_run(config))
     note = ""
     if state.status == "running":

@@ -89,7 +89,20 @@ def downsample_indices(y: FloatArray, max_points: int) -> IntArray:
     if n <= max_points:
         return np.arange(n, dtype=np.int64)
     buckets = max(1, max_points // POINTS_PER_BUCKET)
-    size = math.ceil(n / buckets)
+    return bucket_indices(y, math.ceil(n / buckets))
+
+
+def bucket_indices(y: FloatArray, size: int) -> IntArray:
+    """Indices kept when ``y`` is cut into buckets of exactly ``size`` points from index 0.
+
+    Each bucket keeps its first, last, minimum and maximum point and its first and last
+    non-finite one; the last bucket may be shorter. A caller that cuts a long series into
+    pieces starting at multiples of ``size`` gets the same points as from one call over the
+    whole series, which is what lets live chart appends continue a full render exactly.
+    """
+    n = int(y.size)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
     if np.isfinite(y).all():
         full = n // size
         base = np.arange(full, dtype=np.int64) * size

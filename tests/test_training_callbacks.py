@@ -133,7 +133,7 @@ def test_a_tick_advances_and_patches_only_the_new_points() -> None:
     loss = r.charts["loss"].apply(before)
     for old, now in zip(before["data"], loss["data"], strict=True):
         added = len(now["x"]) - len(old["x"])
-        assert 0 <= added <= tc.TICK_POINTS and now["x"][: len(old["x"])] == old["x"]
+        assert 0 <= added <= 50 * 2 and now["x"][: len(old["x"])] == old["x"]
     assert loss["data"][0]["x"][-1] == 250  # the raw loss reaches the new step
     assert r.meta["step"] == 250
 
@@ -353,9 +353,12 @@ def test_http_start_render_and_ticks_stay_small(endpoint: Endpoint) -> None:
         meta = resp[ids.TR_META]["data"]
         loss = resp[ids.tr_graph("loss")]["figure"]
         if n == 1:  # the empty step-0 charts get their axes back in one full render
-            assert "data" in loss and len(loss["data"][0]["x"]) == 100
+            assert "data" in loss and loss["data"][0]["x"][-1] == 96  # 12 whole 8-step buckets
             continue
-        assert sent + len(r.data) <= 8 * 1024  # request + response of one tick
+        # Request + response of one tick: its 100 steps are drawn as a redraw would draw them
+        # (issue 17, item 10), in buckets of 8 steps at this speed (``bucket_size``): ~16 KB
+        # uncompressed, where 6 points per trace (a zigzag) took 8 KB.
+        assert sent + len(r.data) <= 20 * 1024, sent + len(r.data)
         assert loss["__dash_patch_update"]
     assert state["step"] == 500
 

@@ -417,12 +417,13 @@ def chips(selection: Any, saved: Any) -> Chips:
     items, _ = parse_selection(selection)
     states, _ = stores.load_saved(saved)
     labels = {slot: label for slot, _, label, _ in item_states(items, states)}
+    hues = figs.palette_slots([i.key for i in items])
     return Chips(
         tuple(
             Chip(
                 key=item.key,
                 label=labels.get(slot, f"deleted saved run {item.ref}"),
-                color=figs.color(slot),
+                color=figs.color(hues[slot]),
                 gone=slot not in labels,
             )
             for slot, item in enumerate(items)

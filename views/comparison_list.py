@@ -195,6 +195,7 @@ def analyse_items(
     notes: list[str] = []
     left = budget
     labels: dict[str, int] = {}
+    hues = figs.palette_slots([i.key for i in items])
     for slot, item in enumerate(items):
         cfg = item.recipe()
         if cfg is None:
@@ -213,7 +214,7 @@ def analyse_items(
             a = compare.analyse_state(
                 item.key, label, state, smoothing=smoothing, max_points=max_points, curve=want
             )
-            out.append(dataclasses.replace(a, slot=slot))
+            out.append(dataclasses.replace(a, slot=hues[slot]))
             continue
         label = _unique(recipe_label(cfg, item.kind), labels)
         if cfg.total_steps > left:
@@ -226,7 +227,7 @@ def analyse_items(
         left -= cfg.total_steps
         if a.note:
             notes.append(f"{label}: {a.note}")
-        out.append(dataclasses.replace(a, slot=slot))
+        out.append(dataclasses.replace(a, slot=hues[slot]))
     return out, notes
 
 
@@ -247,6 +248,7 @@ def analyse_appended(
     says why.
     """
     labels = {slot: label for slot, _, label, _ in item_states(items, saved)}
+    hues = figs.palette_slots([i.key for i in items])
     out: list[Analysis] = []
     left = budget
     for slot in range(first, len(items)):
@@ -271,7 +273,7 @@ def analyse_appended(
             )
             if a.note:
                 return None
-        out.append(dataclasses.replace(a, slot=slot))
+        out.append(dataclasses.replace(a, slot=hues[slot]))
     return out
 
 

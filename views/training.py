@@ -76,9 +76,10 @@ def _keep_all() -> Figures:
     return dict.fromkeys(CHARTS, KEEP)
 
 
-def _full(state: sim.RunState, opts: ChartOptions) -> tuple[Figures, dict[str, Any]]:
-    """Every chart redrawn for ``state``, and the meta the browser keeps with them."""
-    r = full_render(state, opts)
+def _full(state: sim.RunState, opts: ChartOptions, speed: int) -> tuple[Figures, dict[str, Any]]:
+    """Every chart redrawn for ``state``, and the meta the browser keeps with them; ``speed``
+    (steps per tick) sets the coarsest buckets the ticks after it continue."""
+    r = full_render(state, opts, speed)
     return r.figures, r.meta.to_dict()
 
 
@@ -146,7 +147,7 @@ def tick(
     meta = ChartMeta.from_dict(meta_raw)
     appends = tick_appends(state, new, m, meta, opts) if meta is not None else None
     if appends is None:
-        charts, meta_out = admit(new.step, "redraw", partial(_full, new, opts))
+        charts, meta_out = admit(new.step, "redraw", partial(_full, new, opts, steps))
     else:
         charts, meta_out = append_edits(appends), appends.meta.to_dict()
     seen = set(state.events)
@@ -289,7 +290,7 @@ def render(
                 .assign(("layout", "yaxis", "uirevision"), y_uirevision(shown, opts))
             )
         return RenderResult(charts, KEEP, KEEP, KEEP, KEEP, KEEP)
-    figures, meta = admit(shown.step, "redraw", partial(_full, shown, opts))
+    figures, meta = admit(shown.step, "redraw", partial(_full, shown, opts, parse_speed(speed)))
     return RenderResult(
         charts=figures,
         meta=meta,

@@ -5,14 +5,19 @@ of filling the charts (docs/architecture.md, "The tick" and "Store formats"):
 
 - ``full_render`` computes the whole run in chunks (``sim.metrics``), smooths each series
   with TensorBoard's debiased EMA (carried from chunk to chunk, so it equals one pass over the
-  whole series) and downsamples it into ``FULL_BUCKETS`` buckets, keeping every bucket's
-  first, last, minimum, maximum and non-finite points (``simulator.series``). A one-step loss
-  spike in a million steps is therefore on the chart at its exact height, and a NaN stays a
-  gap. No trace exceeds ``BOUND`` points (6 points per bucket at worst).
-- ``tick_appends`` turns the metrics of the steps one tick moved into at most
-  ``TICK_POINTS`` new points per trace (bucketed the same way) and the EMA carry for the next
-  tick; ``append_edits`` says it as one ``Edit`` per chart. The browser's point count is
-  tracked in ``ChartMeta``; once the next append would pass ``BOUND``, the caller sends a full
+  whole series) and downsamples it into buckets of ``bucket_size`` steps (a power of two, at
+  most ``FULL_BUCKETS`` buckets and ``TICK_BUCKETS`` per tick), keeping every bucket's
+  first, last, minimum, maximum and non-finite points (``simulator.series.bucket_indices``).
+  A one-step loss spike in a million steps is therefore on the chart at its exact height, and
+  a NaN stays a gap. No trace exceeds ``BOUND`` points (6 points per bucket at worst).
+- ``tick_appends`` continues the same buckets: ``ChartMeta`` carries the bucket size and the
+  first step not drawn yet, and a tick draws every bucket it completes, exactly the points a
+  full render at that step would hold (issue 17, item 10: the resolution of what is drawn
+  must not depend on how it arrived). While a run is running, only complete buckets are
+  drawn (the open one lags the current step by less than one bucket: under 1/300 of the
+  run, or 1/16 of a tick's steps); a run that ended or paused is drawn to its last step.
+  ``append_edits`` says it as one ``Edit`` per chart. The browser's point count is tracked
+  in ``ChartMeta``; once the next append would pass ``BOUND``, the caller sends a full
   render instead (a "rebase").
 
 The figure dicts themselves come from ``layouts.figures.training`` (pure builders).
@@ -45,8 +50,8 @@ from simulator import timeline as tlm
 from views.contract import KEEP, Edit
 
 BOUND = 4000  # points per trace the browser may hold; past it the server rebases
-FULL_BUCKETS = 400  # ~4 points per bucket: ~1600 points per trace after a rebase (6 at worst)
-TICK_POINTS = 6  # new points per trace per tick: one bucket (first, last, min, max, NaN)
+FULL_BUCKETS = 600  # 300-600 buckets of ~4 points after a rebase; 3,600 at worst, < BOUND
+TICK_BUCKETS = 16  # a tick completes at most ~16-32 buckets (~64-128 points per trace)
 PLANNED_POINTS = 240  # points of the planned LR schedule drawn ahead of the run
 CHUNK_STEPS = 131_072  # steps per metrics call in a full render (cache-friendly, ~1 MB arrays)
 RENDER_THREADS = 2  # threads computing chunks ahead during a full render (one per core here)
@@ -70,6 +75,8 @@ class ChartMeta:
     status: str = "idle"
     events: int = 0
     changes: int = 0
+    bucket: int = 1  # steps per bucket of what is drawn (a power of two)
+    edge: int = 0  # the first step not drawn yet (a bucket boundary while running)
 
     def to_dict(self) -> dict[str, Any]:
         """The Store's JSON (``carry`` as ``{series: [last, count]}``)."""
@@ -82,6 +89,8 @@ class ChartMeta:
             "status": self.status,
             "events": self.events,
             "changes": self.changes,
+            "bucket": self.bucket,
+            "edge": self.edge,
         }
 
     @classmethod
@@ -103,12 +112,19 @@ class ChartMeta:
                 status=raw["status"],
                 events=raw["events"],
                 changes=raw["changes"],
+                bucket=raw["bucket"],
+                edge=raw["edge"],
             )
         except (KeyError, TypeError, ValueError):
             return None
-        ints = (meta.step, meta.points, meta.events, meta.changes)
+        ints = (meta.step, meta.points, meta.events, meta.changes, meta.bucket, meta.edge)
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ints):
             return None
+        b = meta.bucket
+        if b < 1 or b & (b - 1) or b > bucket_size(sim.MAX_STEPS, sim.MAX_ADVANCE):
+            return None  # bounds the steps a tick recomputes (``tick_appends``)
+        if not meta.step - b < meta.edge <= meta.step:
+            return None  # the open bucket is shorter than a bucket
         return meta
 
     @classmethod
@@ -118,8 +134,10 @@ class ChartMeta:
         opts: ChartOptions,
         points: int,
         carry: Mapping[str, tuple[float, int]],
+        bucket: int,
+        edge: int,
     ) -> ChartMeta:
-        """The meta of charts drawn up to ``state`` with ``opts``, holding ``points``."""
+        """The meta of charts drawn up to step ``edge`` of ``state`` with ``opts``."""
         return cls(
             step=state.step,
             points=points,
@@ -129,6 +147,8 @@ class ChartMeta:
             status=state.status,
             events=len(state.events),
             changes=len(state.changes),
+            bucket=bucket,
+            edge=edge,
         )
 
     def matches(self, state: sim.RunState, opts: ChartOptions) -> bool:
@@ -142,6 +162,25 @@ class ChartMeta:
 
 
 # ----------------------------------------------------------------------------- helpers
+def bucket_size(steps: int, speed: int = 1) -> int:
+    """Steps per bucket for charts of ``steps`` steps advancing ``speed`` steps per tick: the
+    least power of two giving at most ``FULL_BUCKETS`` buckets and at most ``TICK_BUCKETS``
+    per tick (so a tick of 1,000 steps early in a run sends ~64 points per trace, not 1,000).
+    Powers of two keep one size over a doubling of the run, so the ticks after a render
+    continue its buckets and a later render at that speed draws the very same points.
+    """
+    need = max(1, math.ceil(steps / FULL_BUCKETS), math.ceil(speed / TICK_BUCKETS))
+    return 1 << (need - 1).bit_length()
+
+
+def drawn_to(state: sim.RunState, start: int, bucket: int) -> int:
+    """The step charts are drawn up to: the last complete bucket's end while running (the
+    open bucket would be drawn again once complete), else the run's last step."""
+    if state.status != "running":
+        return state.step
+    return start + (state.step - start) // bucket * bucket
+
+
 def x_values(m: Mapping[str, NDArray[np.generic]], xaxis: str) -> NDArray[np.generic]:
     """The x coordinate of each step for the chosen axis (wall time in hours)."""
     if xaxis == "tokens":
@@ -185,9 +224,10 @@ def _bucketed(
     m: Mapping[str, NDArray[np.generic]],
     opts: ChartOptions,
     carry: dict[str, tuple[float, int]],
-    max_points: int,
+    bucket: int,
 ) -> dict[str, tuple[NDArray[np.generic], FloatArray]]:
-    """Downsample one contiguous piece of the run into at most ``max_points`` per trace.
+    """Downsample one contiguous piece of the run, starting at a bucket boundary, into
+    buckets of ``bucket`` steps.
 
     ``carry`` (EMA state per smoothed series, on the raw metric's scale) is updated in place.
     Smoothed lines are sampled at their raw line's kept steps: the raw line carries the
@@ -197,7 +237,7 @@ def _bucketed(
     out: dict[str, tuple[NDArray[np.generic], FloatArray]] = {}
     for leader, followers in LEADERS.items():
         ly = np.asarray(m[leader], dtype=np.float64)
-        keep = series.downsample_indices(ly, max_points)
+        keep = series.bucket_indices(ly, bucket)
         xk = x[keep]
         for name in (leader, *followers):
             y = ly if name == leader else np.asarray(m[name], dtype=np.float64)
@@ -225,20 +265,21 @@ class Rendered:
     points: dict[str, int]  # points per trace, for tests and the benchmark
 
 
-def full_render(state: sim.RunState, opts: ChartOptions) -> Rendered:
+def full_render(state: sim.RunState, opts: ChartOptions, speed: int = 1) -> Rendered:
     """All six charts for ``state``, downsampled so no trace holds more than ``BOUND`` points.
 
     Cost: one pass over the steps done so far, in ``CHUNK_STEPS`` pieces (about 0.1 s per
     million steps on an idle core, ~20 ms of it ours, the rest ``sim.metrics``); memory stays
-    at one chunk's arrays. The run length is bounded by ``sim.MAX_STEPS``.
+    at one chunk's arrays. The run length is bounded by ``sim.MAX_STEPS``. ``speed`` is the
+    steps per tick the ticks after this render will advance (``bucket_size``).
     """
-    n = state.step
-    size = max(1, math.ceil(n / FULL_BUCKETS))
+    size = bucket_size(state.step, speed)
+    stop = drawn_to(state, 0, size)
     chunk = size * max(1, CHUNK_STEPS // size)
     acc: dict[str, _Acc] = {}
     carry: dict[str, tuple[float, int]] = {}
-    for a, b, m in _chunks(state, chunk):
-        pieces = _bucketed(m, opts, carry, math.ceil((b - a) / size) * series.POINTS_PER_BUCKET)
+    for _, _, m in _chunks(state, chunk, stop):
+        pieces = _bucketed(m, opts, carry, size)
         for name, (x, y) in pieces.items():
             acc.setdefault(name, _Acc()).add(x, y)
     data = {name: a.arrays() for name, a in acc.items()}
@@ -252,20 +293,21 @@ def full_render(state: sim.RunState, opts: ChartOptions) -> Rendered:
     figures = {chart: build_figure(chart, data, state, opts) for chart in CHARTS}
     points = {name: int(xy[1].size) for name, xy in data.items()}
     appendable = [points.get(t, 0) for c in CHARTS for t in TRACES[c] if t != "lr_planned"]
-    meta = ChartMeta.drawn(state, opts, max(appendable, default=0), carry)
+    meta = ChartMeta.drawn(state, opts, max(appendable, default=0), carry, size, stop)
     return Rendered(figures, meta, points)
 
 
 def _chunks(
-    state: sim.RunState, chunk: int
+    state: sim.RunState, chunk: int, stop: int
 ) -> Iterator[tuple[int, int, dict[str, NDArray[np.generic]]]]:
-    """``sim.metrics`` of the run in order, chunk by chunk, computed up to two chunks ahead.
+    """``sim.metrics`` of steps ``0 .. stop - 1`` in order, chunk by chunk, computed up to two
+    chunks ahead.
 
     numpy releases the GIL inside its array loops, so worker threads compute the next chunks
     while the caller buckets the current one (about 1.5x faster on two cores). The pool lives
     for one call (no module-level state) and at most ``RENDER_THREADS + 1`` chunks are alive.
     """
-    ranges = [(a, min(state.step, a + chunk)) for a in range(0, state.step, chunk)]
+    ranges = [(a, min(stop, a + chunk)) for a in range(0, stop, chunk)]
     if len(ranges) <= 1:
         for a, b in ranges:
             yield a, b, sim.metrics(state, a, b)
@@ -352,17 +394,23 @@ def tick_appends(
     meta: ChartMeta,
     opts: ChartOptions,
 ) -> Appends | None:
-    """The points to append for the steps a tick moved, or None when a rebase is due.
+    """The points to append for the buckets a tick completed, or None when a rebase is due.
 
     ``m`` holds the metrics of steps ``before.step .. after.step - 1`` as returned by
-    ``sim.advance_with_metrics``. None means the browser would pass ``BOUND`` points or its
-    charts do not continue this run (``meta`` is stale): send ``full_render`` instead.
+    ``sim.advance_with_metrics``; the steps of the open bucket (``meta.edge`` up to
+    ``before.step``, fewer than ``meta.bucket``) are recomputed in front of them, so the
+    appended points are exactly those a full render at ``after`` would hold. None means the
+    browser would pass ``BOUND`` points or its charts do not continue this run (``meta`` is
+    stale, or its last bucket was drawn incomplete): send ``full_render`` instead.
     """
-    if not meta.matches(before, opts) or meta.step == 0:
-        return None  # stale charts, or empty ones whose axes a full render must bring back
-    n = int(np.asarray(m["step"]).size)
+    if not meta.matches(before, opts) or meta.step == 0 or meta.edge % meta.bucket:
+        return None  # stale or incomplete charts, or empty ones a full render must bring back
+    if meta.edge < before.step:
+        m = _joined(sim.metrics(before, meta.edge, before.step), m)
+    stop = drawn_to(after, meta.edge, meta.bucket)
+    n = stop - meta.edge
     carry = dict(meta.carry)
-    pieces = _bucketed(m, opts, carry, TICK_POINTS) if n else {}
+    pieces = _bucketed({k: v[:n] for k, v in m.items()}, opts, carry, meta.bucket) if n else {}
     added = max((y.size for y in (p[1] for p in pieces.values())), default=0)
     clip_point = n > 0
     if meta.points + added + int(clip_point) > BOUND:
@@ -372,18 +420,22 @@ def tick_appends(
         for i, name in enumerate(TRACES[chart]):
             if name in pieces and pieces[name][1].size:
                 x, y = pieces[name]
-                if opts.smoothing > 0.0 and (name.endswith("_smooth") or name in SMOOTH_ONLY):
-                    # A smoothed line needs no bucket extremes (its raw line shows them): one
-                    # exact point per tick keeps the request + response of a tick small.
-                    x, y = x[-1:], y[-1:]
                 traces.setdefault(chart, []).append((i, json_values(x), json_values(y)))
     if clip_point and after.current_config.grad_clip > 0:
-        x = x_values(m, opts.xaxis)[-1:]
+        x = x_values(m, opts.xaxis)[n - 1 : n]
         traces.setdefault("grad", []).append(
             (TRACES["grad"].index("grad_clip"), json_values(x), [after.current_config.grad_clip])
         )
-    new_meta = ChartMeta.drawn(after, opts, meta.points + added + int(clip_point), carry)
+    points = meta.points + added + int(clip_point)
+    new_meta = ChartMeta.drawn(after, opts, points, carry, meta.bucket, stop)
     return Appends(traces, new_meta)
+
+
+def _joined(
+    a: Mapping[str, NDArray[np.generic]], b: Mapping[str, NDArray[np.generic]]
+) -> dict[str, NDArray[np.generic]]:
+    """Two consecutive ranges of metrics as one."""
+    return {k: np.concatenate([np.asarray(a[k]), np.asarray(b[k])]) for k in b}
 
 
 def append_edits(appends: Appends) -> dict[str, Edit | Any]:

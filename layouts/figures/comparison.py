@@ -7,9 +7,15 @@ drawn, and when a run is appended to a drawn chart instead, is ``views.compariso
 
 Presentation choices, made for a chart an ML lead can put on a slide:
 
-- A run keeps its colour in every chart (its position in the comparison), so the loss curves,
-  the compute-efficiency chart and the table read together. What-if recipes are dashed
-  (predictions); saved runs are solid (what happened).
+- A run keeps its colour in every chart, and from one view to the next: the colour comes from
+  the run's identity (``palette_slots``: a hash of its key picks one of eight colour-blind-safe
+  colours; an item whose colour is taken takes the next free one), not from its position, so
+  adding or removing another run leaves it alone (unless it had yielded its colour to the one
+  removed). What-if recipes are dashed (predictions); saved runs are solid (what happened).
+- Smoothed lines over the raw loss drawn faint, as W&B and TensorBoard draw them
+  (``DEFAULT_SMOOTHING``). The y-range covers the healthy part of every curve (before a
+  divergence, after the first 5% of steps), so one diverged run cannot flatten the others;
+  its tail is drawn dotted and faint past a marker at the divergence step.
 - Published scores: one source per chart, named in the title, with the protocol and the
   citation in a note under the plot, because the same model scores differently under two
   protocols (Llama 2 7B MMLU: 44.4 in the Mistral paper, 45.3 in the Llama 2 paper); the
@@ -24,6 +30,7 @@ Presentation choices, made for a chart an ML lead can put on a slide:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import textwrap
 from collections.abc import Sequence
@@ -40,9 +47,26 @@ from simulator.frontier import frontier
 
 Figure = dict[str, Any]
 
-# The app's colourway (readable in light and dark mode), then four more: the comparison holds
-# up to 12 runs and a run must keep one colour across every chart.
-PALETTE = (*COLORWAY, "#0ea5e9", "#65a30d", "#a16207", "#64748b")
+# Okabe & Ito's eight colour-blind-safe hues ("Color Universal Design", 2008, docs/sources.md),
+# each set to a lightness with >= 3:1 contrast on the light and the dark card (theme.py).
+# Equal lightness would merge orange and yellow for a deuteranope, so lightness differs where
+# hue alone does not carry: every pair stays >= 0.06 apart in OKLab under normal, protan and
+# deutan vision (Machado et al. 2009 simulation; tests/test_comparison_colours.py), where the
+# old saved-run teal and Llama 2 13B green were 0.063 apart to everyone.
+SAFE_PALETTE = (
+    "#0081ca",  # blue
+    "#a57200",  # orange (dark)
+    "#007656",  # bluish green
+    "#cb78a6",  # reddish purple
+    "#a94b00",  # vermillion (dark)
+    "#156c9e",  # sky blue (dark)
+    "#a0950d",  # yellow (olive at this lightness)
+    "#7b7b7b",  # grey (Okabe-Ito's black, which the dark theme cannot show)
+)
+# A comparison holds up to 12 runs: four more from the app's colourway, used only past eight.
+PALETTE = (*SAFE_PALETTE, *(COLORWAY[j] for j in (4, 3, 5, 6)))  # violet, red, teal, pink
+DEFAULT_SMOOTHING = 0.9  # TensorBoard's slider defaults to 0.6; overlays of many runs need more
+RAW_OPACITY = 0.22  # the raw loss behind a smoothed line
 NOTE_FONT = {"size": 11}
 HOVER_XY = "x %{x:.4s}<br>loss %{y:.4f}<extra></extra>"
 _X_IN_TITLE = {
@@ -64,8 +88,28 @@ _X_FORMAT: dict[str, dict[str, Any]] = {
 
 
 def color(i: int) -> str:
-    """The colour of the ``i``-th compared run (stable across every chart)."""
+    """The colour of palette slot ``i`` (``palette_slots``; also the i-th published model)."""
     return PALETTE[i % len(PALETTE)]
+
+
+def palette_slots(keys: Sequence[str]) -> list[int]:
+    """A palette slot per compared item, from its identity; two items never share one.
+
+    The preferred slot is a hash of the item's key (``kind:ref``) into ``SAFE_PALETTE``; in
+    comparison order, an item whose slot is taken takes the next free safe one, then one of
+    the four extra colours. An item's colour therefore depends only on the items before it
+    in the list, so adding a run never recolours another.
+    """
+    taken: set[int] = set()
+    out = []
+    safe = len(SAFE_PALETTE)
+    for key in keys:
+        first = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest()) % safe
+        order = [(first + k) % safe for k in range(safe)] + list(range(safe, len(PALETTE)))
+        slot = next((j for j in order if j not in taken), len(out) % len(PALETTE))
+        taken.add(slot)
+        out.append(slot)
+    return out
 
 
 def wrap(text: str, width: int = 110) -> str:
@@ -124,7 +168,9 @@ def _empty(title: str, message: str) -> Figure:
 def run_traces(a: Analysis, x_key: str, show: str) -> list[dict[str, Any]]:
     """The traces of one run in the loss-curve chart (also appended alone when a run is added).
 
-    Empty if the run has no curve.
+    Empty if the run has no curve. A smoothed run draws its raw loss faint behind the
+    smoothed line; a diverged run's line stops at the divergence step (marked) and its tail
+    continues dotted and faint, mostly above the chart's range.
     """
     c = a.curve
     if c is None:
@@ -132,20 +178,40 @@ def run_traces(a: Analysis, x_key: str, show: str) -> list[dict[str, Any]]:
     i = a.slot
     dash = "dash" if a.kind == "recipe" else "solid"
     group = f"run{i}"
+    cut = a.final.diverged_at
     data: list[dict[str, Any]] = []
     if show in ("train", "both"):
+        if c.raw is not None and c.raw_x is not None:
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": plain_text(f"{a.label} (raw)"),
+                    "legendgroup": group,
+                    "showlegend": False,
+                    "x": _xs(c.raw_x[x_key], x_key),
+                    "y": _finite_or_none(c.raw),
+                    "line": {"color": color(i), "width": 1},
+                    "opacity": RAW_OPACITY,
+                    "hoverinfo": "skip",
+                }
+            )
+        steps = c.x["step"]
+        head = steps <= cut if cut is not None else np.ones(steps.size, dtype=bool)
         data.append(
             {
                 "type": "scatter",
                 "mode": "lines",
                 "name": plain_text(a.label),
                 "legendgroup": group,
-                "x": _xs(c.x[x_key], x_key),
-                "y": _finite_or_none(c.train),
-                "line": {"color": color(i), "width": 1.8, "dash": dash},
+                "x": _xs(c.x[x_key][head], x_key),
+                "y": _finite_or_none(c.train[head]),
+                "line": {"color": color(i), "width": 2, "dash": dash},
                 "hovertemplate": f"{hover_text(a.label)}<br>{HOVER_XY}",
             }
         )
+        if cut is not None:
+            data += _divergence(a, x_key, head, group)
     if show in ("val", "both") and c.val.size:
         data.append(
             {
@@ -161,26 +227,50 @@ def run_traces(a: Analysis, x_key: str, show: str) -> list[dict[str, Any]]:
                 "hovertemplate": f"{hover_text(a.label)} (val)<br>{HOVER_XY}",
             }
         )
-    if a.final.diverged_at is not None:
-        xs, ys = c.x[x_key], c.train
-        ok = np.flatnonzero(np.isfinite(ys))
-        if ok.size:
-            k = int(ok[-1])
-            data.append(
-                {
-                    "type": "scatter",
-                    "mode": "markers+text",
-                    "x": [float(xs[k])],
-                    "y": [float(ys[k])],
-                    "text": ["diverged"],
-                    "textposition": "top center",
-                    "marker": {"color": color(i), "symbol": "x", "size": 10},
-                    "showlegend": False,
-                    "legendgroup": group,
-                    "hoverinfo": "skip",
-                }
-            )
     return data
+
+
+def _divergence(a: Analysis, x_key: str, head: np.ndarray, group: str) -> list[dict[str, Any]]:
+    """A diverged run's tail (dotted, faint) and a marker at its last healthy point."""
+    c = a.curve
+    assert c is not None and a.final.diverged_at is not None
+    out: list[dict[str, Any]] = []
+    after = np.flatnonzero(~head)
+    if after.size:
+        tail = np.append(max(0, int(after[0]) - 1), after)  # from the last healthy point on
+        out.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": plain_text(f"{a.label} (after divergence)"),
+                "legendgroup": group,
+                "showlegend": False,
+                "x": _xs(c.x[x_key][tail], x_key),
+                "y": _finite_or_none(c.train[tail]),
+                "line": {"color": color(a.slot), "width": 1.5, "dash": "dot"},
+                "opacity": 0.5,
+                "hovertemplate": f"{hover_text(a.label)} (diverged)<br>{HOVER_XY}",
+            }
+        )
+    ok = np.flatnonzero(head & np.isfinite(c.train))
+    if ok.size:
+        k = int(ok[-1])
+        out.append(
+            {
+                "type": "scatter",
+                "mode": "markers+text",
+                "name": plain_text(f"{a.label} diverged"),
+                "x": _xs(c.x[x_key][k : k + 1], x_key),
+                "y": [round(float(c.train[k]), 5)],
+                "text": [f"diverged at step {a.final.diverged_at:,}"],
+                "textposition": "top right",  # "top center" is cut off at a chart's left edge
+                "marker": {"color": color(a.slot), "symbol": "x", "size": 11},
+                "showlegend": False,
+                "legendgroup": group,
+                "hoverinfo": "skip",
+            }
+        )
+    return out
 
 
 def loss_range(analyses: Sequence[Analysis], show: str) -> list[float] | None:
@@ -252,18 +342,24 @@ def curves_figure(
 
 
 def _loss_range(analyses: Sequence[Analysis], show: str) -> list[float] | None:
-    """A y-range for the interesting part: from the lowest loss to the highest after the first
-    5% of each curve, padded. The first steps start near ln(vocab) (~10 nats) and would
-    otherwise squash every difference that matters into a few pixels."""
+    """A y-range for the healthy part of every curve: from its lowest to its highest loss
+    after the first 5% of its steps and before its divergence step, padded. The first steps
+    start near ln(vocab) (~10 nats) and a diverged tail climbs to tens of nats; either would
+    squash every difference that matters into a few pixels."""
     lo, hi = math.inf, -math.inf
     for a in analyses:
         c = a.curve
         assert c is not None
-        for y in ([c.train] if show != "val" else []) + ([c.val] if show != "train" else []):
-            tail = y[int(y.size * 0.05) :]
-            tail = tail[np.isfinite(tail)]
-            if tail.size:
-                lo, hi = min(lo, float(tail.min())), max(hi, float(tail.max()))
+        cut = a.final.diverged_at
+        lines = ([(c.x["step"], c.train)] if show != "val" else []) + (
+            [(c.val_x["step"], c.val)] if show != "train" else []
+        )
+        for steps, y in lines:
+            ok = np.isfinite(y) & (np.arange(y.size) >= int(y.size * 0.05))
+            if cut is not None:
+                ok &= steps < cut
+            if ok.any():
+                lo, hi = min(lo, float(y[ok].min())), max(hi, float(y[ok].max()))
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return None
     pad = max(0.05 * (hi - lo), 0.02)

@@ -41,17 +41,22 @@ def _figure(dash_duo: Any, graph_id: str) -> dict[str, Any]:
         dash_duo.driver.execute_script(
             "const g = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
             "if (!g || !g.data) return {data: [], xtitle: ''};"
-            "return {data: g.data.map(t => ({name: t.name, n: (t.x || []).length, mode: t.mode})),"
+            "return {data: g.data.map(t => ({name: t.name, n: (t.x || []).length, mode: t.mode,"
+            " legend: t.showlegend !== false, color: t.line?.color, opacity: t.opacity ?? 1})),"
             " xtitle: g.layout.xaxis?.title?.text || ''};",
             graph_id,
         )
     )
 
 
+def _curve_lines(dash_duo: Any) -> list[dict[str, Any]]:
+    """The runs' lines in the legend (not their faint raw loss behind them)."""
+    data = _figure(dash_duo, ids.CMP_CURVES_GRAPH)["data"]
+    return [t for t in data if t["mode"] == "lines" and t["legend"]]
+
+
 def _curve_names(dash_duo: Any) -> list[str]:
-    return [
-        t["name"] for t in _figure(dash_duo, ids.CMP_CURVES_GRAPH)["data"] if t["mode"] == "lines"
-    ]
+    return [t["name"] for t in _curve_lines(dash_duo)]
 
 
 def _open_comparison(dash_duo: Any) -> None:
@@ -186,12 +191,20 @@ def test_two_presets_on_the_flops_axis_with_their_diff_and_a_csv(
         "Vicuna 7B v1.5 — published recipe",
         "Vicuna 13B v1.5 — published recipe, 3 settings assumed",  # its hardware (FastChat: 7B's)
     )
+    colours: list[dict[str, str]] = []
     for label in labels:
         _choose(dash_duo, ids.CMP_ADD_CHOICE, label)
         dash_duo.find_element(f"#{ids.CMP_ADD_BUTTON}").click()
         want = label.split(" — ")[0] + " recipe"
         _wait(lambda want=want: want in _curve_names(dash_duo), what=f"{want} on the chart")
+        colours.append({t["name"]: t["color"] for t in _curve_lines(dash_duo)})
     assert _curve_names(dash_duo) == ["Vicuna 7B v1.5 recipe", "Vicuna 13B v1.5 recipe"]
+    # Issue 17, item 9: adding a run leaves the first one's colour alone; no two share one;
+    # each smoothed line has its raw loss faint behind it.
+    seven = "Vicuna 7B v1.5 recipe"
+    assert colours[0][seven] == colours[1][seven] != colours[1]["Vicuna 13B v1.5 recipe"]
+    raw = [t for t in _figure(dash_duo, ids.CMP_CURVES_GRAPH)["data"] if not t["legend"]]
+    assert len(raw) == 2 and all(t["opacity"] < 0.5 for t in raw)
 
     # Switch the x-axis to FLOPs: same two curves, now against training compute.
     flops = next(
