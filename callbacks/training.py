@@ -210,6 +210,13 @@ clientside_callback(
 )
 
 clientside_callback(
+    ClientsideFunction(namespace="training", function_name="eventFilter"),
+    Output(ids.TR_EVENTS, "className"),
+    Input(ids.TR_EVENT_FILTER, "value"),
+    State(ids.TR_EVENT_FILTER, "options"),
+)
+
+clientside_callback(
     ClientsideFunction(namespace="training", function_name="download"),
     Output(ids.TR_EXPORT_LINK, "title"),
     Input(ids.TR_EXPORT_LINK, "href"),

@@ -46,6 +46,7 @@ TR_RUN_TITLE = "tr-run-title"
 TR_DIVERGED = "tr-diverged-alert"
 TR_NOTICE = "tr-notice"  # the tab's own messages (save notices, refused changes)
 TR_EVENTS = "tr-events"
+TR_EVENT_FILTER = "tr-event-filter"  # which kinds of event the log shows
 TR_ADJ_LR = "tr-adj-lr"  # LR multiplier
 TR_ADJ_BATCH = "tr-adj-batch"
 TR_ADJ_CLIP = "tr-adj-clip"

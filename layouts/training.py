@@ -303,10 +303,33 @@ def _adjust() -> html.Div:
     )
 
 
+EVENT_GROUPS = (
+    ("run", "Run", ("start", "warmup", "pause", "resume", "stop", "finished")),
+    ("alerts", "Alerts", ("spike", "diverged", "oom")),
+    ("changes", "Changes", ("change",)),
+    ("evals", "Evals", ("eval", "checkpoint", "more")),
+)
+"""The event log's filter: (value, label, event kinds). training.css hides each group's kinds
+under ``.tr-hide-<value>`` (tests/test_event_log.py checks every kind has a group)."""
+
+
 def _events() -> html.Div:
+    groups = dbc.Checklist(
+        id=ids.TR_EVENT_FILTER,
+        options=[{"label": label, "value": value} for value, label, _ in EVENT_GROUPS],
+        value=[value for value, _, _ in EVENT_GROUPS],
+        inline=True,
+        persistence=True,
+        persistence_type="local",
+        className="tr-event-filter",
+        inputClassName="btn-check",
+        labelClassName="btn btn-sm btn-outline-secondary",
+        labelCheckedClassName="active",
+    )
     return html.Div(
         [
             html.Div("Events", className="tr-panel-title"),
+            html.Div(groups, role="group", **{"aria-label": "Show events of these kinds"}),
             html.Ul(
                 [html.Li("No events yet.", className="tr-event-empty")],
                 id=ids.TR_EVENTS,

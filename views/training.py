@@ -32,6 +32,7 @@ from layouts import ids
 from layouts.figures.training import CHARTS, LINEAR_ONLY, ChartOptions, y_uirevision
 from simulator import fmt
 from simulator import saved as saved_runs
+from simulator.run import EVENT_CAPS
 from views import stores
 from views import training_export as te
 from views.config_form import format_tokens
@@ -149,8 +150,11 @@ def tick(
         charts, meta_out = admit(new.step, "redraw", partial(_full, new, opts))
     else:
         charts, meta_out = append_edits(appends), appends.meta.to_dict()
-    seen = set(state.events)
+    seen, kept = set(state.events), set(new.events)
     added = [e for e in new.events if e not in seen]
+    # The state made room by dropping an entry the browser cannot drop by itself (not one of
+    # the capped frequent kinds): send the whole log so both show the same.
+    whole = appends is None or any(e not in kept and e[1] not in EVENT_CAPS for e in seen)
     running = new.status == "running"
     ended = new.status in ("finished", "diverged")
     new_raw = new.to_dict()
@@ -163,7 +167,7 @@ def tick(
             new,
             steps,
             every,
-            events=True if appends is None else added,
+            events=True if whole else added,
             static=appends is None or new.status != state.status,
         ),
         autosave=new_raw if ended else KEEP,

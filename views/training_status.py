@@ -6,7 +6,9 @@ and the event log are computed here in one place and sent as one compact Store p
 ~4 KB of request per tick; one Store costs a few hundred bytes. ``assets/js/training.js``
 spreads it over the page: ``props`` maps each prop name to ``{component id: value}`` (grouped
 by prop, which keeps a tick's answer small; a prop left out is left as it is); ``events`` is
-the event log (the whole list, or only the new events to put on top).
+the event log (the whole list, or only the new events to put on top, with the caps of the
+frequent kinds so the browser drops what the run state dropped), and the line counting the
+evaluations not listed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from layouts import ids
 from simulator import fmt
 from simulator import timeline as tlm
 from simulator.catalog import GPUS
-from simulator.run import MAX_EVENTS, final_mean
+from simulator.run import EVENT_CAPS, MAX_EVENTS, final_mean
 
 KPI_WINDOW = 64  # steps averaged for the loss-change KPI
 KPI_SPAN = 1000  # the loss change is measured over this many steps
@@ -203,6 +205,34 @@ def event_rows(events: Iterable[tuple[int, str, Any]]) -> list[list[Any]]:
     return [[int(s), k, event_text(k, v)] for s, k, v in events][::-1]
 
 
+def evals_done(state: sim.RunState) -> int:
+    """Evaluations the run has made so far: every ``resolved_eval_interval`` steps of the base
+    config (as ``dynamics.compute`` marks them), plus one at the last step of a finished run."""
+    every = state.config.resolved_eval_interval
+    n = state.step // every
+    if state.step >= state.total_steps and state.step % every:
+        n += 1
+    return n
+
+
+def earlier_note(state: sim.RunState) -> str | None:
+    """The log's last line when it lists only some evaluations: how many are not listed.
+
+    The run state keeps the newest ``EVENT_CAPS["eval"]`` evaluations (and one tick logs only
+    its last), so the rest are counted here rather than listed; the charts draw every one.
+    """
+    listed = sum(e[1] == "eval" for e in state.events)
+    more = evals_done(state) - listed
+    if listed == 0 or more <= 0:
+        return None
+    every = state.config.resolved_eval_interval
+    noun = "evaluation" if more == 1 else "evaluations"
+    return (
+        f"{more:,} earlier {noun} (every {every:,} steps) not listed; "
+        "the validation loss chart shows them all"
+    )
+
+
 # ----------------------------------------------------------------------------- the view
 def run_title(cfg: sim.TrainingConfig) -> str:
     """``Llama 2 7B · 6.74B params · 1,024 × A100 80GB``."""
@@ -300,8 +330,10 @@ def status_view(
 
     ``preview`` marks an idle run that exists only on screen (no run in the store yet).
     ``events``: True sends the whole log, False leaves it, a list sends only those events, to
-    put on top of the shown log. ``static=False`` leaves out the props that change only with
-    the status or the config (``STATIC_PROPS``): a plain tick sends only what moved.
+    put on top of the shown log (the browser then keeps the newest ``EVENT_CAPS[kind]`` of a
+    frequent kind, as the state does; a tick whose state dropped any other entry sends it all).
+    ``static=False`` leaves out the props that change only with the status or the config
+    (``STATIC_PROPS``): a plain tick sends only what moved.
     """
     k = kpis(state, speed, interval)
     status = state.status
@@ -338,10 +370,16 @@ def status_view(
         if static or (component, prop) not in STATIC_PROPS:
             grouped.setdefault(prop, {})[component] = value
     view: dict[str, Any] = {"props": grouped}
+    more = earlier_note(state)
     if events is True:
-        view["events"] = event_rows(state.events)
+        view["events"] = {"rows": event_rows(state.events), "more": more}
     elif events:
-        view["events"] = {"add": event_rows(events), "keep": MAX_EVENTS}
+        view["events"] = {
+            "add": event_rows(events),
+            "keep": MAX_EVENTS,
+            "caps": dict(EVENT_CAPS),
+            "more": more,
+        }
     return view
 
 

@@ -1,0 +1,137 @@
+"""The Training tab's event log and view settings in headless Chromium (issue 17, 11-13).
+
+One page: a short run (Vicuna 7B, 4,235 steps) played to its end at 200 steps a tick, the
+way a person watches it, then a reload. What the issue saw: the log kept 32 entries, so "Run
+started" and "Warmup done" were gone by the end while evaluations flooded it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from polling import wait
+
+import simulator as sim
+from layouts import ids
+
+pytestmark = pytest.mark.browser
+
+SHOTS = os.environ.get("TRAINING_SHOTS")  # a directory: save screenshots there (for review)
+
+
+def _shot(dash_duo: Any, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        panel = dash_duo.find_element(".tr-panel-events")
+        dash_duo.driver.set_window_size(dash_duo.driver.get_window_size()["width"], 1600)
+        dash_duo.driver.execute_script("arguments[0].scrollIntoView();", panel)
+        panel.screenshot(str(Path(SHOTS) / f"{name}.png"))
+
+
+def _select(dash_duo: Any, id_: str, value: str) -> None:
+    dash_duo.driver.execute_script(
+        """
+        const el = document.getElementById(arguments[0]);
+        const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
+        setter.call(el, arguments[1]);
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+        """,
+        id_,
+        value,
+    )
+
+
+def _entries(dash_duo: Any) -> list[dict[str, Any]]:
+    """Every line of the log: its kind, text, whether it shows and whether its text fits."""
+    return list(
+        dash_duo.driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0] + ' li')].map(li => {"
+            "  const t = li.querySelector('.tr-ev-text') || li;"
+            "  return {kind: li.dataset.kind || li.className, text: t.innerText,"
+            "          shown: li.offsetParent !== null,"
+            "          fits: t.scrollWidth <= t.clientWidth + 1};"
+            "});",
+            f"#{ids.TR_EVENTS}",
+        )
+    )
+
+
+def _toggle(dash_duo: Any, label: str) -> None:
+    dash_duo.driver.execute_script(
+        "[...document.querySelectorAll(arguments[0] + ' label')]"
+        ".find(l => l.innerText.trim() === arguments[1]).click();",
+        f"#{ids.TR_EVENT_FILTER}",
+        label,
+    )
+
+
+def test_the_log_keeps_milestones_filters_by_kind_and_survives_a_reload(
+    dash_duo: Any, make_app: Any, free_port: Any
+) -> None:
+    dash_duo.start_server(make_app(), port=free_port())
+    dash_duo.wait_for_element(f"#{ids.TR_START}")
+    cfg = sim.preset("vicuna-7b")
+    dash_duo.driver.execute_script(
+        "window.localStorage.setItem(arguments[0], arguments[1]);",
+        ids.CONFIG_STORE,
+        json.dumps(cfg.to_dict()),
+    )
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element(f"#{ids.TR_START}")
+    _select(dash_duo, ids.TR_SPEED, "200")
+    _select(dash_duo, ids.TR_INTERVAL, "250")
+    dash_duo.find_element(f"#{ids.TR_START}").click()
+    wait(
+        lambda: dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "finished",
+        what="the run to finish",
+    )
+
+    # Played tick by tick to its end: the milestones are still there, evaluations are capped
+    # and the rest counted on the last line.
+    entries = wait(
+        lambda: (e := _entries(dash_duo)) and "more" in e[-1]["kind"] and e,
+        what="the line counting earlier evaluations",
+    )
+    texts = [e["text"] for e in entries]
+    assert texts[0].startswith("Finished"), texts
+    assert any(t.startswith("Run started") for t in texts), texts
+    assert any(t.startswith("Warmup done") for t in texts), texts
+    assert sum(e["kind"] == "eval" for e in entries) == 3, texts
+    assert "earlier evaluations" in texts[-1], texts
+    assert all(e["shown"] and e["fits"] for e in entries), entries
+
+    _shot(dash_duo, "events-finished")
+    # A 390 px phone: long entries wrap inside the panel, none is cut off.
+    size = dash_duo.driver.get_window_size()
+    dash_duo.driver.set_window_size(390, 844)
+    wait(lambda: all(e["fits"] for e in _entries(dash_duo)), what="entries that fit at 390 px")
+    _shot(dash_duo, "events-phone")
+    dash_duo.driver.set_window_size(size["width"], size["height"])
+
+    # Filter by kind: Evals off hides evaluations, checkpoints and the count, nothing else.
+    _toggle(dash_duo, "Evals")
+    wait(
+        lambda: (
+            not any(e["shown"] for e in _entries(dash_duo) if e["kind"] in ("eval", "checkpoint"))
+        ),
+        what="evaluations hidden",
+    )
+    _shot(dash_duo, "events-filtered")
+    entries = _entries(dash_duo)
+    assert not entries[-1]["shown"], "the evaluation count is hidden with them"
+    assert all(e["shown"] for e in entries if e["kind"] in ("start", "warmup", "finished"))
+
+    # A reload: the same log, and the filter as the user left it (kept in the browser).
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element(f"#{ids.TR_START}")
+    entries = wait(
+        lambda: (e := _entries(dash_duo)) and any(x["kind"] == "start" for x in e) and e,
+        what="the restored log",
+    )
+    assert sum(e["kind"] == "eval" for e in entries) == 3
+    assert not any(e["shown"] for e in entries if e["kind"] == "eval"), "Evals stays off"
+    assert dash_duo.get_logs() == [], "no browser errors"
