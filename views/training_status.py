@@ -234,6 +234,14 @@ def earlier_note(state: sim.RunState) -> str | None:
 
 
 # ----------------------------------------------------------------------------- the view
+TAB_NOTE = (
+    "Runs live in the browser tab that started them: another tab, or a new one, starts "
+    "idle. Save a run to see it in Comparison from any tab."
+)
+"""Shown with no run under way: why a second tab shows Idle while the first one trains (the
+run is kept in the tab's session storage, docs/architecture.md)."""
+
+
 def run_title(cfg: sim.TrainingConfig) -> str:
     """``Llama 2 7B · 6.74B params · 1,024 × A100 80GB``."""
     params = fmt.si(float(sim.param_count(cfg.arch)))
@@ -289,6 +297,7 @@ STATUS_PROPS = (
     _prop(ids.TR_REMAINING, "children"),
     _prop(ids.TR_PLAYBACK, "children"),
     _prop(ids.TR_RUN_TITLE, "children"),
+    _prop(ids.TR_TAB_NOTE, "children"),
     *[
         _prop(i, "disabled")
         for i in (
@@ -312,6 +321,7 @@ STATIC_PROPS = frozenset(
     # KPIs with no sub-line: their empty sub never changes.
     + [_prop(ids.tr_kpi_sub(k), "children") for k in ("epoch", "ppl", "acc")]
     + [_prop(ids.TR_RUN_TITLE, "children"), _prop(ids.TR_PAUSE, "children")]
+    + [_prop(ids.TR_TAB_NOTE, "children")]
     + [_prop(ids.TR_PROGRESS, "color"), _prop(ids.TR_DIVERGED, "is_open")]
     + [_prop(ids.TR_DIVERGED, "children")]
 )
@@ -352,6 +362,7 @@ def status_view(
             _prop(ids.TR_REMAINING, "children"): k["remaining"],
             _prop(ids.TR_PLAYBACK, "children"): k["playback"],
             _prop(ids.TR_RUN_TITLE, "children"): run_title(state.current_config),
+            _prop(ids.TR_TAB_NOTE, "children"): TAB_NOTE if status == "idle" else "",
             _prop(ids.TR_START, "disabled"): not enabled["start"],
             _prop(ids.TR_PAUSE, "disabled"): not enabled["pause"],
             _prop(ids.TR_PAUSE, "children"): "Resume" if status == "paused" else "Pause",

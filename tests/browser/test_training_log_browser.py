@@ -1,6 +1,6 @@
 """The Training tab's event log and view settings in headless Chromium (issue 17, 11-13).
 
-One page: a short run (Vicuna 7B, 4,235 steps) played to its end at 200 steps a tick, the
+One page: a short run (Vicuna 7B, 4,235 steps) played to its end at 500 steps a tick, the
 way a person watches it, then a reload. What the issue saw: the log kept 32 entries, so "Run
 started" and "Warmup done" were gone by the end while evaluations flooded it.
 """
@@ -23,10 +23,10 @@ pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("TRAINING_SHOTS")  # a directory: save screenshots there (for review)
 
 
-def _shot(dash_duo: Any, name: str) -> None:
+def _shot(dash_duo: Any, name: str, part: str = ".tr-panel-events") -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        panel = dash_duo.find_element(".tr-panel-events")
+        panel = dash_duo.find_element(part)
         dash_duo.driver.set_window_size(dash_duo.driver.get_window_size()["width"], 1600)
         dash_duo.driver.execute_script("arguments[0].scrollIntoView();", panel)
         panel.screenshot(str(Path(SHOTS) / f"{name}.png"))
@@ -60,6 +60,29 @@ def _entries(dash_duo: Any) -> list[dict[str, Any]]:
     )
 
 
+def _settings(dash_duo: Any) -> dict[str, Any]:
+    return dict(
+        dash_duo.driver.execute_script(
+            "const v = id => document.getElementById(id);"
+            "const x = document.querySelector('#' + arguments[2] + ' input:checked');"
+            "return {speed: v(arguments[0]).value, interval: v(arguments[1]).value,"
+            "        xaxis: x ? x.value : null, log: v(arguments[3]).checked};",
+            ids.TR_SPEED,
+            ids.TR_INTERVAL,
+            ids.TR_XAXIS,
+            ids.TR_LOG,
+        )
+    )
+
+
+def _axis(dash_duo: Any) -> Any:
+    return dash_duo.driver.execute_script(
+        "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+        "return g && g.layout ? g.layout.yaxis.type : null;",
+        f"#{ids.tr_graph('loss')}",
+    )
+
+
 def _toggle(dash_duo: Any, label: str) -> None:
     dash_duo.driver.execute_script(
         "[...document.querySelectorAll(arguments[0] + ' label')]"
@@ -82,7 +105,7 @@ def test_the_log_keeps_milestones_filters_by_kind_and_survives_a_reload(
     )
     dash_duo.driver.refresh()
     dash_duo.wait_for_element(f"#{ids.TR_START}")
-    _select(dash_duo, ids.TR_SPEED, "200")
+    _select(dash_duo, ids.TR_SPEED, "500")
     _select(dash_duo, ids.TR_INTERVAL, "250")
     dash_duo.find_element(f"#{ids.TR_START}").click()
     wait(
@@ -125,7 +148,17 @@ def test_the_log_keeps_milestones_filters_by_kind_and_survives_a_reload(
     assert not entries[-1]["shown"], "the evaluation count is hidden with them"
     assert all(e["shown"] for e in entries if e["kind"] in ("start", "warmup", "finished"))
 
-    # A reload: the same log, and the filter as the user left it (kept in the browser).
+    # The chart settings a person picks while watching (item 12).
+    dash_duo.driver.execute_script(
+        "[...document.querySelectorAll(arguments[0] + ' label')]"
+        ".find(l => l.innerText.trim() === 'Tokens').click();"
+        "document.getElementById(arguments[1]).click();",
+        f"#{ids.TR_XAXIS}",
+        ids.TR_LOG,
+    )
+    wait(lambda: _settings(dash_duo)["log"], what="log y on")
+
+    # A reload: the same log, the filter and every view setting as the user left them.
     dash_duo.driver.refresh()
     dash_duo.wait_for_element(f"#{ids.TR_START}")
     entries = wait(
@@ -134,4 +167,22 @@ def test_the_log_keeps_milestones_filters_by_kind_and_survives_a_reload(
     )
     assert sum(e["kind"] == "eval" for e in entries) == 3
     assert not any(e["shown"] for e in entries if e["kind"] == "eval"), "Evals stays off"
+    kept = {"speed": "500", "interval": "250", "xaxis": "tokens", "log": True}
+    wait(lambda: _settings(dash_duo) == kept, what=f"the view settings kept: {kept}")
+    wait(lambda: _axis(dash_duo) == "log", what="the loss chart drawn on a log y axis")
+    assert dash_duo.find_element(f"#{ids.TR_TAB_NOTE}").text == "", "a run is shown"
+
+    # A second tab: no run there (runs live in their tab), and the page says so plainly;
+    # the view settings carry over.
+    first = dash_duo.driver.current_window_handle
+    url = dash_duo.driver.current_url
+    dash_duo.driver.switch_to.new_window("tab")
+    dash_duo.driver.get(url)
+    dash_duo.wait_for_element(f"#{ids.TR_START}")
+    dash_duo.wait_for_text_to_equal(f"#{ids.STATUS_BADGE}", "Idle", timeout=30)
+    dash_duo.wait_for_contains_text(f"#{ids.TR_TAB_NOTE}", "Runs live in the browser tab")
+    wait(lambda: _settings(dash_duo) == kept, what="the view settings in a new tab")
+    _shot(dash_duo, "second-tab-idle", ".tr-head")
+    dash_duo.driver.close()
+    dash_duo.driver.switch_to.window(first)
     assert dash_duo.get_logs() == [], "no browser errors"
