@@ -42,6 +42,7 @@ TR_PROGRESS_TEXT = "tr-progress-text"
 TR_ELAPSED = "tr-elapsed"
 TR_REMAINING = "tr-remaining"
 TR_PLAYBACK = "tr-playback"
+TR_PACE = "tr-pace"  # the measured time between ticks (browser memory)
 TR_TAB_NOTE = "tr-tab-note"  # where a run lives (a browser tab), shown with no run
 TR_RUN_TITLE = "tr-run-title"
 TR_DIVERGED = "tr-diverged-alert"

@@ -371,6 +371,7 @@ def layout() -> html.Div:
             dcc.Store(id=ids.TR_RENDERED, storage_type="memory"),
             dcc.Store(id=ids.TR_AUTOSAVE, storage_type="memory"),
             dcc.Store(id=ids.TR_VIEW, storage_type="memory"),
+            dcc.Store(id=ids.TR_PACE, storage_type="memory"),
             html.Div([_controls(), _progress()], className="tr-card tr-head"),
             dbc.Alert(
                 "",

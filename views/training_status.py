@@ -57,8 +57,12 @@ def controls_enabled(status: str | None) -> dict[str, bool]:
     }
 
 
-def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str, str]:
+def kpis(
+    state: sim.RunState, steps_per_tick: int, interval_ms: int, measured: float | None = None
+) -> dict[str, str]:
     """Every KPI card's value and sub-line, the progress texts and the badge, as strings.
+
+    ``measured``: the time between ticks the browser measured (ms), for the playback estimate.
 
     Costs one ``metrics`` call over the last ~``KPI_SPAN`` steps, whatever the run length.
     """
@@ -93,7 +97,7 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
             elapsed="0 s",
             remaining=f"{fmt.duration(end_wall)} left on {cfg.num_gpus:,} × {gpu}",
         )
-        out["playback"] = _playback(total - s, steps_per_tick, interval_ms, state.status)
+        out["playback"] = _playback(total - s, steps_per_tick, interval_ms, state.status, measured)
         return out
     w = sim.metrics(state, max(0, s - KPI_SPAN - KPI_WINDOW), s)
     loss = np.asarray(w["train_loss"], dtype=np.float64)
@@ -142,7 +146,7 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
             else f"done on {cfg.num_gpus:,} × {gpu}"
         ),
     )
-    out["playback"] = _playback(total - s, steps_per_tick, interval_ms, state.status)
+    out["playback"] = _playback(total - s, steps_per_tick, interval_ms, state.status, measured)
     return out
 
 
@@ -158,11 +162,27 @@ def _finite_mean(a: FloatArray) -> float:
     return float(f.mean()) if f.size else float("nan")
 
 
-def _playback(left: int, per_tick: int, interval_ms: int, status: str) -> str:
+def _playback(
+    left: int, per_tick: int, interval_ms: int, status: str, measured: float | None = None
+) -> str:
+    """How long the rest of the run takes to play at this speed.
+
+    The tick interval is only the least a tick can take: the timer restarts after each
+    answer, so a tick takes the interval plus the round trip, more on a busy server (574-719
+    ms for a 500 ms interval in issue 17). With ``measured`` (the browser's running mean of
+    the actual gaps) the estimate uses it and says so; without, it is a lower bound.
+    """
     if status not in ("running", "paused", "idle") or left <= 0:
         return "playback: –"
-    secs = math.ceil(left / max(1, per_tick)) * max(1, interval_ms) / 1000.0
-    return f"playback: {fmt.duration(secs)} at {per_tick:,} steps/tick"
+    ticks = math.ceil(left / max(1, per_tick))
+    if measured is not None:
+        secs = ticks * measured / 1000.0
+        return (
+            f"playback: {fmt.duration(secs)} at {per_tick:,} steps/tick "
+            f"(a tick every {measured / 1000:.2f} s, measured)"
+        )
+    secs = ticks * max(1, interval_ms) / 1000.0
+    return f"playback: at least {fmt.duration(secs)} at {per_tick:,} steps/tick"
 
 
 # ----------------------------------------------------------------------------- events
@@ -335,17 +355,19 @@ def status_view(
     events: bool | list[tuple[int, str, Any]] = True,
     static: bool = True,
     preview: bool = False,
+    measured: float | None = None,
 ) -> dict[str, Any]:
     """The ``TR_VIEW`` Store for ``state``: ``{"props": {...}, "events": ...}``.
 
-    ``preview`` marks an idle run that exists only on screen (no run in the store yet).
+    ``preview`` marks an idle run that exists only on screen (no run in the store yet);
+    ``measured`` is the time between ticks the browser measured (ms), if it has.
     ``events``: True sends the whole log, False leaves it, a list sends only those events, to
     put on top of the shown log (the browser then keeps the newest ``EVENT_CAPS[kind]`` of a
     frequent kind, as the state does; a tick whose state dropped any other entry sends it all).
     ``static=False`` leaves out the props that change only with the status or the config
     (``STATIC_PROPS``): a plain tick sends only what moved.
     """
-    k = kpis(state, speed, interval)
+    k = kpis(state, speed, interval, measured)
     status = state.status
     enabled = controls_enabled(None if preview else status)
     banner = diverged_text(state)

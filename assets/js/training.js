@@ -121,6 +121,30 @@
       },
 
       /**
+       * The pace: a running mean of the actual time between ticks, measured here because the
+       * tick interval is only the least a tick takes (the timer restarts after each answer;
+       * a busy server makes 500 ms ticks come every 600-700 ms). A gap much longer than a
+       * tick (a pause, a background tab) is not a sample; a new interval starts afresh.
+       * The server reads `ms` once `n` samples are in (views.training.parse_pace).
+       * @returns {Object} TR_PACE.data: {last, ms, n, every}
+       */
+      measurePace: function (_n, pace, interval) {
+        var now = Date.now();
+        var every = Number(interval) || 0;
+        var p = pace && typeof pace === "object" ? pace : {};
+        if (p.every !== every || typeof p.last !== "number") {
+          return { last: now, ms: null, n: 0, every: every };
+        }
+        var gap = now - p.last;
+        var typical = typeof p.ms === "number" ? Math.max(every, p.ms) : every;
+        if (gap <= 0 || gap > 3 * typical + 1000) {
+          return { last: now, ms: p.ms, n: p.n, every: every };
+        }
+        var ms = typeof p.ms === "number" ? p.ms + 0.3 * (gap - p.ms) : gap;
+        return { last: now, ms: Math.round(ms), n: (p.n || 0) + 1, every: every };
+      },
+
+      /**
        * The event filter: hides the kinds whose group is unticked, by classes on the list
        * (training.css), so a tick's new entries obey it without a request.
        * @returns {string} TR_EVENTS.className

@@ -1,4 +1,5 @@
-"""The Training tab's event log and view settings in headless Chromium (issue 17, 11-13).
+"""The Training tab's event log, view settings and playback estimate in headless Chromium
+(issue 17, items 11-13).
 
 One page: a short run (Vicuna 7B, 4,235 steps) played to its end at 500 steps a tick, the
 way a person watches it, then a reload. What the issue saw: the log kept 32 entries, so "Run
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,8 @@ def _shot(dash_duo: Any, name: str, part: str = ".tr-panel-events") -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         panel = dash_duo.find_element(part)
-        dash_duo.driver.set_window_size(dash_duo.driver.get_window_size()["width"], 1600)
         dash_duo.driver.execute_script("arguments[0].scrollIntoView();", panel)
-        panel.screenshot(str(Path(SHOTS) / f"{name}.png"))
+        dash_duo.driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
 
 
 def _select(dash_duo: Any, id_: str, value: str) -> None:
@@ -107,7 +108,18 @@ def test_the_log_keeps_milestones_filters_by_kind_and_survives_a_reload(
     dash_duo.wait_for_element(f"#{ids.TR_START}")
     _select(dash_duo, ids.TR_SPEED, "500")
     _select(dash_duo, ids.TR_INTERVAL, "250")
+    # Not measured yet: the interval gives only a lower bound, and the text says so.
+    dash_duo.wait_for_contains_text(f"#{ids.TR_PLAYBACK}", "playback: at least")
     dash_duo.find_element(f"#{ids.TR_START}").click()
+
+    # While it plays (item 13): the estimate from the tick times measured in this browser,
+    # which cannot be shorter than the 0.25 s interval (the timer restarts after each answer).
+    text = wait(
+        lambda: (t := dash_duo.find_element(f"#{ids.TR_PLAYBACK}").text) and "measured" in t and t,
+        what="a measured playback estimate",
+    )
+    found = re.search(r"a tick every ([0-9.]+) s, measured", text)
+    assert found and float(found.group(1)) >= 0.25, text
     wait(
         lambda: dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "finished",
         what="the run to finish",
@@ -128,6 +140,10 @@ def test_the_log_keeps_milestones_filters_by_kind_and_survives_a_reload(
     assert all(e["shown"] and e["fits"] for e in entries), entries
 
     _shot(dash_duo, "events-finished")
+    if SHOTS:
+        dash_duo.find_element(".theme-toggle .form-check-input").click()
+        _shot(dash_duo, "events-finished-dark")
+        dash_duo.find_element(".theme-toggle .form-check-input").click()
     # A 390 px phone: long entries wrap inside the panel, none is cut off.
     size = dash_duo.driver.get_window_size()
     dash_duo.driver.set_window_size(390, 844)
