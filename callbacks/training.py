@@ -37,7 +37,11 @@ CHART_OPTIONS = {
     "smoothing": State(ids.TR_SMOOTHING, "value"),
     "log": State(ids.TR_LOG, "value"),
 }
-PACE = {"speed": State(ids.TR_SPEED, "value"), "interval": State(ids.TICK, "interval")}
+PACE = {
+    "speed": State(ids.TR_SPEED, "value"),
+    "interval": State(ids.TICK, "interval"),
+    "pace": State(ids.TR_PACE, "data"),
+}
 
 
 @callback(
@@ -62,11 +66,19 @@ PACE = {"speed": State(ids.TR_SPEED, "value"), "interval": State(ids.TICK, "inte
     prevent_initial_call=True,
 )
 def tick(
-    _n: int, raw: Any, meta: Any, speed: Any, interval: Any, xaxis: Any, smoothing: Any, log: Any
+    _n: int,
+    raw: Any,
+    meta: Any,
+    speed: Any,
+    interval: Any,
+    pace: Any,
+    xaxis: Any,
+    smoothing: Any,
+    log: Any,
 ) -> dict[str, Any]:
     """One Interval tick: advance, append the new points, refresh the status."""
     opts = ChartOptions.parse(xaxis, smoothing, log)
-    return adapt.outputs(vt.tick(raw, meta, speed, interval, opts, limits.heavy))
+    return adapt.outputs(vt.tick(raw, meta, speed, interval, opts, limits.heavy, pace))
 
 
 @callback(
@@ -91,9 +103,11 @@ def tick(
     state={"raw": State(ids.RUN_STORE, "data"), "config": State(ids.CONFIG_STORE, "data")} | PACE,
     prevent_initial_call=True,
 )
-def control(raw: Any, config: Any, speed: Any, interval: Any, **_clicks: Any) -> dict[str, Any]:
+def control(
+    raw: Any, config: Any, speed: Any, interval: Any, pace: Any, **_clicks: Any
+) -> dict[str, Any]:
     """Start, Pause/Resume, Stop, Reset."""
-    return adapt.outputs(vt.control(ctx.triggered_id, raw, config, speed, interval))
+    return adapt.outputs(vt.control(ctx.triggered_id, raw, config, speed, interval, pace))
 
 
 @callback(
@@ -123,11 +137,12 @@ def render(
     config: Any,
     speed: Any,
     interval: Any,
+    pace: Any,
 ) -> dict[str, Any]:
     """Redraw every chart from the run state (page load, reload, new run, option change)."""
     opts = ChartOptions.parse(xaxis, smoothing, log)
     return adapt.outputs(
-        vt.render(ctx.triggered_id, raw, config, opts, speed, interval, limits.heavy)
+        vt.render(ctx.triggered_id, raw, config, opts, speed, interval, limits.heavy, pace)
     )
 
 
@@ -207,6 +222,22 @@ clientside_callback(
     Input(ids.TR_VIEW, "data"),
     State(ids.TR_EVENTS, "children"),
     prevent_initial_call=True,
+)
+
+clientside_callback(
+    ClientsideFunction(namespace="training", function_name="measurePace"),
+    Output(ids.TR_PACE, "data"),
+    Input(ids.TICK, "n_intervals"),
+    State(ids.TR_PACE, "data"),
+    State(ids.TICK, "interval"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    ClientsideFunction(namespace="training", function_name="eventFilter"),
+    Output(ids.TR_EVENTS, "className"),
+    Input(ids.TR_EVENT_FILTER, "value"),
+    State(ids.TR_EVENT_FILTER, "options"),
 )
 
 clientside_callback(

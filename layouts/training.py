@@ -7,6 +7,10 @@ call. Numbers are set in JetBrains Mono (``.num``) so digits do not dance as the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
@@ -64,6 +68,14 @@ KPI_TIPS = {
 }
 
 
+VIEW_PERSISTENCE: Mapping[str, Any] = MappingProxyType(
+    {"persistence": True, "persistence_type": "local"}
+)
+"""How the Training view's settings (speed, interval, x-axis, log y, smoothing, event filter)
+survive a reload, and carry to a new tab: the browser keeps what the user chose (Dash
+persistence, in local storage) while the run itself lives in its tab's session storage."""
+
+
 def _kpi_label(key: str) -> html.Div:
     tip = KPI_TIPS.get(key)
     if tip is None:
@@ -113,6 +125,7 @@ def _controls() -> html.Div:
         options=[{"label": f"{s:,} steps/tick", "value": str(s)} for s in SPEEDS],
         value=str(DEFAULT_SPEED),
         size="sm",
+        **VIEW_PERSISTENCE,
         className="tr-select",
     )
     interval = dbc.Select(
@@ -120,6 +133,7 @@ def _controls() -> html.Div:
         options=[{"label": f"every {i / 1000:g} s", "value": str(i)} for i in INTERVALS],
         value=str(DEFAULT_INTERVAL),
         size="sm",
+        **VIEW_PERSISTENCE,
         className="tr-select",
     )
     return html.Div(
@@ -167,6 +181,7 @@ def _progress() -> html.Div:
                 ],
                 className="tr-progress-foot",
             ),
+            html.Div("", id=ids.TR_TAB_NOTE, className="tr-tab-note"),
         ],
         className="tr-progress-block",
     )
@@ -214,11 +229,18 @@ def _chart_options() -> html.Div:
                 value="step",
                 inline=True,
                 className="tr-seg",
+                **VIEW_PERSISTENCE,
                 inputClassName="btn-check",
                 labelClassName="btn btn-sm btn-outline-secondary",
                 labelCheckedClassName="active",
             ),
-            dbc.Switch(id=ids.TR_LOG, label="log y", value=False, className="tr-switch"),
+            dbc.Switch(
+                id=ids.TR_LOG,
+                label="log y",
+                value=False,
+                className="tr-switch",
+                **VIEW_PERSISTENCE,
+            ),
             html.Div(
                 [
                     html.Span("smoothing", className="tr-opt-label"),
@@ -230,6 +252,7 @@ def _chart_options() -> html.Div:
                         value=0.6,
                         marks=None,
                         updatemode="mouseup",
+                        **VIEW_PERSISTENCE,
                         tooltip={"placement": "bottom", "always_visible": False},
                         className="tr-slider",
                     ),
@@ -303,10 +326,32 @@ def _adjust() -> html.Div:
     )
 
 
+EVENT_GROUPS = (
+    ("run", "Run", ("start", "warmup", "pause", "resume", "stop", "finished")),
+    ("alerts", "Alerts", ("spike", "diverged", "oom")),
+    ("changes", "Changes", ("change",)),
+    ("evals", "Evals", ("eval", "checkpoint", "more")),
+)
+"""The event log's filter: (value, label, event kinds). training.css hides each group's kinds
+under ``.tr-hide-<value>`` (tests/test_event_log.py checks every kind has a group)."""
+
+
 def _events() -> html.Div:
+    groups = dbc.Checklist(
+        id=ids.TR_EVENT_FILTER,
+        options=[{"label": label, "value": value} for value, label, _ in EVENT_GROUPS],
+        value=[value for value, _, _ in EVENT_GROUPS],
+        inline=True,
+        className="tr-event-filter",
+        **VIEW_PERSISTENCE,
+        inputClassName="btn-check",
+        labelClassName="btn btn-sm btn-outline-secondary",
+        labelCheckedClassName="active",
+    )
     return html.Div(
         [
             html.Div("Events", className="tr-panel-title"),
+            html.Div(groups, role="group", **{"aria-label": "Show events of these kinds"}),
             html.Ul(
                 [html.Li("No events yet.", className="tr-event-empty")],
                 id=ids.TR_EVENTS,
@@ -326,6 +371,7 @@ def layout() -> html.Div:
             dcc.Store(id=ids.TR_RENDERED, storage_type="memory"),
             dcc.Store(id=ids.TR_AUTOSAVE, storage_type="memory"),
             dcc.Store(id=ids.TR_VIEW, storage_type="memory"),
+            dcc.Store(id=ids.TR_PACE, storage_type="memory"),
             html.Div([_controls(), _progress()], className="tr-card tr-head"),
             dbc.Alert(
                 "",

@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,17 @@ EVENT_KINDS = (
     "finished",
     "oom",
 )
-_COLLAPSING = frozenset({"eval", "checkpoint"})  # keep only the newest of these
+EVENT_CAPS: Mapping[str, int] = MappingProxyType({"eval": 3, "checkpoint": 3})
+"""Frequent kinds: only the newest few are kept (a run evaluates ~200 times; every one is on
+the loss chart, so the log lists the latest and the view counts the rest)."""
+MILESTONES = frozenset({"start", "warmup", "diverged", "finished", "oom", "stop"})
+"""Kinds the log never drops to make room: each happens at most once per run, so they cost at
+most six entries, and "Run started" or "Warmup done" is what a user looks for at the end."""
+_EVICT_ORDER = (
+    frozenset({"eval", "checkpoint", "pause", "resume"}),
+    frozenset({"spike", "change"}),
+)
+"""When the log is full, the oldest entry of the first of these tiers present makes room."""
 FINAL_TAIL = 100
 """A run's reported train loss and token accuracy are their means over its last FINAL_TAIL
 steps (``final_mean``): one step's loss carries its batch's noise (1.2% of the loss at a
@@ -237,9 +248,20 @@ def _events(raw: Any) -> tuple[Event, ...]:
 
 
 def _with_event(events: Sequence[Event], event: Event) -> tuple[Event, ...]:
-    kept = [e for e in events if not (event[1] in _COLLAPSING and e[1] == event[1])]
-    kept.append(event)
-    return tuple(kept[-MAX_EVENTS:])
+    """``events`` plus ``event``, capped: the newest ``EVENT_CAPS[kind]`` of a frequent kind,
+    then at most ``MAX_EVENTS`` in all, making room from the least important kinds first so
+    milestones and alerts outlive a flood of evaluations and pauses."""
+    kept = [*events, event]
+    cap = EVENT_CAPS.get(event[1])
+    if cap is not None:
+        same = [i for i, e in enumerate(kept) if e[1] == event[1]]
+        drop = set(same[: max(0, len(same) - cap)])
+        kept = [e for i, e in enumerate(kept) if i not in drop]
+    while len(kept) > MAX_EVENTS:
+        tier = next((t for t in _EVICT_ORDER if any(e[1] in t for e in kept)), None)
+        i = next(i for i, e in enumerate(kept) if tier is None or e[1] in tier)
+        del kept[i]
+    return tuple(kept)
 
 
 # --------------------------------------------------------------------------- transitions
@@ -543,10 +565,12 @@ def predicted_run(config: TrainingConfig) -> RunState:
 
 
 __all__ = [
+    "EVENT_CAPS",
     "MAX_ADVANCE",
     "MAX_CHANGES",
     "MAX_EVENTS",
     "METRIC_KEYS",
+    "MILESTONES",
     "SCHEMA_VERSION",
     "STATUSES",
     "RunState",

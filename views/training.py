@@ -32,6 +32,7 @@ from layouts import ids
 from layouts.figures.training import CHARTS, LINEAR_ONLY, ChartOptions, y_uirevision
 from simulator import fmt
 from simulator import saved as saved_runs
+from simulator.run import EVENT_CAPS
 from views import stores
 from views import training_export as te
 from views.config_form import format_tokens
@@ -62,6 +63,9 @@ def _whole(raw: Any, default: int, lo: int, hi: int) -> int:
     return max(lo, min(v, hi))
 
 
+MIN_PACE_SAMPLES = 3  # measured tick gaps before the playback estimate uses them
+
+
 def parse_speed(raw: Any) -> int:
     """Steps per tick from the browser, within ``SPEEDS`` and ``sim.MAX_ADVANCE``."""
     return _whole(raw, DEFAULT_SPEED, 1, min(SPEEDS[-1], sim.MAX_ADVANCE))
@@ -70,6 +74,20 @@ def parse_speed(raw: Any) -> int:
 def parse_interval(raw: Any) -> int:
     """Milliseconds between ticks from the browser, within ``INTERVALS``' range."""
     return _whole(raw, DEFAULT_INTERVAL, INTERVALS[0], INTERVALS[-1])
+
+
+def parse_pace(raw: Any) -> float | None:
+    """The measured time between ticks (ms) from the browser's pace Store, once it has seen
+    ``MIN_PACE_SAMPLES`` ticks (``training.measurePace`` in assets/js/training.js); None when
+    it has not, or the Store is not what that function writes."""
+    if not isinstance(raw, dict):
+        return None
+    ms, n = raw.get("ms"), raw.get("n")
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not isinstance(n, int):
+        return None
+    if n < MIN_PACE_SAMPLES or not math.isfinite(ms) or not 1 <= ms <= 600_000:
+        return None
+    return float(ms)
 
 
 def _keep_all() -> Figures:
@@ -122,6 +140,7 @@ def tick(
     interval: Any,
     opts: ChartOptions,
     admit: Admit = admit_all,
+    pace: Any = None,
 ) -> TickResult:
     """Advance the run one tick; append the new points; refresh KPIs, status and events.
 
@@ -139,9 +158,10 @@ def tick(
             Notice.of(problem) if problem else KEEP,
         )
     steps, every = parse_speed(speed), parse_interval(interval)
+    measured = parse_pace(pace)
     if state.status != "running":
         # A stale tick (the run was paused or ended meanwhile): stop ticking, show the truth.
-        view = status_view(state, steps, every)
+        view = status_view(state, steps, every, measured=measured)
         return TickResult(KEEP, True, _keep_all(), KEEP, view, KEEP, KEEP)
     new, m = sim.advance_with_metrics(state, steps)
     meta = ChartMeta.from_dict(meta_raw)
@@ -150,8 +170,11 @@ def tick(
         charts, meta_out = admit(new.step, "redraw", partial(_full, new, opts, steps))
     else:
         charts, meta_out = append_edits(appends), appends.meta.to_dict()
-    seen = set(state.events)
+    seen, kept = set(state.events), set(new.events)
     added = [e for e in new.events if e not in seen]
+    # The state made room by dropping an entry the browser cannot drop by itself (not one of
+    # the capped frequent kinds): send the whole log so both show the same.
+    whole = appends is None or any(e not in kept and e[1] not in EVENT_CAPS for e in seen)
     running = new.status == "running"
     ended = new.status in ("finished", "diverged")
     new_raw = new.to_dict()
@@ -164,7 +187,8 @@ def tick(
             new,
             steps,
             every,
-            events=True if appends is None else added,
+            measured=measured,
+            events=True if whole else added,
             static=appends is None or new.status != state.status,
         ),
         autosave=new_raw if ended else KEEP,
@@ -191,7 +215,7 @@ class ControlResult:
 
 
 def control(
-    button: str | None, raw: Any, config_raw: Any, speed: Any, interval: Any
+    button: str | None, raw: Any, config_raw: Any, speed: Any, interval: Any, pace: Any = None
 ) -> ControlResult:
     """Start / Pause-Resume / Stop / Reset. A control that does not apply says why."""
     state, problem = stores.load_run(raw)
@@ -242,7 +266,7 @@ def control(
     return ControlResult(
         state.to_dict(),
         state.status != "running",
-        status_view(state, steps, every),
+        status_view(state, steps, every, measured=parse_pace(pace)),
         autosave,
         alert,
         config_out,
@@ -271,6 +295,7 @@ def render(
     speed: Any,
     interval: Any,
     admit: Admit = admit_all,
+    pace: Any = None,
 ) -> RenderResult:
     """Full figures for the run (or a preview of the next one), meta and status view.
 
@@ -295,7 +320,11 @@ def render(
         charts=figures,
         meta=meta,
         view=status_view(
-            shown, parse_speed(speed), parse_interval(interval), preview=state is None
+            shown,
+            parse_speed(speed),
+            parse_interval(interval),
+            preview=state is None,
+            measured=parse_pace(pace),
         ),
         run=None if problem else KEEP,
         alert=Notice.of(problem) if problem else KEEP,

@@ -6,7 +6,9 @@ and the event log are computed here in one place and sent as one compact Store p
 ~4 KB of request per tick; one Store costs a few hundred bytes. ``assets/js/training.js``
 spreads it over the page: ``props`` maps each prop name to ``{component id: value}`` (grouped
 by prop, which keeps a tick's answer small; a prop left out is left as it is); ``events`` is
-the event log (the whole list, or only the new events to put on top).
+the event log (the whole list, or only the new events to put on top, with the caps of the
+frequent kinds so the browser drops what the run state dropped), and the line counting the
+evaluations not listed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from layouts import ids
 from simulator import fmt
 from simulator import timeline as tlm
 from simulator.catalog import GPUS
-from simulator.run import MAX_EVENTS, final_mean
+from simulator.run import EVENT_CAPS, MAX_EVENTS, final_mean
 
 KPI_WINDOW = 64  # steps averaged for the loss-change KPI
 KPI_SPAN = 1000  # the loss change is measured over this many steps
@@ -55,8 +57,12 @@ def controls_enabled(status: str | None) -> dict[str, bool]:
     }
 
 
-def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str, str]:
+def kpis(
+    state: sim.RunState, steps_per_tick: int, interval_ms: int, measured: float | None = None
+) -> dict[str, str]:
     """Every KPI card's value and sub-line, the progress texts and the badge, as strings.
+
+    ``measured``: the time between ticks the browser measured (ms), for the playback estimate.
 
     Costs one ``metrics`` call over the last ~``KPI_SPAN`` steps, whatever the run length.
     """
@@ -91,7 +97,7 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
             elapsed="0 s",
             remaining=f"{fmt.duration(end_wall)} left on {cfg.num_gpus:,} × {gpu}",
         )
-        out["playback"] = _playback(total - s, steps_per_tick, interval_ms, state.status)
+        out["playback"] = _playback(total - s, steps_per_tick, interval_ms, state.status, measured)
         return out
     w = sim.metrics(state, max(0, s - KPI_SPAN - KPI_WINDOW), s)
     loss = np.asarray(w["train_loss"], dtype=np.float64)
@@ -140,7 +146,7 @@ def kpis(state: sim.RunState, steps_per_tick: int, interval_ms: int) -> dict[str
             else f"done on {cfg.num_gpus:,} × {gpu}"
         ),
     )
-    out["playback"] = _playback(total - s, steps_per_tick, interval_ms, state.status)
+    out["playback"] = _playback(total - s, steps_per_tick, interval_ms, state.status, measured)
     return out
 
 
@@ -156,11 +162,27 @@ def _finite_mean(a: FloatArray) -> float:
     return float(f.mean()) if f.size else float("nan")
 
 
-def _playback(left: int, per_tick: int, interval_ms: int, status: str) -> str:
+def _playback(
+    left: int, per_tick: int, interval_ms: int, status: str, measured: float | None = None
+) -> str:
+    """How long the rest of the run takes to play at this speed.
+
+    The tick interval is only the least a tick can take: the timer restarts after each
+    answer, so a tick takes the interval plus the round trip, more on a busy server (574-719
+    ms for a 500 ms interval in issue 17). With ``measured`` (the browser's running mean of
+    the actual gaps) the estimate uses it and says so; without, it is a lower bound.
+    """
     if status not in ("running", "paused", "idle") or left <= 0:
         return "playback: –"
-    secs = math.ceil(left / max(1, per_tick)) * max(1, interval_ms) / 1000.0
-    return f"playback: {fmt.duration(secs)} at {per_tick:,} steps/tick"
+    ticks = math.ceil(left / max(1, per_tick))
+    if measured is not None:
+        secs = ticks * measured / 1000.0
+        return (
+            f"playback: {fmt.duration(secs)} at {per_tick:,} steps/tick "
+            f"(a tick every {measured / 1000:.2f} s, measured)"
+        )
+    secs = ticks * max(1, interval_ms) / 1000.0
+    return f"playback: at least {fmt.duration(secs)} at {per_tick:,} steps/tick"
 
 
 # ----------------------------------------------------------------------------- events
@@ -203,7 +225,43 @@ def event_rows(events: Iterable[tuple[int, str, Any]]) -> list[list[Any]]:
     return [[int(s), k, event_text(k, v)] for s, k, v in events][::-1]
 
 
+def evals_done(state: sim.RunState) -> int:
+    """Evaluations the run has made so far: every ``resolved_eval_interval`` steps of the base
+    config (as ``dynamics.compute`` marks them), plus one at the last step of a finished run."""
+    every = state.config.resolved_eval_interval
+    n = state.step // every
+    if state.step >= state.total_steps and state.step % every:
+        n += 1
+    return n
+
+
+def earlier_note(state: sim.RunState) -> str | None:
+    """The log's last line when it lists only some evaluations: how many are not listed.
+
+    The run state keeps the newest ``EVENT_CAPS["eval"]`` evaluations (and one tick logs only
+    its last), so the rest are counted here rather than listed; the charts draw every one.
+    """
+    listed = sum(e[1] == "eval" for e in state.events)
+    more = evals_done(state) - listed
+    if listed == 0 or more <= 0:
+        return None
+    every = state.config.resolved_eval_interval
+    noun = "evaluation" if more == 1 else "evaluations"
+    return (
+        f"{more:,} earlier {noun} (every {every:,} steps) not listed; "
+        "the validation loss chart shows them all"
+    )
+
+
 # ----------------------------------------------------------------------------- the view
+TAB_NOTE = (
+    "Runs live in the browser tab that started them: another tab, or a new one, starts "
+    "idle. Save a run to see it in Comparison from any tab."
+)
+"""Shown with no run under way: why a second tab shows Idle while the first one trains (the
+run is kept in the tab's session storage, docs/architecture.md)."""
+
+
 def run_title(cfg: sim.TrainingConfig) -> str:
     """``Llama 2 7B · 6.74B params · 1,024 × A100 80GB``."""
     params = fmt.si(float(sim.param_count(cfg.arch)))
@@ -259,6 +317,7 @@ STATUS_PROPS = (
     _prop(ids.TR_REMAINING, "children"),
     _prop(ids.TR_PLAYBACK, "children"),
     _prop(ids.TR_RUN_TITLE, "children"),
+    _prop(ids.TR_TAB_NOTE, "children"),
     *[
         _prop(i, "disabled")
         for i in (
@@ -282,6 +341,7 @@ STATIC_PROPS = frozenset(
     # KPIs with no sub-line: their empty sub never changes.
     + [_prop(ids.tr_kpi_sub(k), "children") for k in ("epoch", "ppl", "acc")]
     + [_prop(ids.TR_RUN_TITLE, "children"), _prop(ids.TR_PAUSE, "children")]
+    + [_prop(ids.TR_TAB_NOTE, "children")]
     + [_prop(ids.TR_PROGRESS, "color"), _prop(ids.TR_DIVERGED, "is_open")]
     + [_prop(ids.TR_DIVERGED, "children")]
 )
@@ -295,15 +355,19 @@ def status_view(
     events: bool | list[tuple[int, str, Any]] = True,
     static: bool = True,
     preview: bool = False,
+    measured: float | None = None,
 ) -> dict[str, Any]:
     """The ``TR_VIEW`` Store for ``state``: ``{"props": {...}, "events": ...}``.
 
-    ``preview`` marks an idle run that exists only on screen (no run in the store yet).
+    ``preview`` marks an idle run that exists only on screen (no run in the store yet);
+    ``measured`` is the time between ticks the browser measured (ms), if it has.
     ``events``: True sends the whole log, False leaves it, a list sends only those events, to
-    put on top of the shown log. ``static=False`` leaves out the props that change only with
-    the status or the config (``STATIC_PROPS``): a plain tick sends only what moved.
+    put on top of the shown log (the browser then keeps the newest ``EVENT_CAPS[kind]`` of a
+    frequent kind, as the state does; a tick whose state dropped any other entry sends it all).
+    ``static=False`` leaves out the props that change only with the status or the config
+    (``STATIC_PROPS``): a plain tick sends only what moved.
     """
-    k = kpis(state, speed, interval)
+    k = kpis(state, speed, interval, measured)
     status = state.status
     enabled = controls_enabled(None if preview else status)
     banner = diverged_text(state)
@@ -320,6 +384,7 @@ def status_view(
             _prop(ids.TR_REMAINING, "children"): k["remaining"],
             _prop(ids.TR_PLAYBACK, "children"): k["playback"],
             _prop(ids.TR_RUN_TITLE, "children"): run_title(state.current_config),
+            _prop(ids.TR_TAB_NOTE, "children"): TAB_NOTE if status == "idle" else "",
             _prop(ids.TR_START, "disabled"): not enabled["start"],
             _prop(ids.TR_PAUSE, "disabled"): not enabled["pause"],
             _prop(ids.TR_PAUSE, "children"): "Resume" if status == "paused" else "Pause",
@@ -338,10 +403,16 @@ def status_view(
         if static or (component, prop) not in STATIC_PROPS:
             grouped.setdefault(prop, {})[component] = value
     view: dict[str, Any] = {"props": grouped}
+    more = earlier_note(state)
     if events is True:
-        view["events"] = event_rows(state.events)
+        view["events"] = {"rows": event_rows(state.events), "more": more}
     elif events:
-        view["events"] = {"add": event_rows(events), "keep": MAX_EVENTS}
+        view["events"] = {
+            "add": event_rows(events),
+            "keep": MAX_EVENTS,
+            "caps": dict(EVENT_CAPS),
+            "more": more,
+        }
     return view
 
 

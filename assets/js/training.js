@@ -17,6 +17,7 @@
       type: "Li",
       namespace: H,
       props: {
+        "data-kind": e[1],
         className: "tr-event tr-ev-" + e[1],
         children: [
           {
@@ -31,6 +32,15 @@
   }
 
   var NO_EVENTS = { type: "Li", namespace: H, props: { className: "tr-event-empty", children: "No events yet." } };
+
+  /** The last line: how many evaluations the log does not list (null: none to mention). */
+  function moreItem(text) {
+    return { type: "Li", namespace: H, props: { className: "tr-event tr-ev-more", children: text } };
+  }
+
+  function kindOf(c) {
+    return c && c.props ? c.props["data-kind"] : undefined;
+  }
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     training: {
@@ -74,22 +84,87 @@
       },
 
       /**
-       * The event log from the status Store's `events`: the whole list ([[step, kind, text]],
-       * newest first), or {add, keep}: only the new events, put on top of what is shown.
+       * The event log from the status Store's `events`: {rows, more}: the whole list
+       * ([[step, kind, text]], newest first) and the line counting evaluations not listed; or
+       * {add, keep, caps, more}: only the new events, put on top of what is shown, keeping
+       * the newest caps[kind] of a frequent kind, as the run state does (the server sends the
+       * whole list whenever the state dropped anything else).
        * @returns {Array|Object} TR_EVENTS.children
        */
       showEvents: function (view, shown) {
         var ev = view && typeof view === "object" ? view.events : undefined;
-        if (Array.isArray(ev)) {
-          return ev.length === 0 ? [NO_EVENTS] : ev.map(eventItem);
-        }
-        if (ev && Array.isArray(ev.add)) {
+        var items;
+        if (ev && Array.isArray(ev.rows)) {
+          items = ev.rows.map(eventItem);
+        } else if (ev && Array.isArray(ev.add)) {
           var old = (Array.isArray(shown) ? shown : [shown]).filter(function (c) {
-            return c && c.props && c.props.className !== "tr-event-empty";
+            return kindOf(c) !== undefined;
           });
-          return ev.add.map(eventItem).concat(old).slice(0, ev.keep || 32);
+          var caps = ev.caps || {};
+          var seen = {};
+          items = ev.add
+            .map(eventItem)
+            .concat(old)
+            .filter(function (c) {
+              var k = kindOf(c);
+              seen[k] = (seen[k] || 0) + 1;
+              return !(k in caps) || seen[k] <= caps[k];
+            })
+            .slice(0, ev.keep || 32);
+        } else {
+          return window.dash_clientside.no_update;
         }
-        return window.dash_clientside.no_update;
+        if (items.length === 0) {
+          return [NO_EVENTS];
+        }
+        return ev.more ? items.concat([moreItem(ev.more)]) : items;
+      },
+
+      /**
+       * The pace: a running mean of the actual time between ticks, measured here because the
+       * tick interval is only the least a tick takes (the timer restarts after each answer;
+       * a busy server makes 500 ms ticks come every 600-700 ms). A gap much longer than a
+       * tick (a pause, a background tab) is not a sample; a new interval starts afresh.
+       * The server reads `ms` once `n` samples are in (views.training.parse_pace).
+       * @returns {Object} TR_PACE.data: {last, ms, n, every}
+       */
+      measurePace: function (_n, pace, interval) {
+        var now = Date.now();
+        var every = Number(interval) || 0;
+        var p = pace && typeof pace === "object" ? pace : {};
+        if (p.every !== every || typeof p.last !== "number") {
+          return { last: now, ms: null, n: 0, every: every };
+        }
+        var gap = now - p.last;
+        var typical = typeof p.ms === "number" ? Math.max(every, p.ms) : every;
+        if (gap <= 0 || gap > 3 * typical + 1000) {
+          return { last: now, ms: p.ms, n: p.n, every: every };
+        }
+        var ms = typeof p.ms === "number" ? p.ms + 0.3 * (gap - p.ms) : gap;
+        return { last: now, ms: Math.round(ms), n: (p.n || 0) + 1, every: every };
+      },
+
+      /**
+       * The event filter: hides the kinds whose group is unticked, by classes on the list
+       * (training.css), so a tick's new entries obey it without a request.
+       * @returns {string} TR_EVENTS.className
+       */
+      eventFilter: function (shown, options) {
+        var on = Array.isArray(shown) ? shown : [];
+        var hidden = (options || [])
+          .map(function (o) {
+            return o.value;
+          })
+          .filter(function (v) {
+            return on.indexOf(v) < 0;
+          });
+        return ["tr-events"]
+          .concat(
+            hidden.map(function (v) {
+              return "tr-hide-" + v;
+            })
+          )
+          .join(" ");
       },
 
       /**
