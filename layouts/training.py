@@ -134,7 +134,17 @@ def _controls() -> html.Div:
                 id=ids.TR_CONTROLS,
                 className=CONTROLS_CLASS,
             ),
-            html.Div([speed, interval], className="tr-btn-group"),
+            html.Div(
+                [
+                    html.Label("Steps per tick", htmlFor=ids.TR_SPEED, className="visually-hidden"),
+                    speed,
+                    html.Label(
+                        "Time between ticks", htmlFor=ids.TR_INTERVAL, className="visually-hidden"
+                    ),
+                    interval,
+                ],
+                className="tr-btn-group",
+            ),
             html.Div(
                 [
                     _button("Save run", ids.TR_SAVE, "outline-secondary", "★"),
@@ -169,6 +179,7 @@ def _progress() -> html.Div:
             ),
         ],
         className="tr-progress-block",
+        **{"data-a11y-name": "Run progress"},  # assets/js/a11y.js names the progress bar
     )
 
 
@@ -198,6 +209,8 @@ def _chart(chart: str) -> html.Div:
             ),
         ],
         className="tr-chart",
+        role="figure",  # a chart is named for assistive technology by its title
+        **{"aria-label": f"{CHART_TITLES[chart]} chart"},
     )
 
 
@@ -235,6 +248,7 @@ def _chart_options() -> html.Div:
                     ),
                 ],
                 className="tr-smooth",
+                **{"data-a11y-name": "Chart smoothing"},  # assets/js/a11y.js names the thumb
             ),
         ],
         className="tr-chart-options",
