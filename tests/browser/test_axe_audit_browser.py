@@ -61,6 +61,22 @@ return graphs.every((id) => {
 }) && parts.every((sel) => document.querySelector(sel)) &&
   !document.querySelector('[data-dash-is-loading="true"]');
 """
+# Two things axe does not ask but a keyboard or screen-reader user needs: every chart has a
+# name (axe does not look inside Plotly's <div>s), and no positive tabindex reorders Tab.
+OURS = """
+const out = [];
+document.querySelectorAll('.js-plotly-plot').forEach((g) => {
+  const fig = g.closest('[role=figure][aria-label]');
+  if (!fig) out.push('chart-name: a chart with no accessible name -> #' +
+                     (g.closest('[id]') || {}).id);
+});
+document.querySelectorAll('[tabindex]').forEach((el) => {
+  if (el.tabIndex > 0) out.push('tabindex: positive tabindex reorders Tab -> ' +
+                                el.outerHTML.slice(0, 90));
+});
+return out;
+"""
+
 PARTS = {
     "training": ("[role=slider]",),
     "comparison": ("[role=slider]", ".dash-dropdown", ".dash-spreadsheet"),
@@ -100,7 +116,7 @@ def test_every_tab_passes_an_axe_audit_in_light_and_dark(
             )
         for label, _, slug, _ in shell.TABS:
             _open(driver, label, slug)
-            violations = driver.execute_async_script(RUN_AXE)
+            violations = driver.execute_async_script(RUN_AXE) + driver.execute_script(OURS)
             if violations:
                 found[f"{label} ({mode})"] = violations
     assert found == {}, "axe-core found:\n" + "\n".join(
