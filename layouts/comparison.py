@@ -118,13 +118,15 @@ def _card(title: str, body: list[Any], subtitle: str | None = None) -> dbc.Card:
     return dbc.Card([dbc.CardHeader(header), dbc.CardBody(body)], className="mb-3 shadow-sm")
 
 
-def _graph(gid: str, height: int, figure: dict[str, Any] | None = None) -> dcc.Graph:
-    return dcc.Graph(
+def _graph(gid: str, height: int, name: str, figure: dict[str, Any] | None = None) -> html.Div:
+    """A chart, named ``name`` for assistive technology (dcc.Graph takes no aria-label)."""
+    graph = dcc.Graph(
         id=gid,
         config={"displaylogo": False, "responsive": True},
         style={"height": f"{height}px"},
         **({"figure": figure} if figure is not None else {}),
     )
+    return html.Div(graph, role="figure", **{"aria-label": name})
 
 
 def _selection_card() -> dbc.Card:
@@ -229,14 +231,18 @@ def _selection_card() -> dbc.Card:
                         width="auto",
                     ),
                     dbc.Col(
-                        dcc.Upload(
-                            id=ids.CMP_IMPORT_UPLOAD,
-                            children=dbc.Button(
-                                "Import JSON…", size="sm", color="secondary", outline=True
+                        html.Div(
+                            dcc.Upload(
+                                id=ids.CMP_IMPORT_UPLOAD,
+                                children=dbc.Button(
+                                    "Import JSON…", size="sm", color="secondary", outline=True
+                                ),
+                                accept=".json,application/json",
+                                max_size=MAX_IMPORT_BYTES,
+                                multiple=False,
                             ),
-                            accept=".json,application/json",
-                            max_size=MAX_IMPORT_BYTES,
-                            multiple=False,
+                            # assets/js/a11y.js gives the upload's file input this name
+                            **{"data-a11y-name": "Import saved runs from a JSON file"},
                         ),
                         width="auto",
                     ),
@@ -326,15 +332,18 @@ def _curves_card() -> dbc.Card:
             dbc.Col(
                 [
                     dbc.Label("Smoothing (EMA)", className="small mb-0"),
-                    dcc.Slider(
-                        id=ids.CMP_SMOOTHING,
-                        min=0,
-                        max=0.99,
-                        step=0.01,
-                        value=DEFAULT_SMOOTHING,
-                        marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
-                        tooltip={"placement": "bottom"},
-                        updatemode="mouseup",
+                    html.Div(
+                        dcc.Slider(
+                            id=ids.CMP_SMOOTHING,
+                            min=0,
+                            max=0.99,
+                            step=0.01,
+                            value=DEFAULT_SMOOTHING,
+                            marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
+                            tooltip={"placement": "bottom"},
+                            updatemode="mouseup",
+                        ),
+                        **{"data-a11y-name": "Smoothing (EMA)"},  # assets/js/a11y.js
                     ),
                 ],
                 lg=3,
@@ -346,7 +355,7 @@ def _curves_card() -> dbc.Card:
         "Loss curves",
         [
             controls,
-            _graph(ids.CMP_CURVES_GRAPH, 520),
+            _graph(ids.CMP_CURVES_GRAPH, 520, "Training curves of the compared runs"),
             html.Div(id=ids.CMP_VIEW_NOTES),
         ],
         subtitle="Tokens, FLOPs, GPU-hours, cost or wall time put recipes of different sizes "
@@ -426,7 +435,7 @@ def _diff_card() -> dbc.Card:
 def _efficiency_card() -> dbc.Card:
     return _card(
         "Compute efficiency",
-        [_graph(ids.CMP_EFFICIENCY_GRAPH, 520)],
+        [_graph(ids.CMP_EFFICIENCY_GRAPH, 520, "Efficiency of the compared runs")],
         subtitle="Final loss against training compute, with each family's compute-optimal "
         "frontier under the simulator's loss law: a run sits on or above its line.",
     )
@@ -488,8 +497,13 @@ def _bench_card() -> dbc.Card:
             ),
             dbc.Row(
                 [
-                    dbc.Col(_graph(ids.CMP_BENCH_BARS, 480, views.bars), lg=7),
-                    dbc.Col(_graph(ids.CMP_BENCH_RADAR, 480, views.radar), lg=5),
+                    dbc.Col(
+                        _graph(ids.CMP_BENCH_BARS, 480, "Benchmark scores, bars", views.bars), lg=7
+                    ),
+                    dbc.Col(
+                        _graph(ids.CMP_BENCH_RADAR, 480, "Benchmark scores, radar", views.radar),
+                        lg=5,
+                    ),
                 ],
                 className="g-2",
             ),

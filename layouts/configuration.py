@@ -173,12 +173,16 @@ def _schedule_card() -> dbc.Card:
         [
             _grid(fields),
             _group("wsd", [_grid(decay)]),
-            dcc.Graph(
-                id=ids.CFG_LR,
-                figure=fc.empty_figure("", 190),
-                config={"displayModeBar": False, "responsive": True},
-                className="cfg-lr-graph",
-                style={"height": "190px"},  # responsive graphs fill their box: give it one
+            html.Div(
+                dcc.Graph(
+                    id=ids.CFG_LR,
+                    figure=fc.empty_figure("", 190),
+                    config={"displayModeBar": False, "responsive": True},
+                    className="cfg-lr-graph",
+                    style={"height": "190px"},  # responsive graphs fill their box: give it one
+                ),
+                role="figure",
+                **{"aria-label": "Learning-rate schedule chart"},
             ),
         ],
     )
@@ -242,7 +246,11 @@ def _actions() -> html.Div:
                         size="sm",
                         n_clicks=0,
                     ),
-                    upload,
+                    html.Div(  # no box of its own: assets/js/a11y.js names the file input
+                        upload,
+                        className="a11y-name",
+                        **{"data-a11y-name": "Load a saved config (JSON file)"},
+                    ),
                     dcc.Download(id=ids.CFG_DOWNLOAD),
                 ],
                 className="cfg-actions",
@@ -278,11 +286,15 @@ def _memory_card() -> dbc.Card:
                     ],
                     className="cfg-card-header",
                 ),
-                dcc.Graph(
-                    id=ids.CFG_MEMORY,
-                    figure=fc.empty_figure(""),
-                    config={"displayModeBar": False, "responsive": True},
-                    style={"height": "150px"},
+                html.Div(
+                    dcc.Graph(
+                        id=ids.CFG_MEMORY,
+                        figure=fc.empty_figure(""),
+                        config={"displayModeBar": False, "responsive": True},
+                        style={"height": "150px"},
+                    ),
+                    role="figure",
+                    **{"aria-label": "Memory per GPU chart"},
                 ),
                 html.Div(id=ids.CFG_FIT),
             ]
@@ -296,6 +308,11 @@ def _share_card() -> dbc.Card:
         dbc.CardBody(
             [
                 html.Div(html.H3("Share", className="cfg-card-title"), className="cfg-card-header"),
+                html.Label(
+                    "Shareable link to this config",
+                    htmlFor=ids.CFG_LINK,
+                    className="visually-hidden",
+                ),
                 dbc.InputGroup(
                     [
                         dbc.Input(

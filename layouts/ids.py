@@ -14,6 +14,8 @@ TABS = "main-tabs"
 TAB_TRAINING = "tab-training"
 TAB_COMPARISON = "tab-comparison"
 TAB_CONFIGURATION = "tab-configuration"
+TAB_ELEMENT = "main-tab-{}"  # .format(slug): a tab of the strip (role="tab", assets/js/tabs.js)
+TAB_PANEL = "main-panel-{}"  # .format(slug): that tab's content (role="tabpanel")
 RUN_STORE = "run-store"  # compact RunState.to_dict(), session storage
 CONFIG_STORE = "config-store"  # TrainingConfig.to_dict() for the next run, local storage
 SAVED_RUNS_STORE = "saved-runs-store"  # list of saved compact run states, local storage

@@ -180,6 +180,9 @@ def _top_bar() -> html.Header:
 
 
 def _tabs() -> dcc.Tabs:
+    # dcc.Tabs (Dash 4.4) draws its tabs as plain <div>s with a click handler only: no role, no
+    # tabindex, no keys. assets/js/tabs.js makes the strip an ARIA tablist (roles, selection,
+    # roving tabindex, arrow keys, Enter and Space); the panels' role and names are set here.
     return dcc.Tabs(
         id=ids.TABS,
         value=ids.TAB_TRAINING,
@@ -189,11 +192,18 @@ def _tabs() -> dcc.Tabs:
         mobile_breakpoint=0,
         children=[
             dcc.Tab(
+                id=ids.TAB_ELEMENT.format(slug),
                 label=label,
                 value=value,
                 className="app-tab",
                 selected_className="app-tab--selected",
-                children=html.Div(content(), className="tab-panel", **{"data-tab": slug}),
+                children=html.Div(
+                    content(),
+                    id=ids.TAB_PANEL.format(slug),
+                    className="tab-panel",
+                    role="tabpanel",
+                    **{"data-tab": slug, "aria-labelledby": ids.TAB_ELEMENT.format(slug)},
+                ),
             )
             for label, value, slug, content in TABS
         ],

@@ -148,7 +148,17 @@ def _controls() -> html.Div:
                 id=ids.TR_CONTROLS,
                 className=CONTROLS_CLASS,
             ),
-            html.Div([speed, interval], className="tr-btn-group"),
+            html.Div(
+                [
+                    html.Label("Steps per tick", htmlFor=ids.TR_SPEED, className="visually-hidden"),
+                    speed,
+                    html.Label(
+                        "Time between ticks", htmlFor=ids.TR_INTERVAL, className="visually-hidden"
+                    ),
+                    interval,
+                ],
+                className="tr-btn-group",
+            ),
             html.Div(
                 [
                     _button("Save run", ids.TR_SAVE, "outline-secondary", "★"),
@@ -184,6 +194,7 @@ def _progress() -> html.Div:
             html.Div("", id=ids.TR_TAB_NOTE, className="tr-tab-note"),
         ],
         className="tr-progress-block",
+        **{"data-a11y-name": "Run progress"},  # assets/js/a11y.js names the progress bar
     )
 
 
@@ -213,6 +224,8 @@ def _chart(chart: str) -> html.Div:
             ),
         ],
         className="tr-chart",
+        role="figure",  # a chart is named for assistive technology by its title
+        **{"aria-label": f"{CHART_TITLES[chart]} chart"},
     )
 
 
@@ -258,6 +271,7 @@ def _chart_options() -> html.Div:
                     ),
                 ],
                 className="tr-smooth",
+                **{"data-a11y-name": "Chart smoothing"},  # assets/js/a11y.js names the thumb
             ),
         ],
         className="tr-chart-options",

@@ -113,7 +113,11 @@ def test_a_run_saved_on_the_training_tab_is_listed_and_compared_here(
         lambda: dash_duo.find_element(f"#{ids.STATUS_BADGE}").text.lower() == "running",
         what="the run to start",
     )
-    time.sleep(1.5)  # a few ticks
+    # Until the first eval (the perplexity compared below): a fixed wait raced the ticks.
+    _wait(
+        lambda: dash_duo.find_element(f"#{ids.tr_kpi('ppl')}").text not in ("", "–"),
+        what="the first eval",
+    )
     for _ in range(40):  # a click during a tick is ignored on purpose: click again
         _click(dash_duo, f"#{ids.TR_PAUSE}")
         time.sleep(0.5)
