@@ -50,6 +50,14 @@ if (!gd || !window.Plotly || !gd.data || !gd.data[arguments[1]]) return false;
 window.Plotly.Fx.hover(gd, [{curveNumber: arguments[1], pointNumber: 0}]);
 return true;
 """
+# The curves a reader hovers: named ones (the faint raw curves behind them take no hover).
+_NAMED = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+if (!gd || !gd.data) return [];
+return gd.data.map((t, i) => [i, t])
+  .filter(([i, t]) => t.name && t.showlegend !== false && t.hoverinfo !== 'skip')
+  .map(([i]) => i);
+"""
 _HOVER_LABEL = """
 const layer = document.querySelector('#' + arguments[0] + ' .hoverlayer');
 if (!layer) return null;
@@ -72,8 +80,9 @@ def _hover(dash_duo: Any, graph: str, trace: int) -> dict[str, Any] | None:
 
 def _hovers(dash_duo: Any) -> dict[str, Any] | None:
     """The hover labels of both loss curves, one after the other."""
-    got = [_hover(dash_duo, ids.CMP_CURVES_GRAPH, k) for k in (0, 1)]
-    if not all(got):
+    named = dash_duo.driver.execute_script(_NAMED, ids.CMP_CURVES_GRAPH)
+    got = [_hover(dash_duo, ids.CMP_CURVES_GRAPH, k) for k in named]
+    if len(got) != 2 or not all(got):
         return None
     return {
         "text": " | ".join(h["text"] for h in got if h),
