@@ -1,4 +1,4 @@
-"""Every real training log in tests/data/real-runs (and the shared folder, where present)
+"""Every real training log in tests/data/real-runs (and $REAL_RUNS_DIR, where set)
 gives the answers its INDEX.json lists: the primary curve's length, first and last step and
 value, duplicate steps, backward jumps and NaNs, the secondary curves, the metric names.
 Those are what a user sees on a chart, so a reader that drops, doubles or misplaces one

@@ -23,14 +23,12 @@ from tfevents_writers import (
     write_summaries,
     write_tensor_scalars,
 )
+from tracking_samples import case_dir, expected
 
 from tracking.readers import crc32c, tfevents, tfrecord
 from tracking.records import Read
 
 DATA = Path(__file__).parent / "data" / "real-runs"
-# The shared real samples (not all may be copied into the repository: licences), beside
-# the project as the README of that folder says; absent on a clean clone.
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-runs"
 
 
 def as_dict(result: Read) -> dict[str, tuple[list[int], list[float], list[float]]]:
@@ -553,11 +551,6 @@ TBREDUCER = {
 }
 
 
-def shared_index(case: str) -> dict[str, object]:
-    entries = json.loads((SHARED / "INDEX.json").read_text())
-    return next(e for e in entries if e["folder"] == case)
-
-
 def check_against_index(path: Path, entry: dict[str, object]) -> Read:
     result = assert_agrees_with_tensorboard(path)
     series = {s.metric: s for s in result.series}
@@ -590,18 +583,12 @@ def test_real_tensorboard_reducer_fixtures(case: str) -> None:
     check_against_index(next(folder.glob("events.out.tfevents.*")), TBREDUCER[case])
 
 
-@pytest.mark.skipif(
-    not (SHARED / "tfevents-hf-poem-generator").is_dir(),
-    reason=(
-        "the real HF Trainer event file (no licence to copy it into the repository) is only in "
-        "the shared real-runs folder beside the project, absent here; "
-        "test_hf_trainer_args_and_model_config_become_dotted_params covers the same shape"
-    ),
-)
 def test_real_hf_trainer_run() -> None:
-    folder = SHARED / "tfevents-hf-poem-generator"
+    """A real HF Trainer event file; no licence to copy it, so it runs where REAL_RUNS_DIR holds
+    it (test_hf_trainer_args_and_model_config_become_dotted_params covers the same shape)."""
+    folder = case_dir("tfevents-hf-poem-generator")
     path = next(folder.glob("runs/*/events.out.tfevents.*"))
-    result = check_against_index(path, shared_index("tfevents-hf-poem-generator"))
+    result = check_against_index(path, expected("tfevents-hf-poem-generator"))
     assert result.params["args.learning_rate"] == "0.0002"
     assert result.params["args.max_steps"] == "2800"
     assert result.params["model_config.hidden_size"] == "2048"

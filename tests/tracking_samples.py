@@ -3,9 +3,9 @@
 Cases whose licence allows it (MIT, Apache-2.0) are copied byte-for-byte into
 ``tests/data/real-runs/<case>/`` with their SOURCE.md; ``INDEX.json`` there lists, per case,
 the values an independent reader found (first/last step and value, duplicate steps,
-backward jumps, NaNs, metric names). The other cases live only in the project's shared data
-folder, ``../shared/data/real-runs`` beside the checkout (or ``$REAL_RUNS_DIR``); their tests
-are skipped, with the reason, where that folder is absent.
+backward jumps, NaNs, metric names). The other cases may not be copied; their tests run
+when ``$REAL_RUNS_DIR`` names a folder holding them (docs/tracking.md, "Test samples") and
+are skipped, with the reason, otherwise.
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ from typing import Any
 import pytest
 
 IN_REPO = Path(__file__).parent / "data" / "real-runs"
-SHARED = Path(
-    os.environ.get(
-        "REAL_RUNS_DIR", Path(__file__).resolve().parents[1].parent / "shared/data/real-runs"
-    )
-)
+# Samples that may not be copied into the repository (docs/tracking.md, "Test samples").
+EXTRA = Path(os.environ["REAL_RUNS_DIR"]) if os.environ.get("REAL_RUNS_DIR") else None
 
 # case folder -> (reader kind, file read, relative to the case folder)
 CASES: dict[str, tuple[str, str]] = {
@@ -51,14 +48,14 @@ RENAMED = {"val loss (no step on line)": "val_loss"}
 
 
 def case_dir(case: str) -> Path:
-    """The case's folder: the repository's copy, else the shared one; skips the test when
-    neither is there."""
-    for base in (IN_REPO, SHARED):
-        if (base / case).is_dir():
+    """The case's folder: the repository's copy, else the one in ``$REAL_RUNS_DIR``; skips
+    the test when neither is there."""
+    for base in (IN_REPO, EXTRA):
+        if base is not None and (base / case).is_dir():
             return base / case
     pytest.skip(
-        f"{case}: not in tests/data (its licence does not allow a copy) and the shared "
-        f"real-runs folder ({SHARED}) is absent"
+        f"{case}: not in tests/data (its licence does not allow a copy); set REAL_RUNS_DIR "
+        'to a folder holding it to run this test (docs/tracking.md, "Test samples")'
     )
 
 
