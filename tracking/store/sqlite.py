@@ -111,31 +111,25 @@ class SqliteEngine:
     @contextmanager
     def read(self) -> Iterator[SqliteDb]:
         """A read transaction: every statement in it sees the same snapshot."""
-        try:
-            conn = self._connect(self.timeout)
-        except sqlite3.Error as exc:
-            raise self._unavailable(exc) from exc
-        try:
-            conn.execute("BEGIN")
-            yield SqliteDb(conn)
-            conn.execute("COMMIT")
-        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
-            raise  # a bug in the store, not the database's state: let it show
-        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
-            raise self._unavailable(exc) from exc
-        finally:
-            conn.close()
+        with self._transaction("BEGIN", self.timeout) as db:
+            yield db
 
     @contextmanager
     def write(self, wait: float) -> Iterator[SqliteDb]:
         """A write transaction holding the write lock; waits up to ``wait`` s for it.
         Committed when the block ends, rolled back (nothing written) if it raises."""
+        with self._transaction("BEGIN IMMEDIATE", wait) as db:
+            yield db
+
+    @contextmanager
+    def _transaction(self, begin: str, wait: float) -> Iterator[SqliteDb]:
+        """One connection, one transaction; the database's failures as ``StoreUnavailable``."""
         try:
             conn = self._connect(wait)
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(begin)
             yield SqliteDb(conn)
             conn.execute("COMMIT")
         except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
