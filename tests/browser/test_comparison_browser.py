@@ -16,6 +16,7 @@ from typing import Any
 
 import dash
 import pytest
+from controls import select as _select_js
 
 from layouts import ids
 
@@ -86,19 +87,6 @@ def _choose(dash_duo: Any, dropdown_id: str, label: str) -> None:
 def _click(dash_duo: Any, selector: str) -> None:
     """Click a button far down the page (a plain click is intercepted by the tab layout)."""
     dash_duo.driver.execute_script("arguments[0].click();", dash_duo.find_element(selector))
-
-
-def _select_js(dash_duo: Any, id_: str, value: str) -> None:
-    dash_duo.driver.execute_script(
-        """
-        const el = document.getElementById(arguments[0]);
-        const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
-        setter.call(el, arguments[1]);
-        el.dispatchEvent(new Event('change', { bubbles: true }));
-        """,
-        id_,
-        value,
-    )
 
 
 def test_a_run_saved_on_the_training_tab_is_listed_and_compared_here(

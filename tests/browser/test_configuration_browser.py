@@ -17,6 +17,7 @@ from typing import Any
 
 import dash
 import pytest
+from controls import select as _select
 
 import simulator as sim
 from layouts import ids
@@ -69,19 +70,6 @@ def _type(dash_duo: Any, name: str, text: str) -> None:
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
     el.clear()
     el.send_keys(text)
-
-
-def _select(dash_duo: Any, dom_id: str, value: str) -> None:
-    dash_duo.driver.execute_script(
-        """
-        const el = document.getElementById(arguments[0]);
-        const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
-        setter.call(el, arguments[1]);
-        el.dispatchEvent(new Event('change', { bubbles: true }));
-        """,
-        dom_id,
-        value,
-    )
 
 
 def _click(dash_duo: Any, selector: str) -> None:

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import pytest
+from controls import select as _select
 
 from layouts import ids
 
@@ -47,19 +48,6 @@ def _wait(pred: Any, timeout: float = 40.0, what: str = "condition") -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def _select(dash_duo: Any, id_: str, value: str) -> None:
-    dash_duo.driver.execute_script(
-        """
-        const el = document.getElementById(arguments[0]);
-        const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
-        setter.call(el, arguments[1]);
-        el.dispatchEvent(new Event('change', { bubbles: true }));
-        """,
-        id_,
-        value,
-    )
 
 
 def _drawn(dash_duo: Any, selector: str) -> int:

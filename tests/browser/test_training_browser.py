@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from controls import select as _select
 from selenium.common.exceptions import ElementClickInterceptedException
 
 import simulator as sim
@@ -37,19 +38,6 @@ def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _select(dash_duo: Any, id_: str, value: str) -> None:
-    dash_duo.driver.execute_script(
-        """
-        const el = document.getElementById(arguments[0]);
-        const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
-        setter.call(el, arguments[1]);
-        el.dispatchEvent(new Event('change', { bubbles: true }));
-        """,
-        id_,
-        value,
-    )
 
 
 def _step(dash_duo: Any) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from controls import select as _select
 from polling import wait
 
 import simulator as sim
@@ -31,19 +32,6 @@ def _shot(dash_duo: Any, name: str, part: str = ".tr-panel-events") -> None:
         panel = dash_duo.find_element(part)
         dash_duo.driver.execute_script("arguments[0].scrollIntoView();", panel)
         dash_duo.driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
-
-
-def _select(dash_duo: Any, id_: str, value: str) -> None:
-    dash_duo.driver.execute_script(
-        """
-        const el = document.getElementById(arguments[0]);
-        const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
-        setter.call(el, arguments[1]);
-        el.dispatchEvent(new Event('change', { bubbles: true }));
-        """,
-        id_,
-        value,
-    )
 
 
 def _entries(dash_duo: Any) -> list[dict[str, Any]]:
