@@ -43,6 +43,7 @@ import os
 import urllib.parse
 from pathlib import Path
 
+from tracking.store.controls import Control, ControlRefused, UnknownRun
 from tracking.store.errors import (
     BadInput,
     BadName,
@@ -62,6 +63,8 @@ __all__ = [
     "BadName",
     "BadRunId",
     "BadStoreUrl",
+    "Control",
+    "ControlRefused",
     "Curve",
     "FileState",
     "MetricInfo",
@@ -73,6 +76,7 @@ __all__ = [
     "TokenExists",
     "TokenInfo",
     "Transaction",
+    "UnknownRun",
     "default_url",
     "open",
 ]

@@ -6,6 +6,9 @@ Tables (all times Unix seconds, float):
 - ``runs``: one row a run: ``run_id`` (primary key), ``name``, ``source`` (where it was read
   from, or ``push``), ``kind`` (reader kind), ``tags`` / ``params`` / ``problems`` as JSON
   text, ``notes``, ``status``, ``created``, ``updated``.
+- ``controls``: a run's control changes (pause, resume, stop), one row each, oldest first by
+  ``id``: the new ``state``, the ``previous`` one, ``who``, ``note``, the run's last ``step``
+  then, ``created``; the newest row is the current state (``tracking.store.controls``).
 - ``metrics``: one row per (run, metric): point count and first/last step, kept up to date
   by every add so the run list needs no blob.
 - ``chunks``: one row per (run, metric, chunk = step // 4096): the summary (points,
@@ -42,6 +45,17 @@ CREATE TABLE IF NOT EXISTS runs (
     created DOUBLE PRECISION NOT NULL,
     updated DOUBLE PRECISION NOT NULL
 );
+CREATE TABLE IF NOT EXISTS controls (
+    id {id},
+    run_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    previous TEXT NOT NULL,
+    who TEXT NOT NULL,
+    note TEXT NOT NULL,
+    step BIGINT,
+    created DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS controls_run ON controls (run_id, id);
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL,
     metric TEXT NOT NULL,

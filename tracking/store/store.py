@@ -27,8 +27,9 @@ import numpy as np
 import numpy.typing as npt
 
 from tracking.records import Read, Series, Steps
-from tracking.store import chunks, downsample
+from tracking.store import chunks, controls, downsample
 from tracking.store.chunks import CHUNK, Points
+from tracking.store.controls import Control
 from tracking.store.db import Db, Engine, Row
 from tracking.store.errors import BadInput, StoreBusy, TokenExists
 from tracking.store.names import check_metric, check_run_id, check_token_name
@@ -397,9 +398,12 @@ class Transaction:
         return total
 
     def delete_run(self, run_id: str) -> bool:
-        """Remove the run, its points, superseded segments and file states. A run whose
-        files are still watched is read again from the start on the watcher's next pass."""
+        """Remove the run, its points, superseded segments, control history and file states.
+        A run whose files are still watched is read again from the start on the watcher's
+        next pass."""
         check_run_id(run_id)
+        # a new run under the same id must not start stopped
+        self._db.run("DELETE FROM controls WHERE run_id = ?", (run_id,))
         for table in ("chunks", "superseded", "metrics", "files"):
             self._db.run(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
         return self._db.run("DELETE FROM runs WHERE run_id = ?", (run_id,)) > 0
@@ -646,6 +650,46 @@ class Store:
         if row is None:
             return None
         return FileState(row[0], int(row[1]), int(row[2]), int(row[3]), row[4])
+
+    # -- control -----------------------------------------------------------------------
+
+    def set_control(self, run_id: str, state: str, who: str, note: str = "") -> Control:
+        """Set the run's control state (``running``, ``paused``, ``stopped``) and record who
+        did it, when, the state before and the run's last step (``tracking.store.controls``
+        has the rules: the run must exist, a stop is final, the same state again records
+        nothing). Returns the state after the call."""
+        check_run_id(run_id)
+        state = controls.check_state(state)
+        who = controls.check_who(who)
+        note = controls.check_note(note)
+
+        def work(tx: Transaction) -> Control:
+            control, _ = controls.record(tx._db, run_id, state, who, note, time.time())
+            return control
+
+        return self._write(work)
+
+    def control(self, run_id: str) -> Control:
+        """The run's current control state (``running`` if never set); ``UnknownRun`` for a
+        run the store does not hold."""
+        check_run_id(run_id)
+        with self._engine.read() as db:
+            if db.one("SELECT run_id FROM runs WHERE run_id = ?", (run_id,)) is None:
+                raise controls.UnknownRun(f"no run {run_id!r} in the store")
+            return controls.latest(db, run_id)
+
+    def control_history(self, run_id: str, limit: int = 100) -> list[Control]:
+        """The run's control changes, newest first (at most ``limit``, 1 to 1,000); empty
+        for a run never controlled or not in the store."""
+        check_run_id(run_id)
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= controls.MAX_HISTORY
+        ):
+            raise BadInput(f"limit must be a whole number from 1 to {controls.MAX_HISTORY}")
+        with self._engine.read() as db:
+            return controls.history(db, run_id, limit)
 
     # -- tokens ------------------------------------------------------------------------
 
