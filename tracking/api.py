@@ -1,12 +1,20 @@
 """The HTTP API under ``{prefix}api/v1/``: scripts push metrics, scripts and tabs read runs.
 
-Writes (``PUT /runs/<run_id>``, ``POST /runs/<run_id>/points``) need
-``Authorization: Bearer <token>``, a token made with ``python -m tracking token create NAME``
-and checked against the store's SHA-256 of it. Only that header is read: a token in a URL, a
-cookie or a form is never looked at, so no page, link or browser store can carry one, and a
-cross-site form cannot write (it cannot set the header). Reads need no token: they are behind
+Writes (``PUT /runs/<run_id>``, ``POST /runs/<run_id>/points``) and a script's control poll
+(``POST /runs/<run_id>/control/poll``) need ``Authorization: Bearer <token>``, a token made
+with ``python -m tracking token create NAME`` and checked against the store's SHA-256 of it.
+Only that header is read: a token in a URL, a cookie or a form is never looked at, so no
+page, link or browser store can carry one, and a cross-site form cannot write (it cannot set
+the header). Reads need no token: they are behind
 whatever protects the page (nginx's login where one is set; deploy/nginx.conf lets writes
 past the login because they carry their own credential).
+
+Control (docs/tracking.md, "Control"): a token reads its run's control state (in every points
+reply, and from the poll) but cannot change it. Tokens are not tied to a run, so a token that
+could pause or stop would let any training script stop any other run; changes come from the
+page (``tracking.control.request``, behind the page's login, with who made them).
+``GET /runs/<run_id>/control`` (behind the login, like every read) shows the state and its
+history.
 
 Every reply is JSON: errors are ``{"error": "<what was wrong>; <what is allowed>",
 "status": code}`` like the rest of the app (a refused body adds ``field`` and, for a point,
@@ -35,6 +43,7 @@ import numpy as np
 from werkzeug.exceptions import HTTPException
 
 from tracking import api_input
+from tracking import control as control_view
 from tracking import store as store_module
 from tracking.api_input import InputError
 from tracking.records import Read
@@ -42,10 +51,12 @@ from tracking.store import (
     Added,
     BadInput,
     BadStoreUrl,
+    Control,
     Curve,
     RunInfo,
     Store,
     StoreUnavailable,
+    UnknownRun,
 )
 from tracking.store.names import check_metric, check_run_id
 
@@ -167,6 +178,25 @@ def run_json(info: RunInfo) -> dict[str, Any]:
         "created": info.created,
         "updated": info.updated,
     }
+
+
+def control_json(control: Control) -> dict[str, Any]:
+    return {
+        "state": control.state,
+        "previous": control.previous,
+        "who": control.who,
+        "note": control.note,
+        "step": control.step,
+        "time": control.time,
+    }
+
+
+def control_state(s: Store, rid: str) -> str:
+    """The run's control state for a script's reply (``running`` for a run not stored yet)."""
+    try:
+        return s.control(rid).state
+    except UnknownRun:
+        return "running"
 
 
 # ----------------------------------------------------------------------------- requests
@@ -339,8 +369,36 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
                     "new": added.new,
                     "same": added.same,
                     "replaced": added.replaced,
+                    "control": control_state(s, rid),
                 }
             )
+
+        return _guarded(work)
+
+    def poll_control(run_id: str) -> flask.Response:
+        # POST, not GET: nginx asks for the page's login on every GET under api/v1/, and a
+        # request cannot carry both that login and the bearer token in Authorization.
+        # No body is read.
+        def work() -> flask.Response:
+            rid = _run_id(run_id)
+            s = store()
+            _bearer(s)
+            return reply({"run_id": rid, "control": control_state(s, rid)})
+
+        return _guarded(work)
+
+    def get_control(run_id: str) -> flask.Response:
+        def work() -> flask.Response:
+            rid = _run_id(run_id)
+            limit = _int_arg("history", 20, 1, 1000)
+            assert limit is not None
+            s = store()
+            _known_run(s, rid)
+            trust = control_view.trust_from_env()
+            body: dict[str, Any] = {"run_id": rid, **control_json(s.control(rid))}
+            body["history"] = [control_json(c) for c in s.control_history(rid, limit)]
+            body["as"] = control_view.who_from_headers(flask.request.headers, trust)
+            return reply(body)
 
         return _guarded(work)
 
@@ -432,7 +490,8 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
             f"no API route {method} {flask.request.path[:200]}; the routes under {base}/ are "
             "PUT runs/<run_id>, "
             "POST runs/<run_id>/points, GET runs, GET runs/<run_id>, "
-            "GET runs/<run_id>/series/<metric>, GET runs/<run_id>/since/<metric>",
+            "GET runs/<run_id>/series/<metric>, GET runs/<run_id>/since/<metric>, "
+            "GET runs/<run_id>/control, POST runs/<run_id>/control/poll",
         )
 
     # No automatic OPTIONS: it would answer an empty text/html 200. OPTIONS reaches the
@@ -442,6 +501,8 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
         ("/runs/<run_id>", "run", get_run, ["GET"]),
         ("/runs/<run_id>", "put_run", put_run, ["PUT"]),
         ("/runs/<run_id>/points", "points", post_points, ["POST"]),
+        ("/runs/<run_id>/control/poll", "control_poll", poll_control, ["POST"]),
+        ("/runs/<run_id>/control", "control", get_control, ["GET"]),
         ("/runs/<run_id>/series/<path:metric>", "series", series, ["GET"]),
         ("/runs/<run_id>/since/<path:metric>", "since", since, ["GET"]),
         ("/", "unknown_root", unknown, [*_METHODS, "OPTIONS"]),

@@ -33,7 +33,26 @@ Invalid arguments to ``log`` (a step that is not a whole number from 0 to 2**53 
 that is not a number, a boolean, a metric name the store refuses) raise at once, in the
 caller's code, where the bug is; everything after that is this module's business.
 
-There is no ``control()`` yet: the API has no control state to read (the next issue adds it).
+Control (Pause, Resume, Stop on the dashboard) is a request to the script, which decides:
+the dashboard never kills or signals a process. The run's control state comes back in every
+points reply, so a logging loop learns it for free; when nothing is being sent (a paused
+script logs nothing) the sender thread asks for it at most every ``control_poll`` seconds, and
+only once the script has asked (``control``, ``should_stop``, ``wait_while_paused``)::
+
+    for step in range(steps):
+        if run.should_stop():                   # no request: the last state heard
+            save_checkpoint(step)
+            break
+        if run.wait_while_paused() == "stopped":  # blocks while paused; at once otherwise
+            save_checkpoint(step)
+            break
+        loss = train_step()
+        run.log(step, loss=loss)
+
+``should_stop()`` reads an attribute: call it every step. ``wait_while_paused(poll=5.0,
+timeout=None)`` returns at once unless the last state heard is ``paused``; then it asks the
+dashboard every ``poll`` seconds (a failed ask keeps it paused) and returns the state that
+ended the pause (``running`` or ``stopped``), or ``paused`` once ``timeout`` seconds passed.
 """
 
 from __future__ import annotations
@@ -77,6 +96,9 @@ MAX_METRIC = 200
 MAX_RETRY_AFTER = 600.0
 #: statuses after which the same request may succeed later
 _TRANSIENT = {408, 425, 429}
+#: the control states the dashboard can set (tracking.store.controls)
+RUNNING, PAUSED, STOPPED = "running", "paused", "stopped"
+STATES = (RUNNING, PAUSED, STOPPED)
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -162,6 +184,7 @@ class Outcome:
     status: int | None = None
     message: str = ""
     retry_after: float | None = None
+    body: bytes = b""
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -254,6 +277,7 @@ class Run:
         timeout: float = 10.0,
         backoff: tuple[float, float] = (1.0, 60.0),
         close_timeout: float = 10.0,
+        control_poll: float = 5.0,
     ) -> None:
         token = token if token is not None else os.environ.get("DASHBOARD_TOKEN")
         if not token:
@@ -268,8 +292,10 @@ class Run:
         if not 1 <= buffer_points <= max_memory_points:
             raise ValueError("need 1 <= buffer_points <= max_memory_points")
         lo, hi = backoff
-        if not 0 < lo <= hi or interval <= 0 or timeout <= 0:
-            raise ValueError("interval, timeout and backoff must be positive, backoff (low, high)")
+        if not 0 < lo <= hi or interval <= 0 or timeout <= 0 or control_poll <= 0:
+            raise ValueError(
+                "interval, timeout, control_poll and backoff must be positive, backoff (low, high)"
+            )
         self.run_id = run_id
         self._runs_url = url.rstrip("/") + "/api/v1/runs/" + urllib.parse.quote(run_id, safe="")
         self._token = token
@@ -280,7 +306,14 @@ class Run:
         self._timeout = timeout
         self._backoff = (float(lo), float(hi))
         self._close_timeout = close_timeout
+        self._control_poll = control_poll
         self.stats = Stats()
+        # The control state last heard (a points reply or a poll) and when (monotonic); asked
+        # for only once the script has shown it reads it.
+        self._control = RUNNING
+        self._control_at = -math.inf
+        self._wants_control = False
+        self._control_changed = threading.Event()
 
         meta: dict[str, Any] = {"status": "running"}
         if name is not None:
@@ -361,6 +394,43 @@ class Run:
         if waiting >= self._max_memory:
             self._spill_wake.set()  # the sender is stuck in one request: to disk, not here
 
+    @property
+    def control(self) -> str:
+        """The run's control state as last heard: ``running``, ``paused`` or ``stopped``
+        (``running`` until the dashboard has said otherwise). Never makes a request."""
+        self._wants_control = True
+        return self._control
+
+    def should_stop(self) -> bool:
+        """True once the dashboard asked this run to stop (as last heard; no request). The
+        script decides what stopping means: save a checkpoint, leave the loop."""
+        self._wants_control = True
+        return self._control == STOPPED
+
+    def wait_while_paused(self, poll: float = 5.0, timeout: float | None = None) -> str:
+        """Block while the run is paused on the dashboard; return the control state.
+
+        Returns at once (no request) unless the state last heard is ``paused``. While
+        paused it asks the dashboard every ``poll`` seconds (the sender thread's own asks
+        wake it sooner) and returns ``running`` on Resume, ``stopped`` on Stop, or
+        ``paused`` after ``timeout`` seconds (None: no limit). A dashboard that does not
+        answer keeps it paused: a pause is lifted by the dashboard, not by an outage."""
+        if not poll > 0 or (timeout is not None and not timeout >= 0):
+            raise ValueError("poll must be positive and timeout None or >= 0 seconds")
+        self._wants_control = True
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
+        while self._control == PAUSED:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._control_changed.clear()
+            if self._control != PAUSED:
+                break
+            self._control_changed.wait(min(poll, left))
+            if self._control == PAUSED and time.monotonic() < deadline:
+                self._poll_control()
+        return self._control
+
     def close(self, timeout: float | None = None, *, status: str = "finished") -> bool:
         """Send what is left (at most ``timeout`` s, default ``close_timeout``) and mark the
         run ``status``; write anything still unsent to the spill file. True if every point
@@ -423,6 +493,8 @@ class Run:
             now = time.monotonic()
             try:
                 done = self._deliver() if now >= self._retry_at else False
+                if done and not closing and self._control_due():
+                    self._poll_control()
                 if closing and (done or time.monotonic() >= deadline):
                     if not done:
                         self._spill_memory()
@@ -566,7 +638,57 @@ class Run:
         outcome = self._request("POST", self._runs_url + "/points", body_of(lines))
         if outcome.kind == "ok":
             self.stats.sent += len(lines)
+            self._learn(outcome.body)
         return outcome
+
+    # ------------------------------------------------------------------ control state
+    def _learn(self, body: bytes) -> str | None:
+        """Take the control state from a reply's ``control`` field (None if it has none)."""
+        try:
+            state = json.loads(body).get("control")
+        except (ValueError, AttributeError):
+            return None
+        if state not in STATES:
+            return None
+        changed = state != self._control
+        self._control = state
+        self._control_at = time.monotonic()
+        if changed:
+            log.info("tracking client: run %s is now %s on the dashboard", self.run_id, state)
+            self._control_changed.set()
+        return str(state)
+
+    def _control_due(self) -> bool:
+        """The script reads the control state and it has not been heard for control_poll s."""
+        return (
+            self._wants_control
+            and self._control != STOPPED  # final: nothing more to hear
+            and time.monotonic() - self._control_at >= self._control_poll
+        )
+
+    def _poll_control(self) -> str | None:
+        """Ask ``POST runs/<id>/control/poll`` (token, no body); the state, or None when the
+        dashboard did not answer (the last state heard stands)."""
+        request = urllib.request.Request(
+            self._runs_url + "/control/poll",
+            data=b"",
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {self._token}",
+                "User-Agent": "llm-dashboard-tracking-client",
+            },
+        )
+        try:
+            with self._opener.open(request, timeout=self._timeout) as response:
+                body = response.read(65536)
+        except urllib.error.HTTPError as exc:
+            log.debug("tracking client: control poll refused: HTTP %s", exc.code)
+            exc.close()
+            return None
+        except (OSError, ValueError) as exc:
+            log.debug("tracking client: control poll failed: %s", exc)
+            return None
+        return self._learn(body)
 
     def _request(self, method: str, url: str, body: bytes) -> Outcome:
         request = urllib.request.Request(
@@ -585,7 +707,7 @@ class Run:
         timeout = max(0.1, min(self._timeout, deadline - time.monotonic()))
         try:
             with self._opener.open(request, timeout=timeout) as response:
-                response.read(65536)
+                body = response.read(65536)
                 status = int(response.status)
         except urllib.error.HTTPError as exc:
             status = exc.code
@@ -610,7 +732,7 @@ class Run:
             log.info("tracking client: %s delivering again", self.run_id)
         self._failures = 0
         self._complained = False
-        return Outcome("ok", status)
+        return Outcome("ok", status, body=body)
 
     def _pause(self, outcome: Outcome) -> bool:
         """Wait before the next attempt: doubling, jittered, at least Retry-After; the
