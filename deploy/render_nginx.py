@@ -87,6 +87,8 @@ def render(
         "URL_PREFIX": url_prefix,
         "MIME_TYPES": mime_types,
         "AUTH_BASIC": auth_basic(auth_file),
+        # unchecked without a login: any client could name itself in a Basic header
+        "REMOTE_USER": "$remote_user" if auth_file else '""',
         "REAL_IP": real_ip(trusted_proxies),
         "OUTAGE_STYLE_HASH": style_hash,
         "OUTAGE_PAGE": page,
