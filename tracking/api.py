@@ -5,9 +5,9 @@ Writes (``PUT /runs/<run_id>``, ``POST /runs/<run_id>/points``) and a script's c
 with ``python -m tracking token create NAME`` and checked against the store's SHA-256 of it.
 Only that header is read: a token in a URL, a cookie or a form is never looked at, so no
 page, link or browser store can carry one, and a cross-site form cannot write (it cannot set
-the header). Reads need no token: they are behind
-whatever protects the page (nginx's login where one is set; deploy/nginx.conf lets writes
-past the login because they carry their own credential).
+the header). Reads need no token: they are behind whatever protects the page (nginx's login
+where one is set; deploy/nginx.conf lets writes past the login because they carry their own
+credential).
 
 Control (docs/tracking.md, "Control"): a token reads its run's control state (in every points
 reply, and from the poll) but cannot change it. Tokens are not tied to a run, so a token that
