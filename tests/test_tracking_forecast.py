@@ -78,13 +78,11 @@ def test_forecast_beats_last_value_and_power_law_on_the_fixtures(
     assert mean["forecast"] < mean["last"] and mean["forecast"] < mean["power"], mean
 
 
-def test_the_interval_covers_the_truth_on_the_fixtures_with_a_stated_schedule(
+def test_the_interval_covers_the_truth_on_the_fixtures(
     store: Store, fixtures: list[Fixture]
 ) -> None:
     inside, total = 0, 0
     for fx in fixtures:
-        if "args.lr_scheduler_type" not in fx.params:
-            continue  # a WSD decay nothing announces: docs/forecast.md, "Limits"
         put(store, fx)
         last = int(fx.series[0].step[-1])
         for frac in (0.25, 0.5):
@@ -93,7 +91,8 @@ def test_the_interval_covers_the_truth_on_the_fixtures_with_a_stated_schedule(
             assert f.low < f.final_loss < f.high  # type: ignore[operator]
             total += 1
             inside += f.low <= truth(fx) <= f.high
-    assert total == 10 and inside >= 9
+    # One miss allowed: a fixture's final mean carries its own noise.
+    assert total == 12 and inside >= 11
 
 
 def test_only_points_up_to_until_are_used(store: Store) -> None:

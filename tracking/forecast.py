@@ -492,6 +492,28 @@ def _config(run: _Run, plan: int) -> tuple[TrainingConfig, list[Guess]] | None:
         return None
 
 
+def _other_schedule(
+    config: TrainingConfig | None, guesses: Sequence[Guess]
+) -> TrainingConfig | None:
+    """When the run does not state its LR schedule, the recipe with the other likely one
+    (a decay to zero for a constant or not yet decaying LR, constant for an assumed decay):
+    the interval is widened to hold its forecast's interval too, since a decay still to come (a WSD
+    run's last 10%) lowers the end by several percent and nothing seen so far shows it."""
+    if config is None:
+        return None
+    if any(g.field == "schedule" and g.provenance == "found" for g in guesses):
+        return None
+    change: dict[str, object] = (
+        {"schedule": "wsd", "lr_min": 0.0}
+        if config.schedule == "constant"
+        else {"schedule": "constant", "lr_min": config.lr_peak}
+    )
+    try:
+        return config.with_changes(change)
+    except ConfigError:
+        return None
+
+
 def _known_hardware(guesses: Sequence[Guess]) -> bool:
     found = {g.field for g in guesses if g.provenance != "assumed"}
     return {"gpu", "num_gpus"} <= found
@@ -546,6 +568,11 @@ def _from_run(run: _Run, until: int | None, target_step: int | None) -> Forecast
     base = replace(base, target_step=target, target_source=source)
     if fc is None:
         return replace(base, reason=f"too few points after warmup (at least {MIN_POINTS})")
+    other = _other_schedule(config, guesses)
+    if other is not None:
+        alt = forecast_curve(train.step, train.value, target, config=other, window=window)
+        if alt is not None:
+            fc = replace(fc, low=min(fc.low, alt.low), high=max(fc.high, alt.high))
     out = replace(
         base,
         final_loss=fc.value,
