@@ -94,6 +94,8 @@ def evaluate(store: store_module.Store, run_id: str, metric: str) -> list[dict[s
                 "error": rel(fc.final_loss),
                 "last": rel(fc.last_value),
                 "power": rel(fc.power_law),
+                "shape": rel(fc.shape),
+                "sat": rel(fc.saturating),
                 "inside": fc.low <= truth <= fc.high,
                 "width": (fc.high - fc.low) / 2 / truth,
                 "ms": ms,

@@ -82,6 +82,9 @@ INTERVAL_BACKTEST = 1.5
 INTERVAL_SPREAD = 0.5
 INTERVAL_FLOOR = 0.003
 HISTORY_POINTS = 30
+BLEND_TAU = 0.05
+"""Backtest errors below about this count for little in the blend: one split of a noisy
+run is too small a sample to trust a 1% against a 3% error."""
 TRAIN_NAMES = ("loss", "train_loss", "trl", "lm loss", "lm_loss", "train_loss_step", "train/loss")
 VAL_NAMES = (
     "eval_loss",
@@ -110,7 +113,7 @@ class CurveForecast:
     power_law: float | None
     shape: float | None
     saturating: float | None
-    weights: tuple[float, float]
+    weights: tuple[float, float, float]
     points: int
 
 
@@ -135,6 +138,8 @@ class Forecast:
     high: float | None = None
     last_value: float | None = None
     power_law: float | None = None
+    shape: float | None = None
+    saturating: float | None = None
     val_metric: str | None = None
     val_final_loss: float | None = None
     val_low: float | None = None
@@ -273,7 +278,7 @@ def forecast_curve(
     until = int(s[-1])
     now = final_value(s, y)
     if target <= until:
-        return CurveForecast(now, now, now, now, None, None, None, (0.0, 0.0), int(s.size))
+        return CurveForecast(now, now, now, now, None, None, None, (0.0, 0.0, 0.0), int(s.size))
     if window is None:
         window = prediction.logging_window(s)
     shape = None
@@ -300,33 +305,31 @@ def forecast_curve(
     xf, yf = power_part(xw, yw, until)
     plain = _plain_power(xf, yf, target)
 
-    def candidates(xx: Values, yy: Values, at: float) -> tuple[float | None, float | None]:
+    def candidates(xx: Values, yy: Values, at: float) -> list[float | None]:
         """Shape on every point after warmup (the recipe's curve models the early fall
-        too, and the longer lever pins its scale); power law on the later part."""
+        too, and the longer lever pins its scale); power laws on the later part."""
         px, py = power_part(xx, yy, float(xx[-1]))
         sat = _saturating(px, py)
         f_sat = None if sat is None else sat[0] + sat[1] * at ** -sat[2]
         f_shape = shape.fit(xx, yy, at) if shape is not None else None
-        return f_shape, f_sat
+        return [f_shape, f_sat, _plain_power(px, py, at)]
 
-    f_shape, f_sat = candidates(xw, yw, float(target))
+    fs = candidates(xw, yw, float(target))
     # Backtest: fit on the points up to half of ``until``, predict the loss at ``until``.
     cut = max(float(xw[0]), until / 2.0)
     early = xw <= cut
-    errors: list[float | None] = [None, None]
+    errors: list[float | None] = [None] * len(fs)
     if early.sum() >= MIN_POINTS and cut < until:
-        b_shape, b_sat = candidates(xw[early], yw[early], float(until))
-        for i, f in enumerate((b_shape, b_sat)):
+        for i, f in enumerate(candidates(xw[early], yw[early], float(until))):
             if f is not None and now != 0:
                 errors[i] = (f - now) / abs(now)
     noise = _noise(yf, now)
-    fs = [f_shape, f_sat]
-    weights = [0.0, 0.0]
+    weights = [0.0] * len(fs)
     for i, f in enumerate(fs):
         if f is None or not math.isfinite(f):
             continue
         e = errors[i]
-        weights[i] = 1.0 / ((e if e is not None else 0.05) ** 2 + noise**2 + 1e-6)
+        weights[i] = 1.0 / ((e if e is not None else 0.05) ** 2 + noise**2 + BLEND_TAU**2)
     total = sum(weights)
     if total <= 0:
         return None
@@ -338,10 +341,12 @@ def forecast_curve(
         else 0.05
     )
     horizon = math.log(target / until) / math.log(until / cut) if cut < until else 1.0
-    spread = abs(f_shape - f_sat) / abs(blend) if f_shape is not None and f_sat is not None else 0
+    used = [f for f, w in zip(fs, weights, strict=True) if f is not None and w > 0]
+    spread = (max(used) - min(used)) / abs(blend) if len(used) > 1 else 0.0
     rel = INTERVAL_BACKTEST * bt_err * horizon + INTERVAL_SPREAD * spread + 2 * noise
     rel = max(rel, INTERVAL_FLOOR)
     half = rel * abs(blend)
+    f_shape, f_sat, _ = fs
     return CurveForecast(
         value=float(blend),
         low=float(blend - half),
@@ -350,7 +355,7 @@ def forecast_curve(
         power_law=plain,
         shape=f_shape,
         saturating=f_sat,
-        weights=(weights[0] / total, weights[1] / total),
+        weights=(weights[0] / total, weights[1] / total, weights[2] / total),
         points=int(s.size),
     )
 
@@ -580,6 +585,8 @@ def _from_run(run: _Run, until: int | None, target_step: int | None) -> Forecast
         high=fc.high,
         last_value=fc.last_value,
         power_law=fc.power_law,
+        shape=fc.shape,
+        saturating=fc.saturating,
         method=_method(fc, config is not None),
     )
     val = _truncate(run.val, step_now)
@@ -605,13 +612,11 @@ def _from_run(run: _Run, until: int | None, target_step: int | None) -> Forecast
 
 
 def _method(fc: CurveForecast, has_shape: bool) -> str:
-    w_shape, w_sat = fc.weights
-    if not has_shape:
-        return "saturating power law (no recipe)"
-    return (
-        f"blend: recipe shape {w_shape:.0%}, saturating power law {w_sat:.0%} "
-        "(weights from a backtest at half the steps seen)"
-    )
+    w_shape, w_sat, w_plain = fc.weights
+    parts = [f"saturating power law {w_sat:.0%}", f"power law {w_plain:.0%}"]
+    if has_shape:
+        parts.insert(0, f"recipe shape {w_shape:.0%}")
+    return f"blend: {', '.join(parts)} (weights from a backtest at half the steps seen)"
 
 
 def forecast(
