@@ -222,3 +222,28 @@ def test_route_unknown_run_and_unknown_length(client: Any, store: Store) -> None
     body = client.get(f"{API}/runs/sim-nolen/forecast?until=200").get_json()
     assert body["final_loss"] is None and body["target_step"] is None
     assert "planned length is unknown" in body["reason"]
+
+
+def test_a_real_sft_run_read_by_the_watcher_is_forecast_from_its_first_quarter(
+    store: Store,
+) -> None:
+    """tests/data/real-runs/trainer-state-metamath-sft (Apache-2.0): an HF trainer_state.json
+    stating max_steps 128; ingested as the watcher does."""
+    from tracking_samples import case_dir
+
+    from tracking.ingest import ingest
+
+    folder = case_dir("trainer-state-metamath-sft")
+    ingest(store, [folder.parent / folder.name])
+    (run,) = store.runs()
+    full = store.series(run.run_id, "loss")
+    end = fc.final_value(full.step, full.value)
+    f = fc.forecast(store, run.run_id, 32)
+    assert f is not None and f.final_loss is not None and f.step == 32
+    assert f.target_step == 128 and f.target_source == "stated: trainer_state.max_steps"
+    assert f.low is not None and f.high is not None and f.low <= end <= f.high
+    assert f.last_value is not None
+    assert abs(f.final_loss - end) < abs(f.last_value - end)
+    # Before the first point there is nothing to forecast from, and it says so.
+    early = fc.forecast(store, run.run_id, 0)
+    assert early is not None and early.final_loss is None and "no finite" in early.reason

@@ -10,7 +10,8 @@ Public calls (views call these with the app's store; nothing here keeps state):
         says why and holds no numbers.
     forecast_history(store, run_id, until=None, *, points=30, ...) -> list[Forecast]
         The forecast as it was at up to ``points`` steps up to ``until``, for a small chart
-        of how it moved. One bounded read, then one fit per point.
+        of how it moved (steps with no forecast left out). One bounded read, then one fit
+        per point.
     forecast_curve(step, value, target, *, config=None, window=None) -> CurveForecast
         The pure core on arrays (benchmarks and tests call it directly).
 
@@ -534,9 +535,9 @@ def _truncate(s: Series | None, until: int) -> Series | None:
 def _from_run(run: _Run, until: int | None, target_step: int | None) -> Forecast:
     base = Forecast(run.run_id, None, None, "", run.train.metric if run.train else None)
     train = run.train
-    if train is None or not len(train):
-        why = "the run has no train-loss metric (loss, train_loss, ...): pass metric="
-        return replace(base, reason=why)
+    if train is None:
+        names = ", ".join(TRAIN_NAMES)
+        return replace(base, reason=f"the run has no train-loss metric ({names}); pass metric=")
     if until is not None:
         train = _truncate(train, until)
         assert train is not None
@@ -647,7 +648,8 @@ def forecast_history(
 ) -> list[Forecast]:
     """The forecast at up to ``points`` steps evenly spread over the run's steps up to
     ``until``, oldest first (empty for an unknown run). The run is read once up to
-    ``until`` and each forecast uses only the part of that read up to its own step."""
+    ``until`` and each forecast uses only the part of that read up to its own step. Steps
+    where nothing could be forecast (too few points yet, no planned length) are left out."""
     if not 1 <= points <= 100:
         raise ValueError(f"points must be from 1 to 100, got {points}")
     run = _read(store, run_id, until, metric, val_metric)
