@@ -23,23 +23,25 @@ Method (docs/forecast.md has the reasoning and the measured errors):
 
 1. Points: at most ``FIT_POINTS`` from the store's bucketed ``series`` (each bucket's
    extremes; every point of a short run), reduced to at most ``BINS`` medians over equal
-   step bins, so a spike does not pull the fit. Only steps after warmup (and after the first
-   10% of the steps seen) are fitted: the first steps fall at a pace set by the warmup ramp,
-   not by the law the rest follows.
-2. Two candidates, each fitted by least squares:
-   - ``shape``: ``a + b * P(step)``, ``P`` the simulator's clean loss for the run's recipe
-     (``tracking.prediction``), with the run's planned length. It knows the LR schedule: a
-     cosine or linear decay lowers the loss in the last part of the run (annealing), which
-     no curve fitted to the points seen so far can know.
-   - ``power``: a saturating power law ``E + A * step^-alpha`` (alpha on a grid, E and A by
-     linear least squares, both >= 0).
+   step bins, so a spike does not pull the fit. Only steps after warmup are fitted: the
+   first steps fall at a pace set by the warmup ramp, not by the law the rest follows.
+2. Three candidates, each fitted by least squares:
+   - ``shape``: ``a + b * P(step)`` on every point after warmup, ``P`` the simulator's
+     clean loss for the run's recipe (``tracking.prediction``) with the run's planned
+     length. It knows the LR schedule: a cosine or linear decay lowers the loss in the last
+     part of the run (annealing), which no curve fitted to the points seen so far can
+     know. ``b`` is shrunk towards the pure scale ``mean(y) / mean(P)``.
+   - ``saturating``: ``E + A * step^-alpha`` (alpha on a grid, E and A by linear least
+     squares, both >= 0) and the plain power law ``A * step^-alpha``, both on the points
+     after the first 10% of the steps seen.
 3. Backtest: each candidate is fitted again on the points up to half of ``until`` (in
-   steps) and asked for the loss at ``until``; its relative error there sets its weight in
-   the blend (1 / error^2) and the interval.
+   steps) and asked for the loss at ``until``; its relative error ``e`` there sets its
+   weight in the blend, ``1 / (e^2 + BLEND_TAU^2)``, and the interval.
 4. Interval: the blend's backtest error, scaled by the ratio of the forward horizon to the
-   backtest's (in log steps), plus half the gap between the candidates, plus the noise of
-   the final mean (``INTERVAL_*`` constants, calibrated on the fixtures and sample runs in
-   benchmarks/bench_forecast.py).
+   backtest's (in log steps), plus half the spread of the candidates, plus the noise of
+   the binned points (``INTERVAL_*`` constants, calibrated on the fixtures and sample runs
+   in benchmarks/bench_forecast.py); widened to hold the forecast with the other likely LR
+   schedule when the run does not state its own (``_other_schedule``).
 
 Cost: reads are bounded (``FIT_POINTS`` per metric, the recipe's curves at 4,000 points,
 two chunks for the clock), and the fits run on at most ``BINS`` points, so a 1M-step run
