@@ -9,7 +9,9 @@ Public calls (the Training tab's views call these; all pure, no store, no Dash):
     edited(config, guesses, edits) -> TrainingConfig
         ``config`` with the user's values for fields the recipe guess marked "assumed";
         ``EditError`` (field, message with the allowed range) for anything else.
-    band_for_run(params, series, *, mode="raw", edits=None, ...) -> Band
+    band_for_run(params, series, observed=None, *, mode="raw", edits=None, steps=None,
+                 window=None, metric="train", max_points=4000)
+        -> (Band, TrainingConfig, list[Guess])
         ``tracking.recipe.guess`` + ``edited`` + ``band`` in one call.
 
 Steps: a trainer's logged step ``s`` counts completed optimizer steps, and its loss is
