@@ -565,3 +565,102 @@ def compute(
         "cost_usd": cost[cut:],
     }
     return Computed(out, tuple(found), div)
+
+
+def clean_loss(tl: tlm.Timeline, steps: NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
+    """Noise-free train and val loss at sorted 0-based step indices ``steps`` (any spacing).
+
+    The same clean loss law as ``compute`` (Chinchilla terms, annealing, warmup ramp, weight
+    decay, context, repeated-epoch memorisation and overfitting), without noise, spikes or
+    divergence: what a run's loss averages to over a window. Work is proportional to
+    ``len(steps)``, not to the steps they span, so a 4M-step run's curve costs what a short
+    one does on the same grid. The annealing EMA is read on the same 32-step knots as in
+    ``compute`` (only the knots around each step are evaluated), so the values agree with
+    ``compute``'s before its noise is applied.
+
+    The per-step noise ``compute`` multiplies this by has mean zero: a Gaussian and a slow
+    wobble, each of mean zero, times ``noise_scale(batch)``; the mean of ``k`` logged steps
+    therefore spreads by about ``noise_scale * sqrt(1 / k + 0.25 / (1.5 + k / 64))`` (the
+    Gaussian averages down as 1 / k, the wobble, 64-step knots linearly interpolated, has
+    variance 2/3 within a knot and 64 / k across many; ``averaged_noise``).
+    """
+    steps = np.asarray(steps, dtype=np.int64)
+    if steps.size == 0:
+        empty = np.empty(0, dtype=np.float64)
+        return empty, empty.copy()
+    if np.any(np.diff(steps) < 0) or int(steps[0]) < 0:
+        raise ValueError("steps must be sorted, non-negative step indices")
+    idx = tl.segment_index(steps)
+    base = tl.base
+    unique = base.dataset_tokens
+    tokens = tlm.tokens_after(tl, idx, steps)
+    p = np.minimum(tokens * (1.0 / tl.total_tokens), 1.0)
+    area = tlm.area_at(tl, idx, p)
+    mean_lr = area / (p * tl.lr_ref)
+    w = tl.warmup_fraction
+    if w > 0.0:
+        ramp = np.empty_like(p)
+        k_w = int(np.searchsorted(p, w))
+        ramp[:k_w] = p[:k_w] * (0.5 / w)
+        np.divide(-0.5 * w, p[k_w:], out=ramp[k_w:])
+        ramp[k_w:] += 1.0
+        mean_lr *= ramp
+    d_eff = tlm.worth_before(tl, idx, steps) * lr_progress(mean_lr)
+    wd_exposure = tlm.decay_at(tl, idx, p, area)
+    strong = np.flatnonzero(wd_exposure > WD_EXPOSURE_MAX)
+    if strong.size:
+        d_eff[strong] *= WD_EXPOSURE_MAX / wd_exposure[strong]
+    d_eff[steps == 0] = np.maximum(d_eff[steps == 0], 1.0)
+    reps = np.maximum(tokens / unique - 1.0, 0.0)
+    repeated = bool(np.any(tokens > unique))
+    if repeated:
+        fresh = (
+            np.minimum(tokens, unique)
+            + unique * MUENNIGHOFF_R_STAR * (1.0 - np.exp(-reps / MUENNIGHOFF_R_STAR))
+        ) / tokens
+        d_eff *= fresh
+    data_term = CHINCHILLA_B * np.exp(-CHINCHILLA_BETA * np.log(d_eff + base.base_tokens))
+    s2 = (_ema_at(tl, steps) - tl.lr_peak0) * (-1.0 / tl.lr_peak0)
+    np.clip(s2, -0.5, 1.0, out=s2)
+    s2 *= -ANNEAL_C * min(1.0, float(lr_progress(np.array([tl.lr_peak0 / tl.lr_ref]))[0]))
+    clean = data_term + s2 * data_term**ANNEAL_EXP
+    clean += size_terms(float(tl.params), base.family)
+    if base.base_tokens > 0:
+        clean += 0.6 * np.exp(-d_eff / (0.02 * tl.total_tokens))
+    else:
+        clean += WD_BENEFIT * np.exp(-wd_exposure)
+    ctx = context_loss(base.seq_len)
+    if ctx != 0.0:
+        clean += ctx * -np.expm1((d_eff + base.base_tokens) * (-1.0 / IN_CONTEXT_TOKENS))
+    ln_v = math.log(base.arch.vocab_size)
+    near = np.flatnonzero(clean > min(ln_v - 4.0, 0.5 * ln_v))
+    if near.size:
+        tau = 0.25
+        clean[near] = -tau * np.logaddexp(-clean[near] / tau, -ln_v / tau)
+    if not repeated:
+        return clean, clean.copy()
+    ratio = min(float(tl.params) / (20.0 * unique), 10.0)
+    mem = 0.22 * math.sqrt(ratio) * (0.5 * reps + 0.5 * _stair(tokens / unique))
+    train = clean - _saturate(mem, MEMORISE_MAX * clean)
+    over = 0.06 * ratio * reps**1.5
+    val = clean + _saturate(over, np.maximum(ln_v - clean, 1e-3))
+    return train, val
+
+
+def averaged_noise(batch_tokens: float, window: float) -> float:
+    """Relative spread (one standard deviation) of the mean of ``window`` consecutive steps'
+    loss noise (``clean_loss``'s docstring says how it follows from ``compute``)."""
+    k = max(1.0, float(window))
+    return float(noise_scale(batch_tokens)) * math.sqrt(1.0 / k + 0.25 / (1.5 + k / WOBBLE_GRID))
+
+
+def _ema_at(tl: tlm.Timeline, steps: NDArray[np.int64]) -> FloatArray:
+    """``_loss_lr_ema`` at arbitrary sorted steps: the knots around each step only."""
+    g = steps // EMA_GRID
+    knots_idx = np.unique(np.concatenate([g, g + 1]))
+    knots = knots_idx.astype(np.float64) * EMA_GRID
+    kappa = -math.log1p(-1.0 / tl.ema_steps)
+    x = knots[:, None] - _NODES[None, :] / kappa
+    vals = (tlm.loss_lr_at(tl, x.ravel()).reshape(x.shape) * _WEIGHTS[None, :]).sum(axis=1)
+    out: FloatArray = np.interp(steps.astype(np.float64), knots, vals)
+    return out

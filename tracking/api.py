@@ -44,6 +44,7 @@ from werkzeug.exceptions import HTTPException
 
 from tracking import api_input
 from tracking import control as control_view
+from tracking import forecast as forecast_module
 from tracking import store as store_module
 from tracking.api_input import InputError
 from tracking.records import Read
@@ -197,6 +198,47 @@ def control_state(s: Store, rid: str) -> str:
         return s.control(rid).state
     except UnknownRun:
         return "running"
+
+
+def number_json(x: float | None) -> float | str | None:
+    """A number for JSON: None stays null, non-finite ones as the strings ``values_json``
+    uses."""
+    if x is None or math.isfinite(x):
+        return x
+    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+
+
+def forecast_json(fc: forecast_module.Forecast) -> dict[str, Any]:
+    """``tracking.forecast.Forecast`` as the forecast route answers it (nulls where nothing
+    was forecast, ``reason`` saying why; times as Unix seconds and ISO 8601 UTC)."""
+    finish = fc.finish_time
+    return {
+        "run_id": fc.run_id,
+        "step": fc.step,
+        "metric": fc.metric,
+        "target_step": fc.target_step,
+        "target_source": fc.target_source,
+        "final_loss": number_json(fc.final_loss),
+        "low": number_json(fc.low),
+        "high": number_json(fc.high),
+        "last_value": number_json(fc.last_value),
+        "power_law": number_json(fc.power_law),
+        "val_metric": fc.val_metric,
+        "val_final_loss": number_json(fc.val_final_loss),
+        "val_low": number_json(fc.val_low),
+        "val_high": number_json(fc.val_high),
+        "finish_time": number_json(finish),
+        "finish_time_iso": (
+            datetime.fromtimestamp(finish, UTC).isoformat(timespec="seconds")
+            if finish is not None and math.isfinite(finish) and abs(finish) < 1e11
+            else None
+        ),
+        "steps_per_second": number_json(fc.steps_per_second),
+        "gpu_hours": number_json(fc.gpu_hours),
+        "cost": number_json(fc.cost),
+        "method": fc.method,
+        "reason": fc.reason,
+    }
 
 
 # ----------------------------------------------------------------------------- requests
@@ -474,6 +516,25 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
 
         return _guarded(work)
 
+    def forecast(run_id: str) -> flask.Response:
+        def work() -> flask.Response:
+            rid = _run_id(run_id)
+            until = _int_arg("until", None, 0, api_input.MAX_STEP)
+            s = store()
+            _known_run(s, rid)
+            try:
+                fc = forecast_module.forecast(s, rid, until)
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                # A fit this run's data broke (a bug to fix, logged with its traceback);
+                # the client gets a reason, not a 500.
+                log.exception("forecast of run %r up to step %r failed", rid, until)
+                raise ApiError(422, f"the forecast failed on this run's points: {exc}") from exc
+            if fc is None:  # deleted between the two reads
+                raise ApiError(404, f"no run {rid!r}: GET {base}/runs lists the runs")
+            return reply(forecast_json(fc))
+
+        return _guarded(work)
+
     def unknown(rest: str = "") -> flask.Response:
         # Without this, a GET to a mistyped API path would reach Dash's catch-all page route
         # and answer 200 with the dashboard's HTML.
@@ -491,7 +552,8 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
             "PUT runs/<run_id>, "
             "POST runs/<run_id>/points, GET runs, GET runs/<run_id>, "
             "GET runs/<run_id>/series/<metric>, GET runs/<run_id>/since/<metric>, "
-            "GET runs/<run_id>/control, POST runs/<run_id>/control/poll",
+            "GET runs/<run_id>/control, POST runs/<run_id>/control/poll, "
+            "GET runs/<run_id>/forecast",
         )
 
     # No automatic OPTIONS: it would answer an empty text/html 200. OPTIONS reaches the
@@ -505,6 +567,7 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
         ("/runs/<run_id>/control", "control", get_control, ["GET"]),
         ("/runs/<run_id>/series/<path:metric>", "series", series, ["GET"]),
         ("/runs/<run_id>/since/<path:metric>", "since", since, ["GET"]),
+        ("/runs/<run_id>/forecast", "forecast", forecast, ["GET"]),
         ("/", "unknown_root", unknown, [*_METHODS, "OPTIONS"]),
         ("/<path:rest>", "unknown", unknown, [*_METHODS, "OPTIONS"]),
     ]
