@@ -337,11 +337,22 @@ def _early_gate(
     (its loss is measured before its update, so step 0 is exactly ln(vocab)). A property of
     the step, so slices agree; only the first few hundred steps are touched.
     """
-    shift = area * (tl.total_tokens / tl.base.global_batch_tokens)
-    if ramp is not None:
-        shift *= ramp
-    shift -= lr / tl.const(idx, lambda s: OPTIMIZERS[s.cfg.optimizer].lr_scale)
-    shift *= d_model / EARLY_SHIFT
+    steps_per_fraction = tl.total_tokens / tl.base.global_batch_tokens
+    lr_scale = tl.const(idx, lambda s: OPTIMIZERS[s.cfg.optimizer].lr_scale)
+
+    def shift_at(k: slice) -> FloatArray:
+        out: FloatArray = area[k] * steps_per_fraction
+        if ramp is not None:
+            out *= ramp[k]
+        out -= lr[k] / (lr_scale if np.ndim(lr_scale) == 0 else lr_scale[k])
+        out *= d_model / EARLY_SHIFT
+        return out
+
+    # S never falls from one step to the next: a range whose first step is past the early
+    # steps has none (the usual case, checked on one value).
+    if float(shift_at(slice(0, 1))[0]) >= 40.0:
+        return
+    shift = shift_at(slice(None))
     early = np.flatnonzero(shift < 40.0)  # exp(-40) < 1e-17: the gate is 1 past these
     if early.size:
         gate = -np.expm1(-np.maximum(shift[early], 0.0))
