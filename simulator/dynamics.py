@@ -49,7 +49,10 @@ update, so on the data of steps 0..i-1; step 0 is the untrained model):
   norm first (OLMo 2): it climbs over the two steps after the hazard fires and peaks on the
   third; the loss jumps on the step after, by 5-30% of the loss, and decays over tens to
   hundreds of steps; clipping damps it. No step depends on a later one, so any slice of a run
-  equals the same slice of the whole run. Divergence blows the loss up over 24 steps to NaN.
+  equals the same slice of the whole run. Divergence: the loss shoots past ln(vocab) towards
+  1.4 ln(vocab) as the gradient norm explodes, and is NaN 6 steps on (``_diverge``).
+- Early steps of a run from scratch: the loss leaves ln(vocab) only as far as the LR applied
+  so far lets it (``_early_gate``, ``EARLY_SHIFT``).
 - Token accuracy: 0.903 * exp(-0.2755 * L), an empirical mapping fitted to typical
   (loss, top-1 accuracy) pairs of LLaMA-scale models (assumed, not in docs/sources.md), bent
   above ln(vocab) / 2 towards exp(-L) so that it is 1 / vocab at a uniform guess and stays in
@@ -84,7 +87,20 @@ from simulator.rng import STREAM_EVENT, STREAM_GRID, STREAM_STEP, uniform_pairs
 FloatArray = NDArray[np.float64]
 
 LOOKBACK = 1600  # steps before a range whose spikes can still show in it (5 x longest decay)
-DIVERGE_RAMP = 24  # steps from divergence to a non-finite loss
+# Divergence (assumed shape, see ``_diverge``): the loss leaves its band the step after the
+# hazard fires, shoots past ln(vocab) towards DIVERGE_CAP x ln(vocab) (confidently wrong
+# logits cost more than a uniform guess) while the gradient norm grows e-fold a step, and is
+# NaN DIVERGE_RAMP steps after the hazard.
+DIVERGE_RAMP = 6  # steps from divergence to a non-finite loss
+DIVERGE_CAP = 1.4  # the loss a diverging run approaches, in units of ln(vocab)
+# Early steps: the loss can only leave ln(vocab) as far as the updates applied so far let it.
+# Adam moves each weight by about the LR per step (Kingma & Ba 2015, section 2.1), so after a
+# sum S of applied LRs a layer of fan-in d_model shifts its outputs by up to ~S x d_model
+# (the muP argument, Yang et al. 2022); the share of the way from ln(vocab) to the loss law
+# covered is 1 - exp(-S x d_model / EARLY_SHIFT). EARLY_SHIFT is assumed: a 7B model warming
+# up to 3e-4 over 2,000 steps has covered 63% of the way at step ~50 and 5% at step 12 (LR
+# 1.8e-6), where a run's logged loss is still within noise of ln(vocab).
+EARLY_SHIFT = 0.8
 EARLY_STEPS = 4000  # the early grad-norm excess is exactly 0 from this step on
 SPIKE_LEAD = 2  # steps from a spike's hazard to its grad-norm peak; the loss jumps one later
 EMA_GRID = 32
@@ -303,6 +319,75 @@ def token_accuracy(loss: FloatArray, vocab_size: int) -> FloatArray:
     return acc
 
 
+def _early_gate(
+    clean: FloatArray,
+    ln_v: float,
+    area: FloatArray,
+    ramp: FloatArray | None,
+    lr: FloatArray,
+    tl: tlm.Timeline,
+    idx: NDArray[np.int64],
+    d_model: int,
+) -> None:
+    """Hold the first steps of a run from scratch near ln(vocab) until the LR applied so far
+    can have moved the model (``EARLY_SHIFT``), in place.
+
+    S, the sum of the LRs applied before each step (AdamW units), is the LR area (warmup
+    counted at the peak) times the real ramp's share of it, in steps, less the step's own LR
+    (its loss is measured before its update, so step 0 is exactly ln(vocab)). A property of
+    the step, so slices agree; only the first few hundred steps are touched.
+    """
+    steps_per_fraction = tl.total_tokens / tl.base.global_batch_tokens
+    lr_scale = tl.const(idx, lambda s: OPTIMIZERS[s.cfg.optimizer].lr_scale)
+
+    def shift_at(k: slice) -> FloatArray:
+        out: FloatArray = area[k] * steps_per_fraction
+        if ramp is not None:
+            out *= ramp[k]
+        out -= lr[k] / (lr_scale if np.ndim(lr_scale) == 0 else lr_scale[k])
+        out *= d_model / EARLY_SHIFT
+        return out
+
+    # S never falls from one step to the next: a range whose first step is past the early
+    # steps has none (the usual case, checked on one value).
+    if float(shift_at(slice(0, 1))[0]) >= 40.0:
+        return
+    shift = shift_at(slice(None))
+    early = np.flatnonzero(shift < 40.0)  # exp(-40) < 1e-17: the gate is 1 past these
+    if early.size:
+        gate = -np.expm1(-np.maximum(shift[early], 0.0))
+        clean[early] = ln_v - gate * (ln_v - clean[early])
+
+
+def _diverge(
+    steps: NDArray[np.int64],
+    div: int,
+    train: FloatArray,
+    val: FloatArray,
+    grad: FloatArray,
+    ln_v: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The steps after a divergence at ``div``: the loss leaves its band on the next step and
+    closes on ``DIVERGE_CAP`` x ln(vocab) (halfway in one step), the gradient norm grows
+    e-fold a step, and from ``div + DIVERGE_RAMP + 1`` all three are NaN.
+
+    Assumed shape: diverging LLM runs show the gradient norm exploding and the loss jumping
+    to around or somewhat past the uniform guess's ln(vocab) within a few steps before NaN
+    (docs/sources.md, "Instability"); nothing physical keeps it finite at 850 nats.
+    """
+    t = np.clip(steps - div, 0, DIVERGE_RAMP).astype(np.float64)
+    frac = -np.expm1(-t * math.log(2.0))  # 0 at div, 1/2 a step later, 63/64 at the end
+    cap = DIVERGE_CAP * ln_v
+    train = train + frac * np.maximum(cap - train, 0.0)
+    val = val + frac * np.maximum(cap - val, 0.0)
+    grad = grad * np.exp(t)
+    dead = steps > div + DIVERGE_RAMP
+    train[dead] = np.nan
+    val[dead] = np.nan
+    grad[dead] = np.nan
+    return train, val, grad
+
+
 def compute(
     tl: tlm.Timeline, seed: int, start: int, stop: int, *, diverged_at: int | None, scan_from: int
 ) -> Computed:
@@ -408,12 +493,15 @@ def compute(
     if ctx != 0.0:
         seen = d_eff + base.base_tokens
         clean += ctx * -np.expm1(seen * (-1.0 / IN_CONTEXT_TOKENS))
-    # Soft cap at ln(vocab): only the first steps come near it.
     ln_v = math.log(base.arch.vocab_size)
+    # Soft cap at ln(vocab): only the first steps come near it.
     near = np.flatnonzero(clean > min(ln_v - 4.0, 0.5 * ln_v))
     if near.size:
         tau = 0.25
         clean[near] = -tau * np.logaddexp(-clean[near] / tau, -ln_v / tau)
+    if base.base_tokens <= 0:
+        _early_gate(clean, ln_v, area, ramp if w > 0.0 else None, lr, tl, idx, base.arch.d_model)
+        near = np.flatnonzero(clean > 0.5 * ln_v)  # the steps whose noise is quieted below
 
     # Noise, multiplicative: Gaussian (Box-Muller in float32 for speed) plus a slow wobble,
     # times a relative scale that grows as the batch shrinks but is bounded (see
@@ -503,15 +591,7 @@ def compute(
         val += 0.8 * spike_loss
 
     if div is not None and div < stop:
-        after = steps > div
-        ramp = np.exp(np.minimum(steps - div, DIVERGE_RAMP + 1) / 4.0)
-        train = np.where(after, train * ramp, train)
-        val = np.where(after, val * ramp, val)
-        grad = np.where(after, grad * ramp**2, grad)
-        dead = steps > div + DIVERGE_RAMP
-        train[dead] = np.nan
-        val[dead] = np.nan
-        grad[dead] = np.nan
+        train, val, grad = _diverge(steps, div, train, val, grad, ln_v)
 
     # Clock, throughput, cost, memory.
     wall = tl.per_segment(

@@ -154,7 +154,7 @@ def _find(tree: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def diverged() -> sim.RunState:
-    """LLaMA 7B with its LR x20 at step 3,000: the loss climbs past 100 nats, then NaN."""
+    """LLaMA 7B with its LR x20 at step 3,000: the loss climbs past ln(vocab), then NaN."""
     cfg = sim.preset("llama-7b", dataset_tokens=4 * 2**20 * 20_000)
     s = sim.advance(sim.start(sim.new_run(cfg, name="blown")), 3000)
     s = sim.apply_changes(s, {"lr_peak": cfg.lr_peak * 20, "lr_min": cfg.lr_min * 20})
@@ -177,6 +177,11 @@ def test_a_diverged_run_does_not_flatten_the_others_and_is_marked(diverged: sim.
     assert marker["text"] == ["diverged at step 3,000"]
     assert lo <= marker["y"][0] <= hi  # the divergence point is on the chart
     tail = next(t for t in fig["data"] if t["name"].endswith("(after divergence)"))
-    assert tail["line"]["dash"] == "dot" and max(y for y in tail["y"] if y is not None) > hi
+    # The smoothed tail climbs from the marker; the faint raw line behind it leaves the chart
+    # (issue 13, item 6: the climb is 6 steps to ~1.4 ln(vocab), which smoothing damps).
+    assert tail["line"]["dash"] == "dot"
+    assert max(y for y in tail["y"] if y is not None) > marker["y"][0]
+    raw = next(t for t in fig["data"] if t["name"] == "blown (raw)")
+    assert max(y for y in raw["y"] if y is not None) > hi
     solid = next(t for t in fig["data"] if t["name"] == "blown")
     assert max(solid["x"]) <= 3000  # the run's own line stops at the divergence step

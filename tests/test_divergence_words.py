@@ -97,7 +97,7 @@ def test_a_run_diverges_at_the_same_step_whatever_the_tick(per_call: int) -> Non
     while s.status == "running":
         before = s.step
         s = sim.advance(s, per_call)
-        assert s.step - before <= per_call + 26
+        assert s.step - before <= per_call + sim.dynamics.DIVERGE_RAMP + 2
     assert s.status == "diverged"
-    assert s.step == _first_nan_step(s) == s.diverged_at + 26  # type: ignore[operator]
+    assert s.step == _first_nan_step(s) == s.diverged_at + sim.dynamics.DIVERGE_RAMP + 2  # type: ignore[operator]
     assert s.events[-1][:2] == (s.step, "diverged")
