@@ -101,3 +101,12 @@ def test_a_run_diverges_at_the_same_step_whatever_the_tick(per_call: int) -> Non
     assert s.status == "diverged"
     assert s.step == _first_nan_step(s) == s.diverged_at + sim.dynamics.DIVERGE_RAMP + 2  # type: ignore[operator]
     assert s.events[-1][:2] == (s.step, "diverged")
+
+
+def test_the_loss_kpi_shows_no_trend_beside_nan(lr_x20: sim.RunState) -> None:
+    """The KPI read "NaN ▲ 0.958 in 1k": a change figure beside a value that is not a number."""
+    from views.training_status import kpis
+
+    view = kpis(lr_x20, 100, 500, None)
+    assert view["loss"] == "NaN"
+    assert view["loss_sub"] == ""

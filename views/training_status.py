@@ -119,8 +119,8 @@ def kpis(
         loss=fmt.number(reported),
         loss_sub=(
             f"{'▼' if delta < 0 else '▲'} {abs(delta):.3f} in {fmt.si(span, 2)}"
-            if span > 0 and math.isfinite(delta)
-            else ""
+            if span > 0 and math.isfinite(delta) and math.isfinite(reported)
+            else ""  # a trend beside "NaN" would read as if the loss were still moving
         ),
         val=fmt.number(float(val)) if isinstance(val, (int, float)) else ("NaN" if val else "–"),
         val_sub=f"@ {val_step:,}" if val_step is not None else "no eval yet",
