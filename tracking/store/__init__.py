@@ -53,7 +53,15 @@ from tracking.store.errors import (
     StoreUnavailable,
     TokenExists,
 )
-from tracking.store.rows import Added, Curve, FileState, MetricInfo, RunInfo, TokenInfo
+from tracking.store.rows import (
+    Added,
+    Curve,
+    Event,
+    FileState,
+    MetricInfo,
+    RunInfo,
+    TokenInfo,
+)
 from tracking.store.store import Store, Transaction
 
 __all__ = [
@@ -63,6 +71,7 @@ __all__ = [
     "BadRunId",
     "BadStoreUrl",
     "Curve",
+    "Event",
     "FileState",
     "MetricInfo",
     "RunInfo",
