@@ -26,6 +26,7 @@ import logging
 import math
 import re
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -34,10 +35,11 @@ import flask
 import numpy as np
 from werkzeug.exceptions import HTTPException
 
-from tracking import api_input
+from tracking import alerting, api_input
 from tracking import store as store_module
 from tracking.api_input import InputError
 from tracking.records import Read
+from tracking.status import status as run_status
 from tracking.store import (
     Added,
     BadInput,
@@ -151,7 +153,9 @@ def curve_json(run_id: str, metric: str, curve: Curve) -> dict[str, Any]:
     }
 
 
-def run_json(info: RunInfo) -> dict[str, Any]:
+def run_json(info: RunInfo, now: float | None = None) -> dict[str, Any]:
+    """A run for JSON: ``status`` is the unified one (``tracking.status``: live, finished,
+    stalled, failed), ``reported_status`` what the script or the watcher stored."""
     return {
         "run_id": info.run_id,
         "name": info.name,
@@ -159,7 +163,10 @@ def run_json(info: RunInfo) -> dict[str, Any]:
         "kind": info.kind,
         "tags": list(info.tags),
         "notes": info.notes,
-        "status": info.status,
+        "status": run_status(info, time.time() if now is None else now),
+        "reported_status": info.status,
+        "open_alerts": info.open_alerts,
+        "log_interval": info.log_interval,
         "problems": list(info.problems),
         "metrics": list(info.metrics),
         "first_step": info.first_step,
@@ -331,6 +338,8 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
                 if s.run(rid) is None:
                     s.put_run(rid, source="push", kind="push")
                 added = s.add_read(rid, Read(series=checked.series))
+                if added.new or added.replaced:  # committed; alerts never fail the request
+                    alerting.safe_evaluate(s, rid, checked.series)
             return reply(
                 {
                     "run_id": rid,
