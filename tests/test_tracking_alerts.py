@@ -260,3 +260,14 @@ def test_the_logging_interval_is_the_median_gap() -> None:
     times = T0 + np.array([0, 10, 20, 30, 300, 310, 320.0])  # one checkpoint pause
     assert alerts.logging_interval(times) == 10.0
     assert alerts.logging_interval(np.array([np.nan, T0])) is None
+
+
+def test_a_statistic_undefined_at_the_start_is_no_alert_a_loss_nan_from_the_start_is() -> None:
+    steps = np.arange(100)
+    zscore = np.ones(100)
+    zscore[:50] = np.nan  # llm.c's loss_zscore until its window has data
+    quiet, _ = alerts.evaluate({"loss_zscore": ser("loss_zscore", steps, zscore)}, {}, {})
+    assert quiet == []
+    broken = np.full(100, np.nan)
+    got = in_passes({"loss": ser("loss", steps, broken)}, 7)
+    assert summary(got) == [("open", "nan", 0)]

@@ -212,3 +212,27 @@ def test_the_schedule_check_uses_only_a_stated_peak_lr() -> None:
     )
     derived = {**params, "recipe_provenance.lr_peak": "derived: peak of the logged `lr`"}
     assert alerting.schedule_of(derived) is None
+
+
+REAL = Path(__file__).parent / "data" / "real-runs"
+
+
+@pytest.mark.parametrize(
+    ("case", "spikes"),
+    [
+        ("text-llmc-mainlog-gpt2-124m", []),  # 19,560 healthy steps: heavy-tailed noise only
+        ("text-llmc-stdout-750steps", []),  # its z-scores are NaN at step 1: no alert
+        ("text-modded-nanogpt-flexattention", [918, 946, 1759]),  # +26% to +40% in a step
+    ],
+)
+def test_real_logs_alert_on_their_spikes_and_not_on_their_noise(
+    case: str, spikes: list[int], tmp_path: Path
+) -> None:
+    opened = store_module.open(f"sqlite:///{tmp_path}/runs.sqlite3")
+    try:
+        (report,) = ingest(opened, [(REAL / case).resolve()])
+        found = opened.alerts(report.run_id)
+    finally:
+        opened.close()
+    assert sorted((a.kind, a.step) for a in found) == [("loss_spike", s) for s in spikes]
+    assert all(a.state == "closed" for a in found)  # each recovered
