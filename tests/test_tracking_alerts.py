@@ -271,3 +271,14 @@ def test_a_statistic_undefined_at_the_start_is_no_alert_a_loss_nan_from_the_star
     broken = np.full(100, np.nan)
     got = in_passes({"loss": ser("loss", steps, broken)}, 7)
     assert summary(got) == [("open", "nan", 0)]
+
+
+def test_the_row_median_skips_nan_like_numpys_nanmedian() -> None:
+    rng = np.random.default_rng(5)
+    rows = rng.normal(size=(300, 37))
+    rows[rng.random(rows.shape) < 0.3] = np.nan
+    rows[7] = np.nan
+    med, count = alerts._row_median(rows)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanmedian(rows, axis=1)
+    assert np.allclose(med, expected, equal_nan=True) and count[7] == 0

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -137,6 +136,7 @@ RATE_NAMES = (
     "train_steps_per_second",
 )
 
+Action = Literal["open", "close"]
 Kind = Literal[
     "nan",
     "grad_norm",
@@ -229,7 +229,7 @@ class Transition:
     key: str
     kind: str
     severity: str
-    action: Literal["open", "close"]
+    action: Action
     metric: str
     step: int
     time: float
@@ -267,14 +267,24 @@ def _trailing(hist: Floats, new: Floats, stride: int = STRIDE) -> tuple[Floats, 
     ends = h + np.arange(0, n, stride)
     view = np.lib.stride_tricks.sliding_window_view(combined, WINDOW)
     windows = np.where(np.isfinite(view[ends - WINDOW]), view[ends - WINDOW], np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(windows, axis=1)
-        mad = np.nanmedian(np.abs(windows - med[:, None]), axis=1) * 1.4826
-    few = np.isfinite(windows).sum(axis=1) < MIN_BASELINE
+    med, count = _row_median(windows)
+    mad = _row_median(np.abs(windows - med[:, None]))[0] * 1.4826
+    few = count < MIN_BASELINE
     med[few] = np.nan
     mad[few] = np.nan
     return np.repeat(med, stride)[:n], np.repeat(mad, stride)[:n]
+
+
+def _row_median(a: Floats) -> tuple[Floats, npt.NDArray[np.int64]]:
+    """Each row's median over its non-NaN values, and their count (NaN for none). A sort
+    puts NaN last; numpy's ``nanmedian`` goes through masked arrays and is 20x slower."""
+    ordered = np.sort(a, axis=1)
+    count = np.isfinite(ordered).sum(axis=1)
+    rows = np.arange(len(a))
+    lo = ordered[rows, np.maximum(count - 1, 0) // 2]
+    hi = ordered[rows, np.maximum(count, 1) // 2 - (count == 0)]
+    med = np.where(count > 0, (lo + hi) / 2, np.nan)
+    return med, count
 
 
 def _step_rate(hist: Series | None, new: Series) -> Floats:
@@ -300,13 +310,13 @@ def _t0(x: float) -> float | None:
 
 def _track(
     st: State, step: npt.NDArray[np.int64], time: Floats, cond: Bools, rule: Rule
-) -> list[tuple[str, int]]:
+) -> list[tuple[Action, int]]:
     """Hysteresis over one alert's condition: the (action, index) of each open and close.
 
     ``st`` holds ``open`` (the alert is open), ``run`` (the condition of the current run
     of equal conditions), ``len`` (its points so far) and ``t0`` (its first point's time).
     Work is one step per run of equal conditions, not per point."""
-    out: list[tuple[str, int]] = []
+    out: list[tuple[Action, int]] = []
     n = len(cond)
     if n == 0:
         return out
@@ -332,7 +342,7 @@ def _track(
             i = i + int(late[0]) if len(late) else b
         if i < b:
             st["open"] = c
-            out.append(("open" if c else "close", i))
+            out.append(("open", i) if c else ("close", i))
     return out
 
 
