@@ -186,6 +186,14 @@ def test_the_push_api_computes_alerts_once_and_lists_them_with_the_run(
     push(range(1000, 1205), spike=1200)  # resent: stored once, evaluated once
     (spike,) = store.alerts("run-1")
     assert (spike.kind, spike.step, spike.state) == ("loss_spike", 1200, "open")
+    panel = client.get(f"{API}/runs/run-1/events").json
+    assert [(e["seq"], e["kind"], e["step"], e["state"]) for e in panel["events"]] == [
+        (1, "loss_spike", 1200, "open")
+    ]
+    assert panel["open_alerts"] == 1 and panel["stalled"] is None
+    assert client.get(f"{API}/runs/run-1/events?after=1").json["events"] == []
+    assert client.get(f"{API}/runs/nope/events").status_code == 404
+    assert client.get(f"{API}/runs/run-1/events?limit=0").json["field"] == "limit"
     listed = {r["run_id"]: r for r in client.get(f"{API}/runs").json["runs"]}
     assert listed["run-1"]["open_alerts"] == 1
     assert (listed["run-1"]["status"], listed["run-1"]["reported_status"]) == ("live", "live")

@@ -67,3 +67,12 @@ def test_stalled_follows_the_runs_own_logging_interval() -> None:
         "live", alerts.STALL_DEFAULT_INTERVAL_S * alerts.STALL_INTERVALS + 1, log_interval=None
     )
     assert status(unknown, NOW) == "stalled"
+
+
+def test_a_stalled_run_shows_a_stall_alert_made_at_read_time() -> None:
+    from tracking.status import stall_event
+
+    assert stall_event(run("live", 5), NOW) is None
+    event = stall_event(run("live", 1200), NOW)
+    assert event is not None and (event.kind, event.state, event.step) == ("stalled", "open", 500)
+    assert "no point for 20 min" in event.text and "every 10 s" in event.text

@@ -39,12 +39,14 @@ from tracking import alerting, api_input
 from tracking import store as store_module
 from tracking.api_input import InputError
 from tracking.records import Read
+from tracking.status import stall_event
 from tracking.status import status as run_status
 from tracking.store import (
     Added,
     BadInput,
     BadStoreUrl,
     Curve,
+    Event,
     RunInfo,
     Store,
     StoreUnavailable,
@@ -57,6 +59,8 @@ PREFIX = "api/v1"
 REALM = "LLM Training Dashboard API"
 RETRY_AFTER_S = 5
 DEFAULT_POINTS = 4000
+DEFAULT_EVENTS = 200
+MAX_EVENTS = 1000
 MAX_READ_POINTS = 10_000
 _KEY = "tracking.store"
 _INT = re.compile(r"-?[0-9]{1,19}")
@@ -141,6 +145,27 @@ def values_json(value: np.ndarray[Any, Any]) -> list[float | str]:
         assert isinstance(v, float)
         out[i] = "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
     return out
+
+
+def event_json(e: Event) -> dict[str, Any]:
+    """An event or alert for JSON (``value`` as ``values_json`` writes non-finite ones)."""
+    value: float | str | None = None
+    if e.value is not None:
+        value = values_json(np.array([e.value]))[0]
+    return {
+        "seq": e.seq,
+        "time": e.time,
+        "step": e.step,
+        "kind": e.kind,
+        "severity": e.severity,
+        "text": e.text,
+        "state": e.state,
+        "key": e.key,
+        "metric": e.metric,
+        "value": value,
+        "closed_step": e.closed_step,
+        "closed_time": e.closed_time,
+    }
 
 
 def curve_json(run_id: str, metric: str, curve: Curve) -> dict[str, Any]:
@@ -425,6 +450,27 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
 
         return _guarded(work)
 
+    def events(run_id: str) -> flask.Response:
+        def work() -> flask.Response:
+            rid = _run_id(run_id)
+            after = _int_arg("after", 0, 0, api_input.MAX_STEP)
+            limit = _int_arg("limit", DEFAULT_EVENTS, 1, MAX_EVENTS)
+            assert after is not None and limit is not None
+            s = store()
+            info = _known_run(s, rid)
+            rows = [event_json(e) for e in s.events(rid, after_seq=after, limit=limit)]
+            stall = stall_event(info, time.time())
+            return reply(
+                {
+                    "run_id": rid,
+                    "events": rows,
+                    "open_alerts": info.open_alerts,
+                    "stalled": None if stall is None else event_json(stall),
+                }
+            )
+
+        return _guarded(work)
+
     def unknown(rest: str = "") -> flask.Response:
         # Without this, a GET to a mistyped API path would reach Dash's catch-all page route
         # and answer 200 with the dashboard's HTML.
@@ -441,7 +487,8 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
             f"no API route {method} {flask.request.path[:200]}; the routes under {base}/ are "
             "PUT runs/<run_id>, "
             "POST runs/<run_id>/points, GET runs, GET runs/<run_id>, "
-            "GET runs/<run_id>/series/<metric>, GET runs/<run_id>/since/<metric>",
+            "GET runs/<run_id>/series/<metric>, GET runs/<run_id>/since/<metric>, "
+            "GET runs/<run_id>/events",
         )
 
     # No automatic OPTIONS: it would answer an empty text/html 200. OPTIONS reaches the
@@ -453,6 +500,7 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
         ("/runs/<run_id>/points", "points", post_points, ["POST"]),
         ("/runs/<run_id>/series/<path:metric>", "series", series, ["GET"]),
         ("/runs/<run_id>/since/<path:metric>", "since", since, ["GET"]),
+        ("/runs/<run_id>/events", "events", events, ["GET"]),
         ("/", "unknown_root", unknown, [*_METHODS, "OPTIONS"]),
         ("/<path:rest>", "unknown", unknown, [*_METHODS, "OPTIONS"]),
     ]

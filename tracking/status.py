@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tracking.alerts import stalled
-from tracking.store import RunInfo
+from tracking.alerts import stall_after, stalled
+from tracking.store import Event, RunInfo
 
 Status = Literal["live", "finished", "stalled", "failed"]
 STATUSES: tuple[Status, ...] = ("live", "finished", "stalled", "failed")
@@ -64,3 +64,29 @@ def status(
     if not pushed and now - info.updated > FINISHED_AFTER_S:
         return "finished"
     return "stalled"
+
+
+def stall_event(info: RunInfo, now: float, logging_interval: float | None = None) -> Event | None:
+    """A stalled run's alert for the events panel, made at read time (a stall brings no data,
+    so no ingest pass can store it): an open ``stalled`` alert with ``seq = 0``, or None
+    when the run is not stalled. Not stored: it goes when the next point comes."""
+    if status(info, now, logging_interval) != "stalled":
+        return None
+    interval = info.log_interval if logging_interval is None else logging_interval
+    silent = now - info.updated
+    every = f"every {interval:.3g} s" if interval else "at an unknown interval"
+    return Event(
+        run_id=info.run_id,
+        seq=0,
+        time=now,
+        step=info.last_step,
+        kind="stalled",
+        severity="warning",
+        text=(
+            f"no point for {silent / 60:.0f} min (the run logs {every}; stalled after "
+            f"{stall_after(interval):.0f} s); last step "
+            f"{'-' if info.last_step is None else f'{info.last_step:,}'}"
+        ),
+        state="open",
+        key="stalled",
+    )
