@@ -244,3 +244,22 @@ def test_real_logs_alert_on_their_spikes_and_not_on_their_noise(
         opened.close()
     assert sorted((a.kind, a.step) for a in found) == [("loss_spike", s) for s in spikes]
     assert all(a.state == "closed" for a in found)  # each recovered
+
+
+def test_the_recipes_step_rate_is_used_only_when_the_run_states_its_hardware() -> None:
+    stated = {
+        "recipe.model": "llama-2-7b",
+        "recipe.gpu": "h100-sxm",
+        "recipe.num_gpus": "64",
+        "recipe.global_batch_tokens": "4194304",
+        "recipe.seq_len": "4096",
+        **{
+            f"recipe_provenance.{f}": "found: args"
+            for f in ("model", "gpu", "num_gpus", "global_batch_tokens", "seq_len")
+        },
+    }
+    rate = alerting.step_rate_of(stated)
+    assert rate is not None and 0.01 < rate < 10  # a 7B on 64 H100s: seconds a step
+    assumed = {**stated, "recipe_provenance.num_gpus": "assumed: not recorded"}
+    assert alerting.step_rate_of(assumed) is None
+    assert alerting.context_of(assumed).expected_step_rate is None

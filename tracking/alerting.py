@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from simulator.config import TrainingConfig
+from simulator.estimate import tokens_per_second
 from tracking import alerts, webhook
 from tracking.alerts import Band, Context, Schedule, Transition
 from tracking.recipe_params import PROVENANCE, RECIPE
@@ -61,12 +62,9 @@ def _latest(series: Series, after: int) -> Series:
     return Series(series.metric, step, value, time)
 
 
-def schedule_of(params: Mapping[str, str]) -> Schedule | None:
-    """The recipe's LR schedule when the run *states* its peak LR (``recipe_provenance.
-    lr_peak`` is ``found``): checking a logged LR against a peak derived from that same log
-    would prove nothing."""
-    if not params.get(PROVENANCE + "lr_peak", "").startswith("found"):
-        return None
+def recipe_of(params: Mapping[str, str]) -> TrainingConfig | None:
+    """The run's guessed recipe from its ``recipe.*`` params, or None (none yet, or one the
+    simulator refuses)."""
     fields: dict[str, Any] = {}
     for key, text in params.items():
         if key.startswith(RECIPE):
@@ -74,9 +72,33 @@ def schedule_of(params: Mapping[str, str]) -> Schedule | None:
                 fields[key[len(RECIPE) :]] = json.loads(text)
             except ValueError:
                 fields[key[len(RECIPE) :]] = text
+    if not fields:
+        return None
     try:
-        cfg = TrainingConfig.from_dict(fields)
-    except Exception:  # a recipe the simulator refuses: no schedule to compare with
+        return TrainingConfig.from_dict(fields)
+    except Exception:  # a recipe the simulator refuses: nothing to compare with
+        return None
+
+
+def _stated(params: Mapping[str, str], *fields: str) -> bool:
+    """Every field was found or derived from the run's own records, none assumed."""
+    return all(params.get(PROVENANCE + f, "").startswith(("found", "derived")) for f in fields)
+
+
+ESTIMATE_FIELDS = ("model", "gpu", "num_gpus", "global_batch_tokens", "seq_len")
+"""Fields the step-rate estimate rests on: with any of them assumed (the simulator's default
+of 1,024 A100s, say) the estimate says nothing about this run, and ``eta_drift`` compares
+with the run's early rate instead."""
+
+
+def schedule_of(params: Mapping[str, str]) -> Schedule | None:
+    """The recipe's LR schedule when the run *states* its peak LR (``recipe_provenance.
+    lr_peak`` is ``found``): checking a logged LR against a peak derived from that same log
+    would prove nothing."""
+    if not params.get(PROVENANCE + "lr_peak", "").startswith("found"):
+        return None
+    cfg = recipe_of(params)
+    if cfg is None:
         return None
     return Schedule(
         cfg.schedule,
@@ -88,15 +110,34 @@ def schedule_of(params: Mapping[str, str]) -> Schedule | None:
     )
 
 
+def step_rate_of(params: Mapping[str, str]) -> float | None:
+    """Steps per second the simulator's estimate gives the recipe, when the fields it rests
+    on (``ESTIMATE_FIELDS``) are the run's own."""
+    if not _stated(params, *ESTIMATE_FIELDS):
+        return None
+    cfg = recipe_of(params)
+    if cfg is None:
+        return None
+    try:
+        rate = tokens_per_second(cfg) / cfg.global_batch_tokens
+    except Exception:  # an estimate the simulator cannot make: no comparison
+        return None
+    return rate if rate > 0 else None
+
+
 def context_of(params: Mapping[str, str], band: Band | None = None) -> Context:
     """The detectors' context from the run's params (recipe guess) and a predicted band."""
-    sched = schedule_of(params)
     warmup = 0
     try:
         warmup = int(json.loads(params.get(RECIPE + "warmup_steps", "0")))
     except (ValueError, TypeError):
         warmup = 0
-    return Context(band=band, schedule=sched, warmup_steps=warmup)
+    return Context(
+        band=band,
+        schedule=schedule_of(params),
+        warmup_steps=warmup,
+        expected_step_rate=step_rate_of(params),
+    )
 
 
 def evaluate_in(
