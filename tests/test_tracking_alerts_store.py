@@ -263,3 +263,18 @@ def test_the_recipes_step_rate_is_used_only_when_the_run_states_its_hardware() -
     assumed = {**stated, "recipe_provenance.num_gpus": "assumed: not recorded"}
     assert alerting.step_rate_of(assumed) is None
     assert alerting.context_of(assumed).expected_step_rate is None
+
+
+def test_points_another_writer_stored_but_did_not_evaluate_yet_are_evaluated_next(
+    store: Store,
+) -> None:
+    # Two pushes racing: A's points are committed, B's evaluation runs before A's.
+    steps = np.arange(0, 100)
+    loss = np.array([healthy(s) for s in range(100)])
+    loss[50:] = np.nan
+    store.add("r", Series("loss", steps, loss, T0 + steps))  # A, not evaluated yet
+    b = Series("loss", steps + 100, np.full(100, np.nan), T0 + steps + 100)
+    store.add("r", b)
+    got = alerting.evaluate_run(store, "r", [b], params={})
+    assert [(t.action, t.kind, t.step) for t in got] == [("open", "nan", 50)]
+    assert alerting.evaluate_run(store, "r", [b], params={}) == []  # and only once

@@ -7,6 +7,8 @@ points just stored, in a transaction of its own right after theirs, holding the 
 - only points past each metric's last evaluated step (kept in the run's ``alert_state``)
   are new: a file re-read whole, a resent request or a watcher restart evaluates nothing
   twice. A restart that rewinds steps is evaluated from the step the run had reached.
+  Stored points past that step that another writer has not evaluated yet (two requests
+  racing) are found in the trailing window and evaluated too (up to its length).
 - the trailing window comes from the store (``Transaction.recent``: at most
   ``alerts.WINDOW`` points of the few metrics the detectors look back on), never the whole
   history, so a pass costs the same on a 1M-step run as on a short one
@@ -60,6 +62,19 @@ def _latest(series: Series, after: int) -> Series:
     if len(step) > MAX_NEW_POINTS:
         step, value, time = step[-MAX_NEW_POINTS:], value[-MAX_NEW_POINTS:], time[-MAX_NEW_POINTS:]
     return Series(series.metric, step, value, time)
+
+
+def _take(s: Series, mask: np.ndarray[Any, np.dtype[np.bool_]]) -> Series:
+    return Series(s.metric, s.step[mask], s.value[mask], s.time[mask])
+
+
+def _cat(a: Series, b: Series) -> Series:
+    return Series(
+        a.metric,
+        np.concatenate([a.step, b.step]),
+        np.concatenate([a.value, b.value]),
+        np.concatenate([a.time, b.time]),
+    )
 
 
 def recipe_of(params: Mapping[str, str]) -> TrainingConfig | None:
@@ -156,22 +171,21 @@ def evaluate_in(
         fresh = _latest(s, last.get(s.metric, -1))
         if len(fresh):
             if s.metric in new:  # two series of one metric in a read: merge, last wins
-                fresh = _latest(
-                    Series(
-                        s.metric,
-                        np.concatenate([new[s.metric].step, fresh.step]),
-                        np.concatenate([new[s.metric].value, fresh.value]),
-                        np.concatenate([new[s.metric].time, fresh.time]),
-                    ),
-                    -1,
-                )
+                fresh = _latest(_cat(new[s.metric], fresh), -1)
             new[s.metric] = fresh
     if not new:
         return []
     history: dict[str, Series] = {}
-    for metric, s in new.items():
+    for metric, s in list(new.items()):
         if alerts.base(metric) in HISTORY_NAMES or not history:
-            history[metric] = tx.recent(run_id, metric, before=int(s.step[0]), limit=alerts.WINDOW)
+            h = tx.recent(run_id, metric, before=int(s.step[0]), limit=alerts.WINDOW)
+            # Points another writer committed before these but has not evaluated yet (two
+            # pushes racing; or a run stored before alerts existed): new too, up to the window.
+            pending = h.step > last.get(metric, -1)
+            if pending.any():
+                new[metric] = _cat(_take(h, pending), s)
+                h = _take(h, ~pending)
+            history[metric] = h
     transitions, state = alerts.evaluate(new, history, state, context_of(params, band))
     for t in transitions:
         if t.action == "open":
