@@ -282,3 +282,12 @@ def test_the_row_median_skips_nan_like_numpys_nanmedian() -> None:
     with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
         expected = np.nanmedian(rows, axis=1)
     assert np.allclose(med, expected, equal_nan=True) and count[7] == 0
+
+
+def test_throughput_in_a_log_without_wall_times_alerts_after_a_run_of_points() -> None:
+    steps = np.arange(1, 400)
+    tps = np.full(len(steps), 120_000.0)
+    tps[200:] = 80_000.0  # llm.c's tok/s, a third slower from step 201
+    untimed = np.full(len(steps), np.nan)
+    got, _ = alerts.evaluate({"tok_per_s": ser("tok_per_s", steps, tps, untimed)}, {}, {})
+    assert summary(got) == [("open", "throughput", 201 + alerts.UNTIMED_POINTS - 1)]

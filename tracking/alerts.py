@@ -80,6 +80,9 @@ THROUGHPUT_DROP = 0.2
 """Throughput below 80% of the run's early throughput (issue 15: "down > 20%")."""
 THROUGHPUT_SECONDS = 300.0
 """...for 5 minutes of wall time: a checkpoint save or an eval pause is shorter."""
+UNTIMED_POINTS = 60
+"""Points in a row that stand for the 5 minutes when the log has no wall times (llm.c's
+stdout logs tok/s but no clock): at the usual 1-10 s a step, a few minutes."""
 BASELINE_SKIP = 5
 """First rate points left out of the early baseline (compilation, warm caches)."""
 BASELINE_POINTS = 50
@@ -131,6 +134,7 @@ RATE_NAMES = (
     "samples/s",
     "samples_per_sec",
     "it/s",
+    "tok_per_s",
     "iterations_per_second",
     "steps_per_second",
     "train_steps_per_second",
@@ -215,10 +219,15 @@ class Context:
 
 @dataclass(frozen=True)
 class Rule:
+    """Hysteresis: open after ``open_points`` points (and ``open_seconds`` of wall time)
+    with the condition, close after ``close_points`` (and ``close_seconds``) without.
+    ``untimed_points`` replaces a time bound when the source logs no wall times."""
+
     open_points: int = 1
     open_seconds: float = 0.0
     close_points: int = CLOSE_POINTS
     close_seconds: float = 0.0
+    untimed_points: int | None = None
 
 
 @dataclass(frozen=True)
@@ -336,6 +345,8 @@ def _track(
         points, seconds = (
             (rule.open_points, rule.open_seconds) if c else (rule.close_points, rule.close_seconds)
         )
+        if seconds > 0 and not math.isfinite(t0) and rule.untimed_points:
+            points, seconds = max(points, rule.untimed_points), 0.0  # a log without wall times
         i = a + max(points - prev - 1, 0)
         if i < b and seconds > 0:
             late = np.flatnonzero(time[i:b] - t0 >= seconds)  # NaN times never qualify
@@ -577,7 +588,7 @@ def _throughput(p: _Pass, loss: str | None) -> None:
             f"{_fmt(float(rate[i]))} against {_fmt(float(early[i]))} early in the run"
         )
 
-    rule = Rule(2, THROUGHPUT_SECONDS, 3, CLOSE_SECONDS)
+    rule = Rule(2, THROUGHPUT_SECONDS, 3, CLOSE_SECONDS, UNTIMED_POINTS)
     p.track("throughput", metric, shown, cond, rule, text)
 
 
