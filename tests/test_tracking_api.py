@@ -290,6 +290,8 @@ def test_put_sets_the_run_fields_and_keeps_what_it_leaves_out(
         headers=auth,
     )
     assert first.status_code == 201 and first.json["created"] is True
+    # "running" (what clients send) is stored as "live"; a fresh run is live
+    assert (first.json["run"]["status"], first.json["run"]["reported_status"]) == ("live", "live")
     again = client.put(f"{API}/runs/run-1", json={"status": "finished"}, headers=auth)
     assert again.status_code == 200 and again.json["created"] is False
     run = client.get(f"{API}/runs/run-1").json

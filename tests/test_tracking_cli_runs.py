@@ -65,11 +65,13 @@ def test_ingest_prints_each_run_and_list_json_shows_them(tmp_path: Path, db: str
     assert rows["gpt2"]["metrics"] == ["lr", "norm", "trl"]
     assert (rows["gpt2"]["last_step"], rows["gpt2"]["status"], rows["gpt2"]["problems"]) == (
         110,
-        "ok",
+        "live",
         [],
     )
+    assert (rows["gpt2"]["reported_status"], rows["gpt2"]["open_alerts"]) == ("ok", 0)
     assert rows["gpt2"]["source"] == str((runs / "gpt2").resolve())
-    assert rows["broken"]["status"] == "problems" and "line limit" in rows["broken"]["problems"][0]
+    assert rows["broken"]["reported_status"] == "problems" and rows["broken"]["status"] == "live"
+    assert "line limit" in rows["broken"]["problems"][0]
 
     table = tracking("list", db=db)
     assert table.stdout.splitlines()[0].split() == [
@@ -80,6 +82,7 @@ def test_ingest_prints_each_run_and_list_json_shows_them(tmp_path: Path, db: str
         "LAST",
         "STEP",
         "STATUS",
+        "ALERTS",
         "PROBLEMS",
     ]
     assert "broken:" in table.stdout and "line limit" in table.stdout

@@ -11,6 +11,9 @@ The layers (docs/tracking.md):
 - ``tracking.api`` / ``tracking.client``: the HTTP push and read API, and the standard-library
   client a training script uses.
 - ``tracking.watch`` and ``python -m tracking``: follow folders of logs into the store.
+- ``tracking.alerts`` (pure detectors), ``tracking.alerting`` (run where points arrive, stored
+  as the run's events), ``tracking.webhook`` (optional Slack-compatible POST),
+  ``tracking.status`` (live, finished, stalled, failed).
 
 Nothing here imports Dash: the app mounts the API and the tabs read the store.
 """

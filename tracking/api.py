@@ -34,6 +34,7 @@ import logging
 import math
 import re
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -42,18 +43,21 @@ import flask
 import numpy as np
 from werkzeug.exceptions import HTTPException
 
-from tracking import api_input
+from tracking import alerting, api_input
 from tracking import control as control_view
 from tracking import forecast as forecast_module
 from tracking import store as store_module
 from tracking.api_input import InputError
 from tracking.records import Read
+from tracking.status import stall_event
+from tracking.status import status as run_status
 from tracking.store import (
     Added,
     BadInput,
     BadStoreUrl,
     Control,
     Curve,
+    Event,
     RunInfo,
     Store,
     StoreUnavailable,
@@ -67,6 +71,8 @@ PREFIX = "api/v1"
 REALM = "LLM Training Dashboard API"
 RETRY_AFTER_S = 5
 DEFAULT_POINTS = 4000
+DEFAULT_EVENTS = 200
+MAX_EVENTS = 1000
 MAX_READ_POINTS = 10_000
 _KEY = "tracking.store"
 _INT = re.compile(r"-?[0-9]{1,19}")
@@ -153,6 +159,27 @@ def values_json(value: np.ndarray[Any, Any]) -> list[float | str]:
     return out
 
 
+def event_json(e: Event) -> dict[str, Any]:
+    """An event or alert for JSON (``value`` as ``values_json`` writes non-finite ones)."""
+    value: float | str | None = None
+    if e.value is not None:
+        value = values_json(np.array([e.value]))[0]
+    return {
+        "seq": e.seq,
+        "time": e.time,
+        "step": e.step,
+        "kind": e.kind,
+        "severity": e.severity,
+        "text": e.text,
+        "state": e.state,
+        "key": e.key,
+        "metric": e.metric,
+        "value": value,
+        "closed_step": e.closed_step,
+        "closed_time": e.closed_time,
+    }
+
+
 def curve_json(run_id: str, metric: str, curve: Curve) -> dict[str, Any]:
     return {
         "run_id": run_id,
@@ -163,7 +190,9 @@ def curve_json(run_id: str, metric: str, curve: Curve) -> dict[str, Any]:
     }
 
 
-def run_json(info: RunInfo) -> dict[str, Any]:
+def run_json(info: RunInfo, now: float | None = None) -> dict[str, Any]:
+    """A run for JSON: ``status`` is the unified one (``tracking.status``: live, finished,
+    stalled, failed), ``reported_status`` what the script or the watcher stored."""
     return {
         "run_id": info.run_id,
         "name": info.name,
@@ -171,7 +200,10 @@ def run_json(info: RunInfo) -> dict[str, Any]:
         "kind": info.kind,
         "tags": list(info.tags),
         "notes": info.notes,
-        "status": info.status,
+        "status": run_status(info, time.time() if now is None else now),
+        "reported_status": info.status,
+        "open_alerts": info.open_alerts,
+        "log_interval": info.log_interval,
         "problems": list(info.problems),
         "metrics": list(info.metrics),
         "first_step": info.first_step,
@@ -403,6 +435,8 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
                 if s.run(rid) is None:
                     s.put_run(rid, source="push", kind="push")
                 added = s.add_read(rid, Read(series=checked.series))
+                if added.new or added.replaced:  # committed; alerts never fail the request
+                    alerting.safe_evaluate(s, rid, checked.series)
             return reply(
                 {
                     "run_id": rid,
@@ -535,6 +569,27 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
 
         return _guarded(work)
 
+    def events(run_id: str) -> flask.Response:
+        def work() -> flask.Response:
+            rid = _run_id(run_id)
+            after = _int_arg("after", 0, 0, api_input.MAX_STEP)
+            limit = _int_arg("limit", DEFAULT_EVENTS, 1, MAX_EVENTS)
+            assert after is not None and limit is not None
+            s = store()
+            info = _known_run(s, rid)
+            rows = [event_json(e) for e in s.events(rid, after_seq=after, limit=limit)]
+            stall = stall_event(info, time.time())
+            return reply(
+                {
+                    "run_id": rid,
+                    "events": rows,
+                    "open_alerts": info.open_alerts,
+                    "stalled": None if stall is None else event_json(stall),
+                }
+            )
+
+        return _guarded(work)
+
     def unknown(rest: str = "") -> flask.Response:
         # Without this, a GET to a mistyped API path would reach Dash's catch-all page route
         # and answer 200 with the dashboard's HTML.
@@ -553,7 +608,7 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
             "POST runs/<run_id>/points, GET runs, GET runs/<run_id>, "
             "GET runs/<run_id>/series/<metric>, GET runs/<run_id>/since/<metric>, "
             "GET runs/<run_id>/control, POST runs/<run_id>/control/poll, "
-            "GET runs/<run_id>/forecast",
+            "GET runs/<run_id>/forecast, GET runs/<run_id>/events",
         )
 
     # No automatic OPTIONS: it would answer an empty text/html 200. OPTIONS reaches the
@@ -568,6 +623,7 @@ def blueprint(server: flask.Flask, base: str) -> flask.Blueprint:
         ("/runs/<run_id>/series/<path:metric>", "series", series, ["GET"]),
         ("/runs/<run_id>/since/<path:metric>", "since", since, ["GET"]),
         ("/runs/<run_id>/forecast", "forecast", forecast, ["GET"]),
+        ("/runs/<run_id>/events", "events", events, ["GET"]),
         ("/", "unknown_root", unknown, [*_METHODS, "OPTIONS"]),
         ("/<path:rest>", "unknown", unknown, [*_METHODS, "OPTIONS"]),
     ]

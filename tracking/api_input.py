@@ -51,7 +51,8 @@ MAX_PARAMS = 1000
 MAX_PARAM_KEY = 200
 MAX_PARAM_VALUE = 10_000
 MAX_NOTES = 100_000
-STATUSES = ("running", "finished", "failed")
+STATUSES = ("live", "running", "finished", "failed")
+"""What a script may report; ``running`` (what older clients send) is stored as ``live``."""
 
 POINT_KEYS = ("step", "time", "metrics")
 RUN_KEYS = ("name", "tags", "params", "notes", "status")
@@ -353,4 +354,6 @@ def run_fields(body: Any) -> RunFields:
     status = body.get("status")
     if status is not None and status not in STATUSES:
         raise InputError("status", f"must be one of {', '.join(STATUSES)}, got {_shown(status)}")
+    if status == "running":
+        status = "live"
     return RunFields(name, tags, params, notes, status)

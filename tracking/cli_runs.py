@@ -16,11 +16,13 @@ import logging
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from tracking import store as store_module
 from tracking.polling import DEFAULT_INTERVAL, FIND_EVERY, BadRoot, check_roots
+from tracking.status import status as run_status
 from tracking.store import RunInfo
 
 if TYPE_CHECKING:
@@ -127,13 +129,16 @@ def ingest_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _row(run: RunInfo) -> dict[str, Any]:
+def _row(run: RunInfo, now: float) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "name": run.name,
         "kind": run.kind,
         "source": run.source,
-        "status": run.status,
+        "status": run_status(run, now),
+        "reported_status": run.status,
+        "open_alerts": run.open_alerts,
+        "log_interval": run.log_interval,
         "problems": list(run.problems),
         "metrics": list(run.metrics),
         "first_step": run.first_step,
@@ -149,8 +154,9 @@ def list_command(args: argparse.Namespace) -> int:
         runs = store.runs()
     finally:
         store.close()
+    now = time.time()
     if args.json:
-        print(json.dumps([_row(r) for r in runs], indent=1))
+        print(json.dumps([_row(r, now) for r in runs], indent=1))
         return 0
     if not runs:
         print(
@@ -159,15 +165,25 @@ def list_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 0
-    table = [("ID", "NAME", "KIND", "METRICS", "LAST STEP", "STATUS", "PROBLEMS")]
+    table = [("ID", "NAME", "KIND", "METRICS", "LAST STEP", "STATUS", "ALERTS", "PROBLEMS")]
     for r in runs:
         metrics = ", ".join(r.metrics[:3])
         if len(r.metrics) > 3:
             metrics += f" +{len(r.metrics) - 3}"
         last = "-" if r.last_step is None else f"{r.last_step:,}"
-        status = r.status or "-"
+        status = run_status(r, now)
+        alerts = str(r.open_alerts) if r.open_alerts else "-"
         table.append(
-            (r.run_id, r.name, r.kind or "-", metrics or "-", last, status, str(len(r.problems)))
+            (
+                r.run_id,
+                r.name,
+                r.kind or "-",
+                metrics or "-",
+                last,
+                status,
+                alerts,
+                str(len(r.problems)),
+            )
         )
     widths = [min(max(len(row[i]) for row in table), 40) for i in range(len(table[0]))]
     for row in table:

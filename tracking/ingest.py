@@ -23,6 +23,9 @@ problems up to date (docs/tracking.md, "Watcher").
 - **One write per file read.** The points, the file's state and the run's row (settings,
   recipe guess, status, problems) go in one transaction; a run's row is written on its own
   only when its problems, status or kind changed without a read.
+- **Alerts are computed here, once** (``tracking.alerting``): after a read's transaction
+  commits, the detectors run over its new points in a transaction of their own; they never
+  raise into the pass (a failure is logged and recorded as an event on the run).
 - **Bad input stays on its run.** A reader's problems (bad CRC, a 10 MB line, deep JSON)
   become the run's ``problems`` and ``status = "problems"``; a file that may not be read
   (a symlink out of the root) or whose reader raised (a bug: logged with the path and the
@@ -40,7 +43,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tracking import run_ids
+from tracking import alerting, run_ids
 from tracking.readers import OutsideRoot, Source, SourceFile, find, read_file
 from tracking.readers._common import inside
 from tracking.recipe_params import merged, recipe_only, recipe_params, settings_only, stored_curves
@@ -427,6 +430,10 @@ class Follower:
         tally.files_read += 1
         tally.added += added
         self._logged.pop(fk, None)
+        if added.new or added.replaced:  # committed: now the alerts (never raises)
+            alerting.safe_evaluate(
+                self.store, run.run_id, series, name=run.name, params={**settings, **recipe}
+            )
 
     def _update(self, run: _Run) -> None:
         """The run's row alone: its problems, status or kind changed without a read (or

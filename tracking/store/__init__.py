@@ -54,7 +54,15 @@ from tracking.store.errors import (
     StoreUnavailable,
     TokenExists,
 )
-from tracking.store.rows import Added, Curve, FileState, MetricInfo, RunInfo, TokenInfo
+from tracking.store.rows import (
+    Added,
+    Curve,
+    Event,
+    FileState,
+    MetricInfo,
+    RunInfo,
+    TokenInfo,
+)
 from tracking.store.store import Store, Transaction
 
 __all__ = [
@@ -66,6 +74,7 @@ __all__ = [
     "Control",
     "ControlRefused",
     "Curve",
+    "Event",
     "FileState",
     "MetricInfo",
     "RunInfo",

@@ -65,6 +65,36 @@ class RunInfo:
     last_step: int | None
     created: float
     updated: float
+    open_alerts: int = 0
+    """alerts open now (``Store.alerts(run_id, open_only=True)`` lists them)"""
+    log_interval: float | None = None
+    """median wall seconds between the run's points (None until known): what
+    ``tracking.status`` measures silence in"""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a run's events panel: an alert (``state`` ``open`` or ``closed``) or a
+    plain event (``state = "event"``: a control change, a detector that failed).
+
+    ``seq`` numbers a run's events from 1 in the order they were recorded; ``time`` is when
+    (Unix s); ``step`` where in the run (None if no step applies). An alert's ``key`` is its
+    kind and metric (``loss_spike:train/loss``); ``value`` the metric's value where it opened;
+    ``closed_step``/``closed_time`` where and when it closed."""
+
+    run_id: str
+    seq: int
+    time: float
+    step: int | None
+    kind: str
+    severity: str
+    text: str
+    state: str
+    key: str | None = None
+    metric: str | None = None
+    value: float | None = None
+    closed_step: int | None = None
+    closed_time: float | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,16 @@ Tables (all times Unix seconds, float):
 - ``superseded``: points a restart replaced, one row per segment (unique steps, int64 steps).
 - ``files``: the watcher's progress per file (inode, size, position, run).
 - ``tokens``: write tokens by name: SHA-256 of the secret, created, revoked.
+- ``events``: a run's events and alerts, numbered per run (``seq`` from 1): when recorded,
+  the step, ``kind``, ``severity``, ``text``; an alert also has its ``alert_key`` (kind and
+  metric), ``metric``, ``value`` and ``state`` ``open`` or ``closed`` (with ``closed_step``
+  and ``closed_time``); a plain event has ``state = 'event'``.
+- ``alert_state``: per run, the detectors' memory between passes (``tracking.alerts``
+  state as JSON, with each metric's last evaluated step), the count of open alerts (so the
+  run list reads it in its one query) and the run's logging interval in wall seconds.
+
+Added after version 1 without a version change: ``CREATE TABLE IF NOT EXISTS`` adds them to a
+database made before them the first time it is opened, and nothing else changed.
 """
 
 from __future__ import annotations
@@ -113,6 +123,30 @@ CREATE TABLE IF NOT EXISTS tokens (
     sha256 TEXT NOT NULL,
     created DOUBLE PRECISION NOT NULL,
     revoked DOUBLE PRECISION
+);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    time DOUBLE PRECISION NOT NULL,
+    step BIGINT,
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    text TEXT NOT NULL,
+    alert_key TEXT,
+    metric TEXT,
+    value DOUBLE PRECISION,
+    state TEXT NOT NULL,
+    closed_step BIGINT,
+    closed_time DOUBLE PRECISION,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS events_state ON events (run_id, state);
+CREATE TABLE IF NOT EXISTS alert_state (
+    run_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    open_alerts INTEGER NOT NULL,
+    log_interval DOUBLE PRECISION,
+    updated DOUBLE PRECISION NOT NULL
 );
 """
 

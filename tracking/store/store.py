@@ -21,7 +21,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +33,7 @@ from tracking.store.controls import Control
 from tracking.store.db import Db, Engine, Row
 from tracking.store.errors import BadInput, StoreBusy, TokenExists
 from tracking.store.names import check_metric, check_run_id, check_token_name
-from tracking.store.rows import Added, Curve, FileState, MetricInfo, RunInfo, TokenInfo
+from tracking.store.rows import Added, Curve, Event, FileState, MetricInfo, RunInfo, TokenInfo
 
 T = TypeVar("T")
 
@@ -43,6 +43,20 @@ MAX_POINTS = 100_000
 MAX_SEGMENTS = 100
 #: chunks fetched per statement when merging (keeps SQLite's parameter count small)
 _BATCH = 500
+#: most events one ``events`` call returns
+MAX_EVENTS = 1000
+#: most points ``recent`` returns (the detectors' trailing window is far smaller)
+MAX_RECENT = 4096
+EVENT_STATES = ("open", "closed", "event")
+
+_RUN_COLUMNS = (
+    "r.run_id, r.name, r.source, r.kind, r.tags, r.notes, r.status, r.problems, r.created, "
+    "r.updated, a.open_alerts, a.log_interval"
+)
+_EVENT_COLUMNS = (
+    "run_id, seq, time, step, kind, severity, text, state, alert_key, metric, value, "
+    "closed_step, closed_time"
+)
 
 _CHUNK_COLUMNS = (
     "run_id, metric, chunk, points, first_step, last_step, first_value, last_value, "
@@ -216,6 +230,24 @@ def _reduce_summaries(
         odd_points.step,
         odd_points.value,
         edges,
+    )
+
+
+def _event(r: Row) -> Event:
+    return Event(
+        run_id=r[0],
+        seq=int(r[1]),
+        time=float(r[2]),
+        step=_int(r[3]),
+        kind=r[4],
+        severity=r[5],
+        text=r[6],
+        state=r[7],
+        key=r[8],
+        metric=r[9],
+        value=None if r[10] is None else float(r[10]),
+        closed_step=_int(r[11]),
+        closed_time=None if r[12] is None else float(r[12]),
     )
 
 
@@ -397,6 +429,131 @@ class Transaction:
             )
         return total
 
+    # -- events and alerts ---------------------------------------------------------------
+
+    def add_event(
+        self,
+        run_id: str,
+        kind: str,
+        text: str,
+        *,
+        step: int | None = None,
+        severity: str = "info",
+        state: str = "event",
+        key: str | None = None,
+        metric: str | None = None,
+        value: float | None = None,
+        time: float | None = None,
+    ) -> int:
+        """Record an event (or, with ``state="open"`` and a ``key``, an alert) on the run;
+        returns its ``seq``. Events are numbered under the run's lock, so two writers never
+        give the same number."""
+        check_run_id(run_id)
+        _text(kind, "kind", 64)
+        _text(severity, "severity", 16)
+        _text(text, "text", 4000)
+        if state not in EVENT_STATES:
+            raise BadInput(f"state must be one of {', '.join(EVENT_STATES)}, got {state!r}")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+            raise BadInput(f"step must be a whole number or None, got {step!r}")
+        self._ensure_run(run_id)
+        row = self._db.one("SELECT MAX(seq) FROM events WHERE run_id = ?", (run_id,))
+        seq = 1 + (int(row[0]) if row is not None and row[0] is not None else 0)
+        self._db.run(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+            (
+                run_id,
+                seq,
+                self._now if time is None else time,
+                step,
+                kind,
+                severity,
+                text,
+                state,
+                key,
+                metric,
+                None if value is None else _real(value),
+                None,
+                None,
+            ),
+        )
+        return seq
+
+    def lock_run(self, run_id: str) -> None:
+        """Create the run's row if missing and hold its lock until this transaction ends
+        (the alert evaluation reads and writes the detectors' state under it)."""
+        check_run_id(run_id)
+        self._ensure_run(run_id)
+
+    def close_alert(self, run_id: str, key: str, step: int, time: float | None = None) -> int:
+        """Close the run's open alert ``key`` at ``step``; how many were closed (0 or 1)."""
+        check_run_id(run_id)
+        return self._db.run(
+            "UPDATE events SET state = 'closed', closed_step = ?, closed_time = ? "
+            "WHERE run_id = ? AND alert_key = ? AND state = 'open'",
+            (step, self._now if time is None else time, run_id, key),
+        )
+
+    def alert_state(self, run_id: str) -> dict[str, Any]:
+        """The detectors' state for the run (``{}`` before its first evaluation), read
+        under this transaction (call after a write to the run, which holds its lock)."""
+        check_run_id(run_id)
+        row = self._db.one("SELECT state FROM alert_state WHERE run_id = ?", (run_id,))
+        return {} if row is None else dict(json.loads(row[0]))
+
+    def set_alert_state(
+        self, run_id: str, state: Mapping[str, Any], log_interval: float | None
+    ) -> None:
+        """Store the detectors' state, and the open-alert count the run list shows."""
+        check_run_id(run_id)
+        self._ensure_run(run_id)
+        (count,) = self._db.one(
+            "SELECT COUNT(*) FROM events WHERE run_id = ? AND state = 'open'", (run_id,)
+        ) or (0,)
+        self._db.run(
+            "INSERT INTO alert_state (run_id, state, open_alerts, log_interval, updated) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET state = excluded.state, "
+            "open_alerts = excluded.open_alerts, log_interval = excluded.log_interval, "
+            "updated = excluded.updated",
+            (run_id, json.dumps(state), int(count), log_interval, self._now),
+        )
+
+    def recent(
+        self, run_id: str, metric: str, before: int | None = None, limit: int = 256
+    ) -> Series:
+        """The last ``limit`` points of a metric with steps below ``before`` (all when None),
+        with their wall times: the detectors' trailing window. Reads only the chunks that
+        hold them (their summaries first, to know how many)."""
+        check_run_id(run_id)
+        check_metric(metric)
+        if not 1 <= limit <= MAX_RECENT:
+            raise BadInput(f"limit must be from 1 to {MAX_RECENT}, got {limit!r}")
+        where = "run_id = ? AND metric = ?"
+        args: list[object] = [run_id, metric]
+        if before is not None:
+            where += " AND first_step < ?"
+            args.append(before)
+        heads = self._db.all(
+            f"SELECT chunk, points FROM chunks WHERE {where} ORDER BY chunk DESC LIMIT ?",
+            [*args, limit],
+        )
+        ids, total = [], 0
+        for i, (chunk, points) in enumerate(heads):
+            ids.append(int(chunk))
+            if before is None or i > 0:  # the newest chunk may hold steps past ``before``
+                total += int(points)
+            if total >= limit:
+                break
+        found = self._load(run_id, metric, ids)
+        if not found:
+            empty = np.empty(0)
+            return Series(metric, np.empty(0, np.int64), empty, empty)
+        p = Points.concat([found[c] for c in sorted(found)])
+        if before is not None:
+            p = p.take(p.step < before)
+        p = p.take(slice(max(len(p) - limit, 0), len(p)))
+        return Series(metric, p.step, p.value, p.time)
+
     def delete_run(self, run_id: str) -> bool:
         """Remove the run, its points, superseded segments, control history and file states.
         A run whose files are still watched is read again from the start on the watcher's
@@ -404,7 +561,7 @@ class Transaction:
         check_run_id(run_id)
         # a new run under the same id must not start stopped
         self._db.run("DELETE FROM controls WHERE run_id = ?", (run_id,))
-        for table in ("chunks", "superseded", "metrics", "files"):
+        for table in ("chunks", "superseded", "metrics", "files", "events", "alert_state"):
             self._db.run(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
         return self._db.run("DELETE FROM runs WHERE run_id = ?", (run_id,)) > 0
 
@@ -500,8 +657,8 @@ class Store:
         """Every run, most recently updated first."""
         with self._engine.read() as db:
             rows = db.all(
-                "SELECT run_id, name, source, kind, tags, notes, status, problems, created, "
-                "updated FROM runs ORDER BY updated DESC, run_id"
+                f"SELECT {_RUN_COLUMNS} FROM runs r LEFT JOIN alert_state a "
+                "ON a.run_id = r.run_id ORDER BY r.updated DESC, r.run_id"
             )
             metric_rows = db.all(
                 "SELECT run_id, metric, first_step, last_step FROM metrics ORDER BY run_id, metric"
@@ -516,8 +673,8 @@ class Store:
         check_run_id(run_id)
         with self._engine.read() as db:
             row = db.one(
-                "SELECT run_id, name, source, kind, tags, notes, status, problems, created, "
-                "updated FROM runs WHERE run_id = ?",
+                f"SELECT {_RUN_COLUMNS} FROM runs r LEFT JOIN alert_state a "
+                "ON a.run_id = r.run_id WHERE r.run_id = ?",
                 (run_id,),
             )
             metric_rows = db.all(
@@ -545,6 +702,8 @@ class Store:
             last_step=max(lasts) if lasts else None,
             created=float(row[8]),
             updated=float(row[9]),
+            open_alerts=int(row[10] or 0),
+            log_interval=None if row[11] is None else float(row[11]),
         )
 
     def params(self, run_id: str) -> dict[str, str]:
@@ -690,6 +849,50 @@ class Store:
             raise BadInput(f"limit must be a whole number from 1 to {controls.MAX_HISTORY}")
         with self._engine.read() as db:
             return controls.history(db, run_id, limit)
+
+    # -- events and alerts ---------------------------------------------------------------
+
+    def add_event(self, run_id: str, kind: str, text: str, **fields: Any) -> int:
+        """See ``Transaction.add_event`` (its own transaction)."""
+        check_run_id(run_id)
+        return self._write(lambda tx: tx.add_event(run_id, kind, text, **fields))
+
+    def alerts(self, run_id: str, open_only: bool = False) -> list[Event]:
+        """The run's alerts, newest first: open ones only, or open and closed (at most
+        ``MAX_EVENTS``, the newest)."""
+        check_run_id(run_id)
+        states = "('open')" if open_only else "('open', 'closed')"
+        with self._engine.read() as db:
+            rows = db.all(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? AND state IN {states} "
+                "ORDER BY seq DESC LIMIT ?",
+                (run_id, MAX_EVENTS),
+            )
+        return [_event(r) for r in rows]
+
+    def events(self, run_id: str, after_seq: int = 0, limit: int = 200) -> list[Event]:
+        """The run's events and alerts with ``seq > after_seq``, oldest first, at most
+        ``limit`` (1 to ``MAX_EVENTS``): a panel asks again from the last seq it holds. An
+        alert is listed once, as it is now (open, or closed with where it closed)."""
+        check_run_id(run_id)
+        if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
+            raise BadInput(f"after_seq must be a whole number >= 0, got {after_seq!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_EVENTS:
+            raise BadInput(f"limit must be a whole number from 1 to {MAX_EVENTS}, got {limit!r}")
+        with self._engine.read() as db:
+            rows = db.all(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (run_id, after_seq, limit),
+            )
+        return [_event(r) for r in rows]
+
+    def alert_state(self, run_id: str) -> dict[str, Any]:
+        """See ``Transaction.alert_state`` (a read of its own)."""
+        check_run_id(run_id)
+        with self._engine.read() as db:
+            row = db.one("SELECT state FROM alert_state WHERE run_id = ?", (run_id,))
+        return {} if row is None else dict(json.loads(row[0]))
 
     # -- tokens ------------------------------------------------------------------------
 
