@@ -400,3 +400,19 @@ def test_a_script_that_never_asks_makes_no_control_requests(
     time.sleep(0.5)
     assert 2 <= counting.polls <= 15
     run.close(timeout=10)
+
+
+def test_who_paused_resumed_and_stopped_shows_in_the_runs_events(pg_store: Store) -> None:
+    """The events panel reads ``Store.events``: a control change is one line there, with who
+    made it and the step the run had reached; a no-op change adds nothing."""
+    s = pg_store
+    s.set_control("run-1", "paused", "alice", note="checking the spike")
+    s.set_control("run-1", "paused", "bob")  # already paused: not a change
+    s.set_control("run-1", "running", "bob")
+    s.set_control("run-1", "stopped", "carol")
+    lines = [(e.kind, e.step, e.text) for e in s.events("run-1") if e.kind == "control"]
+    assert lines == [
+        ("control", 12_400, "Paused by alice (was running): checking the spike"),
+        ("control", 12_400, "Resumed by bob (was paused)"),
+        ("control", 12_400, "Stopped by carol (was running)"),
+    ]

@@ -76,3 +76,12 @@ def test_a_stalled_run_shows_a_stall_alert_made_at_read_time() -> None:
     event = stall_event(run("live", 1200), NOW)
     assert event is not None and (event.kind, event.state, event.step) == ("stalled", "open", 500)
     assert "no point for 20 min" in event.text and "every 10 s" in event.text
+
+
+def test_a_run_paused_from_the_dashboard_shows_paused_not_stalled() -> None:
+    """The user paused it: its silence is asked for, and the run list must not cry stall."""
+    quiet = run("live", 600)
+    assert status(quiet, NOW) == "stalled"
+    assert status(quiet, NOW, control="paused") == "paused"
+    assert status(run("finished", 600), NOW, control="paused") == "finished"
+    assert status(quiet, NOW, control="running") == "stalled"

@@ -13,6 +13,8 @@ for them the status comes from time alone:
 - ``stalled``: no point for ``tracking.alerts.STALL_INTERVALS`` logging intervals (at least
   ``STALL_FLOOR_S``): the process may hang, wait on a dead node, or have died without a word.
   A pushed run that said ``running`` stays stalled until its script says more.
+- ``paused``: someone paused it from the dashboard (``control="paused"``) and it has not
+  ended: a silence the user asked for is not a stall.
 - ``live``: anything else: points are arriving at the run's pace.
 
 Read problems are not a status: a live run can have an unreadable line. They stay in
@@ -29,8 +31,8 @@ from typing import Literal
 from tracking.alerts import stall_after, stalled
 from tracking.store import Event, RunInfo
 
-Status = Literal["live", "finished", "stalled", "failed"]
-STATUSES: tuple[Status, ...] = ("live", "finished", "stalled", "failed")
+Status = Literal["live", "paused", "finished", "stalled", "failed"]
+STATUSES: tuple[Status, ...] = ("live", "paused", "finished", "stalled", "failed")
 
 FINISHED_AFTER_S = 6 * 3600.0
 """A watched run silent for 6 hours is over: far past any logging interval or checkpoint
@@ -47,9 +49,11 @@ def status(
     logging_interval: float | None = None,
     *,
     total_steps: int | None = None,
+    control: str | None = None,
 ) -> Status:
     """The run's status at ``now`` (Unix s). ``logging_interval`` defaults to the one the
-    alert pass measured (``info.log_interval``); ``total_steps`` is the recipe's, if known."""
+    alert pass measured (``info.log_interval``); ``total_steps`` is the recipe's, if known;
+    ``control`` is the run's control state (``Store.control``), when the caller has it."""
     reported = info.status
     if reported == "failed":
         return "failed"
@@ -57,6 +61,8 @@ def status(
         return "finished"
     if total_steps is not None and info.last_step is not None and info.last_step >= total_steps:
         return "finished"
+    if control == "paused":
+        return "paused"
     interval = info.log_interval if logging_interval is None else logging_interval
     if not stalled(info.updated, interval, now):
         return "live"

@@ -146,3 +146,10 @@ def record(
         (run_id, state, current.state, who, note, step, now),
     )
     return Control(run_id, state, current.state, who, note, step, now), True
+
+
+def event_text(control: Control) -> str:
+    """The run-events line for a change: what, who, and from which state."""
+    verb = {"running": "Resumed", "paused": "Paused", "stopped": "Stopped"}[control.state]
+    note = f": {control.note}" if control.note else ""
+    return f"{verb} by {control.who} (was {control.previous}){note}"

@@ -823,7 +823,15 @@ class Store:
         note = controls.check_note(note)
 
         def work(tx: Transaction) -> Control:
-            control, _ = controls.record(tx._db, run_id, state, who, note, time.time())
+            control, changed = controls.record(tx._db, run_id, state, who, note, time.time())
+            if changed:  # the run's events panel shows who paused, resumed or stopped it
+                tx.add_event(
+                    run_id,
+                    "control",
+                    controls.event_text(control),
+                    step=control.step,
+                    time=control.time,
+                )
             return control
 
         return self._write(work)
