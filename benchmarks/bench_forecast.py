@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
-from forecast_fixtures import all_fixtures  # noqa: E402
+from forecast_fixtures import all_fixtures, epoch_fixtures  # noqa: E402
 
 from tracking import store as store_module  # noqa: E402
 from tracking.forecast import final_value, forecast  # noqa: E402
@@ -87,6 +87,9 @@ def evaluate(store: store_module.Store, run_id: str, metric: str) -> list[dict[s
         def rel(x: float | None) -> float | None:
             return None if x is None else (x - truth) / truth
 
+        def nats(x: float | None) -> float | None:
+            return None if x is None else x - truth
+
         assert fc.low is not None and fc.high is not None
         rows.append(
             {
@@ -94,6 +97,9 @@ def evaluate(store: store_module.Store, run_id: str, metric: str) -> list[dict[s
                 "error": rel(fc.final_loss),
                 "last": rel(fc.last_value),
                 "power": rel(fc.power_law),
+                "nats": nats(fc.final_loss),
+                "last_nats": nats(fc.last_value),
+                "power_nats": nats(fc.power_law),
                 "shape": rel(fc.shape),
                 "sat": rel(fc.saturating),
                 "inside": fc.low <= truth <= fc.high,
@@ -114,13 +120,14 @@ def summary(label: str, rows: list[dict[str, object]]) -> None:
         sel = [r for r in rows if r["frac"] == frac and r["error"] is not None]
         if not sel:
             continue
+        keys = ("error", "last", "power", "nats", "last_nats", "power_nats")
         mean = {
             k: statistics.fmean(abs(float(r[k])) for r in sel if r[k] is not None)  # type: ignore[arg-type]
-            for k in ("error", "last", "power")
+            for k in keys
         }
         median = {
             k: statistics.median(abs(float(r[k])) for r in sel if r[k] is not None)  # type: ignore[arg-type]
-            for k in ("error", "last", "power")
+            for k in keys
         }
         cover = sum(bool(r["inside"]) for r in sel) / len(sel)
         width = statistics.fmean(float(r["width"]) for r in sel)  # type: ignore[arg-type]
@@ -130,6 +137,9 @@ def summary(label: str, rows: list[dict[str, object]]) -> None:
             f"{100 * mean['power']:.2f}%; interval covers {cover:.0%} (mean half-width "
             f"{100 * width:.1f}%)\n{'':>17} median |error| forecast {100 * median['error']:.2f}%, "
             f"last value {100 * median['last']:.2f}%, power law {100 * median['power']:.2f}%"
+            f"\n{'':>17} mean |error| in nats forecast {mean['nats']:.4f}, last value "
+            f"{mean['last_nats']:.4f}, power law {mean['power_nats']:.4f}; median "
+            f"{median['nats']:.4f}, {median['last_nats']:.4f}, {median['power_nats']:.4f}"
         )
 
 
@@ -158,7 +168,7 @@ def main() -> None:
             for r in evaluate(store, rid, metric):
                 r["run"] = case
                 rows_real.append(r)
-        for fx in all_fixtures():
+        for fx in [*all_fixtures(), *epoch_fixtures()]:
             store.put_run(fx.name, name=fx.name, source="fixture", kind="push", params=fx.params)
             store.add_read(fx.name, Read(series=fx.series))
             for r in evaluate(store, fx.name, "loss"):
@@ -173,8 +183,16 @@ def main() -> None:
                 f"{fmt(r['power'])}  {'yes' if r['inside'] else 'NO '} "
                 f"(+-{100 * float(r['width']):.1f}%, {float(r['ms']):.0f} ms)"  # type: ignore[arg-type]
             )
+        names = sorted({str(r["run"]) for r in rows_real})
+        held = {n for i, n in enumerate(names) if i % 2 == 1}
         summary("real", rows_real)
+        summary("tuned", [r for r in rows_real if r["run"] not in held])
+        summary("held-out", [r for r in rows_real if r["run"] in held])
+        print(f"held out (every second real run by name): {', '.join(sorted(held))}")
+        epochs = {fx.name for fx in epoch_fixtures()}
         summary("fixtures", rows_fix)
+        summary("fix-1ep", [r for r in rows_fix if r["run"] not in epochs])
+        summary("fix-epoch", [r for r in rows_fix if r["run"] in epochs])
 
 
 if __name__ == "__main__":

@@ -106,8 +106,9 @@ ENDED = ("finished", "failed")
 @dataclass(frozen=True)
 class CurveForecast:
     """One metric's forecast at ``target``: ``value`` with ``low``..``high``; the baselines
-    ``last_value`` and ``power_law`` (a plain ``A * step^-alpha``); the candidates ``shape``
-    and ``saturating`` (None when not available) and their blend ``weights``."""
+    ``last_value`` and ``power_law`` (a plain ``A * step^-alpha``); the candidates ``shape``,
+    ``saturating`` and ``epoch`` (None when not available) and their blend ``weights``
+    (shape, saturating, power law, epoch)."""
 
     value: float
     low: float
@@ -116,8 +117,9 @@ class CurveForecast:
     power_law: float | None
     shape: float | None
     saturating: float | None
-    weights: tuple[float, float, float]
+    weights: tuple[float, ...]
     points: int
+    epoch: float | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,131 @@ class _Shape:
         return ym + b * (pt - pm)
 
 
+EPOCH_RATIOS = np.geomspace(0.5, 1.0, 16)
+"""The per-epoch decay ``r`` of the epoch law's drop at each boundary, on a grid. Never
+above 1: a drop that grew from epoch to epoch (a run that starts to memorise faster, like a
+25-epoch QLoRA run's) would be extrapolated into a collapse to zero over the epochs left,
+and when that growth stops is not in the points seen."""
+EPOCH_RATIO_PRIOR = 0.15
+"""Prior sd of ``log r``: with only one boundary seen, ``r`` is not in the data and the drop
+is carried forward unchanged (``r = 1``); more boundaries move it as far as they show."""
+
+
+@dataclass(frozen=True)
+class EpochClock:
+    """Where a run's epoch boundaries fall: at ``first + j * steps`` for whole ``j >= 0``."""
+
+    steps: float
+    first: float
+
+    def crossed(self, x: Values) -> Values:
+        """Boundaries crossed at each step (0 in the first epoch)."""
+        return np.maximum(0.0, np.floor((x - self.first) / self.steps) + 1.0)
+
+
+def epoch_clock(epoch: Series | None) -> EpochClock | None:
+    """The epoch boundaries a logged ``epoch`` counter shows, or None.
+
+    A fractional counter (HF Trainer's ``epoch``: steps / steps per epoch) gives the steps
+    per epoch from its last point; boundaries fall at whole multiples. A whole-number
+    counter (Lightning's 0-based ``epoch``, or one logged once an epoch) changes value at
+    the boundaries: the steps per epoch is the median gap between its changes, and the
+    boundaries are placed on the first change. None when the counter shows no epoch length
+    (all one value, or not increasing)."""
+    if epoch is None or not len(epoch):
+        return None
+    ok = np.isfinite(epoch.value) & (epoch.step > 0)
+    st, v = epoch.step[ok].astype(np.float64), epoch.value[ok]
+    if st.size == 0:
+        return None
+    if not np.all(v == np.round(v)):
+        i = int(np.argmax(v))
+        if v[i] <= 0:
+            return None
+        per = float(st[i] / v[i])
+        return EpochClock(per, per) if per >= 1 else None
+    vals, index = np.unique(v, return_index=True)
+    if vals.size < 2:
+        return None
+    at = st[index]
+    gaps = np.diff(at) / np.diff(vals)
+    if np.any(gaps <= 0):
+        return None
+    per = float(np.median(gaps))
+    if per < 1:
+        return None
+    # The first change is a boundary; so is each whole epoch before it, past half an epoch
+    # (a counter logged once an epoch first shows up at the end of the first epoch).
+    return EpochClock(per, float(at[1]) - per * math.floor((float(at[1]) - per / 2) / per))
+
+
+def _epoch_law(
+    x: Values, y: Values, at: float, clock: EpochClock
+) -> tuple[float, float, float, float] | None:
+    """Fit ``log y = c - alpha log step - m * S_r(k)`` and give (forecast at ``at``, c,
+    alpha, m); None when the points cross no epoch boundary or ``at`` lies in their epoch.
+
+    ``k`` counts the epoch boundaries crossed and ``S_r(k) = 1 + r + ... + r^(k-1)``: at
+    each boundary a multi-epoch run's loss drops as the model sees data it has seen (a
+    memorising fine-tune: 2.5 -> 0.13 over four epochs), by ``m`` at the first and ``r``
+    times the previous drop at each later one; within an epoch it follows a power law. In
+    log space, so a loss falling towards zero stays above it. ``alpha >= 0``, ``m >= 0``
+    (no boundary raises a train loss); ``r`` on ``EPOCH_RATIOS`` with a prior towards 1."""
+    ok = (x > 0) & (y > 0)
+    x, ly = x[ok], np.log(y[ok])
+    if x.size < MIN_POINTS:
+        return None
+    k = clock.crossed(x)
+    k_at = float(clock.crossed(np.array([at]))[0])
+    if k.max() < 1 or (k >= 1).sum() < 3 or k_at < 1:
+        return None
+    sigma2 = max(_noise_var(ly), 1e-8)
+    lx = np.log(x)
+    best: tuple[float, ...] | None = None
+    for r in EPOCH_RATIOS:
+        cum = _cum(k, float(r))
+        a = np.column_stack([np.ones_like(lx), -lx, -cum, -x / clock.steps])
+        coef = _nonneg_lsq(a, ly)
+        sse = float(np.sum((ly - a @ coef) ** 2))
+        score = sse / sigma2 + (math.log(r) / EPOCH_RATIO_PRIOR) ** 2
+        if best is None or score < best[0]:
+            best = (score, float(r), *(float(v) for v in coef))
+    assert best is not None
+    _, r, c, alpha, m, g = best
+    # The final value is a mean over the last FINAL_SHARE of the steps.
+    xs = np.linspace(at - FINAL_SHARE * at, at, 5)
+    pred = np.exp(c - alpha * np.log(xs) - m * _cum(clock.crossed(xs), r) - g * xs / clock.steps)
+    return float(pred.mean()), c, alpha, m
+
+
+def _cum(k: Values, r: float) -> Values:
+    """``1 + r + ... + r^(k-1)`` (0 for k = 0)."""
+    if abs(r - 1.0) < 1e-12:
+        return k
+    out: Values = (1.0 - r**k) / (1.0 - r)
+    return out
+
+
+def _nonneg_lsq(a: Values, b: Values) -> Values:
+    """Least squares with every coefficient but the first >= 0 (the few columns here are
+    tried dropped in turn)."""
+    n = a.shape[1]
+    best: Values | None = None
+    best_sse = math.inf
+    for mask in range(1 << (n - 1)):
+        cols = [0] + [j for j in range(1, n) if not mask >> (j - 1) & 1]
+        coef = np.zeros(n)
+        sol, *_ = np.linalg.lstsq(a[:, cols], b, rcond=None)
+        coef[cols] = sol
+        if np.any(coef[1:] < 0):
+            continue
+        sse = float(np.sum((b - a @ coef) ** 2))
+        if sse < best_sse:
+            best, best_sse = coef, sse
+    assert best is not None
+    return best
+
+
 def _noise_var(y: Values) -> float:
     """Variance of the noise about a smooth curve, from successive differences."""
     if y.size < 3:
@@ -268,6 +395,7 @@ def forecast_curve(
     config: TrainingConfig | None = None,
     window: int | None = None,
     metric: prediction.Metric = "train",
+    epochs: EpochClock | None = None,
 ) -> CurveForecast | None:
     """Forecast the final value (``final_value``'s definition) at ``target`` from these
     points (all are used: truncate to ``until`` first). ``config``: the run's recipe with its
@@ -281,7 +409,7 @@ def forecast_curve(
     until = int(s[-1])
     now = final_value(s, y)
     if target <= until:
-        return CurveForecast(now, now, now, now, None, None, None, (0.0, 0.0, 0.0), int(s.size))
+        return CurveForecast(now, now, now, now, None, None, None, (0.0,) * 4, int(s.size))
     if window is None:
         window = prediction.logging_window(s)
     shape = None
@@ -315,7 +443,9 @@ def forecast_curve(
         sat = _saturating(px, py)
         f_sat = None if sat is None else sat[0] + sat[1] * at ** -sat[2]
         f_shape = shape.fit(xx, yy, at) if shape is not None else None
-        return [f_shape, f_sat, _plain_power(px, py, at)]
+        law = _epoch_law(px, py, at, epochs) if epochs is not None else None
+        f_epoch = None if law is None else law[0]
+        return [f_shape, f_sat, _plain_power(px, py, at), f_epoch]
 
     fs = candidates(xw, yw, float(target))
     # Backtest: fit on the points up to half of ``until``, predict the loss at ``until``.
@@ -349,17 +479,18 @@ def forecast_curve(
     rel = INTERVAL_BACKTEST * bt_err * horizon + INTERVAL_SPREAD * spread + 2 * noise
     rel = max(rel, INTERVAL_FLOOR)
     half = rel * abs(blend)
-    f_shape, f_sat, _ = fs
+    f_shape, f_sat, _, f_epoch = fs
     return CurveForecast(
         value=float(blend),
-        low=float(blend - half),
+        low=float(max(0.0, blend - half)),
         high=float(blend + half),
         last_value=now,
         power_law=plain,
         shape=f_shape,
         saturating=f_sat,
-        weights=(weights[0] / total, weights[1] / total, weights[2] / total),
+        weights=tuple(w / total for w in weights),
         points=int(s.size),
+        epoch=f_epoch,
     )
 
 
@@ -572,13 +703,16 @@ def _from_run(run: _Run, until: int | None, target_step: int | None) -> Forecast
     made = _config(run, max(schedule_len, target, step_now))
     config, guesses = made if made is not None else (None, [])
     window = prediction.logging_window(train.step)
-    fc = forecast_curve(train.step, train.value, target, config=config, window=window)
+    clock = epoch_clock(epoch)
+    fc = forecast_curve(train.step, train.value, target, config=config, window=window, epochs=clock)
     base = replace(base, target_step=target, target_source=source)
     if fc is None:
         return replace(base, reason=f"too few points after warmup (at least {MIN_POINTS})")
     other = _other_schedule(config, guesses)
     if other is not None:
-        alt = forecast_curve(train.step, train.value, target, config=other, window=window)
+        alt = forecast_curve(
+            train.step, train.value, target, config=other, window=window, epochs=clock
+        )
         if alt is not None:
             fc = replace(fc, low=min(fc.low, alt.low), high=max(fc.high, alt.high))
     out = replace(
@@ -615,10 +749,12 @@ def _from_run(run: _Run, until: int | None, target_step: int | None) -> Forecast
 
 
 def _method(fc: CurveForecast, has_shape: bool) -> str:
-    w_shape, w_sat, w_plain = fc.weights
+    w_shape, w_sat, w_plain, w_epoch = fc.weights
     parts = [f"saturating power law {w_sat:.0%}", f"power law {w_plain:.0%}"]
     if has_shape:
         parts.insert(0, f"recipe shape {w_shape:.0%}")
+    if fc.epoch is not None:
+        parts.append(f"epoch law {w_epoch:.0%}")
     return f"blend: {', '.join(parts)} (weights from a backtest at half the steps seen)"
 
 
