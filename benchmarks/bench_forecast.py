@@ -68,12 +68,25 @@ def run_id_of(store: store_module.Store, case_dir: Path) -> str | None:
     return None
 
 
+def truth_noise(steps: np.ndarray, values: np.ndarray, truth: float) -> float:
+    """Relative standard error of the truth itself: the final loss is a mean of the last
+    2% of the steps' logged values (at least 3), each carrying its batch's noise (sd from
+    the successive differences over the last 10% of points). No forecast can be expected
+    to beat this on one run."""
+    tail = values[-max(10, values.size // 10) :]
+    sd = float(np.median(np.abs(np.diff(tail)))) / 0.954 / np.sqrt(2.0)
+    last = int(steps.max())
+    n = max(3, int(np.sum(steps >= last - 0.02 * last)))
+    return sd / np.sqrt(n) / abs(truth)
+
+
 def evaluate(store: store_module.Store, run_id: str, metric: str) -> list[dict[str, object]]:
     curve = store.series(run_id, metric, points=10_000)
     ok = np.isfinite(curve.value)
     steps, values = curve.step[ok], curve.value[ok]
     last = int(steps.max())
     truth = final_value(steps, values)
+    floor = truth_noise(steps, values, truth)
     rows = []
     for frac in FRACTIONS:
         until = int(steps.min() + frac * (last - steps.min()))
@@ -91,6 +104,7 @@ def evaluate(store: store_module.Store, run_id: str, metric: str) -> list[dict[s
             return None if x is None else x - truth
 
         assert fc.low is not None and fc.high is not None
+        cands = (fc.shape, fc.saturating, fc.power_law, fc.epoch_law)
         rows.append(
             {
                 "frac": frac,
@@ -102,9 +116,12 @@ def evaluate(store: store_module.Store, run_id: str, metric: str) -> list[dict[s
                 "power_nats": nats(fc.power_law),
                 "shape": rel(fc.shape),
                 "sat": rel(fc.saturating),
+                "epoch": rel(fc.epoch_law),
+                "oracle": min((abs(e) for e in map(rel, cands) if e is not None), default=None),
                 "inside": fc.low <= truth <= fc.high,
                 "width": (fc.high - fc.low) / 2 / truth,
                 "ms": ms,
+                "floor": floor,
                 "method": fc.method,
             }
         )
@@ -130,6 +147,7 @@ def summary(label: str, rows: list[dict[str, object]]) -> None:
             for k in keys
         }
         cover = sum(bool(r["inside"]) for r in sel) / len(sel)
+        oracle = [float(r["oracle"]) for r in sel if r["oracle"] is not None]  # type: ignore[arg-type]
         width = statistics.fmean(float(r["width"]) for r in sel)  # type: ignore[arg-type]
         print(
             f"{label:>9} @{frac:.0%}: {len(sel)} runs; mean |error| forecast "
@@ -140,6 +158,10 @@ def summary(label: str, rows: list[dict[str, object]]) -> None:
             f"\n{'':>17} mean |error| in nats forecast {mean['nats']:.4f}, last value "
             f"{mean['last_nats']:.4f}, power law {mean['power_nats']:.4f}; median "
             f"{median['nats']:.4f}, {median['last_nats']:.4f}, {median['power_nats']:.4f}"
+            f"\n{'':>17} the truth's own noise (standard error of its mean): mean "
+            f"{100 * statistics.fmean(float(r['floor']) for r in sel):.2f}%"  # type: ignore[arg-type]
+            f"\n{'':>17} best candidate chosen with hindsight: mean "
+            f"{100 * statistics.fmean(oracle):.2f}%, median {100 * statistics.median(oracle):.2f}%"
         )
 
 
@@ -159,7 +181,8 @@ def main() -> None:
             ingest(store, [base])
         rows_real: list[dict[str, object]] = []
         rows_fix: list[dict[str, object]] = []
-        print(f"{'run':<42} {'at':>4} {'forecast':>8} {'last':>8} {'power':>8}  inside")
+        head = ("forecast", "last", "power", "epoch")
+        print(f"{'run':<42} {'at':>4} {' '.join(f'{h:>8}' for h in head)}  inside")
         for case, (folder, metric) in sorted(cases.items()):
             rid = run_id_of(store, folder)
             if rid is None:
@@ -180,8 +203,9 @@ def main() -> None:
                 continue
             print(
                 f"{r['run']!s:<42} {r['frac']:>4.0%} {fmt(r['error'])} {fmt(r['last'])} "
-                f"{fmt(r['power'])}  {'yes' if r['inside'] else 'NO '} "
-                f"(+-{100 * float(r['width']):.1f}%, {float(r['ms']):.0f} ms)"  # type: ignore[arg-type]
+                f"{fmt(r['power'])} {fmt(r['epoch'])}  {'yes' if r['inside'] else 'NO '} "
+                f"(+-{100 * float(r['width']):.1f}%, {float(r['ms']):.0f} ms; truth's own "
+                f"noise {100 * float(r['floor']):.1f}%)"  # type: ignore[arg-type]
             )
         names = sorted({str(r["run"]) for r in rows_real})
         held = {n for i, n in enumerate(names) if i % 2 == 1}
