@@ -165,14 +165,26 @@ def test_a_million_step_run_is_forecast_from_a_bounded_read(store: Store) -> Non
     step = np.arange(1, n + 1, dtype=np.int64)
     rng = np.random.default_rng(0)
     value = 2.0 + 8.0 * step.astype(np.float64) ** -0.3 + rng.normal(0, 0.02, n)
+    nan = np.full(n, math.nan)
+    every = step[::10]
+    series = [
+        Series("loss", step, value, nan),
+        Series("eval_loss", every, value[::10] * 1.02, nan[::10]),
+        Series("epoch", step, step / 250_000.0, nan),
+        Series("learning_rate", step, np.full(n, 3e-4), nan),
+        Series("lr", step, np.full(n, 3e-4), nan),
+        Series("num_tokens", step, step * 4096.0, nan),
+        Series("total_steps", every, np.full(every.size, 2.0 * n), nan[::10]),
+    ]
     store.put_run("big", params={"args.max_steps": str(2 * n)})
-    store.add_read("big", Read(series=[Series("loss", step, value, np.full(n, math.nan))]))
+    store.add_read("big", Read(series=series))
     f = fc.forecast(store, "big", n)
     assert f is not None and f.final_loss is not None and f.target_step == 2 * n
-    assert f.points_read <= 2 * fc.FIT_POINTS
+    assert f.val_final_loss is not None
+    assert fc.READ_BUDGET == 4000 and 3000 < f.points_read <= fc.READ_BUDGET
     history = fc.forecast_history(store, "big", n)
     assert 2 <= len(history) <= fc.HISTORY_POINTS
-    assert all(h.points_read <= 2 * fc.FIT_POINTS for h in history)
+    assert all(h.points_read <= fc.READ_BUDGET for h in history)
 
 
 def test_history_shows_how_the_forecast_moved(store: Store, fixtures: list[Fixture]) -> None:

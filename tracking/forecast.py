@@ -21,8 +21,10 @@ baseline is the same mean over the last 2% of the steps seen.
 
 Method (docs/forecast.md has the reasoning and the measured errors):
 
-1. Points: at most ``FIT_POINTS`` from the store's bucketed ``series`` (each bucket's
-   extremes; every point of a short run), reduced to at most ``BINS`` medians over equal
+1. Points: at most ``FIT_POINTS`` of the train metric from the store's bucketed
+   ``series`` (each bucket's extremes; every point of a short run), and at most
+   ``READ_BUDGET`` (4,000) in all with the validation metric, the epoch counter and the
+   recipe's curves, reduced to at most ``BINS`` medians over equal
    step bins, so a spike does not pull the fit. Only steps after warmup are fitted: the
    first steps fall at a pace set by the warmup ramp, not by the law the rest follows.
 2. Three candidates, each fitted by least squares:
@@ -34,6 +36,11 @@ Method (docs/forecast.md has the reasoning and the measured errors):
    - ``saturating``: ``E + A * step^-alpha`` (alpha on a grid, E and A by linear least
      squares, both >= 0) and the plain power law ``A * step^-alpha``, both on the points
      after the first 10% of the steps seen.
+   - ``epoch``: for a run whose logged ``epoch`` counter shows its epoch length
+     (``epoch_clock``) and whose points cross at least one epoch boundary, the epoch law
+     (``_epoch_law``): in log space, a power law within each epoch and a drop at each
+     boundary that shrinks by a learned factor ``r <= 1`` from one epoch to the next
+     (multi-epoch fine-tunes fall in steps as they see their data again).
 3. Backtest: each candidate is fitted again on the points up to 40%, 50% and 60% of
    ``until`` (in steps, ``BACKTEST_CUTS``) and asked for the loss at ``until``; the root
    mean square ``e`` of its relative errors there sets its weight in the blend,
@@ -44,9 +51,8 @@ Method (docs/forecast.md has the reasoning and the measured errors):
    in benchmarks/bench_forecast.py); widened to hold the forecast with the other likely LR
    schedule when the run does not state its own (``_other_schedule``).
 
-Cost: reads are bounded (``FIT_POINTS`` per metric, the recipe's curves at 4,000 points,
-two chunks for the clock), and the fits run on at most ``BINS`` points, so a 1M-step run
-costs what a 10k-step one does.
+Cost: reads are bounded (``READ_BUDGET`` points in all, two chunks for the clock), and the
+fits run on at most ``BINS`` points, so a 1M-step run costs what a 10k-step one does.
 """
 
 from __future__ import annotations
@@ -73,7 +79,17 @@ Steps = npt.NDArray[np.int64]
 Values = npt.NDArray[np.float64]
 
 FIT_POINTS = 2000
-"""Points read per metric: a run of any length is read as at most this many."""
+"""Points of the train metric read: a run of any length is read as at most this many."""
+VAL_POINTS = 600
+EPOCH_POINTS = 400
+CURVE_BUDGET = 1000
+"""Points shared by the recipe's curves (LR, token and step counters), at least
+``CURVE_MIN`` each, for at most ``MAX_CURVES`` of them."""
+CURVE_MIN = 50
+MAX_CURVES = 20
+READ_BUDGET = FIT_POINTS + VAL_POINTS + EPOCH_POINTS + CURVE_BUDGET
+"""The most points one forecast reads from the store's series (4,000), at any run length.
+The step rate decodes at most two more chunks' wall times (``tracking/run_clock.py``)."""
 BINS = 200
 MIN_POINTS = 4
 """Fewest points after warmup a forecast needs."""
@@ -136,7 +152,7 @@ class Forecast:
     ``reason`` then says why. ``finish_time`` is Unix seconds (None without wall times),
     ``cost`` in US dollars of the whole run at the measured step rate (None unless the GPU
     model and count are stated in the run's settings). ``points_read`` counts the points the
-    store returned for the fit (bounded by ``FIT_POINTS`` per metric). ``power_law``,
+    store returned (at most ``READ_BUDGET`` at any run length). ``power_law``,
     ``shape``, ``saturating`` and ``epoch_law`` are the candidates (None when not
     available); ``final_loss`` is their blend (``method`` gives the weights).
     """
@@ -568,11 +584,15 @@ def _read(
         return Series(name, c.step, c.value, np.full(len(c), math.nan))
 
     curves: list[Series] = []
+    shaped = [m.metric for m in infos if base_name(m.metric) in CURVES][:MAX_CURVES]
+    per_curve = max(CURVE_MIN, CURVE_BUDGET // max(1, len(shaped)))
     for m in infos:
         if m.first_step is None or m.last_step is None:
             continue
         if base_name(m.metric) in CURVES:
-            c = series(m.metric, 4000)
+            if m.metric not in shaped:
+                continue
+            c = series(m.metric, per_curve)
             if c is not None and len(c):
                 curves.append(c)
         elif until is None or m.first_step <= until:
@@ -585,7 +605,10 @@ def _read(
                     np.full(2, math.nan),
                 )
             )
-    epoch = next((series(m.metric) for m in infos if base_name(m.metric) in EPOCH_NAMES), None)
+    epoch = next(
+        (series(m.metric, EPOCH_POINTS) for m in infos if base_name(m.metric) in EPOCH_NAMES),
+        None,
+    )
     total = next((c for c in curves if base_name(c.metric) in TOTAL_STEP_NAMES), None)
     rate = step_rate(store, run_id, metric, until) if metric else None
     return _Run(
@@ -593,7 +616,7 @@ def _read(
         store.params(run_id),
         info.status,
         series(metric),
-        series(val_metric) if val_metric != metric else None,
+        series(val_metric, VAL_POINTS) if val_metric != metric else None,
         curves,
         epoch,
         total,
