@@ -324,3 +324,25 @@ def test_multi_epoch_fine_tunes_are_forecast_better_than_the_baselines_from_half
     mean = {k: statistics.fmean(v) for k, v in errors.items()}
     assert with_epoch_law == 3
     assert mean["forecast"] < 0.6 * mean["power"] and mean["forecast"] < 0.6 * mean["last"], mean
+
+
+def test_before_the_first_epoch_boundary_the_interval_leaves_room_for_the_drops_to_come(
+    store: Store,
+) -> None:
+    """A memorising 4-epoch fine-tune seen only in its first epoch: its points cannot show
+    how far the loss will fall at the three boundaries ahead, so the interval's low end is
+    widened for them (and reaches the truth); without the epoch counter the run looks like
+    one long epoch and the interval does not."""
+    from forecast_fixtures import epoch_fixtures
+
+    fx = next(f for f in epoch_fixtures() if f.name == "sim-sft-4ep-memorise")
+    put(store, fx)
+    end = truth(fx)
+    f = fc.forecast(store, fx.name, 450)
+    assert f is not None and f.final_loss is not None and f.epoch_law is None
+    assert f.low is not None and f.high is not None and f.low <= end <= f.high
+    assert f.low <= f.final_loss * fc.UNSEEN_EPOCH_DROP**3 + 1e-12
+    no_counter = Fixture("sim-no-counter", fx.params, [s for s in fx.series if s.metric != "epoch"])
+    put(store, no_counter)
+    g = fc.forecast(store, "sim-no-counter", 450)
+    assert g is not None and g.low is not None and g.low > end

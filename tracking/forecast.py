@@ -27,7 +27,7 @@ Method (docs/forecast.md has the reasoning and the measured errors):
    recipe's curves, reduced to at most ``BINS`` medians over equal
    step bins, so a spike does not pull the fit. Only steps after warmup are fitted: the
    first steps fall at a pace set by the warmup ramp, not by the law the rest follows.
-2. Three candidates, each fitted by least squares:
+2. Four candidates, each fitted by least squares:
    - ``shape``: ``a + b * P(step)`` on every point after warmup, ``P`` the simulator's
      clean loss for the run's recipe (``tracking.prediction``) with the run's planned
      length. It knows the LR schedule: a cosine or linear decay lowers the loss in the last
@@ -49,7 +49,9 @@ Method (docs/forecast.md has the reasoning and the measured errors):
    backtest's (in log steps), plus half the spread of the candidates, plus the noise of
    the binned points (``INTERVAL_*`` constants, calibrated on the fixtures and sample runs
    in benchmarks/bench_forecast.py); widened to hold the forecast with the other likely LR
-   schedule when the run does not state its own (``_other_schedule``).
+   schedule when the run does not state its own (``_other_schedule``), and, for a
+   multi-epoch run whose epoch law could not be fitted yet, down to ``UNSEEN_EPOCH_DROP``
+   per epoch boundary ahead. Never below 0.
 
 Cost: reads are bounded (``READ_BUDGET`` points in all, two chunks for the clock), and the
 fits run on at most ``BINS`` points, so a 1M-step run costs what a 10k-step one does.
@@ -285,6 +287,11 @@ EPOCH_RATIOS = np.geomspace(0.5, 1.0, 16)
 above 1: a drop that grew from epoch to epoch (a run that starts to memorise faster, like a
 25-epoch QLoRA run's) would be extrapolated into a collapse to zero over the epochs left,
 and when that growth stops is not in the points seen."""
+UNSEEN_EPOCH_DROP = 0.6
+"""Before a multi-epoch run's first epoch boundary, nothing in its points shows how far its
+loss will drop at the boundaries to come (a memorising fine-tune: to 60% of itself at each,
+the largest drop in the sample runs; a large data set: hardly at all). The interval's low
+end is widened to this share per boundary ahead, so that it stays honest."""
 EPOCH_RATIO_PRIOR = 0.15
 """Prior sd of ``log r``: with only one boundary seen, ``r`` is not in the data and the drop
 is carried forward unchanged (``r = 1``); more boundaries move it as far as they show."""
@@ -467,7 +474,7 @@ def forecast_curve(
         px, py = power_part(xx, yy, float(xx[-1]))
         sat = _saturating(px, py)
         f_sat = None if sat is None else sat[0] + sat[1] * at ** -sat[2]
-        f_shape = shape.fit(xx, yy, at) if shape is not None else None
+        f_shape = max(0.0, shape.fit(xx, yy, at)) if shape is not None else None
         law = _epoch_law(px, py, at, epochs) if epochs is not None else None
         f_epoch = None if law is None else law[0]
         return [f_shape, f_sat, _plain_power(px, py, at), f_epoch]
@@ -752,6 +759,9 @@ def _from_run(run: _Run, until: int | None, target_step: int | None) -> Forecast
         )
         if alt is not None:
             fc = replace(fc, low=min(fc.low, alt.low), high=max(fc.high, alt.high))
+    unseen = _unseen_boundaries(clock, step_now, target) if fc.epoch is None else 0
+    if unseen:
+        fc = replace(fc, low=min(fc.low, fc.value * UNSEEN_EPOCH_DROP**unseen))
     out = replace(
         base,
         final_loss=fc.value,
@@ -784,6 +794,15 @@ def _from_run(run: _Run, until: int | None, target_step: int | None) -> Forecast
             hours = config.num_gpus * target / r.steps_per_second / 3600.0
             out = replace(out, gpu_hours=hours, cost=hours * price)
     return out
+
+
+def _unseen_boundaries(clock: EpochClock | None, now: int, target: int) -> int:
+    """Epoch boundaries between ``now`` and ``target`` (call it when the epoch law had too
+    few points past a boundary to learn the drop from)."""
+    if clock is None:
+        return 0
+    k = clock.crossed(np.array([float(now), float(target)]))
+    return int(k[1] - k[0])
 
 
 def _method(fc: CurveForecast, has_shape: bool) -> str:
