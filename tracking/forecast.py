@@ -474,7 +474,8 @@ def forecast_curve(
         px, py = power_part(xx, yy, float(xx[-1]))
         sat = _saturating(px, py)
         f_sat = None if sat is None else sat[0] + sat[1] * at ** -sat[2]
-        f_shape = max(0.0, shape.fit(xx, yy, at)) if shape is not None else None
+        fit = shape.fit(xx, yy, at) if shape is not None else None
+        f_shape = None if fit is None else max(0.0, fit)
         law = _epoch_law(px, py, at, epochs) if epochs is not None else None
         f_epoch = None if law is None else law[0]
         return [f_shape, f_sat, _plain_power(px, py, at), f_epoch]
