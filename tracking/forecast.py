@@ -813,7 +813,7 @@ def _method(fc: CurveForecast, has_shape: bool) -> str:
         parts.insert(0, f"recipe shape {w_shape:.0%}")
     if fc.epoch is not None:
         parts.append(f"epoch law {w_epoch:.0%}")
-    return f"blend: {', '.join(parts)} (weights from a backtest at half the steps seen)"
+    return f"blend: {', '.join(parts)} (weights from backtests at 40-60% of the steps seen)"
 
 
 def forecast(
