@@ -346,3 +346,17 @@ def test_before_the_first_epoch_boundary_the_interval_leaves_room_for_the_drops_
     put(store, no_counter)
     g = fc.forecast(store, "sim-no-counter", 450)
     assert g is not None and g.low is not None and g.low > end
+
+
+def test_planned_length_from_a_zero_based_whole_epoch_counter(store: Store) -> None:
+    """Lightning logs ``epoch`` as 0, 1, 2, ...: in the third epoch it reads 2, and step /
+    value would make each epoch half as long again as it is."""
+    fx = make("sim-lightning-epochs", steps=3000)
+    params = {k: v for k, v in fx.params.items() if k != "args.max_steps"}
+    params["args.num_train_epochs"] = "3"
+    step = fx.series[0].step
+    epoch = Series("epoch", step, np.floor((step - 1) / 1000.0), fx.series[0].time)
+    put(store, Fixture(fx.name, params, [*fx.series, epoch]))
+    f = fc.forecast(store, fx.name, 2500)
+    assert f is not None and f.target_step == 3000
+    assert "1,000.0 steps per epoch" in f.target_source

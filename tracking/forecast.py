@@ -652,9 +652,15 @@ def planned_steps(
     epochs = s.number("epochs")
     if epochs and epoch is not None and len(epoch):
         ok = np.isfinite(epoch.value) & (epoch.value > 0) & (epoch.step > 0)
-        if ok.any():
-            i = np.flatnonzero(ok)[-1]
-            per_epoch = float(epoch.step[i]) / float(epoch.value[i])
+        clock = epoch_clock(epoch)
+        if clock is not None or ok.any():
+            # A whole-number counter (Lightning's is 0-based) gives its epoch length by the
+            # gaps between its changes, not by step / value.
+            if clock is not None:
+                per_epoch = clock.steps
+            else:
+                i = np.flatnonzero(ok)[-1]
+                per_epoch = float(epoch.step[i]) / float(epoch.value[i])
             steps = round(epochs[1] * per_epoch)
             return steps, (
                 f"{epochs[0]} ({epochs[1]:g}) x {per_epoch:,.1f} steps per epoch "
