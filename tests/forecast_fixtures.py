@@ -43,13 +43,15 @@ def make(
     seed: int = 0,
     state_schedule: bool = True,
     step_seconds: float = 2.0,
+    epochs: int = 1,
 ) -> Fixture:
     cfg = sim.preset("llama-2-7b").with_changes(
         {
             "num_gpus": 8,
             "global_batch_tokens": batch,
             "seq_len": 4096,
-            "dataset_tokens": float(steps * batch),
+            "dataset_tokens": float(steps * batch / epochs),
+            "epochs": epochs,
             "warmup_steps": warmup,
             "schedule": schedule,
             "lr_peak": lr,
@@ -79,6 +81,10 @@ def make(
         "args.max_seq_length": "4096",
         "args.logging_steps": str(every),
     }
+    if epochs > 1:
+        epoch_at = np.asarray(m["epoch"], dtype=np.float64)[logged - 1]
+        series.append(Series("epoch", logged, epoch_at, times))
+        params["args.num_train_epochs"] = str(epochs)
     if state_schedule:
         params["args.lr_scheduler_type"] = schedule
     if base_tokens > 0:
@@ -112,6 +118,30 @@ def all_fixtures() -> list[Fixture]:
         ),
         make("sim-noisy", schedule="cosine", batch=2**15, steps=6000, every=5, seed=4),
         make("sim-wsd-unstated", schedule="wsd", state_schedule=False, seed=5),
+    ]
+
+
+def epoch_fixtures() -> list[Fixture]:
+    """Multi-epoch fine-tunes of a 7B base model on small data, which the simulator's
+    memorisation term makes fall in steps at each epoch boundary (its ``epoch`` counter
+    logged as HF does): 3 epochs of 0.5B tokens (mild), 4 epochs of 33M tokens and 8
+    epochs of 65M tokens at a constant LR (memorising: the loss ends at a third of its
+    level after the first epoch)."""
+    sft = {"lr": 2e-5, "warmup": 30, "base_tokens": 2e12}
+    return [
+        make("sim-sft-3ep", steps=3000, batch=2**19, epochs=3, seed=7, **sft),  # type: ignore[arg-type]
+        make("sim-sft-4ep-memorise", steps=2000, batch=2**16, epochs=4, seed=8, **sft),  # type: ignore[arg-type]
+        make(
+            "sim-sft-8ep-constant",
+            steps=4000,
+            batch=2**17,
+            epochs=8,
+            lr=1e-4,
+            warmup=50,
+            base_tokens=2e12,
+            schedule="constant",
+            seed=9,
+        ),
     ]
 
 

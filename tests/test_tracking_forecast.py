@@ -165,14 +165,26 @@ def test_a_million_step_run_is_forecast_from_a_bounded_read(store: Store) -> Non
     step = np.arange(1, n + 1, dtype=np.int64)
     rng = np.random.default_rng(0)
     value = 2.0 + 8.0 * step.astype(np.float64) ** -0.3 + rng.normal(0, 0.02, n)
+    nan = np.full(n, math.nan)
+    every = step[::10]
+    series = [
+        Series("loss", step, value, nan),
+        Series("eval_loss", every, value[::10] * 1.02, nan[::10]),
+        Series("epoch", step, step / 250_000.0, nan),
+        Series("learning_rate", step, np.full(n, 3e-4), nan),
+        Series("lr", step, np.full(n, 3e-4), nan),
+        Series("num_tokens", step, step * 4096.0, nan),
+        Series("total_steps", every, np.full(every.size, 2.0 * n), nan[::10]),
+    ]
     store.put_run("big", params={"args.max_steps": str(2 * n)})
-    store.add_read("big", Read(series=[Series("loss", step, value, np.full(n, math.nan))]))
+    store.add_read("big", Read(series=series))
     f = fc.forecast(store, "big", n)
     assert f is not None and f.final_loss is not None and f.target_step == 2 * n
-    assert f.points_read <= 2 * fc.FIT_POINTS
+    assert f.val_final_loss is not None
+    assert fc.READ_BUDGET == 4000 and 3000 < f.points_read <= fc.READ_BUDGET
     history = fc.forecast_history(store, "big", n)
     assert 2 <= len(history) <= fc.HISTORY_POINTS
-    assert all(h.points_read <= 2 * fc.FIT_POINTS for h in history)
+    assert all(h.points_read <= fc.READ_BUDGET for h in history)
 
 
 def test_history_shows_how_the_forecast_moved(store: Store, fixtures: list[Fixture]) -> None:
@@ -247,3 +259,104 @@ def test_a_real_sft_run_read_by_the_watcher_is_forecast_from_its_first_quarter(
     # Before the first point there is nothing to forecast from, and it says so.
     early = fc.forecast(store, run.run_id, 0)
     assert early is not None and early.final_loss is None and "no finite" in early.reason
+
+
+# --------------------------------------------------------------------------- epochs
+def test_epoch_boundaries_are_read_from_fractional_and_whole_counters() -> None:
+    step = np.arange(10, 3001, 10, dtype=np.int64)
+    t = np.full(step.size, math.nan)
+    hf = fc.epoch_clock(Series("epoch", step, step / 750.0, t))  # HF: steps / steps an epoch
+    assert hf is not None and hf.steps == pytest.approx(750.0)
+    assert hf.crossed(np.array([749.0, 751.0, 2999.0])).tolist() == [0.0, 1.0, 3.0]
+    # Lightning: a 0-based whole counter that turns over at each boundary.
+    whole = fc.epoch_clock(Series("epoch", step, np.floor((step - 1) / 1000.0), t))
+    assert whole is not None and whole.steps == pytest.approx(1000.0)
+    assert whole.crossed(np.array([999.0, 1010.0, 2500.0])).tolist() == [0.0, 1.0, 2.0]
+    # A counter that never changes says nothing about the epoch length.
+    assert fc.epoch_clock(Series("epoch", step, np.zeros(step.size), t)) is None
+
+
+def test_a_memorising_run_is_forecast_in_log_space_and_stays_above_zero() -> None:
+    """A loss that falls to 55% of itself at every epoch boundary (a memorising fine-tune):
+    once two boundaries are seen, the epoch law carries the drops on, and the forecast,
+    unlike a straight extrapolation of the drop in nats, never goes below zero."""
+    per = 500.0
+    step = np.arange(5, 4001, 5, dtype=np.int64)
+    k = np.floor(step / per)
+    rng = np.random.default_rng(1)
+    value = 2.0 * step.astype(np.float64) ** -0.05 * 0.55**k * (1 + rng.normal(0, 0.01, k.size))
+    end = fc.final_value(step, value)
+    seen = step <= 1400
+    clock = fc.EpochClock(per, per)
+    f = fc.forecast_curve(step[seen], value[seen], 4000, epochs=clock)
+    assert f is not None and f.epoch is not None
+    assert f.low >= 0 and f.value > 0
+    assert abs(math.log(f.epoch / end)) < 0.15
+    assert abs(f.value - end) < abs(f.last_value - end) / 5
+    assert f.power_law is not None and abs(f.value - end) < abs(f.power_law - end) / 5
+    # Without the epoch clock the same points give no epoch law.
+    g = fc.forecast_curve(step[seen], value[seen], 4000)
+    assert g is not None and g.epoch is None
+
+
+def test_multi_epoch_fine_tunes_are_forecast_better_than_the_baselines_from_half() -> None:
+    """tests/forecast_fixtures.epoch_fixtures: the simulator's memorising fine-tunes, stored
+    with their HF-style epoch counter, forecast from half their steps."""
+    from forecast_fixtures import epoch_fixtures
+
+    errors: dict[str, list[float]] = {"forecast": [], "last": [], "power": []}
+    with_epoch_law = 0
+    for fx in epoch_fixtures():
+        loss = fx.series[0]
+        last = int(loss.step[-1])
+        end = fc.final_value(loss.step, loss.value)
+        epoch = fx.series[-1]
+        keep = loss.step <= last // 2
+        clock = fc.epoch_clock(
+            Series("epoch", epoch.step[keep], epoch.value[keep], epoch.time[keep])
+        )
+        f = fc.forecast_curve(loss.step[keep], loss.value[keep], last, epochs=clock)
+        assert f is not None and f.power_law is not None and f.low >= 0
+        with_epoch_law += f.epoch is not None
+        errors["forecast"].append(abs(f.value - end) / end)
+        errors["last"].append(abs(f.last_value - end) / end)
+        errors["power"].append(abs(f.power_law - end) / end)
+    mean = {k: statistics.fmean(v) for k, v in errors.items()}
+    assert with_epoch_law == 3
+    assert mean["forecast"] < 0.6 * mean["power"] and mean["forecast"] < 0.6 * mean["last"], mean
+
+
+def test_before_the_first_epoch_boundary_the_interval_leaves_room_for_the_drops_to_come(
+    store: Store,
+) -> None:
+    """A memorising 4-epoch fine-tune seen only in its first epoch: its points cannot show
+    how far the loss will fall at the three boundaries ahead, so the interval's low end is
+    widened for them (and reaches the truth); without the epoch counter the run looks like
+    one long epoch and the interval does not."""
+    from forecast_fixtures import epoch_fixtures
+
+    fx = next(f for f in epoch_fixtures() if f.name == "sim-sft-4ep-memorise")
+    put(store, fx)
+    end = truth(fx)
+    f = fc.forecast(store, fx.name, 450)
+    assert f is not None and f.final_loss is not None and f.epoch_law is None
+    assert f.low is not None and f.high is not None and f.low <= end <= f.high
+    assert f.low <= f.final_loss * fc.UNSEEN_EPOCH_DROP**3 + 1e-12
+    no_counter = Fixture("sim-no-counter", fx.params, [s for s in fx.series if s.metric != "epoch"])
+    put(store, no_counter)
+    g = fc.forecast(store, "sim-no-counter", 450)
+    assert g is not None and g.low is not None and g.low > end
+
+
+def test_planned_length_from_a_zero_based_whole_epoch_counter(store: Store) -> None:
+    """Lightning logs ``epoch`` as 0, 1, 2, ...: in the third epoch it reads 2, and step /
+    value would make each epoch half as long again as it is."""
+    fx = make("sim-lightning-epochs", steps=3000)
+    params = {k: v for k, v in fx.params.items() if k != "args.max_steps"}
+    params["args.num_train_epochs"] = "3"
+    step = fx.series[0].step
+    epoch = Series("epoch", step, np.floor((step - 1) / 1000.0), fx.series[0].time)
+    put(store, Fixture(fx.name, params, [*fx.series, epoch]))
+    f = fc.forecast(store, fx.name, 2500)
+    assert f is not None and f.target_step == 3000
+    assert "1,000.0 steps per epoch" in f.target_source
