@@ -543,6 +543,14 @@ class Store:
             updated=float(row[9]),
         )
 
+    def version(self, run_id: str) -> float | None:
+        """The run's ``updated`` time (Unix s), moved by every write to the run: a live
+        chart's cheap "anything new?" (one indexed row, no metric read). None: no such run."""
+        check_run_id(run_id)
+        with self._engine.read() as db:
+            row = db.one("SELECT updated FROM runs WHERE run_id = ?", (run_id,))
+        return None if row is None else float(row[0])
+
     def params(self, run_id: str) -> dict[str, str]:
         """The run's recorded settings (empty for an unknown run)."""
         check_run_id(run_id)

@@ -1,0 +1,409 @@
+"""A real run's Training charts: open (full render) and follow (tick appends), bounded.
+
+The same contract as the simulated charts (``views.training_charts``, docs/architecture.md
+"The tick"): what is drawn is bucketed into buckets of ``bucket`` steps, a power of two,
+and each bucket keeps its first finite minimum and maximum and its first NaN, +inf and -inf
+(``keep_extremes``), so a one-step spike stays at its exact step and height and a NaN at its
+step. The browser keeps ``RealMeta`` (the ``TR_REAL_META`` Store): the run, the store's
+version of it, the bucket size and per trace the first step not drawn yet (``edge``).
+
+- ``open_run`` reads each charted metric once with ``Store.series``. Buckets of 64 steps or
+  more are read from the store's block summaries (a 1M-step run costs what a 40k-step one
+  does) and then regrouped into our power-of-two buckets: every point drawn is a stored
+  point at its true step; a bucket's extremes are exact whenever the store's buckets nest in
+  ours (the run's first stored step below 64, the usual case). Shorter runs are read whole.
+- ``tick`` first asks the store for the run's version (one row): unchanged means "nothing
+  new" and no figure at all. Else it reads only the steps after each trace's edge and sends
+  the buckets they complete as appends. Too many new points for one tick (a writer far ahead
+  of the page), a changed option or a stale meta is a full render instead (a "rebase").
+
+While a run is being written only complete buckets are drawn (the open one lags by less than
+one bucket, under 1/300 of the run); once the run is finished, failed or quiet for
+``QUIET_S`` it is drawn to its last point.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from layouts.figures import real as fig
+from layouts.figures.training import ChartOptions, json_values
+from simulator import series as sseries
+from tracking.store import Store
+from views.contract import KEEP, Edit
+from views.real_run import Mapped, map_metrics
+
+FULL_BUCKETS = 600  # as the simulated charts: 300-600 buckets after a render
+TICK_BUCKETS = 12  # buckets per tick a render plans for (at the pace it saw)
+MAX_TICK_BUCKETS = 24  # more in one tick is a rebase at a coarser bucket (keeps <= 8 KB)
+BOUND = 4000  # points per trace the browser may hold; past it, rebase
+BLOCK = 64  # the store's block summary width (tracking.store.downsample.BLOCK)
+EXACT_READ = 100_000  # the store's most points in one read (tracking.store.store.MAX_POINTS)
+QUIET_S = 60.0  # a run with no write for this long is drawn to its last point
+ENDED = ("finished", "failed")
+SIG = 6  # significant digits sent for y values (a chart draws ~500 px; 6 is plenty)
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+# ----------------------------------------------------------------------------- bucketing
+def bucket_size(steps: int, rate: int = 1) -> int:
+    """Steps per bucket: the least power of two giving at most ``FULL_BUCKETS`` buckets over
+    ``steps`` and at most ``TICK_BUCKETS`` over the ``rate`` steps a tick brings (the
+    simulated charts' rule, ``views.training_charts.bucket_size``, with a real run's own
+    per-tick bound)."""
+    need = max(1, math.ceil(steps / FULL_BUCKETS), math.ceil(rate / TICK_BUCKETS))
+    return 1 << (need - 1).bit_length()
+
+
+def keep_extremes(step: IntArray, value: FloatArray, bucket: int) -> NDArray[np.intp]:
+    """Indices (sorted) of what each ``bucket``-step bucket keeps: its first finite minimum
+    and maximum, and its first NaN, +inf and -inf. ``step`` ascending and unique."""
+    if step.size == 0:
+        return np.empty(0, np.intp)
+    if bucket == 1:
+        return np.arange(step.size)
+    ids = step // bucket
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    finite = np.isfinite(value)
+    low = np.where(finite, value, np.inf)
+    high = np.where(finite, value, -np.inf)
+    counts = np.diff(np.concatenate((starts, [step.size])))
+    seg = np.repeat(np.arange(starts.size), counts)
+    keep = [
+        _first(finite & (low == np.repeat(np.minimum.reduceat(low, starts), counts)), seg),
+        _first(finite & (high == np.repeat(np.maximum.reduceat(high, starts), counts)), seg),
+        _first(np.isnan(value), seg),
+        _first(value == np.inf, seg),
+        _first(value == -np.inf, seg),
+    ]
+    return np.unique(np.concatenate(keep))
+
+
+def _first(mask: NDArray[np.bool_], seg: NDArray[np.int64]) -> NDArray[np.intp]:
+    """Index of the first True of ``mask`` in each segment that has one."""
+    hits = np.flatnonzero(mask)
+    if hits.size == 0:
+        return hits
+    lead = np.concatenate(([True], seg[hits][1:] != seg[hits][:-1]))
+    return hits[lead]
+
+
+# ----------------------------------------------------------------------------- meta
+@dataclass(frozen=True)
+class RealMeta:
+    """The ``TR_REAL_META`` Store: what the browser's real-run charts hold."""
+
+    run: str
+    version: float
+    bucket: int
+    edges: Mapping[str, int]  # trace slot -> first step not drawn
+    points: int  # most points held by any trace
+    xaxis: str
+    smoothing: float
+    other: str  # the metric on the "other" chart ("" for none)
+    carry: Mapping[str, tuple[float, int]] = field(default_factory=dict)
+    lead: Mapping[str, int] = field(default_factory=dict)  # hook traces before ours, per chart
+    last: int = -1  # last stored step seen
+    whole: bool = False  # drawn to the last point (a finished or quiet run)
+    held: Mapping[str, float] = field(default_factory=dict)  # last finite value drawn per slot
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "version": self.version,
+            "bucket": self.bucket,
+            "edges": dict(self.edges),
+            "points": self.points,
+            "xaxis": self.xaxis,
+            "smoothing": self.smoothing,
+            "other": self.other,
+            "carry": {k: [v[0], v[1]] for k, v in self.carry.items()},
+            "lead": dict(self.lead),
+            "last": self.last,
+            "whole": self.whole,
+            "held": dict(self.held),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> RealMeta | None:
+        """Parse the Store, or None when it is not exactly what ``to_dict`` writes."""
+        try:
+            meta = cls(
+                run=str(raw["run"]),
+                version=float(raw["version"]),
+                bucket=int(raw["bucket"]),
+                edges={str(k): int(v) for k, v in raw["edges"].items()},
+                points=int(raw["points"]),
+                xaxis=str(raw["xaxis"]),
+                smoothing=float(raw["smoothing"]),
+                other=str(raw["other"]),
+                carry={str(k): (float(v[0]), int(v[1])) for k, v in raw["carry"].items()},
+                lead={str(k): int(v) for k, v in raw["lead"].items()},
+                last=int(raw["last"]),
+                whole=bool(raw["whole"]),
+                held={str(k): float(v) for k, v in raw["held"].items()},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            return None
+        b = meta.bucket
+        if b < 1 or b & (b - 1) or b > 1 << 30 or not math.isfinite(meta.version):
+            return None
+        if any(e < 0 for e in meta.edges.values()) or set(meta.edges) - set(fig.SLOTS):
+            return None
+        return meta
+
+
+# ----------------------------------------------------------------------------- reads
+def _read(store: Store, run_id: str, metric: str, start: int, stop: int, bucket: int) -> Any:
+    """Stored points of ``start..stop`` reduced to ``bucket``-step buckets."""
+    if stop < start:
+        return np.empty(0, np.int64), np.empty(0)
+    if bucket < BLOCK:
+        c = store.series(run_id, metric, start, stop, points=EXACT_READ)
+    else:
+        buckets = math.ceil((stop + 1 - start) / bucket)
+        c = store.series(run_id, metric, start, stop, points=max(2, 2 * buckets))
+    step = np.asarray(c.step, dtype=np.int64)
+    value = np.asarray(c.value, dtype=np.float64)
+    keep = keep_extremes(step, value, bucket)
+    return step[keep], value[keep]
+
+
+@dataclass
+class Drawn:
+    """Points for each trace slot: x, y, and the raw steps (for NaN markers)."""
+
+    data: dict[str, tuple[list[Any], ...]]  # slot -> (x, y) or (x, y, hover text)
+    carry: dict[str, tuple[float, int]]
+    counts: dict[str, int]
+    held: dict[str, float]
+
+
+def _pieces(
+    raw: Mapping[str, tuple[IntArray, FloatArray]],
+    opts: ChartOptions,
+    tokens_per_step: float | None,
+    carry: dict[str, tuple[float, int]],
+    held: Mapping[str, float] | None = None,
+) -> Drawn:
+    """Turn each slot's kept (step, value) into its traces: raw, smoothed, NaN markers.
+    ``held``: the last finite value already drawn per slot (where a marker at the start of
+    a piece sits)."""
+    data: dict[str, tuple[list[Any], ...]] = {}
+    counts: dict[str, int] = {}
+    out_held = dict(held or {})
+    for slot, (step, value) in raw.items():
+        x = step.astype(np.float64) * tokens_per_step if opts.xaxis == "tokens" else step
+        xs = json_values(np.asarray(x))
+        data[slot] = (xs, _rounded(value))
+        counts[slot] = int(step.size)
+        if slot in fig.SMOOTHED:
+            if opts.smoothing > 0.0:
+                sm, carry[slot] = sseries.ema_smooth(value, opts.smoothing, carry.get(slot))
+                data[slot + "_smooth"] = (xs, _rounded(sm))
+            else:
+                carry.setdefault(slot, (0.0, 0))
+        bad = np.flatnonzero(~np.isfinite(value))
+        if bad.size:
+            data[slot + "_nan"] = _markers(np.asarray(x), value, bad, out_held.get(slot))
+        good = np.flatnonzero(np.isfinite(value))
+        if good.size:
+            out_held[slot] = float(value[good[-1]])
+    return Drawn(data, carry, counts, out_held)
+
+
+def _rounded(a: FloatArray) -> list[Any]:
+    out = json_values(a)
+    return [v if v is None else float(f"{v:.{SIG}g}") for v in out]
+
+
+def _markers(
+    x: NDArray[np.generic], value: FloatArray, bad: NDArray[np.intp], before: float | None
+) -> tuple[list[Any], ...]:
+    """NaN/inf markers at their steps, drawn at the last finite value before them (on the
+    curve, where the eye looks; ``before`` when the piece starts with them, else the first
+    finite value after) with the true value in the hover text."""
+    finite_at = np.flatnonzero(np.isfinite(value))
+    fallback = (
+        before if before is not None else (float(value[finite_at[0]]) if finite_at.size else 0.0)
+    )
+    finite = np.isfinite(value)
+    prev = np.maximum.accumulate(np.where(finite, np.arange(value.size), -1))
+    ys: list[Any] = []
+    texts: list[str] = []
+    for i in bad.tolist():
+        j = int(prev[i])
+        ys.append(float(f"{value[j] if j >= 0 else fallback:.{SIG}g}"))
+        texts.append("NaN" if math.isnan(value[i]) else ("+inf" if value[i] > 0 else "-inf"))
+    return (json_values(x[bad]), ys, texts)
+
+
+# ----------------------------------------------------------------------------- open
+@dataclass
+class Opened:
+    """A full render of a real run: figures per chart and the meta the browser keeps."""
+
+    figures: dict[str, dict[str, Any]]
+    meta: RealMeta
+    mapped: Mapped
+    last: int
+
+
+def _edge(last: int, bucket: int, whole: bool) -> int:
+    """First step not drawn: past the last point when drawn whole, else the open bucket's
+    start (only complete buckets are drawn while the run is written)."""
+    return last + 1 if whole else (last + 1) // bucket * bucket
+
+
+def open_run(
+    store: Store,
+    run_id: str,
+    opts: ChartOptions,
+    other: str,
+    tokens_per_step: float | None,
+    rate: int = 1,
+    hooks: Callable[[str], list[dict[str, Any]]] | None = None,
+    now: float | None = None,
+) -> Opened | None:
+    """Every chart of ``run_id`` drawn from the store; None when the run is not there.
+
+    ``rate`` is the steps a tick brought last time (so the ticks after this render each
+    complete at most ``TICK_BUCKETS`` buckets). ``hooks(chart)`` gives the traces drawn
+    behind the run's own (the prediction band; ``views.real_run.prediction_traces``).
+    """
+    version = store.version(run_id)
+    info = store.run(run_id)
+    if version is None or info is None:
+        return None
+    mapped = map_metrics(info.metrics, other)
+    last = -1 if info.last_step is None else info.last_step
+    whole = _whole(info.status, version, now)
+    bucket = bucket_size(max(1, last + 1), max(1, rate))
+    edge = _edge(last, bucket, whole)
+    raw = {
+        slot: _read(store, run_id, metric, 0, edge - 1, bucket)
+        for slot, metric in mapped.slots.items()
+    }
+    carry: dict[str, tuple[float, int]] = {}
+    drawn = _pieces(raw, opts, tokens_per_step, carry)
+    hooks = hooks or (lambda _chart: [])
+    lead = {chart: len(hooks(chart)) for chart in fig.CHARTS}
+    figures = {
+        chart: fig.build(chart, drawn.data, mapped, opts, run_id, hooks(chart))
+        for chart in fig.CHARTS
+    }
+    meta = RealMeta(
+        run=run_id,
+        version=version,
+        bucket=bucket,
+        edges=dict.fromkeys(mapped.slots, edge),
+        points=max(drawn.counts.values(), default=0),
+        xaxis=opts.xaxis,
+        smoothing=opts.smoothing,
+        other=mapped.other,
+        carry=drawn.carry,
+        lead=lead,
+        last=last,
+        whole=whole,
+        held=drawn.held,
+    )
+    return Opened(figures, meta, mapped, last)
+
+
+def _whole(status: str, version: float, now: float | None) -> bool:
+    return status in ENDED or (now if now is not None else time.time()) - version > QUIET_S
+
+
+# ----------------------------------------------------------------------------- tick
+@dataclass
+class Ticked:
+    """A tick's answer: ``charts`` per chart an ``Edit``, or ``KEEP`` for every chart when
+    nothing is new (``nothing`` true); ``rebase`` when a full render is due instead."""
+
+    charts: dict[str, Any]
+    meta: RealMeta | None
+    nothing: bool = False
+    rebase: bool = False
+    gone: bool = False
+    rate: int = 1  # steps the store moved since the meta (the next render's bucket uses it)
+
+
+def tick(
+    store: Store,
+    meta: RealMeta,
+    opts: ChartOptions,
+    tokens_per_step: float | None,
+    now: float | None = None,
+) -> Ticked:
+    """Only what is new since ``meta``: nothing, appends, or a rebase (see module doc)."""
+    keep = dict.fromkeys(fig.CHARTS, KEEP)
+    if meta.xaxis != opts.xaxis or meta.smoothing != opts.smoothing:
+        return Ticked(keep, None, rebase=True)
+    version = store.version(meta.run)
+    if version is None:
+        return Ticked(keep, None, gone=True)
+    quiet = _whole("", version, now)
+    if version == meta.version and (meta.whole or not quiet):
+        return Ticked(keep, meta, nothing=True)
+    info = store.run(meta.run)
+    if info is None:
+        return Ticked(keep, None, gone=True)
+    mapped = map_metrics(info.metrics, meta.other)
+    if set(mapped.slots) != set(meta.edges) or any(e % meta.bucket for e in meta.edges.values()):
+        return Ticked(keep, None, rebase=True)  # a metric appeared, or the last bucket is open
+    last = -1 if info.last_step is None else info.last_step
+    whole = info.status in ENDED or quiet
+    edge = _edge(last, meta.bucket, whole)
+    if edge - min(meta.edges.values(), default=edge) > MAX_TICK_BUCKETS * meta.bucket:
+        # Far behind: a render picks a coarser bucket for this pace.
+        return Ticked(keep, None, rebase=True, rate=edge - min(meta.edges.values()))
+    raw = {
+        slot: _read(store, meta.run, metric, meta.edges[slot], edge - 1, meta.bucket)
+        for slot, metric in mapped.slots.items()
+    }
+    if any(step.size and step[0] < meta.edges[slot] for slot, (step, _) in raw.items()):
+        return Ticked(keep, None, rebase=True)
+    carry = dict(meta.carry)
+    drawn = _pieces(raw, opts, tokens_per_step, carry, meta.held)
+    added = max(drawn.counts.values(), default=0)
+    if meta.points + added > BOUND:
+        return Ticked(keep, None, rebase=True)
+    charts: dict[str, Any] = {}
+    for chart in fig.CHARTS:
+        edit = Edit()
+        touched = False
+        for i, name in enumerate(fig.TRACES[chart]):
+            if name not in drawn.data or not drawn.data[name][0]:
+                continue
+            index = meta.lead.get(chart, 0) + i
+            xs, ys, *rest = drawn.data[name]
+            edit = edit.extend(("data", index, "x"), xs).extend(("data", index, "y"), ys)
+            if rest:
+                edit = edit.extend(("data", index, "text"), rest[0])
+            touched = True
+        charts[chart] = edit if touched else KEEP
+    new = RealMeta(
+        run=meta.run,
+        version=version,
+        bucket=meta.bucket,
+        edges=dict.fromkeys(mapped.slots, edge),
+        points=meta.points + added,
+        xaxis=meta.xaxis,
+        smoothing=meta.smoothing,
+        other=meta.other,
+        carry=drawn.carry,
+        lead=meta.lead,
+        last=last,
+        whole=whole,
+        held=drawn.held,
+    )
+    return Ticked(charts, new)
