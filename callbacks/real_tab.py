@@ -24,11 +24,21 @@ from tracking.store.errors import StoreError
 from views import real_tab as vr
 from views.contract import KEEP
 
-CHARTS_OUT = {c: Output(ids.tr_real_graph(c), "figure", allow_duplicate=True) for c in CHARTS}
-BOXES_OUT = {c: Output(ids.tr_real_box(c), "hidden", allow_duplicate=True) for c in CHARTS}
-KPIS_OUT = {
-    k: Output(ids.tr_real_kpi(k), "children", allow_duplicate=True) for k in ids.TR_REAL_KPIS
-}
+
+def _outs(dup: bool) -> dict[str, Any]:
+    """The real run's charts, boxes and KPIs. The follow tick is their plain writer: an
+    ``allow_duplicate`` output's id carries a 64-hex-digit suffix in every request, which
+    would triple the tick's request; choosing a run, which is rare, takes the duplicates."""
+    return {
+        "charts": {c: Output(ids.tr_real_graph(c), "figure", allow_duplicate=dup) for c in CHARTS},
+        "boxes": {c: Output(ids.tr_real_box(c), "hidden", allow_duplicate=dup) for c in CHARTS},
+        "kpis": {
+            k: Output(ids.tr_real_kpi(k), "children", allow_duplicate=dup) for k in ids.TR_REAL_KPIS
+        },
+        "meta": Output(ids.TR_REAL_META, "data", allow_duplicate=dup),
+        "notice": Output(ids.TR_REAL_NOTICE, "children", allow_duplicate=dup),
+        "tick_disabled": Output(ids.TR_REAL_TICK, "disabled", allow_duplicate=dup),
+    }
 
 
 def _store() -> Any:
@@ -66,21 +76,16 @@ def _xaxis_options(options: Any) -> Any:
         "real_hidden": {
             p: Output(p, "hidden") for p in (ids.TR_REAL_HEAD, ids.TR_REAL_CHARTS, ids.TR_REAL_SIDE)
         },
-        "charts": CHARTS_OUT,
-        "meta": Output(ids.TR_REAL_META, "data", allow_duplicate=True),
-        "kpis": KPIS_OUT,
+        **_outs(dup=True),
         "title": Output(ids.TR_REAL_TITLE, "children"),
-        "notice": Output(ids.TR_REAL_NOTICE, "children", allow_duplicate=True),
         "xaxis_options": Output(ids.TR_XAXIS, "options"),
         "xaxis": Output(ids.TR_XAXIS, "value"),
-        "tick_disabled": Output(ids.TR_REAL_TICK, "disabled", allow_duplicate=True),
         "other_options": Output(ids.TR_REAL_OTHER, "options"),
         "other": Output(ids.TR_REAL_OTHER, "value"),
         "events": Output(ids.TR_REAL_EVENTS, "children"),
         "forecast": Output(ids.TR_REAL_FORECAST, "children"),
         "forecast_hidden": Output(ids.TR_REAL_FORECAST, "hidden"),
         "control_hidden": Output(ids.TR_REAL_CONTROL, "hidden"),
-        "boxes": BOXES_OUT,
     },
     inputs={
         "search": Input(ids.URL, "search"),
@@ -146,14 +151,7 @@ class _Down:
 
 
 @callback(
-    output={
-        "charts": CHARTS_OUT,
-        "meta": Output(ids.TR_REAL_META, "data", allow_duplicate=True),
-        "kpis": KPIS_OUT,
-        "notice": Output(ids.TR_REAL_NOTICE, "children", allow_duplicate=True),
-        "tick_disabled": Output(ids.TR_REAL_TICK, "disabled", allow_duplicate=True),
-        "boxes": BOXES_OUT,
-    },
+    output=_outs(dup=False),
     inputs={"_n": Input(ids.TR_REAL_TICK, "n_intervals")},
     state={
         "meta": State(ids.TR_REAL_META, "data"),
@@ -162,7 +160,7 @@ class _Down:
         "log": State(ids.TR_LOG, "value"),
         "other": State(ids.TR_REAL_OTHER, "value"),
     },
-    running=[(Output(ids.TR_REAL_TICK, "disabled"), True, False)],
+    running=[(Output(ids.TR_REAL_TICK, "disabled", allow_duplicate=True), True, False)],
     prevent_initial_call=True,
 )
 def follow(_n: Any, meta: Any, xaxis: Any, smoothing: Any, log: Any, other: Any) -> Any:

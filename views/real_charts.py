@@ -36,7 +36,8 @@ from numpy.typing import NDArray
 from layouts.figures import real as fig
 from layouts.figures.training import ChartOptions, json_values
 from simulator import series as sseries
-from tracking.store import Store
+from simulator.run import FINAL_TAIL
+from tracking.store import RunInfo, Store
 from views.contract import KEEP, Edit
 from views.real_run import Mapped, map_metrics
 
@@ -163,19 +164,86 @@ class RealMeta:
 
 
 # ----------------------------------------------------------------------------- reads
-def _read(store: Store, run_id: str, metric: str, start: int, stop: int, bucket: int) -> Any:
-    """Stored points of ``start..stop`` reduced to ``bucket``-step buckets."""
-    if stop < start:
-        return np.empty(0, np.int64), np.empty(0)
-    if bucket < BLOCK:
-        c = store.series(run_id, metric, start, stop, points=EXACT_READ)
-    else:
-        buckets = math.ceil((stop + 1 - start) / bucket)
-        c = store.series(run_id, metric, start, stop, points=max(2, 2 * buckets))
-    step = np.asarray(c.step, dtype=np.int64)
-    value = np.asarray(c.value, dtype=np.float64)
-    keep = keep_extremes(step, value, bucket)
-    return step[keep], value[keep]
+Read = tuple[str, int | None, int | None, int]  # (metric, start, stop, points) for the store
+Tails = dict[str, tuple[list[int], list[float]]]  # slot -> its points in the last steps
+KPI_SLOTS = ("train_loss", "val_loss", "throughput")
+TAIL_STEPS = FINAL_TAIL  # the KPIs' final-loss window (layouts/definitions.py TRAIN_LOSS)
+
+
+def _range_read(metric: str, start: int, stop: int, bucket: int) -> Read:
+    """The store read for ``start..stop`` at ``bucket``-step resolution: every point for
+    buckets under 64 steps, else each 64-step-aligned bucket's extremes (block summaries)."""
+    if bucket < BLOCK:  # as many points as steps: every point comes back, no bucket math
+        return (metric, start, stop, min(EXACT_READ, max(2, stop + 1 - start)))
+    return (metric, start, stop, max(2, 2 * math.ceil((stop + 1 - start) / bucket)))
+
+
+@dataclass
+class _Plan:
+    """What one ``Store.live_read`` reads for a render or a tick, decided once the run's
+    metrics and last steps are known (inside the read's snapshot).
+
+    Per slot, the chart's range (``edges[slot] .. edge - 1``) and, for the KPI metrics, the
+    tail (their last ``TAIL_STEPS`` steps). At a resolution of under 64 steps both are exact
+    reads, so they are one read of the span covering both; else two reads."""
+
+    other: str
+    bucket: int | None  # None: choose from the run's length and ``rate``
+    edges: Mapping[str, int] | None  # first step to read per slot (None: from 0)
+    rate: int = 1
+    now: float | None = None
+    mapped: Mapped | None = None
+    # per read: (slot, chart range or None, tail start or None)
+    parts: list[tuple[str, tuple[int, int] | None, int | None]] = field(default_factory=list)
+    edge: int = 0
+    last: int = -1
+    whole: bool = False
+
+    def __call__(self, info: RunInfo, lasts: dict[str, int]) -> list[Read]:
+        self.mapped = map_metrics(info.metrics, self.other)
+        self.last = -1 if info.last_step is None else info.last_step
+        self.whole = _whole(info.status, info.updated, self.now)
+        if self.bucket is None:
+            self.bucket = bucket_size(max(1, self.last + 1), max(1, self.rate))
+        self.edge = _edge(self.last, self.bucket, self.whole)
+        reads: list[Read] = []
+        for slot, metric in self.mapped.slots.items():
+            start = 0 if self.edges is None else self.edges.get(slot, 0)
+            chart = (start, self.edge - 1) if start <= self.edge - 1 else None
+            tail = None
+            if slot in KPI_SLOTS and metric in lasts:
+                tail = max(0, lasts[metric] - TAIL_STEPS + 1)
+            if chart and tail is not None and self.bucket < BLOCK:
+                lo, hi = min(chart[0], tail), max(chart[1], lasts[metric])
+                reads.append((metric, lo, hi, min(EXACT_READ, max(2, hi + 1 - lo))))
+                self.parts.append((slot, chart, tail))
+                continue
+            if chart:
+                reads.append(_range_read(metric, chart[0], chart[1], self.bucket))
+                self.parts.append((slot, chart, None))
+            if tail is not None:
+                reads.append((metric, tail, None, TAIL_STEPS))
+                self.parts.append((slot, None, tail))
+        return reads
+
+
+def _split(plan: _Plan, curves: list[Any]) -> tuple[dict[str, Any], Tails]:
+    """The chart pieces (bucketed) and the KPI tails from ``plan``'s reads."""
+    assert plan.bucket is not None
+    raw: dict[str, Any] = {}
+    tails: Tails = {}
+    for (slot, chart, tail), c in zip(plan.parts, curves, strict=True):
+        step = np.asarray(c.step, dtype=np.int64)
+        value = np.asarray(c.value, dtype=np.float64)
+        if chart is not None:
+            lo, hi = np.searchsorted(step, chart[0]), np.searchsorted(step, chart[1], "right")
+            s, v = step[lo:hi], value[lo:hi]
+            keep = keep_extremes(s, v, plan.bucket)
+            raw[slot] = (s[keep], v[keep])
+        if tail is not None:
+            t = np.searchsorted(step, tail)
+            tails[slot] = (step[t:].tolist(), value[t:].tolist())
+    return raw, tails
 
 
 @dataclass
@@ -256,6 +324,8 @@ class Opened:
     meta: RealMeta
     mapped: Mapped
     last: int
+    info: RunInfo
+    tails: Tails  # each KPI metric's points in its last ``TAIL_STEPS`` steps
 
 
 def _edge(last: int, bucket: int, whole: bool) -> int:
@@ -280,19 +350,14 @@ def open_run(
     complete at most ``TICK_BUCKETS`` buckets). ``hooks(chart)`` gives the traces drawn
     behind the run's own (the prediction band; ``views.real_run.prediction_traces``).
     """
-    version = store.version(run_id)
-    info = store.run(run_id)
-    if version is None or info is None:
+    plan = _Plan(other, None, None, rate, now)
+    got = store.live_read(run_id, plan)
+    if got is None or plan.mapped is None or plan.bucket is None:
         return None
-    mapped = map_metrics(info.metrics, other)
-    last = -1 if info.last_step is None else info.last_step
-    whole = _whole(info.status, version, now)
-    bucket = bucket_size(max(1, last + 1), max(1, rate))
-    edge = _edge(last, bucket, whole)
-    raw = {
-        slot: _read(store, run_id, metric, 0, edge - 1, bucket)
-        for slot, metric in mapped.slots.items()
-    }
+    info, curves = got
+    raw, tails = _split(plan, curves)
+    mapped, bucket, edge, last, whole = plan.mapped, plan.bucket, plan.edge, plan.last, plan.whole
+    version = info.updated
     carry: dict[str, tuple[float, int]] = {}
     drawn = _pieces(raw, opts, tokens_per_step, carry)
     hooks = hooks or (lambda _chart: [])
@@ -316,7 +381,7 @@ def open_run(
         whole=whole,
         held=drawn.held,
     )
-    return Opened(figures, meta, mapped, last)
+    return Opened(figures, meta, mapped, last, info, tails)
 
 
 def _whole(status: str, version: float, now: float | None) -> bool:
@@ -335,6 +400,8 @@ class Ticked:
     rebase: bool = False
     gone: bool = False
     rate: int = 1  # steps the store moved since the meta (the next render's bucket uses it)
+    info: RunInfo | None = None
+    tails: Tails = field(default_factory=dict)
 
 
 def tick(
@@ -354,22 +421,20 @@ def tick(
     quiet = _whole("", version, now)
     if version == meta.version and (meta.whole or not quiet):
         return Ticked(keep, meta, nothing=True)
-    info = store.run(meta.run)
-    if info is None:
+    if any(e % meta.bucket for e in meta.edges.values()):
+        return Ticked(keep, None, rebase=True)  # the last bucket was drawn open
+    plan = _Plan(meta.other, meta.bucket, meta.edges, now=now)
+    got = store.live_read(meta.run, plan)
+    if got is None or plan.mapped is None:
         return Ticked(keep, None, gone=True)
-    mapped = map_metrics(info.metrics, meta.other)
-    if set(mapped.slots) != set(meta.edges) or any(e % meta.bucket for e in meta.edges.values()):
-        return Ticked(keep, None, rebase=True)  # a metric appeared, or the last bucket is open
-    last = -1 if info.last_step is None else info.last_step
-    whole = info.status in ENDED or quiet
-    edge = _edge(last, meta.bucket, whole)
+    info, curves = got
+    mapped, last, whole, edge = plan.mapped, plan.last, plan.whole, plan.edge
+    if set(mapped.slots) != set(meta.edges):
+        return Ticked(keep, None, rebase=True)  # a metric appeared
     if edge - min(meta.edges.values(), default=edge) > MAX_TICK_BUCKETS * meta.bucket:
         # Far behind: a render picks a coarser bucket for this pace.
         return Ticked(keep, None, rebase=True, rate=edge - min(meta.edges.values()))
-    raw = {
-        slot: _read(store, meta.run, metric, meta.edges[slot], edge - 1, meta.bucket)
-        for slot, metric in mapped.slots.items()
-    }
+    raw, tails = _split(plan, curves)
     if any(step.size and step[0] < meta.edges[slot] for slot, (step, _) in raw.items()):
         return Ticked(keep, None, rebase=True)
     carry = dict(meta.carry)
@@ -395,7 +460,7 @@ def tick(
         run=meta.run,
         version=version,
         bucket=meta.bucket,
-        edges=dict.fromkeys(mapped.slots, edge),
+        edges={slot: max(edge, meta.edges[slot]) for slot in mapped.slots},
         points=meta.points + added,
         xaxis=meta.xaxis,
         smoothing=meta.smoothing,
@@ -406,4 +471,4 @@ def tick(
         whole=whole,
         held=drawn.held,
     )
-    return Ticked(charts, new)
+    return Ticked(charts, new, info=info, tails=tails)

@@ -167,9 +167,7 @@ def _open(
     )
     if opened is None:
         return _simulated(search, picked, _missing(run_id, "is not in the run store"), from_url)
-    info = store.run(run_id)
-    if info is None:
-        return _simulated(search, picked, _missing(run_id, "is not in the run store"), from_url)
+    info = opened.info
     forecast = rr.forecast_panel(run_id)
     return Chosen(
         picked=rr.REAL_PREFIX + run_id,
@@ -178,7 +176,7 @@ def _open(
         real_hidden=False,
         charts=opened.figures,
         meta=opened.meta.to_dict(),
-        kpis=kpi_texts(store, run_id, opened.mapped, info, now),
+        kpis=rr.kpis(info.last_step, opened.tails, opened.mapped, info.updated, _now(now)),
         title=_title(info),
         notice=KEEP,
         xaxis_options=rr.xaxis_options(recipe),
@@ -206,23 +204,6 @@ def boxes_hidden(mapped: rr.Mapped) -> dict[str, bool]:
 def _title(info: Any) -> str:
     where = info.source or "pushed over the API"
     return f"{info.name or info.run_id} · {info.kind or 'pushed'} · {rr.run_status(info)} · {where}"
-
-
-def kpi_texts(
-    store: Store, run_id: str, mapped: rr.Mapped, info: Any, now: float | None
-) -> dict[str, Any]:
-    """The KPI cards: each charted metric's points in its last ``FINAL_TAIL`` steps (at most
-    that many points per metric, one read each)."""
-    spans = {m.metric: m.last_step for m in store.metrics(run_id)}
-    tails: dict[str, tuple[list[int], list[float]]] = {}
-    for slot in ("train_loss", "val_loss", "throughput"):
-        metric = mapped.slots.get(slot)
-        last = spans.get(metric) if metric else None
-        if metric is None or last is None:
-            continue
-        c = store.series(run_id, metric, max(0, last - rr.FINAL_TAIL + 1), last, points=1000)
-        tails[slot] = (c.step.tolist(), c.value.tolist())
-    return rr.kpis(info.last_step, tails, mapped, info.updated, _now(now))
 
 
 def event_rows(run_id: str) -> list[dict[str, Any]]:
@@ -277,10 +258,10 @@ def follow(
         if t.rebase:
             c = _open(store, meta.run, "", "", opts, other, None, True, now, rate=t.rate)
             return Followed(c.charts, c.meta, c.kpis, c.notice, c.tick_disabled, c.boxes)
-        assert t.meta is not None
-        info = store.run(meta.run)
-        mapped = rr.map_metrics(info.metrics if info else (), meta.other)
-        kpis = kpi_texts(store, meta.run, mapped, info, now) if info else keep_kpis
+        assert t.meta is not None and t.info is not None
+        info = t.info
+        mapped = rr.map_metrics(info.metrics, meta.other)
+        kpis = rr.kpis(info.last_step, t.tails, mapped, info.updated, _now(now))
         return Followed(t.charts, t.meta.to_dict(), kpis, KEEP, KEEP, keep_boxes)
     except StoreError:
         return nothing  # the store is busy or down: the next tick asks again
