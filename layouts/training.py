@@ -387,6 +387,7 @@ def layout() -> html.Div:
             dcc.Store(id=ids.TR_VIEW, storage_type="memory"),
             dcc.Store(id=ids.TR_PACE, storage_type="memory"),
             real_run.picker(),
+            html.Div(id=ids.TR_REAL_NOTICE),
             html.Div(
                 [
                     html.Div([_controls(), _progress()], className="tr-card tr-head"),
@@ -402,7 +403,6 @@ def layout() -> html.Div:
                 id=ids.TR_SIM_PARTS[0],
                 className="tr-part",
             ),
-            html.Div(id=ids.TR_REAL_NOTICE),
             real_run.head(),
             html.Div(
                 [_kpi(k) for k in ids.TR_KPIS + ids.TR_KPIS_MORE],

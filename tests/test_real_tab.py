@@ -24,7 +24,7 @@ from tracking.store import Store
 from views import real_charts as rc
 from views import real_run as rr
 from views import real_tab as rt
-from views.contract import Edit
+from views.contract import KEEP, Edit
 
 OPTS = ChartOptions("step", 0.0, False)
 
@@ -91,9 +91,11 @@ def test_tick_returns_only_new_points_and_nothing_new_is_tiny(store: Store) -> N
     put(store, "live", "loss", range(100), loss(np.arange(100)))
     c = rt.choose(store, "url", "?run=live", None, OPTS, None, None)
     fig, meta = c.charts["loss"], c.meta
-    f = rt.follow(store, meta, OPTS, None)
-    assert f.nothing  # the store's version did not move: no figure at all
-    assert len(json.dumps(rt.follow(store, meta, OPTS, None).charts, default=str)) < 200
+    later = rc.RealMeta.from_dict(meta).version + 50  # under QUIET_S: still being written
+    f = rt.follow(store, meta, OPTS, None, now=later)
+    assert f.nothing  # the store's version did not move: no figure, no meta
+    assert f.kpis["updated"] == "1 min ago"  # only the age moves
+    assert len(json.dumps(f.charts, default=str)) < 200
     put(store, "live", "loss", range(100, 110), loss(np.arange(100, 110)))
     f = rt.follow(store, meta, OPTS, None)
     assert isinstance(f.charts["loss"], Edit)
@@ -186,3 +188,33 @@ def test_tokens_axis_offered_only_with_a_found_batch(store: Store) -> None:
     opts = {o["value"]: o for o in rr.xaxis_options(rr.recipe_of(assumed))}
     assert opts["tokens"]["disabled"] and "assumed" in opts["tokens"]["title"]
     assert not {o["value"]: o for o in rr.xaxis_options(rr.recipe_of(found))}["tokens"]["disabled"]
+
+
+def test_tokens_axis_draws_tokens_and_an_unknown_axis_falls_back_to_steps(store: Store) -> None:
+    store.put_run(
+        "tok",
+        status="finished",
+        params={
+            "recipe.global_batch_tokens": "1024",
+            "recipe_provenance.global_batch_tokens": "derived: num_tokens per step",
+        },
+    )
+    put(store, "tok", "loss", [1, 2, 3], [3.0, 2.9, 2.8])
+    c = rt.choose(store, "url", "?run=tok", None, ChartOptions("tokens", 0.0, False), None, None)
+    assert trace(c.charts["loss"], "loss")["x"] == [1024.0, 2048.0, 3072.0]
+    assert c.xaxis is KEEP  # the radio already says tokens
+    c = rt.choose(store, "url", "?run=tok", None, ChartOptions("wall", 0.0, False), None, None)
+    assert trace(c.charts["loss"], "loss")["x"] == [1, 2, 3] and c.xaxis == "step"
+
+
+def test_a_run_gone_quiet_is_drawn_to_its_last_point(store: Store) -> None:
+    """While written, only complete buckets are drawn; once quiet, the last one too."""
+    store.put_run("quiet", status="running")
+    steps = np.arange(30_000)
+    put(store, "quiet", "loss", steps, loss(steps))
+    written = store.version("quiet")
+    c = rt.choose(store, "url", "?run=quiet", None, OPTS, None, None, now=written)
+    assert trace(c.charts["loss"], "loss")["x"][-1] < 29_999  # the open bucket waits
+    f = rt.follow(store, c.meta, OPTS, None, now=written + rc.QUIET_S + 1)
+    fig = applied(c.charts["loss"], f.charts["loss"])
+    assert trace(fig, "loss")["x"][-1] == 29_999

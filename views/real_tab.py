@@ -150,7 +150,8 @@ def _open(
 ) -> Chosen:
     params = store.params(run_id)
     recipe = rr.recipe_of(params)
-    if opts.xaxis == "wall" or (opts.xaxis == "tokens" and not recipe.tokens_per_step):
+    coerced = opts.xaxis == "wall" or (opts.xaxis == "tokens" and not recipe.tokens_per_step)
+    if coerced:  # an axis this run cannot give: steps, and the radio says so
         opts = ChartOptions("step", opts.smoothing, opts.log)
     old = rc.RealMeta.from_dict(meta_raw)
     if old is not None and old.run == run_id and rate == 1:
@@ -178,9 +179,10 @@ def _open(
         meta=opened.meta.to_dict(),
         kpis=rr.kpis(info.last_step, opened.tails, opened.mapped, info.updated, _now(now)),
         title=_title(info),
-        notice=KEEP,
+        notice=None,  # a notice about an earlier link is done with
         xaxis_options=rr.xaxis_options(recipe),
-        xaxis=opts.xaxis,
+        # Only a change is sent: setting it would also redraw the hidden simulated charts.
+        xaxis=opts.xaxis if coerced else KEEP,
         tick_disabled=False,
         other_options=[{"label": m, "value": m} for m in opened.mapped.rest],
         other=opened.mapped.other or None,
@@ -228,7 +230,8 @@ class Followed:
 
     @property
     def nothing(self) -> bool:
-        return all(v is KEEP for v in (*self.charts.values(), self.meta, *self.kpis.values()))
+        """No figure and no meta: the store had nothing new."""
+        return all(v is KEEP for v in (*self.charts.values(), self.meta))
 
 
 def follow(
@@ -254,7 +257,9 @@ def follow(
                 dict.fromkeys(fig.CHARTS, KEEP), None, keep_kpis, notice, True, keep_boxes
             )
         if t.nothing:
-            return nothing
+            # No figure, no meta: only "Last update" moves on ("2 min ago" while it stalls).
+            kpis = {**keep_kpis, "updated": rr.ago(_now(now) - meta.version)}
+            return Followed(nothing.charts, KEEP, kpis, KEEP, KEEP, keep_boxes)
         if t.rebase:
             c = _open(store, meta.run, "", "", opts, other, None, True, now, rate=t.rate)
             return Followed(c.charts, c.meta, c.kpis, c.notice, c.tick_disabled, c.boxes)
