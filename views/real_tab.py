@@ -243,8 +243,8 @@ def follow(
     keep_boxes = dict.fromkeys(fig.CHARTS, KEEP)
     meta = rc.RealMeta.from_dict(meta_raw)
     nothing = Followed(dict.fromkeys(fig.CHARTS, KEEP), KEEP, keep_kpis, KEEP, KEEP, keep_boxes)
-    if meta is None:
-        return nothing  # no real run is shown (the choose callback draws it)
+    if meta is None:  # no real run is shown (choosing one draws it and restarts the tick)
+        return Followed(nothing.charts, KEEP, keep_kpis, KEEP, True, keep_boxes)
     try:
         params = store.params(meta.run) if opts.xaxis == "tokens" else {}
         tps = rr.recipe_of(params).tokens_per_step if params else None
