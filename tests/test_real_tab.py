@@ -218,3 +218,12 @@ def test_a_run_gone_quiet_is_drawn_to_its_last_point(store: Store) -> None:
     f = rt.follow(store, c.meta, OPTS, None, now=written + rc.QUIET_S + 1)
     fig = applied(c.charts["loss"], f.charts["loss"])
     assert trace(fig, "loss")["x"][-1] == 29_999
+
+
+def test_a_run_deleted_while_followed_names_itself_and_stops_the_tick(store: Store) -> None:
+    store.put_run("doomed", status="running")
+    put(store, "doomed", "loss", range(10), loss(np.arange(10)))
+    c = rt.choose(store, "url", "?run=doomed", None, OPTS, None, None)
+    store.delete_run("doomed")
+    f = rt.follow(store, c.meta, OPTS, None)
+    assert "doomed" in f.notice.text and f.tick_disabled is True

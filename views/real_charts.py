@@ -7,15 +7,17 @@ and each bucket keeps its first finite minimum and maximum and its first NaN, +i
 step. The browser keeps ``RealMeta`` (the ``TR_REAL_META`` Store): the run, the store's
 version of it, the bucket size and per trace the first step not drawn yet (``edge``).
 
-- ``open_run`` reads each charted metric once with ``Store.series``. Buckets of 64 steps or
-  more are read from the store's block summaries (a 1M-step run costs what a 40k-step one
-  does) and then regrouped into our power-of-two buckets: every point drawn is a stored
-  point at its true step; a bucket's extremes are exact whenever the store's buckets nest in
-  ours (the run's first stored step below 64, the usual case). Shorter runs are read whole.
-- ``tick`` first asks the store for the run's version (one row): unchanged means "nothing
-  new" and no figure at all. Else it reads only the steps after each trace's edge and sends
-  the buckets they complete as appends. Too many new points for one tick (a writer far ahead
-  of the page), a changed option or a stale meta is a full render instead (a "rebase").
+- ``open_run`` reads each charted metric once (``Store.live_read``: one snapshot). Buckets
+  of 64 steps or more are read from the store's block summaries (a 1M-step run costs what a
+  40k-step one does) and then regrouped into our power-of-two buckets: every point drawn is
+  a stored point at its true step; a bucket's extremes are exact whenever the store's
+  buckets nest in ours (the run's first stored step below 64, the usual case). Shorter runs
+  are read whole.
+- ``tick`` makes one read transaction (``Store.live_read``): the run's version first;
+  unchanged means "nothing new" and no figure at all. Else, in the same snapshot, only the
+  steps after each trace's edge, and the buckets they complete go out as appends. Too many
+  new points for one tick (a writer far ahead of the page), a changed option or a stale
+  meta is a full render instead (a "rebase").
 
 While a run is being written only complete buckets are drawn (the open one lags by less than
 one bucket, under 1/300 of the run); once the run is finished, failed or quiet for
@@ -198,8 +200,16 @@ class _Plan:
     edge: int = 0
     last: int = -1
     whole: bool = False
+    seen: float | None = None  # a tick: the version the page holds (None: a render)
+    seen_whole: bool = False  # ... and whether the page holds the run to its last point
+    nothing: bool = False  # a tick found nothing new (no reads made)
 
     def __call__(self, info: RunInfo, lasts: dict[str, int]) -> list[Read]:
+        if info.updated == self.seen and (
+            self.seen_whole or not _whole("", info.updated, self.now)
+        ):
+            self.nothing = True
+            return []
         self.mapped = map_metrics(info.metrics, self.other)
         self.last = -1 if info.last_step is None else info.last_step
         self.whole = _whole(info.status, info.updated, self.now)
@@ -402,6 +412,7 @@ class Ticked:
     rate: int = 1  # steps the store moved since the meta (the next render's bucket uses it)
     info: RunInfo | None = None
     tails: Tails = field(default_factory=dict)
+    mapped: Mapped | None = None
 
 
 def tick(
@@ -415,19 +426,20 @@ def tick(
     keep = dict.fromkeys(fig.CHARTS, KEEP)
     if meta.xaxis != opts.xaxis or meta.smoothing != opts.smoothing:
         return Ticked(keep, None, rebase=True)
-    version = store.version(meta.run)
-    if version is None:
-        return Ticked(keep, None, gone=True)
-    quiet = _whole("", version, now)
-    if version == meta.version and (meta.whole or not quiet):
-        return Ticked(keep, meta, nothing=True)
-    if any(e % meta.bucket for e in meta.edges.values()):
-        return Ticked(keep, None, rebase=True)  # the last bucket was drawn open
-    plan = _Plan(meta.other, meta.bucket, meta.edges, now=now)
+    # One read transaction: the run's version first; the points only when it moved.
+    plan = _Plan(meta.other, meta.bucket, meta.edges, now=now, seen=meta.version)
+    plan.seen_whole = meta.whole
     got = store.live_read(meta.run, plan)
-    if got is None or plan.mapped is None:
+    if got is None:
         return Ticked(keep, None, gone=True)
+    if plan.nothing:
+        return Ticked(keep, meta, nothing=True)
+    if plan.mapped is None:
+        return Ticked(keep, None, gone=True)
+    if any(e % meta.bucket for e in meta.edges.values()):
+        return Ticked(keep, None, rebase=True)  # the last bucket was drawn open, now it grew
     info, curves = got
+    version = info.updated
     mapped, last, whole, edge = plan.mapped, plan.last, plan.whole, plan.edge
     if set(mapped.slots) != set(meta.edges):
         return Ticked(keep, None, rebase=True)  # a metric appeared
@@ -471,4 +483,4 @@ def tick(
         whole=whole,
         held=drawn.held,
     )
-    return Ticked(charts, new, info=info, tails=tails)
+    return Ticked(charts, new, info=info, tails=tails, mapped=mapped)

@@ -263,10 +263,9 @@ def follow(
         if t.rebase:
             c = _open(store, meta.run, "", "", opts, other, None, True, now, rate=t.rate)
             return Followed(c.charts, c.meta, c.kpis, c.notice, c.tick_disabled, c.boxes)
-        assert t.meta is not None and t.info is not None
+        assert t.meta is not None and t.info is not None and t.mapped is not None
         info = t.info
-        mapped = rr.map_metrics(info.metrics, meta.other)
-        kpis = rr.kpis(info.last_step, t.tails, mapped, info.updated, _now(now))
+        kpis = rr.kpis(info.last_step, t.tails, t.mapped, info.updated, _now(now))
         return Followed(t.charts, t.meta.to_dict(), kpis, KEEP, KEEP, keep_boxes)
     except StoreError:
         return nothing  # the store is busy or down: the next tick asks again
