@@ -18,6 +18,7 @@ Targets (issue 15): a tick <= 5 ms server time and <= 8 KB at any run length; op
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -173,6 +174,7 @@ def main() -> None:
         print(f"(wrote {steps:,} steps x {len(METRICS)} metrics in {took:.1f} s)")
         bench(ep, store, run_id, steps)
     store.close()
+    shutil.rmtree(TMP, ignore_errors=True)
 
 
 if __name__ == "__main__":
