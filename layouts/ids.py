@@ -66,6 +66,39 @@ TR_CHARTS = ("loss", "accuracy", "lr", "grad", "throughput", "memory")
 TR_KPIS = ("step", "epoch", "tokens", "loss", "val", "ppl", "acc", "lr", "grad", "tps", "mfu")
 TR_KPIS_MORE = ("mem", "cost")
 
+# Real runs on the Training tab (views/real_tab.py, layouts/real_run.py)
+TR_RUN_PICKER = "tr-run-picker"  # "simulated" or "run:<run_id>"
+TR_RUNS_REFRESH = "tr-runs-refresh"  # slow Interval refreshing the picker's rows
+TR_SIM_PARTS = ("tr-sim-head", "tr-sim-kpis", "tr-sim-charts", "tr-sim-side")  # hidden for a real
+TR_REAL_HEAD = "tr-real-head"  # a real run's title, KPIs, notices (hidden for the simulated run)
+TR_REAL_TITLE = "tr-real-title"
+TR_REAL_NOTICE = "tr-real-notice"  # "run x is not in the store" and the like
+TR_REAL_CHARTS = "tr-real-charts"
+TR_REAL_SIDE = "tr-real-side"
+TR_REAL_META = "tr-real-meta"  # views.real_charts.RealMeta, memory
+TR_REAL_TICK = "tr-real-tick"  # Interval following a real run
+TR_REAL_OTHER = "tr-real-other"  # the metric shown on the "other" chart
+TR_REAL_EVENTS = "tr-real-events"  # the real run's alerts (views.real_run.alert_events)
+TR_REAL_FORECAST = "tr-real-forecast"  # hook: forecast panel (views.real_run.forecast_panel)
+TR_REAL_CONTROL = "tr-real-control"  # hook: Pause/Resume/Stop for a real run (hidden for now)
+TR_REAL_CHARTS_ALL = ("loss", "lr", "grad", "throughput", "other")
+TR_REAL_KPIS = ("step", "loss", "final", "val", "tps", "updated")
+
+
+def tr_real_graph(chart: str) -> str:
+    """Id of one real-run chart (``chart`` in ``TR_REAL_CHARTS_ALL``)."""
+    return f"tr-real-graph-{chart}"
+
+
+def tr_real_box(chart: str) -> str:
+    """Id of one real-run chart's card (hidden when the run has no metric for it)."""
+    return f"tr-real-box-{chart}"
+
+
+def tr_real_kpi(key: str) -> str:
+    """Id of one real-run KPI value (``key`` in ``TR_REAL_KPIS``)."""
+    return f"tr-real-kpi-{key}"
+
 
 def tr_graph(chart: str) -> str:
     """Id of one Training chart (``chart`` in ``TR_CHARTS``)."""

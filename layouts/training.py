@@ -14,7 +14,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts import definitions, ids
+from layouts import definitions, ids, real_run
 from simulator import series
 from simulator.estimate import FLOPS_CONVENTION
 from views.config_form import format_tokens
@@ -386,26 +386,52 @@ def layout() -> html.Div:
             dcc.Store(id=ids.TR_AUTOSAVE, storage_type="memory"),
             dcc.Store(id=ids.TR_VIEW, storage_type="memory"),
             dcc.Store(id=ids.TR_PACE, storage_type="memory"),
-            html.Div([_controls(), _progress()], className="tr-card tr-head"),
-            dbc.Alert(
-                "",
-                id=ids.TR_DIVERGED,
-                color="danger",
-                is_open=False,
-                className="tr-alert",
+            real_run.picker(),
+            html.Div(id=ids.TR_REAL_NOTICE),
+            html.Div(
+                [
+                    html.Div([_controls(), _progress()], className="tr-card tr-head"),
+                    dbc.Alert(
+                        "",
+                        id=ids.TR_DIVERGED,
+                        color="danger",
+                        is_open=False,
+                        className="tr-alert",
+                    ),
+                    html.Div(id=ids.TR_NOTICE),
+                ],
+                id=ids.TR_SIM_PARTS[0],
+                className="tr-part",
             ),
-            html.Div(id=ids.TR_NOTICE),
-            html.Div([_kpi(k) for k in ids.TR_KPIS + ids.TR_KPIS_MORE], className="tr-kpis"),
+            real_run.head(),
+            html.Div(
+                [_kpi(k) for k in ids.TR_KPIS + ids.TR_KPIS_MORE],
+                id=ids.TR_SIM_PARTS[1],
+                className="tr-kpis",
+            ),
             html.Div(
                 [
                     html.Div(
                         [
                             _chart_options(),
-                            html.Div([_chart(c) for c in ids.TR_CHARTS], className="tr-charts"),
+                            html.Div(
+                                [_chart(c) for c in ids.TR_CHARTS],
+                                id=ids.TR_SIM_PARTS[2],
+                                className="tr-charts",
+                            ),
+                            real_run.charts(),
                         ],
                         className="tr-main",
                     ),
-                    html.Div([_adjust(), _events()], className="tr-side"),
+                    html.Div(
+                        [
+                            html.Div(
+                                [_adjust(), _events()], id=ids.TR_SIM_PARTS[3], className="tr-part"
+                            ),
+                            real_run.side(),
+                        ],
+                        className="tr-side",
+                    ),
                 ],
                 className="tr-body",
             ),

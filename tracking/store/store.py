@@ -251,6 +251,41 @@ def _event(r: Row) -> Event:
     )
 
 
+def _check_read(run_id: str, metric: str, start: int | None, stop: int | None, points: int) -> None:
+    """The checks of ``Store.series``' arguments (``BadInput`` naming the rule)."""
+    check_run_id(run_id)
+    check_metric(metric)
+    for what, bound in (("start", start), ("stop", stop)):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+            raise BadInput(f"{what} must be a whole number or omitted, got {bound!r}")
+    if start is not None and stop is not None and start > stop:
+        raise BadInput(f"start ({start}) is after stop ({stop})")
+    if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= MAX_POINTS:
+        raise BadInput(f"points must be a whole number from 2 to {MAX_POINTS}, got {points!r}")
+
+
+def _series_in(
+    db: Db, run_id: str, metric: str, start: int | None, stop: int | None, points: int
+) -> Curve:
+    """``Store.series`` inside an open read transaction (arguments checked)."""
+    where = "run_id = ? AND metric = ?"
+    args: list[object] = [run_id, metric]
+    if start is not None:
+        where += " AND chunk >= ?"
+        args.append(start // CHUNK)
+    if stop is not None:
+        where += " AND chunk <= ?"
+        args.append(stop // CHUNK)
+    heads = db.all(
+        "SELECT chunk, points, first_step, last_step, nan_count + inf_count, blocks "
+        f"FROM chunks WHERE {where} ORDER BY chunk",
+        args,
+    )
+    if not heads:
+        return Curve.empty()
+    return _read_range(db, run_id, metric, heads, start, stop, points)
+
+
 class Transaction:
     """Writes inside one transaction (``Store.transaction``): all land or none do."""
 
@@ -706,6 +741,47 @@ class Store:
             log_interval=None if row[11] is None else float(row[11]),
         )
 
+    def live_read(
+        self,
+        run_id: str,
+        plan: Callable[
+            [RunInfo, dict[str, int]], Sequence[tuple[str, int | None, int | None, int]]
+        ],
+    ) -> tuple[RunInfo, list[Curve]] | None:
+        """The run, then the ``series`` reads ``plan(run, last step per metric)`` asks for
+        (``(metric, start, stop, points)`` each), in one read transaction: one connection and
+        one snapshot, so a live chart's tick costs one round trip and its status, steps and
+        points agree. None when there is no such run."""
+        check_run_id(run_id)
+        with self._engine.read() as db:
+            row = db.one(
+                "SELECT run_id, name, source, kind, tags, notes, status, problems, created, "
+                "updated FROM runs WHERE run_id = ?",
+                (run_id,),
+            )
+            if row is None:
+                return None
+            metric_rows = db.all(
+                "SELECT run_id, metric, first_step, last_step FROM metrics WHERE run_id = ? "
+                "ORDER BY metric",
+                (run_id,),
+            )
+            info = self._run_info(row, metric_rows)
+            lasts = {r[1]: int(r[3]) for r in metric_rows if r[3] is not None}
+            curves = []
+            for metric, start, stop, points in plan(info, lasts):
+                _check_read(run_id, metric, start, stop, points)
+                curves.append(_series_in(db, run_id, metric, start, stop, points))
+        return info, curves
+
+    def version(self, run_id: str) -> float | None:
+        """The run's ``updated`` time (Unix s), moved by every write to the run: a live
+        chart's cheap "anything new?" (one indexed row, no metric read). None: no such run."""
+        check_run_id(run_id)
+        with self._engine.read() as db:
+            row = db.one("SELECT updated FROM runs WHERE run_id = ?", (run_id,))
+        return None if row is None else float(row[0])
+
     def params(self, run_id: str) -> dict[str, str]:
         """The run's recorded settings (empty for an unknown run)."""
         check_run_id(run_id)
@@ -742,32 +818,9 @@ class Store:
     ) -> Curve:
         """Points with ``start <= step <= stop`` (either end open when None): every one when
         there are at most ``points``, else each bucket's extremes (``downsample.reduce``)."""
-        check_run_id(run_id)
-        check_metric(metric)
-        for what, bound in (("start", start), ("stop", stop)):
-            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
-                raise BadInput(f"{what} must be a whole number or omitted, got {bound!r}")
-        if start is not None and stop is not None and start > stop:
-            raise BadInput(f"start ({start}) is after stop ({stop})")
-        if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= MAX_POINTS:
-            raise BadInput(f"points must be a whole number from 2 to {MAX_POINTS}, got {points!r}")
-        where = "run_id = ? AND metric = ?"
-        args: list[object] = [run_id, metric]
-        if start is not None:
-            where += " AND chunk >= ?"
-            args.append(start // CHUNK)
-        if stop is not None:
-            where += " AND chunk <= ?"
-            args.append(stop // CHUNK)
+        _check_read(run_id, metric, start, stop, points)
         with self._engine.read() as db:
-            heads = db.all(
-                "SELECT chunk, points, first_step, last_step, nan_count + inf_count, blocks "
-                f"FROM chunks WHERE {where} ORDER BY chunk",
-                args,
-            )
-            if not heads:
-                return Curve.empty()
-            return _read_range(db, run_id, metric, heads, start, stop, points)
+            return _series_in(db, run_id, metric, start, stop, points)
 
     def since(self, run_id: str, metric: str, after_step: int, points: int = 4000) -> Curve:
         """The points after ``after_step`` (a live chart's newest points): ``series`` from
