@@ -755,8 +755,8 @@ class Store:
         check_run_id(run_id)
         with self._engine.read() as db:
             row = db.one(
-                "SELECT run_id, name, source, kind, tags, notes, status, problems, created, "
-                "updated FROM runs WHERE run_id = ?",
+                f"SELECT {_RUN_COLUMNS} FROM runs r LEFT JOIN alert_state a "
+                "ON a.run_id = r.run_id WHERE r.run_id = ?",
                 (run_id,),
             )
             if row is None:
