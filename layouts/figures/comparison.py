@@ -69,6 +69,7 @@ DEFAULT_SMOOTHING = 0.9  # TensorBoard's slider defaults to 0.6; overlays of man
 RAW_OPACITY = 0.22  # the raw loss behind a smoothed line
 NOTE_FONT = {"size": 11}
 HOVER_XY = "x %{x:.4s}<br>loss %{y:.4f}<extra></extra>"
+HOVER_RAW = "x %{x:.4s}<br>loss %{customdata:.4f} raw, %{y:.4f} smoothed<extra></extra>"
 _X_IN_TITLE = {
     "step": "step",
     "tokens": "tokens",
@@ -198,18 +199,22 @@ def run_traces(a: Analysis, x_key: str, show: str) -> list[dict[str, Any]]:
             )
         steps = c.x["step"]
         head = steps <= cut if cut is not None else np.ones(steps.size, dtype=bool)
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": plain_text(a.label),
-                "legendgroup": group,
-                "x": _xs(c.x[x_key][head], x_key),
-                "y": _finite_or_none(c.train[head]),
-                "line": {"color": color(i), "width": 2, "dash": dash},
-                "hovertemplate": f"{hover_text(a.label)}<br>{HOVER_XY}",
-            }
-        )
+        line: dict[str, Any] = {
+            "type": "scatter",
+            "mode": "lines",
+            "name": plain_text(a.label),
+            "legendgroup": group,
+            "x": _xs(c.x[x_key][head], x_key),
+            "y": _finite_or_none(c.train[head]),
+            "line": {"color": color(i), "width": 2, "dash": dash},
+            "hovertemplate": f"{hover_text(a.label)}<br>{HOVER_XY}",
+        }
+        if c.raw is not None and c.raw_x is not None:
+            # One label per curve with both values, as W&B shows them: the smoothed line's
+            # and the raw loss at the nearest drawn step (the faint curve takes no hover).
+            line["customdata"] = _finite_or_none(_raw_at(c.raw_x["step"], c.raw, steps[head]))
+            line["hovertemplate"] = f"{hover_text(a.label)}<br>{HOVER_RAW}"
+        data.append(line)
         if cut is not None:
             data += _divergence(a, x_key, head, group)
     if show in ("val", "both") and c.val.size:
@@ -364,6 +369,19 @@ def _loss_range(analyses: Sequence[Analysis], show: str) -> list[float] | None:
         return None
     pad = max(0.05 * (hi - lo), 0.02)
     return [lo - pad, hi + pad]
+
+
+def _raw_at(raw_steps: np.ndarray, raw: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The raw loss at the drawn raw point nearest each of ``steps`` (both sorted by step)."""
+    if raw.size == 0:
+        return np.full(steps.size, np.nan)
+    j = np.clip(np.searchsorted(raw_steps, steps), 1, max(raw.size - 1, 1))
+    left = np.maximum(j - 1, 0)
+    right = np.minimum(j, raw.size - 1)
+    pick = np.where(
+        np.abs(raw_steps[left] - steps) <= np.abs(raw_steps[right] - steps), left, right
+    )
+    return raw[pick]
 
 
 def _finite_or_none(y: np.ndarray) -> list[float | None]:
