@@ -376,10 +376,12 @@ def _curves_card() -> dbc.Card:
                             max=0.99,
                             step=0.01,
                             value=DEFAULT_SMOOTHING,
-                            marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
+                            # 0.99 beside 0.9 printed "0.90.99"; the box shows the value
+                            marks={0: "0", 0.6: "0.6", 0.9: "0.9"},
                             tooltip={"placement": "bottom"},
                             updatemode="mouseup",
                         ),
+                        className="app-slider-value",  # keeps the value box (app.css)
                         **{"data-a11y-name": "Smoothing (EMA)"},  # assets/js/a11y.js
                     ),
                 ],
