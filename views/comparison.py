@@ -485,6 +485,9 @@ def _append(
     if drawn is None or not added or not drawn.shows(old, controls):
         return keep
     states, _ = stores.load_saved(saved)
+    new_states = [st for slot, _, _, st in item_states(items + added, states) if slot >= len(items)]
+    if not drawn.has_frontiers_for(new_states):
+        return keep  # a new frontier line: the redraw computes the runs, once
     budget = MAX_VIEW_STEPS - drawn.steps
     w = controls.smoothing
     new = admit(

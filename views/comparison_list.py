@@ -459,6 +459,19 @@ class ViewState:
                 return False
         return True
 
+    def has_frontiers_for(self, states: Sequence[RunState]) -> bool:
+        """Whether every run in ``states`` is judged by a frontier line already drawn (its
+        family's, at a context at least as long), known from configs alone: checked before
+        computing appended runs, which would be wasted when the view must be redrawn."""
+        drawn = dict(f.rsplit("@", 1) for f in self.frontiers if "@" in f)
+        for state in states:
+            line = frontier_line(state)
+            if line is not None and not (
+                drawn.get(line[0], "").isdigit() and int(drawn[line[0]]) >= line[1]
+            ):
+                return False
+        return True
+
     def merged_range(self, added: Sequence[Analysis]) -> tuple[float, float] | None:
         """The loss range of the drawn runs and the appended ones together."""
         new = figs.loss_range(added, self.controls.kind)
