@@ -66,6 +66,9 @@ _SAVED_ACTIONS: dict[Any, vc.SavedAction] = {
         selection=Output(ids.CMP_SELECTION, "data", allow_duplicate=True),
         message=Output(ids.CMP_MESSAGE, "children", allow_duplicate=True),
         upload=Output(ids.CMP_IMPORT_UPLOAD, "contents"),
+        undo=Output(ids.CMP_UNDO_STORE, "data", allow_duplicate=True),
+        undo_text=Output(ids.CMP_UNDO_TEXT, "children"),
+        undo_open=Output(ids.CMP_UNDO_ALERT, "is_open", allow_duplicate=True),
     ),
     inputs=dict(
         rename=Input(ids.CMP_RENAME_BUTTON, "n_clicks"),
@@ -94,6 +97,39 @@ def manage_saved(
             selection=selection,
         )
     )
+
+
+# After manage_saved: tests/renderer.py finds a prop's first allow_duplicate writer.
+@callback(
+    output=dict(
+        saved=Output(ids.SAVED_RUNS_STORE, "data", allow_duplicate=True),
+        selection=Output(ids.CMP_SELECTION, "data", allow_duplicate=True),
+        message=Output(ids.CMP_MESSAGE, "children", allow_duplicate=True),
+        undo=Output(ids.CMP_UNDO_STORE, "data", allow_duplicate=True),
+        undo_open=Output(ids.CMP_UNDO_ALERT, "is_open", allow_duplicate=True),
+    ),
+    inputs=dict(_n=Input(ids.CMP_UNDO_BUTTON, "n_clicks")),
+    state=dict(
+        undo=State(ids.CMP_UNDO_STORE, "data"),
+        saved=State(ids.SAVED_RUNS_STORE, "data"),
+        selection=State(ids.CMP_SELECTION, "data"),
+    ),
+    prevent_initial_call=True,
+)
+def undo_delete(_n: Any, undo: Any, saved: Any, selection: Any) -> dict[str, Any]:
+    """Undo in the bar a delete shows: the deleted runs come back where they were."""
+    return adapt.outputs(vc.undo_delete(undo, saved, selection))
+
+
+@callback(
+    output=dict(saved=Output(ids.SAVED_RUNS_STORE, "data", allow_duplicate=True)),
+    inputs=dict(_ts=Input(ids.CMP_SAVED_TABLE, "data_timestamp")),
+    state=dict(rows=State(ids.CMP_SAVED_TABLE, "data"), saved=State(ids.SAVED_RUNS_STORE, "data")),
+    prevent_initial_call=True,
+)
+def edit_saved_cells(_ts: Any, rows: Any, saved: Any) -> dict[str, Any]:
+    """A name, tags or notes cell of the saved-runs table was edited: store it."""
+    return adapt.outputs(vc.edit_cells(rows, saved))
 
 
 @callback(

@@ -23,7 +23,7 @@ from layouts.figures.comparison import DEFAULT_SMOOTHING
 from simulator import benchmarks_data as bd
 from simulator.compare import X_AXES
 from simulator.saved import MAX_IMPORT_BYTES, MAX_SAVED
-from views.comparison import TABLE_COLUMNS, Chip, bench_choices, bench_views
+from views.comparison import TABLE_COLUMNS, UNDO_MS, Chip, bench_choices, bench_views
 from views.comparison_list import CURVE_KINDS
 
 # DataTable draws its own cells; Bootstrap's CSS variables make it follow light/dark mode.
@@ -165,25 +165,45 @@ def _selection_card() -> dbc.Card:
                 className="d-flex align-items-baseline mb-2",
             ),
             _saved_problem(),
+            html.Small(
+                "Click a name, tags (comma-separated) or notes cell to edit it; Enter keeps it.",
+                className="text-body-secondary d-block mb-1",
+            ),
             dash_table.DataTable(
                 id=ids.CMP_SAVED_TABLE,
                 columns=[
-                    {"id": "name", "name": "Name"},
+                    {"id": "name", "name": "Name", "editable": True},
                     {"id": "model", "name": "Model"},
+                    {"id": "hardware", "name": "GPUs"},
                     {"id": "status", "name": "Status"},
                     {"id": "steps", "name": "Steps", **_NUM, "format": {"specifier": ",d"}},
                     {"id": "progress", "name": "Done", **_NUM, "format": {"specifier": ".0%"}},
+                    {"id": "saved", "name": "Saved"},
+                    {"id": "tags", "name": "Tags", "editable": True},
+                    {"id": "notes", "name": "Notes", "editable": True},
                     {"id": "id", "name": "Id"},
                 ],
                 data=[],
+                editable=False,
                 row_selectable="multi",
                 selected_row_ids=[],
                 page_size=MAX_SAVED,
                 **TABLE_STYLE,
                 style_cell_conditional=[
-                    {"if": {"column_id": c}, "textAlign": "left"} for c in ("name", "model", "id")
+                    {"if": {"column_id": c}, "textAlign": "left"}
+                    for c in ("name", "model", "hardware", "saved", "tags", "notes", "id")
+                ]
+                + [
+                    {
+                        "if": {"column_id": "notes"},
+                        "minWidth": "12rem",
+                        "maxWidth": "24rem",
+                        "whiteSpace": "normal",
+                    }
                 ],
             ),
+            _undo_bar(),
+            dcc.Store(id=ids.CMP_UNDO_STORE, storage_type="memory"),
             dbc.Row(
                 [
                     dbc.Col(
@@ -253,6 +273,23 @@ def _selection_card() -> dbc.Card:
         ],
         subtitle="Saved runs (from the Training tab or an import) and what-if recipes, "
         "predicted to the end at once.",
+    )
+
+
+def _undo_bar() -> dbc.Alert:
+    """After a delete: what was deleted and an Undo button, for ``UNDO_MS`` (then it closes and
+    the delete stands). In the page's flow under the table, never over a control."""
+    return dbc.Alert(
+        [
+            html.Span(id=ids.CMP_UNDO_TEXT, className="me-2"),
+            dbc.Button("Undo", id=ids.CMP_UNDO_BUTTON, size="sm", color="primary"),
+        ],
+        id=ids.CMP_UNDO_ALERT,
+        is_open=False,
+        duration=UNDO_MS,
+        dismissable=True,
+        color="info",
+        className="notice d-flex align-items-center py-2 mt-2 mb-0",
     )
 
 
@@ -339,10 +376,12 @@ def _curves_card() -> dbc.Card:
                             max=0.99,
                             step=0.01,
                             value=DEFAULT_SMOOTHING,
-                            marks={0: "0", 0.6: "0.6", 0.9: "0.9", 0.99: "0.99"},
+                            # 0.99 beside 0.9 printed "0.90.99"; the box shows the value
+                            marks={0: "0", 0.6: "0.6", 0.9: "0.9"},
                             tooltip={"placement": "bottom"},
                             updatemode="mouseup",
                         ),
+                        className="app-slider-value",  # keeps the value box (app.css)
                         **{"data-a11y-name": "Smoothing (EMA)"},  # assets/js/a11y.js
                     ),
                 ],

@@ -6,6 +6,11 @@ and says so. Entries carry a short id derived from their content when saved; a r
 the id, so a comparison that refers to the run still finds it, and a rename or delete
 addresses the run, not its position in a list the browser may have reordered.
 
+An entry may also carry ``meta``: the user's notes and tags and when it was saved
+(``Meta``), as W&B keeps them beside a run. It is optional (entries saved before it existed
+still load, with none) and it is not part of the id or of the run's identity: editing a note
+changes nothing about the run. A malformed ``meta`` costs only the meta, never the run.
+
 Export and import use one small JSON document (``EXPORT_FORMAT``). An import is untrusted:
 its size is checked before it is decoded or parsed, every entry is validated like a state
 from the browser, and a bad file or a bad entry never costs the runs already saved.
@@ -17,13 +22,21 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from simulator.catalog import GPUS
 from simulator.run import MAX_STATE_BYTES, RunState, StateError
 
 MAX_SAVED = 20
 MAX_NAME = 80
+MAX_NOTES = 500  # characters of a run's notes
+MAX_TAGS = 8  # tags per run
+MAX_TAG = 24  # characters of a tag
+SAVED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?Z")
+"""When a run was saved: an ISO 8601 UTC time to the minute or second ("2026-11-30T19:40Z")."""
 EXPORT_FORMAT = "llm-dashboard/saved-runs"
 EXPORT_VERSION = 1
 MAX_IMPORT_BYTES = MAX_SAVED * MAX_STATE_BYTES + 4096
@@ -36,22 +49,85 @@ class SavedFileError(ValueError):
     """An imported file cannot be used at all (too large, not JSON, wrong shape)."""
 
 
+@dataclass(frozen=True)
+class Meta:
+    """What the user wrote about a saved run (notes, tags) and when it was saved.
+
+    ``saved_at`` is None for runs saved before dates were kept. Read from the browser with
+    ``Meta.from_dict``, which keeps what is valid and drops the rest.
+    """
+
+    notes: str = ""
+    tags: tuple[str, ...] = ()
+    saved_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"notes": self.notes, "tags": list(self.tags), "saved_at": self.saved_at}
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Meta:
+        """The valid parts of a stored ``meta`` (anything else: an empty one)."""
+        if not isinstance(raw, dict):
+            return cls()
+        notes = raw.get("notes")
+        when = raw.get("saved_at")
+        return cls(
+            notes[:MAX_NOTES] if isinstance(notes, str) else "",
+            parse_tags(raw.get("tags")),
+            when if isinstance(when, str) and SAVED_AT.fullmatch(when) else None,
+        )
+
+    @property
+    def empty(self) -> bool:
+        return not (self.notes or self.tags or self.saved_at)
+
+
+def parse_tags(raw: Any) -> tuple[str, ...]:
+    """Tags from a list or a comma-separated string: trimmed, de-duplicated in order, at most
+    ``MAX_TAGS`` of at most ``MAX_TAG`` characters each (longer ones are cut)."""
+    parts = raw.split(",") if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    out: list[str] = []
+    for t in parts:
+        if isinstance(t, str) and (tag := " ".join(t.split())[:MAX_TAG]) and tag not in out:
+            out.append(tag)
+    return tuple(out[:MAX_TAGS])
+
+
+def entry_meta(e: Any) -> Meta:
+    """The ``Meta`` of a stored entry (an empty one when it has none or it is malformed)."""
+    return Meta.from_dict(e.get("meta")) if isinstance(e, dict) else Meta()
+
+
+def hardware(state: RunState) -> str:
+    """The run's GPUs as "64×H100 SXM" (type and count, from its config)."""
+    gpu = GPUS.get(state.config.gpu)
+    return f"{state.config.num_gpus:,}×{gpu.name if gpu else state.config.gpu}"
+
+
 def entry_id(state_dict: dict[str, Any]) -> str:
     """A stable 10-hex-digit id for a saved state (its content hash)."""
     blob = json.dumps(state_dict, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.blake2b(blob, digest_size=5).hexdigest()
 
 
-def make_entry(state: RunState, name: str | None = None) -> Entry:
-    """A saved-run entry ``{"id", "state"}`` for ``state``, optionally renamed."""
+def make_entry(state: RunState, name: str | None = None, meta: Meta | None = None) -> Entry:
+    """A saved-run entry ``{"id", "state"}`` for ``state``, optionally renamed, with ``meta``
+    when it says anything."""
     d = state.to_dict()
     if name is not None:
         d["name"] = name.strip()[:MAX_NAME]
-    return {"id": entry_id(d), "state": d}
+    e: Entry = {"id": entry_id(d), "state": d}
+    if meta is not None and not meta.empty:
+        e["meta"] = meta.to_dict()
+    return e
 
 
 def _is_entry(e: Any) -> bool:
-    return isinstance(e, dict) and set(e) == {"id", "state"} and isinstance(e["id"], str)
+    return (
+        isinstance(e, dict)
+        and set(e) in ({"id", "state"}, {"id", "state", "meta"})
+        and isinstance(e["id"], str)
+    )
 
 
 def _bound(kept: list[Entry]) -> tuple[list[Entry], str | None]:
@@ -74,13 +150,21 @@ def entry_label(e: Entry) -> str:
 
 
 def add_run(
-    saved: Sequence[Entry] | None, state: RunState, name: str | None = None
+    saved: Sequence[Entry] | None,
+    state: RunState,
+    name: str | None = None,
+    saved_at: str | None = None,
 ) -> tuple[list[Entry], str | None]:
     """Append ``state`` to the saved list; returns the new list and a notice if one was dropped.
 
-    Saving the same state twice keeps one copy.
+    Saving the same state twice keeps one copy (with the notes and tags it had).
+    ``saved_at``: when (``SAVED_AT``; the caller's clock, this module has none).
     """
+    old = {e.get("id"): entry_meta(e) for e in (saved or []) if isinstance(e, dict)}
     entry = make_entry(state, name)
+    prev = old.get(entry["id"], Meta())
+    meta = Meta(prev.notes, prev.tags, saved_at if saved_at is not None else prev.saved_at)
+    entry = make_entry(state, name, meta)
     kept = [e for e in (saved or []) if isinstance(e, dict) and e.get("id") != entry["id"]]
     kept.append(entry)
     return _bound(kept)
@@ -115,14 +199,73 @@ def rename_run(saved: Any, run_id: str, name: str) -> list[Entry]:
 
     Entries that are not ``{id, state}`` dicts are left out, as ``load_saved`` would skip them.
     """
+    return edit_run(saved, run_id, name=name)
+
+
+def edit_run(
+    saved: Any,
+    run_id: str,
+    *,
+    name: str | None = None,
+    notes: str | None = None,
+    tags: Any = None,
+) -> list[Entry]:
+    """The list with run ``run_id``'s name, notes or tags replaced (None: left as is); its id
+    and date are kept. Malformed entries are left out, as ``load_saved`` would skip them."""
     out: list[Entry] = []
     for e in saved if isinstance(saved, list) else []:
         if not _is_entry(e):
             continue
         if e["id"] == run_id and isinstance(e["state"], dict):
-            e = {"id": e["id"], "state": {**e["state"], "name": name.strip()[:MAX_NAME]}}
+            state = dict(e["state"])
+            if name is not None:
+                state["name"] = name.strip()[:MAX_NAME]
+            m = entry_meta(e)
+            m = Meta(
+                m.notes if notes is None else notes.strip()[:MAX_NOTES],
+                m.tags if tags is None else parse_tags(tags),
+                m.saved_at,
+            )
+            e = {"id": e["id"], "state": state} | ({} if m.empty else {"meta": m.to_dict()})
         out.append(e)
     return out
+
+
+def restore_runs(saved: Any, removed: Any) -> tuple[list[Entry], int]:
+    """Undo a delete: put back ``removed`` (``[[index, entry], ...]`` as ``take_runs`` gave
+    them) at their old places; returns the list and how many came back.
+
+    An entry saved again meanwhile (same id) is not doubled; malformed ones are ignored; the
+    list stays within ``MAX_SAVED`` (the oldest go, as when saving).
+    """
+    out = [e for e in (saved if isinstance(saved, list) else []) if _is_entry(e)]
+    have = {e["id"] for e in out}
+    back = 0
+    pairs = removed if isinstance(removed, list) else []
+    for pair in pairs[:MAX_SAVED]:
+        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int)):
+            continue
+        at, e = pair
+        if not _is_entry(e) or e["id"] in have:
+            continue
+        out.insert(max(0, min(at, len(out))), e)
+        have.add(e["id"])
+        back += 1
+    kept, _ = _bound(out)
+    return kept, back
+
+
+def take_runs(saved: Any, run_ids: Sequence[str]) -> tuple[list[Entry], list[list[Any]]]:
+    """Delete ``run_ids``: the list without them, and ``[[index, entry], ...]`` of what was
+    taken, in list order, so ``restore_runs`` can undo it."""
+    out: list[Entry] = []
+    taken: list[list[Any]] = []
+    for i, e in enumerate(e for e in (saved if isinstance(saved, list) else []) if _is_entry(e)):
+        if e["id"] in run_ids:
+            taken.append([i, e])
+        else:
+            out.append(e)
+    return out, taken
 
 
 def delete_run(saved: Any, run_id: str) -> list[Entry]:
@@ -135,7 +278,11 @@ def delete_run(saved: Any, run_id: str) -> list[Entry]:
 def export_document(saved: Any) -> str:
     """The valid saved runs as a JSON export file (the ``import_document`` format)."""
     good, _ = load_saved(saved)
-    runs = [{"id": i, "state": s.to_dict()} for i, s in good]
+    metas = {e["id"][:16]: entry_meta(e) for e in saved if _is_entry(e)} if good else {}
+    runs = []
+    for i, s in good:
+        m = metas.get(i, Meta())
+        runs.append({"id": i, "state": s.to_dict()} | ({} if m.empty else {"meta": m.to_dict()}))
     doc = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "runs": runs}
     return json.dumps(doc, indent=1, sort_keys=True)
 
@@ -270,7 +417,7 @@ def import_runs(saved: Any, blob: bytes) -> tuple[list[Entry], list[str]]:
         except StateError as exc:
             messages.append(f"run {i + 1} in the file was skipped: {exc}")
             continue
-        entry = make_entry(state)
+        entry = make_entry(state, meta=entry_meta(raw))
         key = run_identity(entry["state"])
         j = furthest.get(key)
         if j is not None:
@@ -280,7 +427,12 @@ def import_runs(saved: Any, blob: bytes) -> tuple[list[Entry], list[str]]:
                 continue
             new_state = dict(entry["state"])
             new_state["name"] = mine["state"].get("name") or new_state["name"]
-            current[j] = {"id": mine["id"], "state": new_state}
+            # the user's notes, tags and date stay; the file's fill in what is missing
+            m, theirs = entry_meta(mine), entry_meta(raw)
+            m = Meta(m.notes or theirs.notes, m.tags or theirs.tags, m.saved_at or theirs.saved_at)
+            current[j] = {"id": mine["id"], "state": new_state} | (
+                {} if m.empty else {"meta": m.to_dict()}
+            )
             updated.append(
                 f"{entry_label(current[j])!r} (now at step {state.step:,}, {state.status})"
             )

@@ -172,7 +172,7 @@ def test_a_diverged_run_does_not_flatten_the_others_and_is_marked(diverged: sim.
     fig = figs.curves_figure(analyses, smoothing=figs.DEFAULT_SMOOTHING)
     lo, hi = fig["layout"]["yaxis"]["range"]
     assert hi < 6  # the healthy losses (2.2-4.4 nats), not the diverged climb past 100
-    assert lo < min(y for t in fig["data"] if t["name"] == "fine" for y in t["y"])
+    assert lo < min(y for t in fig["data"] if t["name"].startswith("fine · ") for y in t["y"])
     marker = next(t for t in fig["data"] if t.get("mode") == "markers+text")
     assert marker["text"] == ["diverged at step 3,000"]
     assert lo <= marker["y"][0] <= hi  # the divergence point is on the chart
@@ -181,7 +181,7 @@ def test_a_diverged_run_does_not_flatten_the_others_and_is_marked(diverged: sim.
     # (issue 13, item 6: the climb is 6 steps to ~1.4 ln(vocab), which smoothing damps).
     assert tail["line"]["dash"] == "dot"
     assert max(y for y in tail["y"] if y is not None) > marker["y"][0]
-    raw = next(t for t in fig["data"] if t["name"] == "blown (raw)")
+    raw = next(t for t in fig["data"] if t["name"] == "blown · 2,048×A100 80GB (raw)")
     assert max(y for y in raw["y"] if y is not None) > hi
-    solid = next(t for t in fig["data"] if t["name"] == "blown")
+    solid = next(t for t in fig["data"] if t["name"] == "blown · 2,048×A100 80GB")
     assert max(solid["x"]) <= 3000  # the run's own line stops at the divergence step

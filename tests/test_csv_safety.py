@@ -145,7 +145,8 @@ def test_a_hostile_run_imported_then_renamed_is_exported_as_text(
         [],
     )
     rows = resp[ids.CMP_METRICS_TABLE]["data"]
-    assert sorted(r["run"] for r in rows) == sorted([HYPERLINK, DDE])  # the table shows them
+    gpus = " · " + saved.hardware(_run("x"))  # a saved run's label ends with its GPUs
+    assert sorted(r["run"] for r in rows) == sorted([HYPERLINK + gpus, DDE + gpus])
     resp = ui.post(
         f"{ids.CMP_CSV_DOWNLOAD}.data",
         {f"{ids.CMP_CSV_BUTTON}.n_clicks": 1, f"{ids.CMP_METRICS_TABLE}.data": rows},
@@ -153,8 +154,8 @@ def test_a_hostile_run_imported_then_renamed_is_exported_as_text(
     )
     text = resp[ids.CMP_CSV_DOWNLOAD]["data"]["content"]
     table = list(csv.DictReader(io.StringIO(text)))
-    assert sorted(r["Run"] for r in table) == sorted(["'" + HYPERLINK, "'" + DDE]), json.dumps(
-        table
+    assert sorted(r["Run"] for r in table) == sorted(["'" + HYPERLINK + gpus, "'" + DDE + gpus]), (
+        json.dumps(table)
     )
     for r in table:
         assert float(r["Final train loss"]) > 0 and int(r["Steps"]) == 300

@@ -76,19 +76,23 @@ def _views(names: list[str], x: str = "step", kind: str = "both") -> vc.Views:
     return vc.update_views(selection, listed, Controls(x=x, kind=kind), None, list_changed=False)
 
 
+GPUS = " · " + saved.hardware(sim.new_run(sim.preset("vicuna-7b")))  # a saved run's label ends so
+
+
 def test_hostile_names_in_the_loss_and_efficiency_charts_carry_no_markup() -> None:
     v = _views([LINK, TEMPLATE])
+    link, template = LINK + GPUS, TEMPLATE + GPUS
     for figure in (v.curves, v.efficiency):
         assert _markup(figure) == []
     names = [t.get("name") for t in v.curves["data"]]
-    assert text.plain_text(LINK) in names and f"{text.plain_text(TEMPLATE)} (val)" in names
+    assert text.plain_text(link) in names and f"{text.plain_text(template)} (val)" in names
     hovers = [t["hovertemplate"] for t in v.curves["data"] if "hovertemplate" in t]
     assert sum("%{" in h for h in hovers) == len(hovers)  # each keeps its own x/y lookups
     assert not any("%{y} {x}" in h for h in hovers)  # the name's are disarmed
     points = [t for t in v.efficiency["data"] if t.get("mode") == "markers+text"]
-    assert {p["text"][0] for p in points} >= {text.plain_text(LINK), text.plain_text(TEMPLATE)}
+    assert {p["text"][0] for p in points} >= {text.plain_text(link), text.plain_text(template)}
     # The table shows the names as they are: a DataTable renders text, never markup.
-    assert {r["run"] for r in v.table} >= {LINK, TEMPLATE}
+    assert {r["run"] for r in v.table} >= {link, template}
 
 
 def test_the_builders_used_to_append_a_run_escape_it_too() -> None:
@@ -96,8 +100,8 @@ def test_the_builders_used_to_append_a_run_escape_it_too() -> None:
     state = sim.stop(sim.advance(sim.start(sim.new_run(sim.preset("vicuna-7b"), name=LINK)), 50))
     items, _ = parse_selection([{"kind": "saved", "ref": "r1"}])
     (a,), _ = analyse_items(items, {"r1": state})
-    assert a.label == LINK
+    assert a.label == LINK + GPUS
     for x in ("step", "flops"):
         assert _markup(figs.run_traces(a, x, "both")) == []
     point = figs.point_trace(a)
-    assert _markup(point) == [] and point["name"] == text.plain_text(LINK)
+    assert _markup(point) == [] and point["name"] == text.plain_text(LINK + GPUS)

@@ -44,6 +44,7 @@ from views.comparison_list import (
     item_states,
     parse_selection,
     recipe_label,
+    saved_name,
     steps_drawn,
     view_cost,
 )
@@ -94,13 +95,34 @@ class SavedPurge:
 
 @dataclass(frozen=True)
 class SavedEdit:
-    """After a rename, delete or import: the saved runs, the comparison list, a message, and
-    the upload cleared (so the same file can be imported again)."""
+    """After a rename, delete or import: the saved runs, the comparison list, a message, the
+    upload cleared (so the same file can be imported again), and for a delete what Undo
+    puts back (``undo``: ``{"runs": [[index, entry]], "items": [[index, item]]}``) with the
+    undo bar's text and whether it shows."""
 
     saved: Any
     selection: Any
     message: Any
     upload: Any
+    undo: Any = KEEP
+    undo_text: Any = KEEP
+    undo_open: Any = KEEP
+
+
+@dataclass(frozen=True)
+class SavedUndo:
+    """After Undo: the saved runs and comparison list as before the delete, a message, and
+    the undo bar closed with nothing left to undo."""
+
+    saved: Any
+    selection: Any
+    message: Any
+    undo: Any = None
+    undo_open: bool = False
+
+
+UNDO_MS = 10_000
+"""How long the undo bar stays after a delete (W&B and Gmail keep theirs ~5-10 s)."""
 
 
 @dataclass(frozen=True)
@@ -188,17 +210,28 @@ def saved_table(saved: Any) -> SavedTable:
     """The saved-runs table, newest first; entries that cannot be read are not shown, and the
     caption says what was wrong with them and offers to download the list and clear them."""
     good, errors = stores.load_saved(saved)
-    rows = [
-        {
-            "id": rid,
-            "name": s.name or f"run {rid}",
-            "model": fmt.model_name(s.config.model),
-            "status": s.status,
-            "steps": s.step,
-            "progress": s.progress,
-        }
-        for rid, s in reversed(good.items())
-    ]
+    metas = {
+        e["id"]: saved_runs.entry_meta(e)
+        for e in (saved if isinstance(saved, list) else [])
+        if isinstance(e, dict) and isinstance(e.get("id"), str)
+    }
+    rows = []
+    for rid, s in reversed(good.items()):
+        m = metas.get(rid, saved_runs.Meta())
+        rows.append(
+            {
+                "id": rid,
+                "name": saved_name(s),
+                "model": fmt.model_name(s.config.model),
+                "hardware": saved_runs.hardware(s),
+                "status": s.status,
+                "steps": s.step,
+                "progress": s.progress,
+                "saved": m.saved_at.replace("T", " ")[:16] + " UTC" if m.saved_at else "",
+                "tags": ", ".join(m.tags),
+                "notes": m.notes,
+            }
+        )
     count = f"{len(good)} of at most {saved_runs.MAX_SAVED}, newest first"
     if not errors:
         return SavedTable(rows, count)
@@ -262,14 +295,88 @@ def manage_saved(
             msg = "Type a new name and select exactly one run to rename."
             return SavedEdit(KEEP, KEEP, Notice.of(msg), KEEP)
         return SavedEdit(saved_runs.rename_run(saved, chosen[0], new), KEEP, None, KEEP)
-    out = saved
-    for rid in chosen:
-        out = saved_runs.delete_run(out, rid)
+    out, taken = saved_runs.take_runs(saved, chosen)
+    if not taken:
+        return SavedEdit(KEEP, KEEP, Notice.of("The selected runs are no longer saved."), KEEP)
     items, _ = parse_selection(selection)
-    kept = [i.to_dict() for i in items if not (i.kind == "saved" and i.ref in chosen)]
-    n = len(chosen)
-    msg = f"Deleted {n} saved run{'s' if n != 1 else ''}."
-    return SavedEdit(out, kept, Notice.of(msg, "info"), KEEP)
+    gone = {e["id"] for _, e in taken}
+    kept = [i.to_dict() for i in items if not (i.kind == "saved" and i.ref in gone)]
+    removed = [[k, i.to_dict()] for k, i in enumerate(items) if i.kind == "saved" and i.ref in gone]
+    names = [saved_runs.entry_label(e) if e["state"].get("name") else "" for _, e in taken]
+    n = len(taken)
+    what = f"{n} saved runs" if n > 1 else (repr(names[0]) if names[0] else "1 saved run")
+    undo = {"runs": taken, "items": removed}
+    return SavedEdit(out, kept, None, KEEP, undo, f"Deleted {what}.", True)
+
+
+def undo_delete(undo: Any, saved: Any, selection: Any) -> SavedUndo:
+    """Undo: the deleted runs back in their places, and back in the comparison they left.
+
+    ``undo`` comes from the browser (a memory store): malformed parts are ignored, runs saved
+    again meanwhile are not doubled, and the lists stay within their bounds.
+    """
+    if not isinstance(undo, dict):
+        return SavedUndo(KEEP, KEEP, Notice.of("Nothing to undo.", "info"))
+    runs, n = saved_runs.restore_runs(saved, undo.get("runs"))
+    items, _ = parse_selection(selection)
+    back = undo.get("items") if isinstance(undo.get("items"), list) else []
+    out = [i.to_dict() for i in items]
+    have = {i.key for i in items}
+    for pair in back[:MAX_COMPARED]:
+        if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int):
+            try:
+                item = Item.from_dict(pair[1])
+            except SelectionError:
+                continue
+            if item.key not in have and len(out) < MAX_COMPARED:
+                out.insert(max(0, min(pair[0], len(out))), item.to_dict())
+                have.add(item.key)
+    msg = f"Restored {n} saved run{'s' if n != 1 else ''}." if n else "Nothing to undo."
+    return SavedUndo(runs if n else KEEP, out if n else KEEP, Notice.of(msg, "info"))
+
+
+@dataclass(frozen=True)
+class SavedCells:
+    """After a name, tags or notes cell of the saved-runs table was edited: the saved runs."""
+
+    saved: Any
+
+
+EDITABLE = ("name", "tags", "notes")
+"""Saved-runs table columns the user edits in place (``edit_cells``)."""
+
+
+def edit_cells(rows: Any, saved: Any) -> SavedCells:
+    """Apply the table's edited name, tags and notes to the saved runs (by row id).
+
+    A name cell left as the shown default (the model's name) or emptied keeps the run
+    unnamed; tags are comma-separated (``saved.parse_tags``). Nothing changed: KEEP.
+    """
+    if not isinstance(rows, list):
+        return SavedCells(KEEP)
+    good, _ = stores.load_saved(saved)
+    metas = {
+        e["id"]: saved_runs.entry_meta(e)
+        for e in (saved if isinstance(saved, list) else [])
+        if isinstance(e, dict) and isinstance(e.get("id"), str)
+    }
+    out = saved
+    changed = False
+    for row in rows[: saved_runs.MAX_SAVED * 2]:
+        if not isinstance(row, dict) or row.get("id") not in good:
+            continue
+        rid = row["id"]
+        state, m = good[rid], metas.get(rid, saved_runs.Meta())
+        cells = {k: row.get(k) if isinstance(row.get(k), str) else "" for k in EDITABLE}
+        name = cells["name"].strip()[: saved_runs.MAX_NAME]
+        if name == fmt.model_name(state.config.model) and not state.name:
+            name = ""
+        tags = saved_runs.parse_tags(cells["tags"])
+        notes = cells["notes"].strip()[: saved_runs.MAX_NOTES]
+        if (name, tags, notes) != (state.name, m.tags, m.notes):
+            out = saved_runs.edit_run(out, rid, name=name, notes=notes, tags=list(tags))
+            changed = True
+    return SavedCells(out if changed else KEEP)
 
 
 def export_saved(saved: Any) -> SavedExport:
@@ -378,6 +485,9 @@ def _append(
     if drawn is None or not added or not drawn.shows(old, controls):
         return keep
     states, _ = stores.load_saved(saved)
+    new_states = [st for slot, _, _, st in item_states(items + added, states) if slot >= len(items)]
+    if not drawn.has_frontiers_for(new_states):
+        return keep  # a new frontier line: the redraw computes the runs, once
     budget = MAX_VIEW_STEPS - drawn.steps
     w = controls.smoothing
     new = admit(

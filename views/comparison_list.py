@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeGuard
 
 from layouts.figures import comparison as figs
 from simulator import compare, fmt, series
+from simulator import saved as saved_runs
 from simulator.compare import MAX_POINTS, X_AXES, Analysis, frontier_line
 from simulator.config import ConfigError, TrainingConfig
 from simulator.presets import PRESETS, preset
@@ -151,7 +152,14 @@ def _unique(label: str, seen: dict[str, int]) -> str:
 
 
 def _saved_label(state: RunState, ref: str) -> str:
-    return state.name or f"run {ref}"
+    """A saved run in legends, chips and tables: its name (else its model) and its GPUs, so
+    two saves of one model tell apart ("baseline · 64×H100 SXM")."""
+    return f"{saved_name(state)} · {saved_runs.hardware(state)}"
+
+
+def saved_name(state: RunState) -> str:
+    """A saved run's name as shown: the one given, else its model's ("Llama 2 7B")."""
+    return state.name or fmt.model_name(state.config.model)
 
 
 def item_states(
@@ -448,6 +456,19 @@ class ViewState:
             ):
                 return False
             if not self.span[0] <= a.final.flops <= self.span[1]:
+                return False
+        return True
+
+    def has_frontiers_for(self, states: Sequence[RunState]) -> bool:
+        """Whether every run in ``states`` is judged by a frontier line already drawn (its
+        family's, at a context at least as long), known from configs alone: checked before
+        computing appended runs, which would be wasted when the view must be redrawn."""
+        drawn = dict(f.rsplit("@", 1) for f in self.frontiers if "@" in f)
+        for state in states:
+            line = frontier_line(state)
+            if line is not None and not (
+                drawn.get(line[0], "").isdigit() and int(drawn[line[0]]) >= line[1]
+            ):
                 return False
         return True
 

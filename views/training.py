@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -447,7 +448,8 @@ def save(autosaved: bool, raw: Any, saved: Any) -> SaveResult:
     if state.status == "idle":
         return SaveResult(KEEP, Notice.of("Nothing to save: the run has not started."))
     good = saved if isinstance(saved, list) else []
-    new_list, dropped = saved_runs.add_run(good, state)
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # shown in the saved-runs list
+    new_list, dropped = saved_runs.add_run(good, state, saved_at=when)
     how = "Auto-saved" if autosaved else "Saved"
     msg = f"{how} the run at step {state.step:,} ({state.status}) to Saved runs."
     if dropped:

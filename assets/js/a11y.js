@@ -12,8 +12,10 @@
 (function () {
   "use strict";
 
-  // The controls inside a [data-a11y-name] wrapper that take its name.
-  var NAMED = "[role='slider'], [role='progressbar'], input[type='file']";
+  // The controls inside a [data-a11y-name] wrapper that take its name (a slider's value box
+  // too: app.css keeps it shown on the smoothing sliders, issue 17 item 16).
+  var NAMED =
+    "[role='slider'], [role='progressbar'], input[type='file'], input.dash-range-slider-input";
   // DataTable's pager: <button class="first-page"> etc., drawn as icons.
   var PAGER = {
     "first-page": "First page",

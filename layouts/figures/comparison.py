@@ -41,6 +41,7 @@ import numpy as np
 from layouts.figures.text import hover_text, plain_text
 from layouts.figures.theme import COLORWAY, base_layout
 from simulator import benchmarks_data as bd
+from simulator import fmt
 from simulator.catalog import FAMILY_LOSS
 from simulator.compare import X_AXES, Analysis, frontier_line
 from simulator.frontier import frontier
@@ -69,6 +70,7 @@ DEFAULT_SMOOTHING = 0.9  # TensorBoard's slider defaults to 0.6; overlays of man
 RAW_OPACITY = 0.22  # the raw loss behind a smoothed line
 NOTE_FONT = {"size": 11}
 HOVER_XY = "x %{x:.4s}<br>loss %{y:.4f}<extra></extra>"
+HOVER_RAW = "x %{x:.4s}<br>loss %{customdata:.4f} raw, %{y:.4f} smoothed<extra></extra>"
 _X_IN_TITLE = {
     "step": "step",
     "tokens": "tokens",
@@ -198,18 +200,22 @@ def run_traces(a: Analysis, x_key: str, show: str) -> list[dict[str, Any]]:
             )
         steps = c.x["step"]
         head = steps <= cut if cut is not None else np.ones(steps.size, dtype=bool)
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": plain_text(a.label),
-                "legendgroup": group,
-                "x": _xs(c.x[x_key][head], x_key),
-                "y": _finite_or_none(c.train[head]),
-                "line": {"color": color(i), "width": 2, "dash": dash},
-                "hovertemplate": f"{hover_text(a.label)}<br>{HOVER_XY}",
-            }
-        )
+        line: dict[str, Any] = {
+            "type": "scatter",
+            "mode": "lines",
+            "name": plain_text(a.label),
+            "legendgroup": group,
+            "x": _xs(c.x[x_key][head], x_key),
+            "y": _finite_or_none(c.train[head]),
+            "line": {"color": color(i), "width": 2, "dash": dash},
+            "hovertemplate": f"{hover_text(a.label)}<br>{HOVER_XY}",
+        }
+        if c.raw is not None and c.raw_x is not None:
+            # One label per curve with both values, as W&B shows them: the smoothed line's
+            # and the raw loss at the nearest drawn step (the faint curve takes no hover).
+            line["customdata"] = _finite_or_none(_raw_at(c.raw_x["step"], c.raw, steps[head]))
+            line["hovertemplate"] = f"{hover_text(a.label)}<br>{HOVER_RAW}"
+        data.append(line)
         if cut is not None:
             data += _divergence(a, x_key, head, group)
     if show in ("val", "both") and c.val.size:
@@ -325,13 +331,19 @@ def curves_figure(
     y_range = _loss_range([a for _, a in drawn], show)
     if y_range is not None and not log_y:
         yaxis["range"] = y_range  # double-click still autoscales to the whole curve
+    if log_y:
+        ys = [t["y"] for t in data if t.get("mode") != "markers+text"]
+        yaxis |= log_ticks(_positive_span(ys), "loss")
+    xaxis: dict[str, Any] = {
+        "title": {"text": X_AXES.get(x_key, "Step")},
+        "type": "log" if log_x else "linear",
+        **_X_FORMAT.get(x_key, {}),
+    }
+    if log_x:
+        xaxis |= log_ticks(_positive_span([t["x"] for t in data]), x_key)
     layout = base_layout(
         title={"text": title},
-        xaxis={
-            "title": {"text": X_AXES.get(x_key, "Step")},
-            "type": "log" if log_x else "linear",
-            **_X_FORMAT.get(x_key, {}),
-        },
+        xaxis=xaxis,
         yaxis=yaxis,
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "xanchor": "left"},
         hovermode="closest",
@@ -339,6 +351,54 @@ def curves_figure(
         annotations=[_note(note, -0.16, 160)],
     )
     return {"data": data, "layout": layout}
+
+
+def _positive_span(columns: Sequence[Sequence[Any]]) -> tuple[float, float] | None:
+    """The smallest and largest positive finite value in ``columns`` (a log axis' data)."""
+    vals = np.array(
+        [v for col in columns for v in col if isinstance(v, (int, float))], dtype=np.float64
+    )
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    return (float(vals.min()), float(vals.max())) if vals.size else None
+
+
+# Labelled values per decade on a log axis, by how many decades it spans: plotly.js labels
+# every digit (2 3 4 5 6 7 8 9) of a short log axis, each without its decade, which cluttered
+# the FLOPs axis ("2 3 4 5 6 7 8 9 10^23 2 3 ...") and told no value on its own.
+_LOG_MANTISSAS = ((1.0, (1, 1.5, 2, 3, 5, 7)), (3.0, (1, 2, 5)), (math.inf, (1,)))
+
+
+def log_ticks(span: tuple[float, float] | None, x_key: str) -> dict[str, Any]:
+    """Tick values and labels for a log axis over ``span``: 1-2-5 per decade (every decade on
+    a long axis, more on a short one), each label a whole value in the axis' units ("2e22",
+    "500k", "$2M", "1.5"), with the unlabelled minor ticks between. Ticks reach a decade past
+    each end, so a zoom out or an appended run still has labels."""
+    if span is None:
+        return {}
+    lo, hi = span
+    decades = math.log10(hi / lo) if hi > lo else 0.0
+    mantissas = next(m for limit, m in _LOG_MANTISSAS if decades <= limit)
+    vals = [
+        m * 10.0**e
+        for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 2)
+        for m in mantissas
+    ]
+    return {
+        "tickmode": "array",
+        "tickvals": [float(f"{v:.3g}") for v in vals],
+        "ticktext": [_tick_label(v, x_key) for v in vals],
+        "minor": {"ticks": "outside", "ticklen": 2, "showgrid": False},
+    }
+
+
+def _tick_label(v: float, x_key: str) -> str:
+    if x_key == "flops":
+        mant, exp = f"{v:.1e}".split("e")
+        return f"{float(mant):g}e{int(exp)}"
+    if x_key == "loss":
+        return f"{v:g}"
+    text = fmt.si(v, 2)
+    return "$" + text if x_key == "cost" else text
 
 
 def _loss_range(analyses: Sequence[Analysis], show: str) -> list[float] | None:
@@ -364,6 +424,19 @@ def _loss_range(analyses: Sequence[Analysis], show: str) -> list[float] | None:
         return None
     pad = max(0.05 * (hi - lo), 0.02)
     return [lo - pad, hi + pad]
+
+
+def _raw_at(raw_steps: np.ndarray, raw: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The raw loss at the drawn raw point nearest each of ``steps`` (both sorted by step)."""
+    if raw.size == 0:
+        return np.full(steps.size, np.nan)
+    j = np.clip(np.searchsorted(raw_steps, steps), 1, max(raw.size - 1, 1))
+    left = np.maximum(j - 1, 0)
+    right = np.minimum(j, raw.size - 1)
+    pick = np.where(
+        np.abs(raw_steps[left] - steps) <= np.abs(raw_steps[right] - steps), left, right
+    )
+    return raw[pick]
 
 
 def _finite_or_none(y: np.ndarray) -> list[float | None]:
@@ -448,7 +521,14 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
                 f"<extra>{hover_text(name)}</extra>",
             }
         )
-    data += [point_trace(a) for _, a in pts]
+    # Labels alternate above and below the points in compute order, so neighbours' labels
+    # (up to 12, each ~20 characters) do not print over each other.
+    order = sorted(range(len(pts)), key=lambda k: pts[k][1].final.flops)
+    below = {k for n, k in enumerate(order) if n % 2}
+    data += [
+        point_trace(a, "bottom center" if k in below else "top center")
+        for k, (_, a) in enumerate(pts)
+    ]
     skipped = len(analyses) - len(pts)
     calib = "; ".join(
         f"{FAMILY_LOSS[f].name} ×{FAMILY_LOSS[f].size_scale:g}, {FAMILY_LOSS[f].offset:+.3g}"
@@ -471,7 +551,11 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
     )
     layout = base_layout(
         title={"text": title},
-        xaxis={"title": {"text": "Training compute (FLOPs)"}, "type": "log"},
+        xaxis={
+            "title": {"text": "Training compute (FLOPs)"},
+            "type": "log",
+            **log_ticks(_span_pair(efficiency_span([a for _, a in pts])), "flops"),
+        },
         yaxis={"title": {"text": "Final validation loss (nats/token)"}},
         legend={"x": 1, "xanchor": "right", "y": 1, "yanchor": "top", "font": {"size": 11}},
         margin={"t": 50, "b": 165},  # room for the note's five or six lines
@@ -480,8 +564,12 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
     return {"data": data, "layout": layout}
 
 
-def point_trace(a: Analysis) -> dict[str, Any]:
-    """One run's marker on the compute-efficiency chart."""
+def _span_pair(span: list[float] | None) -> tuple[float, float] | None:
+    return (span[0], span[1]) if span else None
+
+
+def point_trace(a: Analysis, position: str = "top center") -> dict[str, Any]:
+    """One run's marker on the compute-efficiency chart, labelled at ``position``."""
     f = a.final
     return {
         "type": "scatter",
@@ -490,7 +578,7 @@ def point_trace(a: Analysis) -> dict[str, Any]:
         "x": [f.flops],
         "y": [_final_loss(a)],
         "text": [plain_text(a.label)],
-        "textposition": "top center",
+        "textposition": position,
         "textfont": {"size": 11},
         "showlegend": False,
         "marker": {
@@ -642,10 +730,15 @@ def benchmark_radar(
     layout = base_layout(
         title={"text": title},
         polar={
+            # The first benchmark at the top, clockwise; the scale's labels on the spoke
+            # halfway between the first two benchmarks, where no polygon vertex sits (at 15°
+            # they printed over the MMLU vertices and label).
+            "angularaxis": {"rotation": 90, "direction": "clockwise"},
             "radialaxis": {
                 "range": [0, 100],
-                "angle": 15,
-                "tickangle": 15,
+                "dtick": 25,
+                "angle": 90 - 180 / len(benches),
+                "tickangle": 90 - 180 / len(benches),
                 "tickfont": {"size": 9},
             },
             "bgcolor": "rgba(0,0,0,0)",

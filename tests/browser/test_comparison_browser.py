@@ -17,6 +17,8 @@ from typing import Any
 import dash
 import pytest
 from controls import select as _select_js
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 
 from layouts import ids
 
@@ -89,6 +91,50 @@ def _click(dash_duo: Any, selector: str) -> None:
     dash_duo.driver.execute_script("arguments[0].click();", dash_duo.find_element(selector))
 
 
+def _edit_cell(dash_duo: Any, column: str, text: str) -> None:
+    """Type ``text`` into the first row's ``column`` cell of the saved-runs table, as a user
+    does: click the cell, type, Enter."""
+    cell = dash_duo.find_element(
+        f"#{ids.CMP_SAVED_TABLE} tbody tr:nth-child(2) td[data-dash-column={column}]"
+    )
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", cell)
+    cell.click()
+    ActionChains(dash_duo.driver).send_keys(text).send_keys(Keys.ENTER).perform()
+
+
+def _cells(dash_duo: Any) -> list[str]:
+    """The first saved run's tags, notes and name as the table shows them: the stored values
+    (written back by the server), or what is being typed in the cell still focused."""
+    saved = dash_duo.driver.execute_script(
+        "return JSON.parse(localStorage.getItem(arguments[0]) || '[]');", ids.SAVED_RUNS_STORE
+    )
+    if not saved:
+        return []
+    meta = saved[-1].get("meta") or {}
+    shown = dash_duo.driver.execute_script(
+        "const r = document.querySelector('#' + arguments[0] + ' tbody tr:nth-child(2)');"
+        "return r ? r.innerText + ' ' + [...r.querySelectorAll('input')].map(i => i.value)"
+        ".join(' ') : '';",
+        ids.CMP_SAVED_TABLE,
+    )
+    got = [", ".join(meta.get("tags", [])), meta.get("notes", ""), saved[-1]["state"]["name"]]
+    return got if all(v in shown for v in got) else []
+
+
+def _hover_curve(dash_duo: Any) -> list[str]:
+    """Hover the middle of the first run's line: the hover labels Plotly shows."""
+    return list(
+        dash_duo.driver.execute_script(
+            "const g = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+            "const i = g.data.findIndex(t => t.showlegend !== false && t.mode === 'lines');"
+            "if (i < 0) return [];"
+            "Plotly.Fx.hover(g, [{curveNumber: i, pointNumber: g.data[i].x.length >> 1}]);"
+            "return [...g.querySelectorAll('.hoverlayer .hovertext')].map(e => e.textContent);",
+            ids.CMP_CURVES_GRAPH,
+        )
+    )
+
+
 def test_a_run_saved_on_the_training_tab_is_listed_and_compared_here(
     dash_duo: Any, make_app: Callable[[], dash.Dash], free_port: Callable[[], int]
 ) -> None:
@@ -134,7 +180,8 @@ def test_a_run_saved_on_the_training_tab_is_listed_and_compared_here(
     dash_duo.find_element(f"{table} input[type=checkbox]").click()
     dash_duo.find_element(f"#{ids.CMP_COMPARE_SAVED_BUTTON}").click()
     names = _wait(lambda: _curve_names(dash_duo), what="the saved run's curve")
-    assert len(names) == 1 and names[0].startswith("run ")  # unnamed: shown by its id
+    # Unnamed: its model and GPUs (it was "run 785c4e1648" for every saved run).
+    assert len(names) == 1 and names[0] == "Llama 2 7B · 1,024×A100 80GB", names
     _wait(
         lambda: "saved run" in dash_duo.find_element(f"#{ids.CMP_METRICS_TABLE}").text,
         what="the metrics row",
@@ -152,7 +199,23 @@ def test_a_run_saved_on_the_training_tab_is_listed_and_compared_here(
     # Rename it: the legend follows.
     dash_duo.find_element(f"#{ids.CMP_RENAME_INPUT}").send_keys("my baseline")
     dash_duo.find_element(f"#{ids.CMP_RENAME_BUTTON}").click()
-    _wait(lambda: _curve_names(dash_duo) == ["my baseline"], what="the renamed legend")
+    _wait(
+        lambda: _curve_names(dash_duo) == ["my baseline · 1,024×A100 80GB"],
+        what="the renamed legend",
+    )
+    # The list shows when it was saved and on what; tags and notes are edited in place.
+    row = dash_duo.find_element(f"{table} tbody tr:nth-child(2)").text
+    assert "1,024×A100 80GB" in row and " UTC" in row, row
+    _edit_cell(dash_duo, "tags", "lr-sweep, bf16")
+    _edit_cell(dash_duo, "notes", "clip 1.0, warmup 2k")
+    _shot(dash_duo, "edited-cells")
+    _wait(
+        lambda: _cells(dash_duo)[:2] == ["lr-sweep, bf16", "clip 1.0, warmup 2k"],
+        what="the edited tags and notes",
+    )
+    # One hover label per curve, with the raw and the smoothed loss in it.
+    hover = _wait(lambda: _hover_curve(dash_duo), what="the hover label")
+    assert len(hover) == 1 and "raw" in hover[0] and "smoothed" in hover[0], hover
 
     # Export the renamed run and import the file back: the same run is not saved twice
     # (it was: "Imported 1 run", two rows under two ids), and the message says so.
@@ -169,6 +232,24 @@ def test_a_run_saved_on_the_training_tab_is_listed_and_compared_here(
     assert "Imported 0 runs" in dash_duo.find_element(message).text
     assert "already saved ('my baseline')" in dash_duo.find_element(message).text
     assert dash_duo.find_element(f"#{ids.CMP_SAVED_COUNT}").text.startswith("1 of")
+
+    # Delete it, then Undo: back in the list with its notes, and back in the comparison.
+    _click(dash_duo, f"#{ids.CMP_DELETE_BUTTON}")
+    undo = f"#{ids.CMP_UNDO_ALERT}"
+    _wait(
+        lambda: "Deleted 'my baseline'" in dash_duo.find_element(undo).text,
+        what="the undo bar",
+    )
+    _wait(lambda: _curve_names(dash_duo) == [], what="the run to leave the chart")
+    assert dash_duo.find_element(f"#{ids.CMP_SAVED_COUNT}").text.startswith("0 of")
+    _shot(dash_duo, "undo-bar")
+    dash_duo.find_element(f"#{ids.CMP_UNDO_BUTTON}").click()
+    _wait(
+        lambda: _curve_names(dash_duo) == ["my baseline · 1,024×A100 80GB"],
+        what="the restored run in the legend",
+    )
+    assert _cells(dash_duo) == ["lr-sweep, bf16", "clip 1.0, warmup 2k", "my baseline"]
+    assert "Restored 1 saved run" in dash_duo.find_element(message).text
     logs = dash_duo.get_logs()
     assert logs == [], f"browser errors: {logs}"
 

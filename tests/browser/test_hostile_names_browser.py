@@ -129,13 +129,14 @@ def test_a_hostile_name_is_drawn_as_text_in_legend_labels_and_hover(
         what="the run in the legend",
     )
     assert curves["links"] == 0 and curves["styled"] == [], curves
-    assert sorted(curves["legend"]) == sorted([LINK, "plain"])
+    gpus = " · " + saved.hardware(sim.new_run(sim.preset("vicuna-7b")))  # a saved run's label
+    assert sorted(curves["legend"]) == sorted([LINK + gpus, "plain" + gpus])
     points = _wait(
         lambda: (d := _drawn(dash_duo, ids.CMP_EFFICIENCY_GRAPH)) and d["points"] and d,
         what="the run's point on the efficiency chart",
     )
     assert points["links"] == 0 and points["styled"] == [], points
-    assert sorted(points["points"]) == sorted([LINK, "plain"])
+    assert sorted(points["points"]) == sorted([LINK + gpus, "plain" + gpus])
     hover = _wait(lambda: _hovers(dash_duo), what="the hover labels")
     assert LINK in hover["text"] and hover["links"] == 0, hover
 
@@ -148,7 +149,7 @@ def test_a_hostile_name_is_drawn_as_text_in_legend_labels_and_hover(
         "arguments[0].click();", dash_duo.find_element(f"#{ids.CMP_RENAME_BUTTON}")
     )
     _wait(
-        lambda: (d := _drawn(dash_duo, ids.CMP_CURVES_GRAPH)) and LOOKUP in d["legend"],
+        lambda: (d := _drawn(dash_duo, ids.CMP_CURVES_GRAPH)) and LOOKUP + gpus in d["legend"],
         what="the renamed legend, as text",
     )
     hover = _wait(
