@@ -235,3 +235,22 @@ def test_while_a_run_is_loaded_the_presets_own_notes_give_way_to_the_runs_marks(
     planned = vc.estimate(model, values, None, "http://x/", plan=result.plan)
     assert not planned.hints[list(cf.FIELDS).index("micro_batch_size")].startswith("not publ")
     assert CASE in planned.recipe and "Touvron" not in planned.recipe
+
+
+def test_another_model_while_planning_keeps_the_runs_recipe_and_saves_as_a_correction(
+    store: Store,
+) -> None:
+    model, before = _form()
+    result = _load(store, model, before)
+    values = _filled(result, before)
+    picked = vc.load(
+        ids.CFG_PRESET, "llama-2-13b", model="llama-2-13b", values=values, plan=result.plan
+    )
+    after = _filled(picked, values)
+    assert after["eval_interval"] == "500" and after["lr_peak"] == "2e-5"  # the run's, kept
+    assert picked.plan is KEEP
+    assert _marks(result.plan, "llama-2-13b", after)[cp.MODEL].text == "edited"
+    saved = cp.save_corrections(lambda: store, result.plan, "llama-2-13b", after, "carol")
+    assert saved.message.tone == "success", saved.message.text
+    assert store.params(RUN)["dashboard.recipe.model"] == "llama-2-13b"
+    assert tc.current(store, RUN)[0].model == "llama-2-13b"
