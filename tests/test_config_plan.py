@@ -109,7 +109,7 @@ def test_a_saved_correction_persists_and_the_next_guess_reads_it_as_found(store:
     values["gpu"] = "h100-sxm"  # the logs did not say; the user knows
     values["eval_interval"] = "250"  # a plan for the next run, not a correction
     out = cp.marks(result.plan, model, values, cp.MARK_NAMES)
-    assert not out.save_disabled and "gpu" in out.note
+    assert not out.save_disabled and out.note.endswith("Save corrections to the run: GPU.")
 
     saved = cp.save_corrections(lambda: store, result.plan, model, values, "alice")
     assert saved.message.tone == "success", saved.message.text

@@ -311,7 +311,7 @@ def marks(
         )
     shown = [mark(plan, n, model, values) for n in names]
     pending = corrections_in_form(plan, model, values)
-    fields = ", ".join(sorted(pending)) if isinstance(pending, dict) else ""
+    fields = ", ".join(_label(f) for f in sorted(pending)) if isinstance(pending, dict) else ""
     if isinstance(pending, str):
         note = f"Planning from {plan.name!r}. {pending}"
     elif pending:
