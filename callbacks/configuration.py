@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import flask
 from dash import (
     ALL,
     ClientsideFunction,
@@ -26,12 +27,17 @@ from dash import (
     callback,
     clientside_callback,
     ctx,
+    no_update,
     set_props,
 )
 
 from callbacks import adapt
 from layouts import configuration as lc
 from layouts import ids
+from tracking.api import store_of
+from tracking.control import trust_from_env, who_from_headers
+from tracking.store import Store
+from views import config_plan as cp
 from views import configuration as vc
 from views.contract import KEEP
 
@@ -43,6 +49,11 @@ def _names(group: Any) -> tuple[str, ...]:
     if not isinstance(group, list):
         return ()
     return tuple(str(item["id"]["name"]) for item in group)
+
+
+def _open_store() -> Store:
+    """The app's run store (opened on first use, ``tracking.api.StoreSlot``)."""
+    return store_of(flask.current_app)
 
 
 def _form(values: Any, key: str = "fields") -> dict[str, Any]:
@@ -78,14 +89,17 @@ def _form(values: Any, key: str = "fields") -> dict[str, Any]:
         applied=State(ids.CONFIG_STORE, "data"),
         href=State(ids.URL, "href"),
         run=State(ids.RUN_STORE, "data"),
+        plan=State(ids.CFG_PLAN_STORE, "data"),
     ),
     prevent_initial_call="initial_duplicate",
 )
-def estimate(model: Any, fields: Any, applied: Any, href: Any, run: Any) -> dict[str, Any]:
+def estimate(
+    model: Any, fields: Any, applied: Any, href: Any, run: Any, plan: Any
+) -> dict[str, Any]:
     """Validate the whole form and show what the run would cost (one request per change)."""
     out = ctx.outputs_grouping
     slots = vc.Slots(*(_names(out[k]) for k in ("invalid", "feedback", "hints", "groups")))
-    view = vc.estimate(model, _form(fields), applied, href, slots, run)
+    view = vc.estimate(model, _form(fields), applied, href, slots, run, plan)
     return {**adapt.outputs(view), **lc.estimate_children(view)}
 
 
@@ -103,6 +117,7 @@ def estimate(model: Any, fields: Any, applied: Any, href: Any, run: Any) -> dict
         message=Output(ids.CFG_MESSAGE, "children"),
         search=Output(ids.URL, "search"),
         alert=Output(ids.ALERT_AREA, "children", allow_duplicate=True),
+        plan=Output(ids.CFG_PLAN_STORE, "data", allow_duplicate=True),
     ),
     inputs=dict(
         search=Input(ids.URL, "search"),
@@ -110,9 +125,12 @@ def estimate(model: Any, fields: Any, applied: Any, href: Any, run: Any) -> dict
         reset=Input(ids.CFG_RESET, "n_clicks"),
         upload=Input(ids.CFG_UPLOAD, "contents"),
         advice_clicks=Input({"type": ids.CFG_ADVICE, "index": ALL}, "n_clicks"),
+        plan_load=Input(ids.CFG_PLAN_LOAD, "n_clicks"),
     ),
     state=dict(
         fields=State(FIELDS, "value"),
+        plan_run=State(ids.CFG_PLAN_RUN, "value"),
+        plan=State(ids.CFG_PLAN_STORE, "data"),
         filename=State(ids.CFG_UPLOAD, "filename"),
         draft=State(ids.CFG_DRAFT, "data"),
         applied=State(ids.CONFIG_STORE, "data"),
@@ -139,11 +157,14 @@ def load(**kw: Any) -> dict[str, Any]:
         # the app-wide alert, where it can be seen.
         on_configuration=kw["tab"] == ids.TAB_CONFIGURATION,
         names=names,
+        plan_run=kw["plan_run"],
+        plan=kw["plan"],
+        open_store=_open_store,
     )
     for name, value in zip(names, result.values, strict=True):
         if value is not KEEP:
             set_props(ids.cfg_field(name), {"value": value})
-    shown = ("preset", "message", "search", "alert")
+    shown = ("preset", "message", "search", "alert", "plan")
     return {k: adapt.dash_value(getattr(result, k)) for k in shown}
 
 
@@ -195,6 +216,60 @@ def apply_now(clicks: Any, model: Any, fields: Any, run: Any) -> dict[str, Any]:
 def save(clicks: Any, model: Any, fields: Any) -> dict[str, Any]:
     """Download the config as JSON (the format Load JSON reads)."""
     return adapt.outputs(vc.save(model, _form(fields)))
+
+
+@callback(
+    output=dict(
+        options=Output(ids.CFG_PLAN_RUN, "options"),
+        placeholder=Output(ids.CFG_PLAN_RUN, "placeholder"),
+    ),
+    inputs=dict(tab=Input(ids.TABS, "value")),
+)
+def plan_runs(tab: Any) -> dict[str, Any]:
+    """The run picker's options, read from the store whenever the tab is opened."""
+    if tab != ids.TAB_CONFIGURATION:
+        return {"options": no_update, "placeholder": no_update}
+    runs = cp.run_options(_open_store)
+    return {"options": runs.options, "placeholder": runs.placeholder}
+
+
+@callback(
+    output=dict(
+        text=Output({"type": ids.CFG_PROV, "name": ALL}, "children"),
+        class_name=Output({"type": ids.CFG_PROV, "name": ALL}, "className"),
+        tip=Output({"type": ids.CFG_PROV, "name": ALL}, "title"),
+        save_disabled=Output(ids.CFG_PLAN_SAVE, "disabled"),
+        note=Output(ids.CFG_PLAN_NOTE, "children"),
+    ),
+    inputs=dict(
+        plan=Input(ids.CFG_PLAN_STORE, "data"),
+        model=Input(ids.CFG_PRESET, "value"),
+        fields=Input(FIELDS, "value"),
+    ),
+)
+def plan_marks(plan: Any, model: Any, fields: Any) -> dict[str, Any]:
+    """Each field's provenance mark for the loaded run, and what Save would write."""
+    names = _names(ctx.outputs_grouping["text"])
+    return adapt.outputs(cp.marks(plan, model, _form(fields), names))
+
+
+@callback(
+    output=dict(
+        plan=Output(ids.CFG_PLAN_STORE, "data", allow_duplicate=True),
+        message=Output(ids.CFG_MESSAGE, "children", allow_duplicate=True),
+    ),
+    inputs=dict(clicks=Input(ids.CFG_PLAN_SAVE, "n_clicks")),
+    state=dict(
+        model=State(ids.CFG_PRESET, "value"),
+        fields=State(FIELDS, "value"),
+        plan=State(ids.CFG_PLAN_STORE, "data"),
+    ),
+    prevent_initial_call=True,
+)
+def plan_save(clicks: Any, model: Any, fields: Any, plan: Any) -> dict[str, Any]:
+    """Save the corrected assumed fields to the run, as the login nginx checked."""
+    who = who_from_headers(flask.request.headers, trust_from_env())
+    return adapt.outputs(cp.save_corrections(_open_store, plan, model, _form(fields), who))
 
 
 clientside_callback(

@@ -28,11 +28,13 @@ from layouts import ids
 from layouts.figures import configuration as fc
 from views import config_form as cf
 from views import config_io
+from views import config_plan as cp
 from views.configuration import SUMMARY_CLASS, EstimateResult, Fit, Stat
 from views.stores import DEFAULT_MODEL
 
 DEBOUNCE_MS = 350  # one request when typing pauses, not one per key
 SECTION_ICONS = {
+    "plan": "↺",
     "model": "◆",
     "data": "▤",
     "optimizer": "∇",
@@ -84,11 +86,19 @@ def _input(f: cf.Field) -> Any:
     return control
 
 
+def _prov(name: str) -> html.Span:
+    """Where the field's value came from while a run's recipe is loaded (found, derived,
+    assumed, corrected, edited; ``views.config_plan.marks``), the source in its tooltip."""
+    return html.Span("", id=ids.cfg_prov(name), className="cfg-prov d-none", title="", tabIndex="0")
+
+
 def _field(f: cf.Field) -> html.Div:
     # Dash renders a dict id as compact JSON with sorted keys: the label can point at it, so
     # screen readers name the input and a click on the label focuses it.
     dom_id = json.dumps(ids.cfg_field(f.name), separators=(",", ":"), sort_keys=True)
-    label = html.Label([f.label, *_tip(f.name, f.tip)], className="cfg-label", htmlFor=dom_id)
+    label = html.Label(
+        [f.label, *_tip(f.name, f.tip), _prov(f.name)], className="cfg-label", htmlFor=dom_id
+    )
     return html.Div(
         [
             label,
@@ -138,7 +148,7 @@ def _model_card() -> dbc.Card:
         [
             html.Div(
                 [
-                    html.Label("Preset", className="cfg-label"),
+                    html.Label(["Preset", _prov(cp.MODEL)], className="cfg-label"),
                     preset,
                     html.Div(
                         "Choosing a model loads its published recipe (batch, LR, hardware); "
@@ -156,6 +166,53 @@ def _model_card() -> dbc.Card:
                     _grid(cf.MODEL_FIELDS),
                 ],
             ),
+        ],
+    )
+
+
+def _plan_card() -> dbc.Card:
+    """Plan from a run: a real run's recipe into the form, corrections back to the run."""
+    picker = dcc.Dropdown(
+        id=ids.CFG_PLAN_RUN,
+        options=[],
+        placeholder="Choose a run from the store",
+        clearable=False,
+        searchable=True,
+        className="cfg-plan-run",
+        maxHeight=320,
+    )
+    return _card(
+        "plan",
+        "Plan from a run",
+        [
+            html.Div(
+                [
+                    html.Div(
+                        picker, className="a11y-name", **{"data-a11y-name": "Run to plan from"}
+                    ),
+                    dbc.Button(
+                        "Load its recipe",
+                        id=ids.CFG_PLAN_LOAD,
+                        color="outline-primary",
+                        size="sm",
+                        n_clicks=0,
+                        title="Fill the form with the run's recipe as its logs state it; "
+                        "what they do not state is assumed and marked",
+                    ),
+                    dbc.Button(
+                        "Save corrections to the run",
+                        id=ids.CFG_PLAN_SAVE,
+                        color="outline-secondary",
+                        size="sm",
+                        n_clicks=0,
+                        disabled=True,
+                        title="Write the assumed settings you changed back to the run, so its "
+                        "prediction and comparisons use them",
+                    ),
+                ],
+                className="cfg-plan-row",
+            ),
+            html.Div("", id=ids.CFG_PLAN_NOTE, className="cfg-hint cfg-plan-note"),
         ],
     )
 
@@ -348,6 +405,7 @@ def layout() -> html.Div:
     """The tab's content: the same tree on every call; values come from the callbacks."""
     sections = {key: (title, fields) for key, title, fields in cf.SECTIONS}
     left = [
+        _plan_card(),
         _model_card(),
         _card("data", sections["data"][0], [_grid(sections["data"][1])]),
         _optimizer_card(),
@@ -359,6 +417,7 @@ def layout() -> html.Div:
     return html.Div(
         [
             dcc.Store(id=ids.CFG_ADVICE_STORE, storage_type="memory"),
+            dcc.Store(id=ids.CFG_PLAN_STORE, storage_type="memory"),
             _actions(),
             html.Div(id=ids.CFG_MESSAGE, className="cfg-message", role="status"),
             dbc.Row(

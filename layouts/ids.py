@@ -146,6 +146,12 @@ CFG_UPLOAD = "cfg-upload"
 CFG_MESSAGE = "cfg-message"  # results of the actions (applied, refused, loaded, bad file)
 CFG_LINK = "cfg-link"  # read-only text of the shareable link
 CFG_COPY = "cfg-copy"  # dcc.Clipboard copying CFG_LINK
+CFG_PLAN_RUN = "cfg-plan-run"  # Plan from a run: the run picker (runs in the store)
+CFG_PLAN_LOAD = "cfg-plan-load"  # load the picked run's recipe into the form
+CFG_PLAN_SAVE = "cfg-plan-save"  # save the corrected assumed fields back to the run
+CFG_PLAN_NOTE = "cfg-plan-note"  # which run is loaded and what Save would write
+CFG_PLAN_STORE = "cfg-plan-store"  # the loaded run's guess (views.config_plan), memory
+CFG_PROV = "cfg-prov"  # a field's provenance mark: {"type": CFG_PROV, "name": field or "model"}
 
 
 def cfg_field(name: str) -> dict[str, str]:
@@ -166,6 +172,11 @@ def cfg_hint(name: str) -> dict[str, str]:
 def cfg_group(name: str) -> dict[str, str]:
     """Id of a block shown only for one choice (``custom``, ``wsd``)."""
     return {"type": CFG_GROUP, "name": name}
+
+
+def cfg_prov(name: str) -> dict[str, str]:
+    """A form field's (or the model's) provenance mark while a run's recipe is loaded."""
+    return {"type": CFG_PROV, "name": name}
 
 
 def cfg_advice(index: int) -> dict[str, str | int]:

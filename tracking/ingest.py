@@ -46,7 +46,14 @@ from pathlib import Path
 from tracking import alerting, run_ids
 from tracking.readers import OutsideRoot, Source, SourceFile, find, read_file
 from tracking.readers._common import inside
-from tracking.recipe_params import merged, recipe_only, recipe_params, settings_only, stored_curves
+from tracking.recipe_params import (
+    dashboard_params,
+    merged,
+    recipe_only,
+    recipe_params,
+    settings_only,
+    stored_curves,
+)
 from tracking.records import Read, Series
 from tracking.signatures import Signature, Stat, signature
 from tracking.store import Added, BadInput, FileState, Store, StoreUnavailable
@@ -400,6 +407,8 @@ class Follower:
         else:
             latest = problems[:MAX_PROBLEMS_PER_FILE]
         settings = {**run.settings, **read.params}
+        if run.stored:  # corrections saved on the page since this run was loaded
+            settings.update(dashboard_params(self.store.params(run.run_id)))
         recipe = run.recipe
         if any(len(s) for s in series) or settings != run.settings or not recipe:
             stored = stored_curves(self.store, run.run_id) if run.stored else []

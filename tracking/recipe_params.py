@@ -40,6 +40,7 @@ from tracking.store import Store
 RECIPE = "recipe."
 PROVENANCE = "recipe_provenance."
 RESERVED = (RECIPE, PROVENANCE)
+DASHBOARD = "dashboard."
 CURVES = frozenset((*LR_SERIES, *TOKEN_SERIES, *TOTAL_STEP_SERIES))
 """Metrics (by the last part of their name) whose curve the guess reads; of the others it
 only uses the last step."""
@@ -49,6 +50,13 @@ CURVE_POINTS = 4_000
 def settings_only(params: Mapping[str, str]) -> dict[str, str]:
     """``params`` without the recipe keys: what the run's sources recorded."""
     return {k: v for k, v in params.items() if not k.startswith(RESERVED)}
+
+
+def dashboard_params(params: Mapping[str, str]) -> dict[str, str]:
+    """The keys users saved on the page (``dashboard.``: recipe corrections,
+    ``tracking.recipe.corrections``): the watcher reads them again before each guess, since
+    they may have been saved after it loaded the run."""
+    return {k: v for k, v in params.items() if k.startswith(DASHBOARD)}
 
 
 def recipe_only(params: Mapping[str, str]) -> dict[str, str]:

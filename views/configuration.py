@@ -10,9 +10,11 @@ maps it with ``adapt.outputs``):
   (``config_form.form_to_config``); nothing else chains off it.
 - ``load``: whatever replaces the form's values: the page load (link > unapplied draft > the
   config applied for the next run > the default preset), a preset pick, Reset, a one-click
-  fit suggestion, an uploaded file. A bad file leaves the form as it was; a bad link falls
-  back to the saved config; both say why. The link's ``?config=`` is removed from the address
-  once loaded, so later edits (kept in the draft) survive a reload.
+  fit suggestion, an uploaded file, a real run's recipe ("Plan from a run",
+  ``views.config_plan``; while one is loaded a preset pick changes only the model). A bad
+  file leaves the form as it was; a bad link falls back to the saved config; both say why.
+  The link's ``?config=`` is removed from the address once loaded, so later edits (kept in
+  the draft) survive a reload.
 - ``apply_next`` (the config for the Training tab's next run), ``apply_now`` (the settings
   edited in the form, against the recipe the run started with, that a running job may take,
   applied with ``sim.apply_changes``; the others are named, not applied; the run's own live
@@ -41,6 +43,7 @@ from simulator import fmt
 from simulator.timeline import decay_exposure
 from views import config_form as cf
 from views import config_io
+from views import config_plan as cp
 from views.contract import KEEP, Notice, download
 from views.stores import DEFAULT_MODEL, config_or_default, load_config, load_run
 
@@ -269,10 +272,13 @@ def recipe_note(model: Any) -> str:
     return text
 
 
-def hints(cfg: sim.TrainingConfig | None, est: sim.Estimate | None) -> dict[str, str]:
+def hints(
+    cfg: sim.TrainingConfig | None, est: sim.Estimate | None, preset_marks: bool = True
+) -> dict[str, str]:
     """Each field's line under the input: what it means for this config, then its range. A
     setting that still holds its preset's assumed value says so first
-    (``simulator.presets.assumed_settings``)."""
+    (``simulator.presets.assumed_settings``), unless ``preset_marks`` is off: a run's recipe
+    is loaded, and its own marks say where each value came from."""
     bounds = {name: cf.bound_text(f) for name, f in cf.FIELDS.items()}
     if cfg is None or est is None:
         return bounds
@@ -311,7 +317,7 @@ def hints(cfg: sim.TrainingConfig | None, est: sim.Estimate | None) -> dict[str,
     for name, bound in bounds.items():
         derived = d.get(name)
         out[name] = f"{derived} · range {bound}" if derived and bound else derived or bound
-    for name, why in sim.assumed_settings(cfg).items():
+    for name, why in (sim.assumed_settings(cfg) if preset_marks else {}).items():
         mark = why if "assum" in why or why.startswith("derived") else f"assumed: {why}"
         out[name] = f"{mark} · {out[name]}" if out.get(name) else mark
     return out
@@ -333,6 +339,7 @@ def estimate(
     href: Any,
     slots: Slots = PAGE,
     run: Any = None,
+    plan: Any = None,
 ) -> EstimateResult:
     """Validate the whole form and say what the run would cost (one request per change).
 
@@ -342,11 +349,15 @@ def estimate(
         href: the page's address (the base of the shareable link).
         slots: the pattern-matching outputs' names, in the request's order.
         run: ``RUN_STORE`` (to say whether the live run already runs this config).
+        plan: ``CFG_PLAN_STORE``: while a run's recipe is loaded, the preset's notes on what
+            its paper leaves out give way to the run's own marks (``views.config_plan``).
     """
     result = cf.form_to_config(model, values)
     cfg = result.config
     est = sim.estimate(cfg) if cfg is not None else None
-    hint = hints(cfg, est)
+    loaded = cp.parse_plan(plan) if plan is not None else None
+    hint = hints(cfg, est, preset_marks=loaded is None)
+    note = recipe_note(model) if loaded is None else cp.recipe_note(loaded)
     shown = {"custom": model == cf.CUSTOM, "wsd": values.get("schedule") == "wsd"}
     errors = result.errors
     marks = dict(
@@ -373,7 +384,7 @@ def estimate(
             summary_class=f"{SUMMARY_CLASS} cfg-summary-invalid",
             link="",
             draft=KEEP,
-            recipe=recipe_note(model),
+            recipe=note,
             # "Applied the suggestion" beside a form that is now invalid read as if all were
             # well; the marked fields say what is wrong.
             message=None,
@@ -400,7 +411,7 @@ def estimate(
         summary_class=summary_class,
         link=config_io.link_for(href, cfg),
         draft=cfg.to_dict(),
-        recipe=recipe_note(model),
+        recipe=note,
     )
 
 
@@ -416,6 +427,7 @@ class LoadResult:
     message: Any  # a Notice, None (clears it) or KEEP
     search: Any  # "" clears the link's ?config= from the address bar; else KEEP
     alert: Any = KEEP  # the app-wide alert: a bad link's reason when another tab is open
+    plan: Any = KEEP  # CFG_PLAN_STORE: a loaded run (views.config_plan), None clears it
 
 
 @dataclass(frozen=True)
@@ -424,6 +436,7 @@ class _Pick:
     message: Any = None  # a Notice, None (clears it) or KEEP
     clear_link: bool = False
     link_error: str | None = None  # why the page's ?config= link could not be used
+    plan: Any = KEEP  # CFG_PLAN_STORE's new value (see LoadResult)
 
 
 def _custom_from(values: Mapping[str, Any]) -> sim.TrainingConfig:
@@ -498,8 +511,29 @@ def _pick(
     upload: Any,
     filename: Any,
     advice: Any,
+    plan_run: Any = None,
+    plan: Any = None,
+    open_store: cp.OpenStore | None = None,
 ) -> _Pick:
     trigger_type = trigger.get("type") if isinstance(trigger, dict) else trigger
+    if trigger == ids.CFG_PLAN_LOAD:
+        if not triggered_value:
+            return _Pick(None, KEEP)
+        loaded = cp.load_plan(open_store or cp.no_store, plan_run)
+        return _Pick(
+            loaded.config, loaded.message, plan=KEEP if loaded.config is None else loaded.plan
+        )
+    if trigger == ids.CFG_PRESET and cp.parse_plan(plan) is not None:
+        # Planning from a run: another model keeps the run's recipe (its batch, LR, GPUs).
+        cfg = cf.form_to_config(model, values).config
+        if cfg is None:
+            return _Pick(None, KEEP)
+        return _Pick(
+            cfg,
+            Notice.of(
+                f"Model: {fmt.model_name(cfg.model)}; the run's other settings kept.", "secondary"
+            ),
+        )
     if trigger == ids.CFG_PRESET:
         if model == cf.CUSTOM:
             # The custom fields always hold the last model's shape: keep it.
@@ -510,7 +544,9 @@ def _pick(
     if trigger == ids.CFG_RESET:
         cfg = _reset_config(model, values)
         return _Pick(
-            cfg, Notice.of(f"Reset to the {fmt.model_name(cfg.model)} recipe.", "secondary")
+            cfg,
+            Notice.of(f"Reset to the {fmt.model_name(cfg.model)} recipe.", "secondary"),
+            plan=None,
         )
     if trigger_type == ids.CFG_ADVICE:
         index = trigger.get("index") if isinstance(trigger, dict) else None
@@ -522,7 +558,8 @@ def _pick(
         except cf.FormError as exc:
             text = f"Could not load {name}: {exc}. The form was left as it was."
             return _Pick(None, Notice.of(text, "danger"))
-        return _Pick(cfg, Notice.of(f"Loaded {name} ({fmt.model_name(cfg.model)}).", "success"))
+        loaded = Notice.of(f"Loaded {name} ({fmt.model_name(cfg.model)}).", "success")
+        return _Pick(cfg, loaded, plan=None)
     # The page loaded (dcc.Location reports its search on mount).
     return _page_load(search, values, draft, applied)
 
@@ -541,6 +578,9 @@ def load(
     advice: Any = None,
     names: Sequence[str] = tuple(cf.FIELDS),
     on_configuration: bool = True,
+    plan_run: Any = None,
+    plan: Any = None,
+    open_store: cp.OpenStore | None = None,
 ) -> LoadResult:
     """Put a config into the form: page load, preset pick, Reset, suggestion, uploaded file.
 
@@ -555,7 +595,19 @@ def load(
             alert instead.
     """
     pick = _pick(
-        trigger, triggered_value, model, values, search, draft, applied, upload, filename, advice
+        trigger,
+        triggered_value,
+        model,
+        values,
+        search,
+        draft,
+        applied,
+        upload,
+        filename,
+        advice,
+        plan_run,
+        plan,
+        open_store,
     )
     message, alert = pick.message, KEEP
     if pick.link_error is not None and not on_configuration:
@@ -566,7 +618,7 @@ def load(
         )
     if pick.config is None:
         return LoadResult(
-            [KEEP] * len(names), KEEP, message, "" if pick.clear_link else KEEP, alert
+            [KEEP] * len(names), KEEP, message, "" if pick.clear_link else KEEP, alert, pick.plan
         )
     preset, form = cf.config_to_form(pick.config)
     return LoadResult(
@@ -575,6 +627,7 @@ def load(
         message=message,
         search="" if pick.clear_link else KEEP,
         alert=alert,
+        plan=pick.plan,
     )
 
 

@@ -249,7 +249,10 @@ def test_does_not_fit_warns_and_one_click_fixes_it(
     close = dash_duo.find_element(f"{message} .btn-close")
     # A real click (it must not be covered), with the button in mid-view: scrolled to the top
     # edge, it sits under the sticky tab strip, as it would for a user who scrolled there.
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", close)
+    # At once: Bootstrap scrolls smoothly, and a click mid-scroll lands beside the button.
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", close
+    )
     close.click()
     _wait(lambda: dash_duo.find_element(message).text == "", what="the error dismissed")
 

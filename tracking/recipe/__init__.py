@@ -20,8 +20,13 @@ The config always validates: values are clamped into the simulator's bounds (the
 says so), and any field the simulator still refuses falls back to its assumed default with
 the refusal as the reason. Nothing here reads files; it is pure.
 
+Corrections a user saved from the dashboard (``dashboard.recipe.<field>`` params, see
+``corrections``) replace whatever was guessed for their field and read ``found: corrected by
+<who> in the dashboard``; they still pass the bounds and cross-field rules below.
+
 Modules: ``settings`` (aliases and lookup), ``architecture``, ``training`` (hardware, batch,
-steps, optimizer), ``schedule`` (learning rate), ``fit`` (bounds and cross-field rules).
+steps, optimizer), ``schedule`` (learning rate), ``corrections`` (saved by users), ``fit``
+(bounds and cross-field rules).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from simulator.config import TrainingConfig
-from tracking.recipe import architecture, fit, schedule, training
+from tracking.recipe import architecture, corrections, fit, schedule, training
 from tracking.recipe.settings import Field, Settings, base_name
 from tracking.records import Guess, Series
 
@@ -56,4 +61,5 @@ def guess(
     training.optimizer(s, out)
     training.misc(s, out)
     training.base_tokens(s, out)
+    corrections.apply(params, out)
     return fit.validated(out)

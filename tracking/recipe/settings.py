@@ -165,8 +165,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "gpu": ("gpu", "device", "gpu_name", "gpu_nvidia"),
 }
 """Names each setting goes by, most specific first (HF, Megatron, Lightning, llm.c, nanoGPT)."""
-IGNORED_PREFIXES = ("tags.", "mlflow.")
-"""MLflow's tags and run fields say nothing about the recipe."""
+IGNORED_PREFIXES = ("tags.", "mlflow.", "dashboard.")
+"""MLflow's tags and run fields say nothing about the recipe; ``dashboard.`` keys are the
+corrections a user saved (``tracking.recipe.corrections``), applied on their own: read by
+their last part, ``dashboard.recipe_by.gpu`` (a name) would be taken for a stated GPU."""
 DEFAULTS = TrainingConfig()
 
 

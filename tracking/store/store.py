@@ -29,7 +29,7 @@ import numpy.typing as npt
 from tracking.records import Read, Series, Steps
 from tracking.store import chunks, controls, downsample
 from tracking.store.chunks import CHUNK, Points
-from tracking.store.controls import Control
+from tracking.store.controls import Control, UnknownRun
 from tracking.store.db import Db, Engine, Row
 from tracking.store.errors import BadInput, StoreBusy, TokenExists
 from tracking.store.names import check_metric, check_run_id, check_token_name
@@ -57,6 +57,9 @@ _EVENT_COLUMNS = (
     "run_id, seq, time, step, kind, severity, text, state, alert_key, metric, value, "
     "closed_step, closed_time"
 )
+#: params under this prefix are saved by users on the page (recipe corrections,
+#: tracking/recipe/corrections.py); ``put_run`` keeps them, ``update_params`` changes them
+DASHBOARD_PARAMS = "dashboard."
 
 _CHUNK_COLUMNS = (
     "run_id, metric, chunk, points, first_step, last_step, first_value, last_value, "
@@ -307,8 +310,13 @@ class Transaction:
         problems: Sequence[str] | None = None,
     ) -> None:
         """Create or update a run; a field left None keeps what the run had (a new run gets
-        its id as name, empty text and lists otherwise)."""
+        its id as name, empty text and lists otherwise). ``params`` replace the run's
+        params, except the keys under ``dashboard.`` (``DASHBOARD_PARAMS``: what users
+        saved on the page), which only ``update_params`` changes: a watcher or a script
+        rewriting the run's settings never drops them."""
         check_run_id(run_id)
+        if params is not None and isinstance(params, Mapping):
+            params = {**self._dashboard_params(run_id), **params}
         fields = {
             "name": _text(name, "name", 200),
             "source": _text(source, "source", 4096),
@@ -326,6 +334,34 @@ class Transaction:
             f"UPDATE runs SET {sets}{', ' if sets else ''}updated = ? WHERE run_id = ?",
             [*given.values(), self._now, run_id],
         )
+
+    def _dashboard_params(self, run_id: str) -> dict[str, str]:
+        row = self._db.one("SELECT params FROM runs WHERE run_id = ?", (run_id,))
+        if row is None:
+            return {}
+        return {k: v for k, v in json.loads(row[0]).items() if k.startswith(DASHBOARD_PARAMS)}
+
+    def update_params(self, run_id: str, changes: Mapping[str, str | None]) -> dict[str, str]:
+        """Set (or, with None, remove) some of an existing run's params, keeping the others;
+        returns the params now stored. ``UnknownRun`` if there is no such run (a run
+        deleted meanwhile is not made again)."""
+        check_run_id(run_id)
+        row = self._db.one("SELECT params FROM runs WHERE run_id = ?", (run_id,))
+        if row is None:
+            raise UnknownRun(f"no run {run_id!r} in the store")
+        self._ensure_run(run_id)  # the run's lock (PostgreSQL), then read again under it
+        row = self._db.one("SELECT params FROM runs WHERE run_id = ?", (run_id,))
+        params = dict(json.loads(row[0])) if row is not None else {}
+        for key, value in changes.items():
+            if value is None:
+                params.pop(key, None)
+            else:
+                params[key] = value
+        text = _json_params(params)
+        self._db.run(
+            "UPDATE runs SET params = ?, updated = ? WHERE run_id = ?", (text, self._now, run_id)
+        )
+        return params
 
     def _ensure_run(self, run_id: str) -> None:
         """The run's row exists and this transaction holds its lock (PostgreSQL: writers of
@@ -666,6 +702,11 @@ class Store:
                 problems=problems,
             )
         )
+
+    def update_params(self, run_id: str, changes: Mapping[str, str | None]) -> dict[str, str]:
+        """See ``Transaction.update_params``."""
+        check_run_id(run_id)
+        return self._write(lambda tx: tx.update_params(run_id, changes))
 
     def add(self, run_id: str, series: Series) -> Added:
         """See ``Transaction.add``."""
