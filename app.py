@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8050)
     parser.add_argument("--debug", action="store_true", help="hot reload and dev tools")
     args = parser.parse_args(argv)
+    if not args.debug:  # (the reloader's parent process serves nothing)
+        limits.work(server).warm()  # the helper starts now, not on the first heavy request
     app.run(host=args.host, port=args.port, debug=args.debug)
 
 

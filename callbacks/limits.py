@@ -117,6 +117,22 @@ class HeavyWork:
                 atexit.register(_end_helpers, self._pool._processes)
             return self._pool
 
+    def warm(self) -> threading.Thread:
+        """Start the helper process now, in the background, instead of on the first heavy
+        request: the forkserver's start and its imports of numpy and the job modules took
+        that request ~0.8 s (``benchmarks/bench_comparison.py``: 919 ms cold, 165 ms warm for
+        the same comparison view), the first "add a recipe" a user makes on a fresh worker.
+        Called from gunicorn's ``post_worker_init`` and ``python app.py``; a failure here
+        only leaves the start to the first request, as before."""
+
+        def start() -> None:
+            with contextlib.suppress(Exception):
+                self._executor().submit(jobs.call, jobs.ready).result(timeout=60)
+
+        thread = threading.Thread(target=start, name="heavy-work-warm", daemon=True)
+        thread.start()
+        return thread
+
     def close(self) -> None:
         """End the helper process now (tests that make many apps; made again if used)."""
         with self._lock:

@@ -92,3 +92,7 @@ def post_worker_init(worker: Any) -> None:
     )
     status = worker.wsgi.test_client().get(f"{prefix}healthz").status_code
     worker.log.info("worker %s wired (healthz %s)", worker.pid, status)
+    # The heavy-work helper starts now, beside the worker, not on a user's first redraw.
+    from callbacks import limits
+
+    limits.work(worker.wsgi).warm()

@@ -117,3 +117,46 @@ def test_a_process_whose_pool_thread_was_stopped_still_exits(tmp_path: Any) -> N
         pytest.fail("the process did not exit within 60 s: its helper process was never ended")
     assert done.returncode == 0, done.stderr
     assert "done" in done.stdout
+
+
+def test_a_warmed_worker_has_its_helper_before_the_first_heavy_request(make_app: Any) -> None:
+    """gunicorn's post_worker_init (and ``python app.py``) warm the helper: the first heavy
+    request a user makes on a fresh worker no longer pays the helper's start (~0.8 s)."""
+    work = limits.work(make_app().server)
+    assert work._pool is None  # made on first use only, unless warmed
+    work.warm().join(60)
+    assert work._pool is not None
+    helpers = list(work._pool._processes.values())
+    assert len(helpers) == limits.HELPER_PROCESSES and all(p.is_alive() for p in helpers)
+    assert work.nice(partial(int, "7")) == 7
+    assert list(work._pool._processes.values()) == helpers  # the same helper ran it
+
+
+def test_gunicorn_warms_each_worker(tmp_path: Any) -> None:
+    """The hook is wired: deploy/gunicorn.conf.py's post_worker_init warms the worker's app."""
+    import runpy
+    import types
+    from pathlib import Path
+
+    import flask
+
+    conf = runpy.run_path(str(Path(__file__).parents[1] / "deploy" / "gunicorn.conf.py"))
+    server = flask.Flask("warm")
+    limits.register(server)
+
+    @server.route("/healthz")
+    def healthz() -> str:
+        return "ok"
+
+    logs: list[str] = []
+    log = types.SimpleNamespace(info=lambda *a: logs.append(a[0] % a[1:]))
+    conf["post_worker_init"](types.SimpleNamespace(wsgi=server, pid=1, log=log))
+    work = limits.work(server)
+    try:
+        for _ in range(600):
+            if work._pool is not None and work._pool._processes:
+                break
+            threading.Event().wait(0.1)
+        assert work._pool is not None and work._pool._processes
+    finally:
+        work.close()

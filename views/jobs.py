@@ -25,3 +25,9 @@ def call(job: Callable[[], T]) -> T:
         return job()
     except Exception as exc:
         raise JobFailed(f"{type(exc).__name__}: {exc}"[:500]) from None
+
+
+def ready() -> bool:
+    """A job that does nothing: ``callbacks.limits.HeavyWork.warm`` sends it to start the
+    helper process (and its imports) before the first real job needs it."""
+    return True
