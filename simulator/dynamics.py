@@ -249,6 +249,29 @@ def _saturate(x: FloatArray, cap: FloatArray) -> FloatArray:
     return out
 
 
+def _mean_lr(
+    tl: tlm.Timeline, p: FloatArray, area: FloatArray
+) -> tuple[FloatArray, FloatArray | None]:
+    """The mean LR (relative to ``tl.lr_ref``) the weights have seen by run fraction ``p``,
+    and the warmup ramp's share applied to it (None without warmup).
+
+    S1 counts warmup at the peak (Tissue's fits start after warmup); the weights only move as
+    far as the real ramp lets them: scale by the ramp's share of that area, p / 2w during
+    warmup and 1 - w / 2p after it (``p`` is non-decreasing in a range).
+    """
+    mean_lr = area / (p * tl.lr_ref)
+    w = tl.warmup_fraction
+    if w > 0.0:
+        ramp = np.empty_like(p)
+        k_w = int(np.searchsorted(p, w))
+        ramp[:k_w] = p[:k_w] * (0.5 / w)
+        np.divide(-0.5 * w, p[k_w:], out=ramp[k_w:])
+        ramp[k_w:] += 1.0
+        mean_lr *= ramp
+        return mean_lr, ramp
+    return mean_lr, None
+
+
 def lr_progress(ratio: FloatArray) -> FloatArray:
     """Progress per token at a mean LR ``ratio`` times the reference (1 at the reference).
 
@@ -432,18 +455,7 @@ def compute(
 
     # Effective data and the clean loss.
     area = tlm.area_at(tl, idx, p)
-    mean_lr = area / (p * tl.lr_ref)
-    w = tl.warmup_fraction
-    if w > 0.0:
-        # S1 counts warmup at the peak (Tissue's fits start after warmup); the weights only
-        # move as far as the real ramp lets them: scale by the ramp's share of that area,
-        # p / 2w during warmup and 1 - w / 2p after it (p is non-decreasing in a range).
-        ramp = np.empty_like(p)
-        k_w = int(np.searchsorted(p, w))
-        ramp[:k_w] = p[:k_w] * (0.5 / w)
-        np.divide(-0.5 * w, p[k_w:], out=ramp[k_w:])
-        ramp[k_w:] += 1.0
-        mean_lr *= ramp
+    mean_lr, ramp = _mean_lr(tl, p, area)
     progress = lr_progress(mean_lr)
     # The loss a trainer logs for a step is measured on that step's batch before its update,
     # so it sees the tokens of the steps before it: step 0 is the untrained model. Each token
@@ -500,7 +512,7 @@ def compute(
         tau = 0.25
         clean[near] = -tau * np.logaddexp(-clean[near] / tau, -ln_v / tau)
     if base.base_tokens <= 0:
-        _early_gate(clean, ln_v, area, ramp if w > 0.0 else None, lr, tl, idx, base.arch.d_model)
+        _early_gate(clean, ln_v, area, ramp, lr, tl, idx, base.arch.d_model)
         near = np.flatnonzero(clean > 0.5 * ln_v)  # the steps whose noise is quieted below
 
     # Noise, multiplicative: Gaussian (Box-Muller in float32 for speed) plus a slow wobble,
@@ -676,15 +688,7 @@ def clean_loss(tl: tlm.Timeline, steps: NDArray[np.int64]) -> tuple[FloatArray, 
     tokens = tlm.tokens_after(tl, idx, steps)
     p = np.minimum(tokens * (1.0 / tl.total_tokens), 1.0)
     area = tlm.area_at(tl, idx, p)
-    mean_lr = area / (p * tl.lr_ref)
-    w = tl.warmup_fraction
-    if w > 0.0:
-        ramp = np.empty_like(p)
-        k_w = int(np.searchsorted(p, w))
-        ramp[:k_w] = p[:k_w] * (0.5 / w)
-        np.divide(-0.5 * w, p[k_w:], out=ramp[k_w:])
-        ramp[k_w:] += 1.0
-        mean_lr *= ramp
+    mean_lr, _ = _mean_lr(tl, p, area)
     d_eff = tlm.worth_before(tl, idx, steps) * lr_progress(mean_lr)
     wd_exposure = tlm.decay_at(tl, idx, p, area)
     strong = np.flatnonzero(wd_exposure > WD_EXPOSURE_MAX)
