@@ -363,6 +363,8 @@ def test_two_presets_on_the_flops_axis_with_their_diff_and_a_csv(
     diff = dash_duo.find_element(f"#{ids.CMP_DIFF_TABLE}")
     _wait(lambda: "524,288 (corrected)" in diff.text, what="the recipe's provenance")
 
+    if SHOTS:
+        _shots_1440(dash_duo, "comparison-real-chip", (("chips", f"#{ids.CMP_CHIPS}"),))
     # One click: its prediction beside it.
     _click(dash_duo, f"#{ids.CMP_CHIPS} button.btn-outline-primary")
     pred = f"{LLMC}: prediction"
@@ -388,8 +390,17 @@ def _notes(dash_duo: Any) -> str:
     ).replace("<br>", " ")
 
 
-def _shots_1440(dash_duo: Any, name: str) -> None:
-    """The page at 1440x900, light and dark, scrolled to the chips and to the loss chart."""
+PARTS = (
+    ("chart", f"#{ids.CMP_CURVES_GRAPH}"),
+    ("table", f"#{ids.CMP_METRICS_TABLE}"),
+    ("diff", f"#{ids.CMP_DIFF_TABLE}"),
+    ("efficiency", f"#{ids.CMP_EFFICIENCY_GRAPH}"),
+    ("picker", f"#{ids.CMP_REAL_TABLE}"),
+)
+
+
+def _shots_1440(dash_duo: Any, name: str, parts: Any = PARTS) -> None:
+    """The page at 1440x900, light and dark, scrolled to each of ``parts``."""
     driver = dash_duo.driver
     driver.set_window_size(1440, 900)
     Path(SHOTS or ".").mkdir(parents=True, exist_ok=True)
@@ -404,13 +415,7 @@ def _shots_1440(dash_duo: Any, name: str) -> None:
                 ),
                 what=f"{mode} mode",
             )
-        for part, sel in (
-            ("chart", f"#{ids.CMP_CURVES_GRAPH}"),
-            ("table", f"#{ids.CMP_METRICS_TABLE}"),
-            ("diff", f"#{ids.CMP_DIFF_TABLE}"),
-            ("efficiency", f"#{ids.CMP_EFFICIENCY_GRAPH}"),
-            ("picker", f"#{ids.CMP_REAL_TABLE}"),
-        ):
+        for part, sel in parts:
             driver.execute_script(
                 "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});", sel
             )
