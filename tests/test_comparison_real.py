@@ -216,3 +216,25 @@ def test_the_picker_lists_runs_newest_first_with_source_status_and_last_step(
     assert row["status"] in ("live", "finished", "stalled", "failed")
     found = vc.real_table(opener(store), "metamath")
     assert [r["id"] for r in found.rows] == [SFT] and "matching 'metamath'" in found.caption
+
+
+def test_a_million_step_run_is_read_bounded(tmp_path: Path) -> None:
+    """1M steps of loss (and an eval every 1,000): every trace at most 4,000 points, and the
+    final train loss still the mean of the last 100 steps' points."""
+    from tracking.records import Series
+
+    s = store_module.open(f"sqlite:///{tmp_path / 'runs.sqlite3'}")
+    s.put_run("big", name="big", source="push", kind="push", status="finished")
+    steps = np.arange(1, 1_000_001, dtype=np.int64)
+    loss = 2.0 + 8.0 / np.sqrt(steps + 10.0) + 0.01 * np.sin(steps)
+    s.add("big", Series("train/loss", steps, loss, np.full(steps.size, np.nan)))
+    ev = steps[999::1000]
+    s.add("big", Series("eval/loss", ev, loss[999::1000], np.full(ev.size, np.nan)))
+    v = views(s, [{"kind": "real", "ref": "big"}])
+    sizes = [len(t["x"]) for t in v.curves["data"]]
+    assert sizes and max(sizes) <= 4000
+    [row] = v.table
+    assert row["train_loss"] == pytest.approx(float(loss[-FINAL_TAIL:].mean()), rel=1e-12)
+    assert row["val_loss"] == pytest.approx(float(loss[-1]))
+    line = next(t for t in v.curves["data"] if t["name"] == "big (real)")
+    assert line["x"][-1] == 1_000_000  # drawn to its last point

@@ -520,7 +520,12 @@ def edit_selection(
     reals = real.NONE
     controls = controls or Controls()
     if added and any(i.kind in REAL_KINDS for i in added):
-        reals = real.read_items(open_store, real_refs(items + added), controls.smoothing)
+        # Only the added runs: with store runs already compared, or no view drawn, the
+        # redraw (update_views) reads and draws them all, so no curve is read here.
+        drawn_only_sim = view is not None and not any(i.kind in REAL_KINDS for i in items)
+        reals = real.read_items(
+            open_store, real_refs(added), controls.smoothing, curves=drawn_only_sim
+        )
         lost = [i for i in added if i.key in reals.gone]
         if lost:  # a run deleted meanwhile, or no store: say so, add nothing
             return SelectionEdit(KEEP, Notice.of(list(reals.notes), "warning"))
