@@ -13,6 +13,13 @@ What is measured, through the real HTTP endpoint (Flask's test client, POST
    stopped saved run): the largest trace in the loss-curve figure must hold at most 4,000
    points, for each x-axis, and the server time of that view is printed.
 
+3. A real run of 1,000,000 steps in a SQLite run store (train loss every step, validation
+   every 1,000, LR every step; its batch, model and hardware corrected as a user would):
+   the click on "Compare selected real runs" plus every callback it fires, summed, and an
+   x-axis change (step -> tokens) of the view holding it with a preset; the largest trace
+   must hold at most 4,000 points. Then "vs prediction" (the raw prediction for its recipe)
+   at the views level (no HTTP: the chip's button is a pattern-matching input).
+
 Nothing is cached between requests (the server keeps no state), so "warm" only means the
 Python process and numpy have been used before, as in a gunicorn worker.
 """
@@ -112,7 +119,150 @@ def add_recipe(
     return sum(times.values()), times, resp
 
 
+REAL_RUN = "bench-real-1m"
+REAL_STEPS = 1_000_000
+
+
+def make_real_store(folder: Path) -> str:
+    """A SQLite run store holding one 1M-step run; its URL (set as ``DASHBOARD_DB``)."""
+    import numpy as np
+
+    from tracking import corrections
+    from tracking import store as store_module
+    from tracking.records import Series
+
+    url = f"sqlite:///{folder / 'runs.sqlite3'}"
+    st = store_module.open(url)
+    st.put_run(REAL_RUN, name="1M-step real run", source="push", kind="push", status="finished")
+    steps = np.arange(1, REAL_STEPS + 1, dtype=np.int64)
+    rng = np.random.default_rng(0)
+    loss = 1.8 + 8.0 * (steps + 100.0) ** -0.3 + rng.normal(0.0, 0.02, steps.size)
+    lr = 3e-4 * np.minimum(1.0, steps / 2000.0)
+    nan = np.full(steps.size, np.nan)
+    st.add(REAL_RUN, Series("train/loss", steps, loss, nan))
+    st.add(REAL_RUN, Series("train/learning_rate", steps, lr, nan))
+    ev = steps[999::1000]
+    st.add(REAL_RUN, Series("eval/loss", ev, loss[999::1000] + 0.02, np.full(ev.size, np.nan)))
+    fix = {"global_batch_tokens": 4 * 2**20, "dataset_tokens": REAL_STEPS * 4 * 2**20}
+    fix |= {"model": "llama-2-7b", "gpu": "a100-80gb"}
+    saved_fix = corrections.save(st, REAL_RUN, {**fix, "num_gpus": 1024}, "bench")
+    assert saved_fix.ok, saved_fix.message
+    st.close()
+    return url
+
+
+def add_real(c: Client, before: list[dict[str, Any]], view: Any) -> tuple[float, dict, Any]:
+    """Click "Compare selected real runs" with the run selected; then what the list fires."""
+    times: dict[str, float] = {}
+    add, times["edit_selection"] = c.call(
+        f"{ids.CMP_SELECTION}.data",
+        {
+            **view_values(before, None),
+            f"{ids.CMP_REAL_ADD}.n_clicks": 1,
+            f"{ids.CMP_REAL_TABLE}.selected_row_ids": [REAL_RUN],
+            f"{ids.CMP_VIEW_STATE}.data": view,
+        },
+        [f"{ids.CMP_REAL_ADD}.n_clicks"],
+    )
+    selection = add[ids.CMP_SELECTION]["data"]
+    values = view_values(selection, None)
+    values[f"{ids.CMP_VIEW_STATE}.data"] = (add.get(ids.CMP_VIEW_STATE) or {}).get("data", view)
+    changed = [f"{ids.CMP_SELECTION}.data"]
+    resp, times["update_views"] = c.call(f"{ids.CMP_CURVES_GRAPH}.figure", values, changed)
+    resp = resp or add  # appended by the click itself: the redraw had nothing to do
+    _, times["show_chips"] = c.call(f"{ids.CMP_CHIPS}.children", values, changed)
+    _, times["show_diff"] = c.call(f"{ids.CMP_DIFF_TABLE}.data", values, changed)
+    return sum(times.values()), times, (selection, resp)
+
+
+def bench_real(c: Client) -> None:
+    from tracking import store as store_module
+    from views import comparison as vc
+    from views.comparison_list import Controls
+
+    preset = [{"kind": "preset", "ref": "llama-2-7b"}]
+    drawn, _ = c.call(f"{ids.CMP_CURVES_GRAPH}.figure", view_values(preset, None), [])
+    view = drawn[ids.CMP_VIEW_STATE]["data"]
+    rounds = []
+    for _ in range(5):
+        rounds.append(add_real(c, preset, view))
+    total, parts, (selection, resp) = rounds[0]
+    fig = resp[ids.CMP_CURVES_GRAPH]["figure"]
+    appended = "__dash_patch_update" in fig
+    if appended:  # the new traces only, as the Patch carries them
+        ops = fig["operations"]
+        traces = [t for op in ops if op["operation"] == "Extend" for t in op["params"]["value"]]
+    else:
+        traces = fig["data"]
+    pts = max(len(t["x"]) for t in traces)
+    med = statistics.median(t for t, _, _ in rounds)
+    views = statistics.median(p["update_views"] for _, p, _ in rounds)
+    print(
+        f"3. add a {REAL_STEPS:,}-step real run to a drawn Llama 2 7B preset: first "
+        f"{total * 1e3:.0f} ms ("
+        + ", ".join(f"{k} {v * 1e3:.0f}" for k, v in parts.items())
+        + f"), median of 5 {med * 1e3:.0f} ms (update_views {views * 1e3:.0f}); largest trace "
+        f"{pts} points ({'ok' if pts <= MAX_POINTS else 'OVER 4,000'}); "
+        + ("appended with Patch" if appended else "the whole view redrawn")
+    )
+    for x_key in ("tokens", "flops", "wall_time", "step"):
+        times = []
+        for _ in range(5):
+            resp, dt = c.call(
+                f"{ids.CMP_CURVES_GRAPH}.figure",
+                view_values(selection, None, x_key),
+                [f"{ids.CMP_X_AXIS}.value"],
+            )
+            times.append(dt)
+        fig = resp[ids.CMP_CURVES_GRAPH]["figure"]
+        sizes = [len(t["x"]) for t in fig["data"]]
+        print(
+            f"   x-axis -> {x_key:<9} median of 5 {statistics.median(times) * 1e3:.0f} ms "
+            f"(best {min(times) * 1e3:.0f}); largest trace {max(sizes)} points, figure "
+            f"{len(json.dumps(fig)) / 1024:.0f} KB"
+        )
+    store = store_module.open()
+    from views import comparison_real
+
+    reads = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        got = comparison_real.read_items(lambda: store, [(f"real:{REAL_RUN}", "real", REAL_RUN)])
+        reads.append(time.perf_counter() - t0)
+    [a] = got.analyses.values()
+    assert a.curve is not None
+    print(
+        f"   the real run's own reads and analysis (recipe guess, loss and eval curves, final "
+        f"tail): median of 5 {statistics.median(reads) * 1e3:.0f} ms, "
+        f"{a.curve.train.size} + {a.curve.val.size} points"
+    )
+    t0 = time.perf_counter()
+    out = vc.edit_selection(
+        "predict",
+        remove=f"real:{REAL_RUN}",
+        selection=selection,
+        saved=[],
+        open_store=lambda: store,
+    )
+    t1 = time.perf_counter()
+    v = vc.update_views(
+        out.selection, [], Controls(), None, list_changed=True, open_store=lambda: store
+    )
+    t2 = time.perf_counter()
+    sizes = [len(t["x"]) for t in v.curves["data"]]
+    print(
+        f"   'vs prediction' (views level): edit_selection {(t1 - t0) * 1e3:.0f} ms, "
+        f"update_views {(t2 - t1) * 1e3:.0f} ms; largest trace {max(sizes)} points"
+    )
+
+
 def main() -> int:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-cmp-real-"))
+    t0 = time.perf_counter()
+    os.environ["DASHBOARD_DB"] = make_real_store(folder)
+    made = time.perf_counter() - t0
     import app as dashboard  # the real app, as gunicorn serves it
 
     c = Client(dashboard.server)
@@ -208,6 +358,8 @@ def main() -> int:
             f"   x={x_key:<9} {len(lines)} curves, largest trace {max(sizes):>5} points ({ok}), "
             f"figure {size_kb:.0f} KB, server {dt * 1e3:.0f} ms"
         )
+    print(f"   (the 1M-step run store was written in {made:.1f} s)")
+    bench_real(c)
     return 0
 
 

@@ -21,17 +21,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import flask
 from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx
 
 from callbacks import adapt, limits
 from layouts import comparison as layout
 from layouts import ids
+from tracking.api import store_of
+from tracking.store import Store
 from views import comparison as vc
 
 _CONTROLS = dict(
     x=ids.CMP_X_AXIS, kind=ids.CMP_CURVE_KIND, smoothing=ids.CMP_SMOOTHING, logs=ids.CMP_LOG_AXES
 )
 _CONTROL_PROPS = dict(x="value", kind="value", smoothing="value", logs="value")
+
+
+def _open_store() -> Store:
+    """The app's run store (opened on first use; ``StoreUnavailable`` while it cannot be)."""
+    return store_of(flask.current_app)
 
 
 def _controls(c: dict[str, Any]) -> vc.Controls:
@@ -184,11 +192,13 @@ def _selection_action() -> tuple[vc.SelectionAction | None, Any]:
         return None, None  # a remove button was (re)drawn, not clicked
     trigger = ctx.triggered_id
     if isinstance(trigger, dict):
-        return "remove", trigger.get("index")
+        kind = "predict" if trigger.get("type") == ids.CMP_PREDICT else "remove"
+        return kind, trigger.get("index")
     actions: dict[Any, vc.SelectionAction] = {
         ids.CMP_ADD_BUTTON: "add",
         ids.CMP_CLEAR_BUTTON: "clear",
         ids.CMP_COMPARE_SAVED_BUTTON: "compare",
+        ids.CMP_REAL_ADD: "real",
     }
     return actions.get(trigger), None
 
@@ -207,8 +217,11 @@ def _selection_action() -> tuple[vc.SelectionAction | None, Any]:
         clear=Input(ids.CMP_CLEAR_BUTTON, "n_clicks"),
         compare=Input(ids.CMP_COMPARE_SAVED_BUTTON, "n_clicks"),
         removes=Input({"type": ids.CMP_REMOVE, "index": ALL}, "n_clicks"),
+        real=Input(ids.CMP_REAL_ADD, "n_clicks"),
+        predicts=Input({"type": ids.CMP_PREDICT, "index": ALL}, "n_clicks"),
     ),
     state=dict(
+        real_selected=State(ids.CMP_REAL_TABLE, "selected_row_ids"),
         choice=State(ids.CMP_ADD_CHOICE, "value"),
         config=State(ids.CONFIG_STORE, "data"),
         selected=State(ids.CMP_SAVED_TABLE, "selected_row_ids"),
@@ -234,6 +247,8 @@ def edit_selection(**kw: Any) -> dict[str, Any]:
             controls=_controls(kw["controls"]),
             view=kw["view"],
             admit=limits.heavy,
+            real_selected=kw["real_selected"],
+            open_store=_open_store,
         )
     )
 
@@ -247,7 +262,7 @@ def edit_selection(**kw: Any) -> dict[str, Any]:
 )
 def show_chips(selection: Any, saved: Any) -> Any:
     """The comparison list or saved runs changed: one removable badge per compared run."""
-    return layout.chips(vc.chips(selection, saved).chips)
+    return layout.chips(vc.chips(selection, saved, _open_store).chips)
 
 
 # ----------------------------------------------------------------------------- views
@@ -276,6 +291,7 @@ def update_views(selection: Any, saved: Any, controls: dict[str, Any], view: Any
             view,
             list_changed=ctx.triggered_id == ids.CMP_SELECTION,
             admit=limits.heavy,
+            open_store=_open_store,
         )
     )
 
@@ -285,6 +301,7 @@ def update_views(selection: Any, saved: Any, controls: dict[str, Any], view: Any
         columns=Output(ids.CMP_DIFF_TABLE, "columns"),
         rows=Output(ids.CMP_DIFF_TABLE, "data"),
         style=Output(ids.CMP_DIFF_TABLE, "style_data_conditional"),
+        tooltips=Output(ids.CMP_DIFF_TABLE, "tooltip_data"),
     ),
     inputs=dict(
         selection=Input(ids.CMP_SELECTION, "data"),
@@ -294,7 +311,22 @@ def update_views(selection: Any, saved: Any, controls: dict[str, Any], view: Any
 )
 def show_diff(selection: Any, saved: Any, hide: Any) -> dict[str, Any]:
     """The list, saved runs or "hide identical" changed: the config diff."""
-    return adapt.outputs(vc.config_diff(selection, saved, hide))
+    return adapt.outputs(vc.config_diff(selection, saved, hide, _open_store))
+
+
+@callback(
+    output=dict(
+        rows=Output(ids.CMP_REAL_TABLE, "data"),
+        caption=Output(ids.CMP_REAL_COUNT, "children"),
+    ),
+    inputs=dict(
+        search=Input(ids.CMP_REAL_SEARCH, "value"),
+        _n=Input(ids.CMP_REAL_REFRESH, "n_clicks"),
+    ),
+)
+def real_table(search: Any, _n: Any) -> dict[str, Any]:
+    """The search changed or Refresh was clicked: the store's runs, newest first."""
+    return adapt.outputs(vc.real_table(_open_store, search))
 
 
 @callback(

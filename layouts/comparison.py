@@ -95,6 +95,20 @@ def chips(chips: Sequence[Chip]) -> list[Any]:
                 html.Span(
                     c.label, className="ms-2" + (" text-decoration-line-through" if c.gone else "")
                 ),
+                *(
+                    [
+                        html.Button(
+                            "vs prediction",
+                            id=ids.cmp_predict(c.key),
+                            className="btn btn-outline-primary btn-sm ms-2 py-0 px-1",
+                            title=f"Compare {c.label} with the simulator's prediction for its "
+                            "own recipe (raw: what the recipe alone says)",
+                            style={"fontSize": "0.75rem"},
+                        )
+                    ]
+                    if c.predict
+                    else []
+                ),
                 html.Button(
                     id=ids.cmp_remove(c.key),
                     className="btn-close ms-2",
@@ -270,10 +284,73 @@ def _selection_card() -> dbc.Card:
                 className="g-2 align-items-center mt-2",
             ),
             dcc.Download(id=ids.CMP_EXPORT_DOWNLOAD),
+            html.Hr(),
+            *_real_runs(),
         ],
-        subtitle="Saved runs (from the Training tab or an import) and what-if recipes, "
-        "predicted to the end at once.",
+        subtitle="Saved runs (from the Training tab or an import), real runs from the run "
+        "store, and what-if recipes, predicted to the end at once.",
     )
+
+
+def _real_runs() -> list[Any]:
+    """The run store's runs (``views.comparison.real_table``): newest first, bounded, with a
+    search box; the selected ones are added as real-run items."""
+    return [
+        html.Div(
+            [
+                html.H6("Real runs", className="mb-0 me-2"),
+                html.Small(id=ids.CMP_REAL_COUNT, className="text-body-secondary"),
+            ],
+            className="d-flex align-items-baseline mb-2",
+        ),
+        dbc.Row(
+            [
+                dbc.Col(
+                    dbc.Input(
+                        id=ids.CMP_REAL_SEARCH,
+                        type="search",
+                        placeholder="Search runs by name, id or source…",
+                        debounce=True,
+                        maxLength=200,
+                        size="sm",
+                    ),
+                    md=5,
+                ),
+                dbc.Col(
+                    dbc.Button(
+                        "Refresh",
+                        id=ids.CMP_REAL_REFRESH,
+                        size="sm",
+                        outline=True,
+                        color="secondary",
+                    ),
+                    md="auto",
+                ),
+            ],
+            className="g-2 align-items-center mb-2",
+        ),
+        dash_table.DataTable(
+            id=ids.CMP_REAL_TABLE,
+            columns=[
+                {"id": "name", "name": "Name"},
+                {"id": "source", "name": "Source"},
+                {"id": "status", "name": "Status"},
+                {"id": "last_step", "name": "Last step", **_NUM, "format": {"specifier": ",d"}},
+                {"id": "updated", "name": "Updated"},
+                {"id": "alerts", "name": "Open alerts", **_NUM},
+            ],
+            data=[],
+            row_selectable="multi",
+            selected_row_ids=[],
+            page_size=10,
+            **TABLE_STYLE,
+            style_cell_conditional=[
+                {"if": {"column_id": c}, "textAlign": "left"}
+                for c in ("name", "source", "status", "updated")
+            ],
+        ),
+        dbc.Button("Compare selected real runs", id=ids.CMP_REAL_ADD, size="sm", className="mt-2"),
+    ]
 
 
 def _undo_bar() -> dbc.Alert:
@@ -463,11 +540,15 @@ def _diff_card() -> dbc.Card:
                 id=ids.CMP_DIFF_TABLE,
                 columns=[{"id": "field", "name": "Setting"}],
                 data=[],
+                tooltip_data=[],
+                tooltip_delay=300,
+                tooltip_duration=None,
                 **TABLE_STYLE,
             ),
         ],
         subtitle="Settings that differ between the compared runs are tinted; values that differ "
-        "from the first run's are in bold.",
+        "from the first run's are in bold. A real run's recipe is guessed from its logs: each "
+        "value says whether it was found, derived, assumed or corrected (hover for where from).",
     )
 
 

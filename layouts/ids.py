@@ -228,6 +228,17 @@ CMP_BENCH_BENCHMARKS = "cmp-bench-benchmarks"
 CMP_BENCH_BARS = "cmp-bench-bars"
 CMP_BENCH_RADAR = "cmp-bench-radar"
 CMP_BENCH_TABLE = "cmp-bench-table"
+CMP_REAL_TABLE = "cmp-real-table"  # runs in the run store, to add as real-run items
+CMP_REAL_SEARCH = "cmp-real-search"
+CMP_REAL_COUNT = "cmp-real-count"
+CMP_REAL_REFRESH = "cmp-real-refresh"
+CMP_REAL_ADD = "cmp-real-add"
+CMP_PREDICT = "cmp-predict"  # pattern-matching type: {"type": CMP_PREDICT, "index": item key}
+
+
+def cmp_predict(key: str) -> dict[str, str]:
+    """Id of a real run's "vs prediction" button (pattern-matching)."""
+    return {"type": CMP_PREDICT, "index": key}
 
 
 def cmp_remove(key: str) -> dict[str, str]:

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -90,6 +90,7 @@ class Curve:
     val: FloatArray  # validation loss at eval steps (never smoothed)
     raw_x: dict[str, FloatArray] | None = None  # the raw loss behind a smoothed line
     raw: FloatArray | None = None
+    band: tuple[FloatArray, FloatArray] | None = None  # a prediction's low and high
 
 
 @dataclass(frozen=True)
@@ -121,12 +122,15 @@ class Analysis:
 
     key: str
     label: str
-    kind: str  # "saved" | "recipe"
+    kind: str  # "saved" | "recipe" | "real" | "prediction" (``KIND_NAMES``)
     state: RunState
     final: Final
     curve: Curve | None
     note: str = ""
     slot: int = 0  # the run's colour in every chart: a palette slot the caller picks
+    missing: Mapping[str, str] = field(default_factory=dict)
+    """x-axes (``X_AXES`` keys, and "flops" for the efficiency chart) this run cannot be
+    drawn on, each with why (a real run whose recipe does not say its batch or hardware)."""
 
 
 # ----------------------------------------------------------------------------- curves
@@ -333,6 +337,15 @@ def analyse_recipe(
 
 
 # ------------------------------------------------------------------------------- table
+KIND_NAMES: Mapping[str, str] = {
+    "recipe": "what-if recipe",
+    "saved": "saved run",
+    "real": "real run",
+    "prediction": "prediction (raw)",
+}
+"""How the final-metrics table names each kind of compared item."""
+
+
 def final_rows(analyses: Sequence[Analysis]) -> list[dict[str, Any]]:
     """One row of final figures per run, keyed by the metrics table's column ids
     (``views.comparison.TABLE_COLUMNS`` names and orders them); NaN becomes None (sorted
@@ -342,7 +355,7 @@ def final_rows(analyses: Sequence[Analysis]) -> list[dict[str, Any]]:
         f = a.final
         row: dict[str, Any] = {
             "run": a.label,
-            "kind": "what-if recipe" if a.kind == "recipe" else "saved run",
+            "kind": KIND_NAMES.get(a.kind, a.kind),
             "status": f.status if f.diverged_at is None else f"diverged at {f.steps:,}",
             "steps": f.steps,
         }
@@ -359,8 +372,10 @@ def final_rows(analyses: Sequence[Analysis]) -> list[dict[str, Any]]:
         ):
             v = float(getattr(f, col))
             row[col] = v if math.isfinite(v) else None
-        row["tokens_b"] = f.tokens / 1e9  # billions: the unit papers quote, one unit per column
-        row["params_b"] = f.params / 1e9
+        # billions: the unit papers quote, one unit per column; unknown (a real run whose
+        # recipe does not say its batch or model) is a blank cell, never a guess
+        row["tokens_b"] = f.tokens / 1e9 if math.isfinite(f.tokens) else None
+        row["params_b"] = f.params / 1e9 if f.params > 0 else None
         rows.append(row)
     return rows
 

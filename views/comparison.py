@@ -30,11 +30,13 @@ from simulator import benchmarks_data as bd
 from simulator import compare, fmt
 from simulator import saved as saved_runs
 from simulator.presets import PRESETS, assumed_settings, provenance
+from views import comparison_real as real
 from views import csv_cells, stores
 from views.comparison_list import (
     MAX_COMPARED,
     MAX_REF,
     MAX_VIEW_STEPS,
+    REAL_KINDS,
     Controls,
     Item,
     SelectionError,
@@ -43,6 +45,7 @@ from views.comparison_list import (
     analyse_items,
     item_states,
     parse_selection,
+    real_refs,
     recipe_label,
     saved_name,
     steps_drawn,
@@ -156,6 +159,7 @@ class Chip:
     label: str
     color: str
     gone: bool
+    predict: bool = False  # a real run whose prediction is not compared yet: offer it
 
 
 @dataclass(frozen=True)
@@ -176,11 +180,21 @@ class Views:
 
 @dataclass(frozen=True)
 class Diff:
-    """The config-diff table: columns, rows and cell styles."""
+    """The config-diff table: columns, rows, cell styles and per-cell tooltips (a real
+    run's recipe fields: where each value came from)."""
 
     columns: list[dict[str, str]]
     rows: list[dict[str, Any]]
     style: list[dict[str, Any]]
+    tooltips: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RealTable:
+    """The real-run picker: rows (newest first, bounded) and its caption."""
+
+    rows: list[dict[str, Any]]
+    caption: str
 
 
 @dataclass(frozen=True)
@@ -410,7 +424,26 @@ def preset_option_label(slug: str) -> str:
     return f"{name} — published recipe, {n} setting{'s' if n != 1 else ''} assumed"
 
 
-SelectionAction = Literal["add", "clear", "remove", "compare"]
+SelectionAction = Literal["add", "clear", "remove", "compare", "real", "predict"]
+
+
+def real_table(
+    open_store: real.OpenStore | None, search: Any, now: float | None = None
+) -> RealTable:
+    """The real-run picker's rows: the store's runs newest first (name, source, status, last
+    step, last update, open alerts), at most ``PICKER_LIMIT``, filtered by ``search``."""
+    import time
+
+    if open_store is None:
+        return RealTable([], "This dashboard has no run store.")
+    try:
+        runs = open_store().runs()
+    except real.StoreUnavailable as exc:
+        return RealTable([], f"The run store is unavailable: {exc}")
+    if not runs:
+        return RealTable([], "No runs in the store yet (python -m tracking watch FOLDER).")
+    rows, caption = real.picker_rows(runs, search, time.time() if now is None else now)
+    return RealTable(rows, caption)
 
 
 def edit_selection(
@@ -425,9 +458,13 @@ def edit_selection(
     controls: Controls | None = None,
     view: Any = None,
     admit: Admit = admit_all,
+    real_selected: Any = None,
+    open_store: real.OpenStore | None = None,
 ) -> SelectionEdit:
-    """Add a recipe (``choice``) or saved runs (``selected``) to the comparison, remove the
-    one keyed ``remove``, or clear it; ``None``: nothing was clicked (a button was drawn).
+    """Add a recipe (``choice``), saved runs (``selected``) or store runs (``real_selected``,
+    action "real") to the comparison, add the prediction of the real run keyed ``remove``
+    (action "predict"), remove the one keyed ``remove``, or clear it; ``None``: nothing was
+    clicked (a button was drawn).
 
     Adding to views that already show the rest appends only the new runs (``Edit``s): the
     cost of an add is the new run's, whatever is already compared. Anything else (a removal,
@@ -452,6 +489,21 @@ def edit_selection(
             new.append(Item("preset", choice.removeprefix("preset:")))
         else:
             return SelectionEdit(KEEP, Notice.of("Choose a recipe to add first."))
+    elif action in ("real", "predict"):
+        if action == "predict":
+            ref = str(remove).removeprefix("real:")
+            raw = [{"kind": "prediction", "ref": ref}] if str(remove).startswith("real:") else []
+        else:
+            chosen = real_selected if isinstance(real_selected, list) else []
+            raw = [{"kind": "real", "ref": r} for r in chosen[:MAX_COMPARED]]
+        for r in raw:
+            try:
+                new.append(Item.from_dict(r))
+            except SelectionError as exc:
+                return SelectionEdit(KEEP, Notice.of(f"Not added: {exc}.", "danger"))
+        if not new:
+            msg = "Select runs in the real-runs table first." if action == "real" else None
+            return SelectionEdit(KEEP, Notice.of(msg) if msg else KEEP)
     else:
         chosen = selected if isinstance(selected, list) else []
         new += [Item("saved", s) for s in chosen if isinstance(s, str) and 0 < len(s) <= MAX_REF]
@@ -465,8 +517,20 @@ def edit_selection(
         added = added[: max(room, 0)]
     if not added and not errors:
         errors.append("Already in the comparison.")
+    reals = real.NONE
+    controls = controls or Controls()
+    if added and any(i.kind in REAL_KINDS for i in added):
+        # Only the added runs: with store runs already compared, or no view drawn, the
+        # redraw (update_views) reads and draws them all, so no curve is read here.
+        drawn_only_sim = view is not None and not any(i.kind in REAL_KINDS for i in items)
+        reals = real.read_items(
+            open_store, real_refs(added), controls.smoothing, curves=drawn_only_sim
+        )
+        lost = [i for i in added if i.key in reals.gone]
+        if lost:  # a run deleted meanwhile, or no store: say so, add nothing
+            return SelectionEdit(KEEP, Notice.of(list(reals.notes), "warning"))
     result = [i.to_dict() for i in items + added]
-    appended = _append(items, added, saved, controls or Controls(), view, admit)
+    appended = _append(items, added, saved, controls, view, admit, reals)
     return dataclasses.replace(appended, selection=result, message=Notice.of(errors))
 
 
@@ -477,15 +541,23 @@ def _append(
     controls: Controls,
     view: Any,
     admit: Admit = admit_all,
+    reals: real.Reals = real.NONE,
 ) -> SelectionEdit:
-    """Edits appending ``added`` to views that show exactly ``items``; else all ``KEEP``."""
+    """Edits appending ``added`` to views that show exactly ``items``; else all ``KEEP``.
+
+    A real run that cannot be drawn on the chosen x-axis needs the chart's note, so its add
+    is left to the redraw (``update_views``), as is anything the efficiency chart lacks."""
     keep = SelectionEdit(KEEP, KEEP)
     drawn = ViewState.from_dict(view)
     old = [i.key for i in items]
     if drawn is None or not added or not drawn.shows(old, controls):
         return keep
+    if any(i.kind in REAL_KINDS for i in items):
+        return keep  # the drawn store runs may have changed since: redraw them all
     states, _ = stores.load_saved(saved)
-    new_states = [st for slot, _, _, st in item_states(items + added, states) if slot >= len(items)]
+    new_states = [
+        st for slot, _, _, st in item_states(items + added, states, reals) if slot >= len(items)
+    ]
     if not drawn.has_frontiers_for(new_states):
         return keep  # a new frontier line: the redraw computes the runs, once
     budget = MAX_VIEW_STEPS - drawn.steps
@@ -493,9 +565,17 @@ def _append(
     new = admit(
         min(view_cost(added, states), budget),
         "comparison",
-        partial(analyse_appended, items + added, len(items), states, smoothing=w, budget=budget),
+        partial(
+            analyse_appended,
+            items + added,
+            len(items),
+            states,
+            smoothing=w,
+            budget=budget,
+            reals=reals,
+        ),
     )
-    if new is None or not drawn.fits(new):
+    if new is None or not drawn.fits(new) or any(a.missing for a in new):
         return keep
     traces = [t for a in new for t in figs.run_traces(a, controls.x, controls.kind)]
     curves = Edit().extend(("data",), traces)
@@ -518,23 +598,36 @@ def _append(
     )
 
 
-def chips(selection: Any, saved: Any) -> Chips:
-    """One removable badge per compared run, in its chart colour.
+def chips(selection: Any, saved: Any, open_store: real.OpenStore | None = None) -> Chips:
+    """One removable badge per compared run, in its chart colour; a real run's offers "vs
+    prediction" (one click adds its recipe's prediction) until that is compared.
 
-    A saved run deleted elsewhere (another browser tab, an import) keeps a chip, so it can be
-    removed from the comparison; it is drawn nowhere.
+    A saved run deleted elsewhere (another browser tab, an import) or a real run deleted
+    from the store keeps a chip, so it can be removed from the comparison; it is drawn
+    nowhere.
     """
     items, _ = parse_selection(selection)
     states, _ = stores.load_saved(saved)
-    labels = {slot: label for slot, _, label, _ in item_states(items, states)}
+    reals = real.read_items(open_store, real_refs(items), curves=False)
+    labels = {slot: label for slot, _, label, _ in item_states(items, states, reals)}
     hues = figs.palette_slots([i.key for i in items])
+    keys = {i.key for i in items}
+
+    def gone_label(item: Item) -> str:
+        if item.kind in REAL_KINDS:
+            return f"{item.ref}: no longer in the run store"
+        return f"deleted saved run {item.ref}"
+
     return Chips(
         tuple(
             Chip(
                 key=item.key,
-                label=labels.get(slot, f"deleted saved run {item.ref}"),
+                label=labels.get(slot, gone_label(item)),
                 color=figs.color(hues[slot]),
                 gone=slot not in labels,
+                predict=item.kind == "real"
+                and slot in labels
+                and f"prediction:{item.ref}" not in keys,
             )
             for slot, item in enumerate(items)
         )
@@ -550,6 +643,7 @@ def update_views(
     *,
     list_changed: bool,
     admit: Admit = admit_all,
+    open_store: real.OpenStore | None = None,
 ) -> Views:
     """Curves, final metrics and compute efficiency from one pass over each compared run.
 
@@ -562,11 +656,13 @@ def update_views(
     if list_changed and drawn is not None and drawn.shows(keys, controls):
         return Views(KEEP, KEEP, KEEP, KEEP, KEEP)
     states, saved_errors = stores.load_saved(saved)
+    reals = real.read_items(open_store, real_refs(items), controls.smoothing)
     analyses, notes = admit(
         view_cost(items, states),
         "comparison",
-        partial(analyse_items, items, states, smoothing=controls.smoothing),
+        partial(analyse_items, items, states, smoothing=controls.smoothing, reals=reals),
     )
+    notes = list(reals.notes) + notes
     curves = figs.curves_figure(
         analyses,
         controls.x,
@@ -585,11 +681,18 @@ def update_views(
     )
 
 
-def config_diff(selection: Any, saved: Any, hide: Any) -> Diff:
-    """Settings side by side: differing rows tinted, values unlike the first run's in bold."""
+def config_diff(
+    selection: Any, saved: Any, hide: Any, open_store: real.OpenStore | None = None
+) -> Diff:
+    """Settings side by side: differing rows tinted, values unlike the first run's in bold.
+
+    A real run's (and its prediction's) column is its guessed recipe: each recipe field
+    carries its provenance as a mark (found, derived, assumed, corrected) and a tooltip
+    naming where the value came from."""
     items, _ = parse_selection(selection)
     states, _ = stores.load_saved(saved)
-    shown = item_states(items, states)
+    reals = real.read_items(open_store, real_refs(items), curves=False)
+    shown = item_states(items, states, reals)
     runs = [(label, st) for _, _, label, st in shown]
     columns = [{"id": "field", "name": "Setting"}] + [
         {"id": f"c{k}", "name": label} for k, (label, _) in enumerate(runs)
@@ -606,14 +709,53 @@ def config_diff(selection: Any, saved: Any, hide: Any) -> Diff:
         for k, (_, item, _, st) in enumerate(shown)
         if item.kind == "preset"
     }
+    provs = {
+        f"c{k}": reals.runs[item.ref].provenance
+        for k, (_, item, _, _) in enumerate(shown)
+        if item.kind in REAL_KINDS and item.ref in reals.runs
+    }
+    tips: list[dict[str, Any]] = []
     for r in rows:
         r["differs"] = "yes" if r["differs"] else ""
         for col, fields in assumed.items():
             if r["field"] in fields and col in r:
                 r[col] = f"{r[col]} (assumed)"
+        tip: dict[str, Any] = {}
+        for col, prov in provs.items():
+            field = r["field"].split(".")[0]
+            if col in r and field in prov:
+                kind, source = prov[field]
+                r[col] = f"{r[col]} {PROVENANCE_MARKS[kind]}"
+                tip[col] = {"value": f"{kind}: {source}"[:400], "type": "text"}
+            elif col in r and r["field"] == "seed":
+                r[col] = "not known"
+        tips.append(tip)
     if not rows:
         rows = [{"field": "All settings are identical.", "differs": ""}]
-    return Diff(columns, rows, figs.diff_styles(rows, len(runs)))
+    style = figs.diff_styles(rows, len(runs)) + _provenance_styles(rows, list(provs))
+    return Diff(columns, rows, style, tips if provs else [])
+
+
+PROVENANCE_MARKS = {
+    "found": "(found)",
+    "derived": "(derived)",
+    "assumed": "(assumed)",
+    "corrected": "(corrected)",
+}
+"""The mark a real run's recipe value carries in the config diff (its tooltip says from
+where: ``tracking.recipe``'s source text)."""
+
+
+def _provenance_styles(rows: Sequence[Mapping[str, Any]], cols: Sequence[str]) -> list[dict]:
+    """Assumed values of a real run's recipe in italics and muted: a guess, not the run's."""
+    return [
+        {
+            "if": {"column_id": col, "filter_query": f'{{{col}}} contains "(assumed)"'},
+            "fontStyle": "italic",
+            "color": "var(--bs-secondary-color)",
+        }
+        for col in cols
+    ]
 
 
 # ------------------------------------------------------------------------- CSV export

@@ -30,6 +30,9 @@ from simulator.compare import MAX_POINTS, X_AXES, Analysis, frontier_line
 from simulator.config import ConfigError, TrainingConfig
 from simulator.presets import PRESETS, preset
 from simulator.run import RunState, new_run
+from tracking.store.errors import BadRunId
+from tracking.store.names import check_run_id
+from views.comparison_real import NONE, Reals, prediction_label, run_label
 
 MAX_COMPARED = 12
 """Runs and recipes in one comparison: bounds the work of a view and keeps legends legible."""
@@ -41,6 +44,7 @@ presets, 3.4M steps, take 0.6-0.7 s; a Llama 3.1, Qwen2.5 or large Gemma 2 prese
 ``limits.HEAVY_STEPS`` are admitted one at a time per worker (``callbacks.limits``)."""
 
 MAX_REF = 16  # characters of a saved-run id (they are 10)
+REAL_KINDS = ("real", "prediction")  # items read from the run store (views.comparison_real)
 
 CURVE_KINDS: Mapping[str, str] = {"train": "Train", "val": "Validation", "both": "Both"}
 """What the loss chart shows (the radio's values and labels)."""
@@ -58,8 +62,8 @@ class Item:
     ``{"kind": "config", "config": {...}}``; never curves.
     """
 
-    kind: Literal["preset", "saved", "config"]
-    ref: str  # preset slug, saved-run id, or "" for a config
+    kind: Literal["preset", "saved", "config", "real", "prediction"]
+    ref: str  # preset slug, saved-run id, store run id (real, prediction), or "" for a config
     config: TrainingConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,6 +81,11 @@ class Item:
         ref = raw.get("ref") if isinstance(raw, dict) else None
         if kind == "saved" and isinstance(ref, str) and 0 < len(ref) <= MAX_REF:
             return cls("saved", ref)
+        if kind in REAL_KINDS:
+            try:
+                return cls(kind, check_run_id(ref))
+            except BadRunId as exc:
+                raise SelectionError(str(exc)) from None
         if kind == "config":
             try:
                 return cls("config", "", TrainingConfig.from_dict(raw.get("config")))
@@ -93,8 +102,8 @@ class Item:
         return f"{self.kind}:{self.ref}"
 
     def recipe(self) -> TrainingConfig | None:
-        """The config a recipe item runs (None for a saved run)."""
-        if self.kind == "saved":
+        """The config a recipe item runs (None for a saved run or a store run)."""
+        if self.kind in ("saved", *REAL_KINDS):
             return None
         return preset(self.ref) if self.kind == "preset" else self.config
 
@@ -123,6 +132,8 @@ def parse_selection(raw: Any) -> tuple[list[Item], list[str]]:
         except SelectionError as exc:
             if isinstance(e, dict) and e.get("kind") == "config":
                 errors.append(f"compared config {i + 1} was dropped: {exc}")
+            elif isinstance(e, dict) and e.get("kind") in REAL_KINDS:
+                errors.append(f"compared real run {i + 1} was dropped: {exc}")
             else:
                 errors.append(f"compared entry {i + 1} was not understood and was dropped")
             continue
@@ -163,7 +174,7 @@ def saved_name(state: RunState) -> str:
 
 
 def item_states(
-    items: Sequence[Item], saved: Mapping[str, RunState]
+    items: Sequence[Item], saved: Mapping[str, RunState], reals: Reals = NONE
 ) -> list[tuple[int, Item, str, RunState]]:
     """(slot, item, label, state) per compared item, computing no metrics (config diff, chips).
 
@@ -173,6 +184,12 @@ def item_states(
     out: list[tuple[int, Item, str, RunState]] = []
     labels: dict[str, int] = {}
     for slot, item in enumerate(items):
+        if item.kind in REAL_KINDS:
+            run = reals.runs.get(item.ref)
+            if run is not None and item.key not in reals.gone:
+                base = run_label(run.info) if item.kind == "real" else prediction_label(run.info)
+                out.append((slot, item, _unique(base, labels), new_run(run.config)))
+            continue
         cfg = item.recipe()
         if cfg is None:
             state = saved.get(item.ref)
@@ -183,6 +200,11 @@ def item_states(
     return out
 
 
+def real_refs(items: Sequence[Item]) -> list[tuple[str, str, str]]:
+    """``(key, kind, run_id)`` of the items read from the run store."""
+    return [(i.key, i.kind, i.ref) for i in items if i.kind in REAL_KINDS]
+
+
 # -------------------------------------------------------------------------- analyses
 def analyse_items(
     items: Sequence[Item],
@@ -191,6 +213,7 @@ def analyse_items(
     smoothing: float = 0.0,
     max_points: int = MAX_POINTS,
     budget: int = MAX_VIEW_STEPS,
+    reals: Reals = NONE,
 ) -> tuple[list[Analysis], list[str]]:
     """Analyse every compared item within a step budget; notes say what was left out.
 
@@ -205,6 +228,14 @@ def analyse_items(
     labels: dict[str, int] = {}
     hues = figs.palette_slots([i.key for i in items])
     for slot, item in enumerate(items):
+        if item.kind in REAL_KINDS:
+            got = reals.analyses.get(item.key)  # read before (bounded); gone: reals' note
+            if got is not None:
+                label = _unique(got.label, labels)
+                out.append(dataclasses.replace(got, slot=hues[slot], label=label))
+                if got.note:
+                    notes.append(f"{label}: {got.note}")
+            continue
         cfg = item.recipe()
         if cfg is None:
             state = saved.get(item.ref)
@@ -247,6 +278,7 @@ def analyse_appended(
     smoothing: float = 0.0,
     max_points: int = MAX_POINTS,
     budget: int = MAX_VIEW_STEPS,
+    reals: Reals = NONE,
 ) -> list[Analysis] | None:
     """``items[first:]`` analysed exactly as ``analyse_items`` would (labels, slots, colours),
     so they can be appended to a view already showing ``items[:first]``.
@@ -255,7 +287,7 @@ def analyse_appended(
     budget, a recipe that does not fit memory): the caller then redraws the whole view, which
     says why.
     """
-    labels = {slot: label for slot, _, label, _ in item_states(items, saved)}
+    labels = {slot: label for slot, _, label, _ in item_states(items, saved, reals)}
     hues = figs.palette_slots([i.key for i in items])
     out: list[Analysis] = []
     left = budget
@@ -263,6 +295,12 @@ def analyse_appended(
         item = items[slot]
         if slot not in labels:
             return None
+        if item.kind in REAL_KINDS:
+            got = reals.analyses.get(item.key)
+            if got is None or got.note:
+                return None
+            out.append(dataclasses.replace(got, slot=hues[slot], label=labels[slot]))
+            continue
         cfg = item.recipe()
         if cfg is None:
             state = saved[item.ref]
@@ -290,7 +328,7 @@ def view_cost(items: Sequence[Item], saved: Mapping[str, RunState]) -> int:
     total = 0
     for item in items:
         cfg = item.recipe()
-        state = saved.get(item.ref) if cfg is None else None
+        state = saved.get(item.ref) if item.kind == "saved" else None
         total += cfg.total_steps if cfg is not None else (state.step if state else 0)
     return min(total, MAX_VIEW_STEPS)
 

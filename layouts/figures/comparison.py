@@ -89,6 +89,10 @@ _X_FORMAT: dict[str, dict[str, Any]] = {
 }
 
 
+PREDICTED = ("recipe", "prediction")
+"""Kinds drawn dashed (lines) and as diamonds (efficiency): what the simulator predicts."""
+
+
 def color(i: int) -> str:
     """The colour of palette slot ``i`` (``palette_slots``; also the i-th published model)."""
     return PALETTE[i % len(PALETTE)]
@@ -175,13 +179,15 @@ def run_traces(a: Analysis, x_key: str, show: str) -> list[dict[str, Any]]:
     continues dotted and faint, mostly above the chart's range.
     """
     c = a.curve
-    if c is None:
-        return []
+    if c is None or x_key not in c.x:
+        return []  # a real run not drawable on this axis: the chart's note says why
     i = a.slot
-    dash = "dash" if a.kind == "recipe" else "solid"
+    dash = "dash" if a.kind in PREDICTED else "solid"
     group = f"run{i}"
     cut = a.final.diverged_at
     data: list[dict[str, Any]] = []
+    if show in ("train", "both") and c.band is not None:
+        data += _band(a, c.x[x_key], x_key, c.band, group)
     if show in ("train", "both"):
         if c.raw is not None and c.raw_x is not None:
             data.append(
@@ -234,6 +240,36 @@ def run_traces(a: Analysis, x_key: str, show: str) -> list[dict[str, Any]]:
             }
         )
     return data
+
+
+def _band(
+    a: Analysis, x: np.ndarray, x_key: str, band: tuple[np.ndarray, np.ndarray], group: str
+) -> list[dict[str, Any]]:
+    """A prediction's band (+-2 sigma of the averaged noise, ``tracking.prediction``): its
+    lower edge, then the upper one filled down to it, faint in the run's colour."""
+    xs = _xs(x, x_key)
+    edge = {"color": color(a.slot), "width": 0}
+    common = {"type": "scatter", "mode": "lines", "legendgroup": group, "showlegend": False}
+    return [
+        {
+            **common,
+            "name": plain_text(f"{a.label} (band low)"),
+            "x": xs,
+            "y": _finite_or_none(band[0]),
+            "line": edge,
+            "hoverinfo": "skip",
+        },
+        {
+            **common,
+            "name": plain_text(f"{a.label} (band)"),
+            "x": xs,
+            "y": _finite_or_none(band[1]),
+            "line": edge,
+            "fill": "tonexty",
+            "fillcolor": _rgba(color(a.slot), 0.15),
+            "hoverinfo": "skip",
+        },
+    ]
 
 
 def _divergence(a: Analysis, x_key: str, head: np.ndarray, group: str) -> list[dict[str, Any]]:
@@ -303,7 +339,9 @@ def curves_figure(
         smoothing: the EMA weight used (named in the note).
     """
     title = f"Loss vs {_X_IN_TITLE.get(x_key, 'step')}"
-    drawn = [(a.slot, a) for a in analyses if a.curve is not None]
+    drawn = [(a.slot, a) for a in analyses if a.curve is not None and x_key in a.curve.x]
+    if not drawn and any(x_key in a.missing for a in analyses):
+        return _empty(title, wrap(_missing_text(analyses, x_key), 90))
     if not drawn:
         msg = (
             "Add a saved run or a recipe above to compare loss curves"
@@ -319,10 +357,19 @@ def curves_figure(
         "val": "validation loss",
         "both": "training loss (lines), validation loss (markers)",
     }[show]
+    kinds = {a.kind for a in analyses}
+    solid = "saved or real run" if "real" in kinds else "saved run"
     note = (
-        f"{what.capitalize()}; solid = saved run, dashed = what-if recipe (predicted). "
+        f"{what.capitalize()}; solid = {solid}, dashed = what-if recipe (predicted)"
+        + ("; shaded = a prediction's band (±2σ)" if "prediction" in kinds else "")
+        + ". "
         + (f"EMA smoothing {smoothing:g}. " if smoothing > 0 and show != "val" else "")
         + "At most 4,000 points per trace; spikes and non-finite values are kept."
+        + "".join(
+            f"\nNot drawn against {_X_IN_TITLE.get(x_key, x_key)}: {a.label}: {a.missing[x_key]}."
+            for a in analyses
+            if x_key in a.missing
+        )
     )
     yaxis: dict[str, Any] = {
         "title": {"text": "Loss (nats/token)"},
@@ -351,6 +398,15 @@ def curves_figure(
         annotations=[_note(note, -0.16, 160)],
     )
     return {"data": data, "layout": layout}
+
+
+def _missing_text(analyses: Sequence[Analysis], x_key: str) -> str:
+    """Why runs are not drawn against ``x_key`` (real runs whose recipe lacks what it needs)."""
+    return "\n".join(
+        f"{a.label} cannot be drawn against {_X_IN_TITLE.get(x_key, x_key)}: {a.missing[x_key]}"
+        for a in analyses
+        if x_key in a.missing
+    )
 
 
 def _positive_span(columns: Sequence[Sequence[Any]]) -> tuple[float, float] | None:
@@ -484,6 +540,11 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
     frontier under the simulator's own law (``simulator.frontier``)."""
     title = "Compute efficiency: final loss vs training compute"
     pts = [(a.slot, a) for a in analyses if on_efficiency_chart(a)]
+    if not pts and any("flops" in a.missing for a in analyses):
+        why = "\n".join(
+            f"Not shown: {a.label}: {a.missing['flops']}." for a in analyses if "flops" in a.missing
+        )
+        return _empty(title, wrap(why, 90))
     if not pts:
         return _empty(
             title, "Add runs or recipes to place them against the compute-optimal frontier"
@@ -529,7 +590,7 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
         point_trace(a, "bottom center" if k in below else "top center")
         for k, (_, a) in enumerate(pts)
     ]
-    skipped = len(analyses) - len(pts)
+    skipped = len(analyses) - len(pts) - sum("flops" in a.missing for a in analyses)
     calib = "; ".join(
         f"{FAMILY_LOSS[f].name} ×{FAMILY_LOSS[f].size_scale:g}, {FAMILY_LOSS[f].offset:+.3g}"
         for f in sorted(lines)
@@ -548,6 +609,11 @@ def efficiency_figure(analyses: Sequence[Analysis]) -> Figure:
         "continued pretraining (Code Llama, Vicuna) has no frontier, its base model's compute "
         "is not counted."
         + (f"\n{skipped} run(s) not shown: diverged or no steps." if skipped else "")
+        + "".join(
+            f"\nNot shown: {a.label}: {a.missing['flops']}."
+            for a in analyses
+            if "flops" in a.missing
+        )
     )
     layout = base_layout(
         title={"text": title},
@@ -584,7 +650,7 @@ def point_trace(a: Analysis, position: str = "top center") -> dict[str, Any]:
         "marker": {
             "color": color(a.slot),
             "size": 12,
-            "symbol": "diamond" if a.kind == "recipe" else "circle",
+            "symbol": "diamond" if a.kind in PREDICTED else "circle",
             "line": {"width": 1, "color": "rgba(0,0,0,0.4)"},
         },
         "hovertemplate": f"{hover_text(a.label)}<br>%{{x:.3s}} FLOPs<br>loss %{{y:.4f}}"

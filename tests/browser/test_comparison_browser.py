@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,12 +20,17 @@ import pytest
 from controls import select as _select_js
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
+from tracking_samples import case_dir
 
 from layouts import ids
+from tracking import corrections
+from tracking import store as store_module
+from tracking.ingest import ingest
 
 pytestmark = pytest.mark.browser
 
 SHOTS = os.environ.get("COMPARISON_SHOTS")  # a directory: save screenshots there (for review)
+LLMC = "text-llmc-mainlog-gpt2-124m"  # tests/data/real-runs: llm.c GPT-2 124M, 19,560 steps
 
 
 def _wait(pred: Callable[[], Any], timeout: float = 45.0, what: str = "condition") -> Any:
@@ -255,8 +261,23 @@ def test_a_run_saved_on_the_training_tab_is_listed_and_compared_here(
 
 
 def test_two_presets_on_the_flops_axis_with_their_diff_and_a_csv(
-    dash_duo: Any, make_app: Callable[[], dash.Dash], free_port: Callable[[], int]
+    dash_duo: Any,
+    make_app: Callable[[], dash.Dash],
+    free_port: Callable[[], int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A run store holding a real public log (llm.c's GPT-2 124M main.log), for the real-run
+    # part at the end (issue 15): ingested as the watcher does, its batch corrected as a user
+    # would on the Configuration tab (llm.c's 524,288-token batches, docs/sources.md).
+    root = tmp_path / LLMC
+    shutil.copytree(case_dir(LLMC), root)
+    url = f"sqlite:///{tmp_path / 'runs.sqlite3'}"
+    store = store_module.open(url)
+    ingest(store, [root.resolve()])
+    fix = {"global_batch_tokens": 524_288, "seq_len": 1024, "dataset_tokens": 19_560 * 524_288}
+    assert corrections.save(store, LLMC, fix, "tester").ok
+    monkeypatch.setenv(store_module.ENV, url)
     dash_duo.start_server(make_app(), port=free_port())
     dash_duo.wait_for_element(f"#{ids.TABS}")
     _open_comparison(dash_duo)
@@ -285,7 +306,7 @@ def test_two_presets_on_the_flops_axis_with_their_diff_and_a_csv(
         for el in dash_duo.find_elements(f"#{ids.CMP_X_AXIS} label")
         if el.text.strip() == "Training compute (FLOPs)"
     )
-    flops.click()
+    dash_duo.driver.execute_script("arguments[0].click();", flops)  # below the fold
     _wait(
         lambda: _figure(dash_duo, ids.CMP_CURVES_GRAPH)["xtitle"] == "Training compute (FLOPs)",
         what="the FLOPs axis",
@@ -317,5 +338,87 @@ def test_two_presets_on_the_flops_axis_with_their_diff_and_a_csv(
     rows = list(csv.DictReader(io.StringIO(path.read_text())))
     assert [r["Run"] for r in rows] == ["Vicuna 7B v1.5 recipe", "Vicuna 13B v1.5 recipe"]
     assert all(float(r["Final val loss"]) > 0 for r in rows)
+
+    # A real run from the store joins them. On the FLOPs axis it cannot be drawn (its model
+    # is not in its log): the chart says so, naming it.
+    real_table = f"#{ids.CMP_REAL_TABLE}"
+    dash_duo.wait_for_contains_text(real_table, LLMC, timeout=20)
+    assert "19,560" in dash_duo.find_element(real_table).text  # its last step
+    _click(dash_duo, f"{real_table} input[type=checkbox]")
+    _click(dash_duo, f"#{ids.CMP_REAL_ADD}")
+    real = f"{LLMC} (real)"
+    _wait(
+        lambda: f"Not drawn against training compute (FLOPs): {real}" in _notes(dash_duo),
+        what="the note naming the real run left off the FLOPs axis",
+    )
+    assert real not in _curve_names(dash_duo)
+    step = next(
+        el for el in dash_duo.find_elements(f"#{ids.CMP_X_AXIS} label") if el.text == "Step"
+    )
+    dash_duo.driver.execute_script("arguments[0].click();", step)
+    _wait(lambda: real in _curve_names(dash_duo), what="the real run overlaid on steps")
+    line = next(t for t in _curve_lines(dash_duo) if t["name"] == real)
+    assert 0 < line["n"] <= 4000
+    assert {"Vicuna 7B v1.5 recipe", "Vicuna 13B v1.5 recipe"} <= set(_curve_names(dash_duo))
+    diff = dash_duo.find_element(f"#{ids.CMP_DIFF_TABLE}")
+    _wait(lambda: "524,288 (corrected)" in diff.text, what="the recipe's provenance")
+
+    if SHOTS:
+        _shots_1440(dash_duo, "comparison-real-chip", (("chips", f"#{ids.CMP_CHIPS}"),))
+    # One click: its prediction beside it.
+    _click(dash_duo, f"#{ids.CMP_CHIPS} button.btn-outline-primary")
+    pred = f"{LLMC}: prediction"
+    _wait(lambda: pred in _curve_names(dash_duo), what="the prediction on the chart")
+    _wait(
+        lambda: "prediction (raw)" in dash_duo.find_element(f"#{ids.CMP_METRICS_TABLE}").text,
+        what="the prediction's row",
+    )
+    if SHOTS:
+        _shots_1440(dash_duo, "comparison-real-run")
     logs = dash_duo.get_logs()
     assert logs == [], f"browser errors: {logs}"
+
+
+def _notes(dash_duo: Any) -> str:
+    """The loss chart's notes as drawn (Plotly's annotations)."""
+    return " ".join(
+        dash_duo.driver.execute_script(
+            "const g = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+            "return g && g.layout ? (g.layout.annotations || []).map(a => a.text) : [];",
+            ids.CMP_CURVES_GRAPH,
+        )
+    ).replace("<br>", " ")
+
+
+PARTS = (
+    ("chart", f"#{ids.CMP_CURVES_GRAPH}"),
+    ("table", f"#{ids.CMP_METRICS_TABLE}"),
+    ("diff", f"#{ids.CMP_DIFF_TABLE}"),
+    ("efficiency", f"#{ids.CMP_EFFICIENCY_GRAPH}"),
+    ("picker", f"#{ids.CMP_REAL_TABLE}"),
+)
+
+
+def _shots_1440(dash_duo: Any, name: str, parts: Any = PARTS) -> None:
+    """The page at 1440x900, light and dark, scrolled to each of ``parts``."""
+    driver = dash_duo.driver
+    driver.set_window_size(1440, 900)
+    Path(SHOTS or ".").mkdir(parents=True, exist_ok=True)
+    for mode in ("light", "dark"):
+        if (
+            driver.execute_script("return document.documentElement.dataset.bsTheme") or "light"
+        ) != mode:
+            dash_duo.find_element(".theme-toggle .form-check-input").click()
+            _wait(
+                lambda m=mode: (
+                    driver.execute_script("return document.documentElement.dataset.bsTheme") == m
+                ),
+                what=f"{mode} mode",
+            )
+        for part, sel in parts:
+            driver.execute_script(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});", sel
+            )
+            time.sleep(0.6)
+            driver.save_screenshot(str(Path(SHOTS or ".") / f"{name}-{part}-{mode}.png"))
+    dash_duo.find_element(".theme-toggle .form-check-input").click()  # back to light
