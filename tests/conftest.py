@@ -111,6 +111,6 @@ def tab_sync_body() -> Callable[..., dict[str, Any]]:
     def body(deps: list[dict[str, Any]], url_hash: str, tab: str, changed: str) -> dict[str, Any]:
         callbacks = Callbacks(deps)
         values = {f"{ids.URL}.hash": url_hash, f"{ids.TABS}.value": tab}
-        return callbacks.request(callbacks.find(ids.TABS, "value"), values, [changed])
+        return callbacks.request(callbacks.find_output(f"{ids.URL}.hash"), values, [changed])
 
     return body
