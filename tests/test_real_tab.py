@@ -227,3 +227,12 @@ def test_a_run_deleted_while_followed_names_itself_and_stops_the_tick(store: Sto
     store.delete_run("doomed")
     f = rt.follow(store, c.meta, OPTS, None)
     assert "doomed" in f.notice.text and f.tick_disabled is True
+
+
+def test_llmc_main_log_metrics_go_to_the_loss_and_grad_charts() -> None:
+    """llm.c's main.log logs ``trl``, ``tel``, ``lr`` and ``norm``: the run's loss, validation
+    loss, LR and grad norm, not four "other" metrics."""
+    m = rr.map_metrics(["lr", "norm", "tel", "trl"])
+    assert m.slots["train_loss"] == "trl" and m.slots["val_loss"] == "tel"
+    assert m.slots["lr"] == "lr" and m.slots["grad_norm"] == "norm"
+    assert m.rest == ()

@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulator.schedules import lr_at
+from tracking import metric_names
 from tracking.records import Series
 
 Bools = npt.NDArray[np.bool_]
@@ -116,12 +117,12 @@ STALL_FLOOR_S = 120.0
 STALL_DEFAULT_INTERVAL_S = 60.0
 """Logging interval assumed before one is known (fewer than two timed points)."""
 
-LOSS_NAMES = ("loss", "train_loss", "lm_loss", "lm loss", "training_loss", "loss_train", "trl")
-"""Training-loss names (HF, Megatron, modded-nanogpt, llm.c's ``trl``), by last name part."""
-GRAD_NAMES = ("grad_norm", "grad-norm", "grad norm", "gradient_norm", "total_norm", "norm")
-"""Gradient-norm names (HF, Megatron, llm.c's ``norm``)."""
+LOSS_NAMES = metric_names.LOSS
+"""Training-loss names (``tracking.metric_names``)."""
+GRAD_NAMES = metric_names.GRAD
+"""Gradient-norm names (``tracking.metric_names``)."""
 SCALE_NAMES = ("loss_scale", "loss-scale", "loss scale", "scale", "grad_scale")
-LR_NAMES = ("learning_rate", "lr", "learning-rate", "learning rate")
+LR_NAMES = metric_names.LR
 RATE_NAMES = (
     "tokens_per_second",
     "tokens_per_sec",

@@ -57,10 +57,6 @@ PROVENANCE_KINDS = ("found", "derived", "assumed", "corrected")
 PICKER_LIMIT = 200  # rows the real-run picker lists (newest first; search finds the rest)
 FloatArray = np.ndarray
 
-# llm.c's main.log names its train and validation loss "trl" and "tel"
-# (tracking/readers/textlog.py reads them as metrics of those names).
-FALLBACK_NAMES = {"train_loss": ("trl",), "val_loss": ("tel",)}
-
 
 def provenance_kind(g: Guess) -> str:
     """found / derived / assumed, or corrected when a user saved the value from the
@@ -193,13 +189,7 @@ FIELD_WORDS = {
 
 
 def _slots(info: RunInfo) -> dict[str, str]:
-    slots = dict(map_metrics(info.metrics).slots)
-    for slot, names in FALLBACK_NAMES.items():
-        if slot not in slots:
-            found = next((m for m in info.metrics if m in names), None)
-            if found:
-                slots[slot] = found
-    return slots
+    return dict(map_metrics(info.metrics).slots)
 
 
 def _last_finite(values: FloatArray) -> float:

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode
 from layouts.definitions import TRAIN_LOSS
 from simulator import fmt
 from simulator.run import FINAL_TAIL
+from tracking import metric_names
 from tracking.recipe.settings import base_name
 from tracking.store.rows import RunInfo
 
@@ -32,11 +33,9 @@ PICKER_LIMIT = 200  # rows the picker lists (newest first; the search box finds 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 # Metric names by what they measure (``base_name``: the last part, lower case).
-LOSS = ("loss", "train_loss", "lm_loss", "lm loss", "loss_train", "train_loss_step")
-VAL = ("val_loss", "eval_loss", "validation_loss", "valid_loss", "test_loss", "val_loss_epoch")
+LOSS, VAL = metric_names.LOSS, metric_names.VAL
 VAL_WORDS = ("val", "eval", "valid", "test")
-LR = ("lr", "learning_rate", "learning rate", "lr-adamw", "lr_0")
-GRAD = ("grad_norm", "gradient_norm", "grad-norm", "grad_norm_total", "global_grad_norm")
+LR, GRAD = metric_names.LR, metric_names.GRAD
 THROUGHPUT = (
     "tokens_per_sec",
     "tokens_per_second",
