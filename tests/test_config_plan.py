@@ -254,3 +254,25 @@ def test_another_model_while_planning_keeps_the_runs_recipe_and_saves_as_a_corre
     assert saved.message.tone == "success", saved.message.text
     assert store.params(RUN)["dashboard.recipe.model"] == "llama-2-13b"
     assert tc.current(store, RUN)[0].model == "llama-2-13b"
+
+
+def test_correcting_only_the_batch_keeps_the_runs_step_count(tmp_path: Path) -> None:
+    """llm.c's main.log states no batch, so the guess assumes one and derives the dataset
+    from it and the logged steps. Correcting the batch alone was refused ("warmup 693 > the
+    run's 153 steps": the old dataset split into the new batch); the run's steps are what
+    its log says, so the dataset follows the corrected batch."""
+    case = "text-llmc-mainlog-gpt2-124m"
+    root = tmp_path / case
+    shutil.copytree(case_dir(case), root)
+    s = store_module.open(f"sqlite:///{tmp_path / 'llmc.sqlite3'}")
+    [report] = ingest(s, [root.resolve()])
+    before, guesses = tc.current(s, report.run_id)
+    assert {g.field: g.provenance for g in guesses}["global_batch_tokens"] == "assumed"
+    steps = round(before.dataset_tokens * before.epochs / before.global_batch_tokens)
+
+    saved = tc.save(s, report.run_id, {"global_batch_tokens": 524_288}, "alice")
+    assert saved.ok, saved.message
+    after, guesses = tc.current(s, report.run_id)
+    assert after.global_batch_tokens == 524_288
+    assert round(after.dataset_tokens * after.epochs / after.global_batch_tokens) == steps
+    assert {g.field: g.source for g in guesses}["global_batch_tokens"].startswith("corrected")

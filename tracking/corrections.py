@@ -13,6 +13,7 @@ once. It never raises for anything a user can cause: the ``Saved`` says what hap
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,25 @@ def current(store: Store, run_id: str) -> tuple[TrainingConfig, list[Guess]]:
     return guess(params, stored_curves(store, run_id))
 
 
+def _with_changes(
+    cfg: TrainingConfig, guesses: list[Guess], changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The config the guess will make with ``changes``, for checking them: the run's step
+    count is what its logs say, so a dataset size the guess derived from the old batch or
+    epochs follows a corrected one (correcting the batch alone was refused: "warmup 693 >
+    the run's 153 steps", the old dataset split into the new batch)."""
+    merged = {**cfg.to_dict(), **dict(changes)}
+    derived = {g.field for g in guesses if g.provenance == "derived"}
+    if "dataset_tokens" in derived and "dataset_tokens" not in changes:
+        steps = cfg.dataset_tokens * cfg.epochs / cfg.global_batch_tokens
+        # a bad batch or epochs is left for from_dict to name
+        with contextlib.suppress(TypeError, ValueError, ZeroDivisionError):
+            merged["dataset_tokens"] = (
+                steps * float(merged["global_batch_tokens"]) / float(merged["epochs"])
+            )
+    return merged
+
+
 def save(store: Store, run_id: str, changes: Mapping[str, Any], who: str) -> Saved:
     """Check ``changes`` (field -> value in config units) and write them to ``run_id``."""
     if not changes:
@@ -53,9 +73,9 @@ def save(store: Store, run_id: str, changes: Mapping[str, Any], who: str) -> Sav
     if unknown or len(changes) > MAX_CORRECTIONS:
         return Saved(False, f"Not saved: {', '.join(unknown)[:200]} is not a recipe field.")
     try:
-        cfg, _ = current(store, run_id)
+        cfg, guesses = current(store, run_id)
         try:
-            TrainingConfig.from_dict({**cfg.to_dict(), **dict(changes)})
+            TrainingConfig.from_dict(_with_changes(cfg, guesses, changes))
         except (ConfigError, TypeError, ValueError) as exc:
             return Saved(False, f"Not saved: {exc}.")
         params = settings_only(store.params(run_id))
