@@ -84,8 +84,12 @@ class Endpoint:
         return r.json, len(body), len(r.data), dt
 
 
-def render(ep: Endpoint, state: dict[str, Any]) -> tuple[dict[str, Any], int, float]:
+def render(
+    ep: Endpoint, state: dict[str, Any], smoothing: float | None = None
+) -> tuple[dict[str, Any], int, float]:
     values = {**OPTIONS, (ids.RUN_STORE, "data"): state, (ids.TR_RENDER_REQ, "data"): 1}
+    if smoothing is not None:
+        values[(ids.TR_SMOOTHING, "value")] = smoothing
     resp, _, size, dt = ep.post(ids.TR_RENDER_REQ, "data", values)
     return resp["response"], size, dt
 
@@ -194,6 +198,14 @@ def bench_full_render(ep: Endpoint) -> None:
     print(f"  redraw at MAX_STEPS / redraw at 1,000 steps = {ratio:.1f} (target <= 1.5)")
     flat = medians[sim.MAX_STEPS] / medians[100_000]
     print(f"  redraw at MAX_STEPS / redraw at 100,000 steps (same points drawn) = {flat:.1f}")
+    # Heavy smoothing: the charts smooth their buckets (series.bucket_ema), so the weight
+    # should not change the cost (a per-step EMA at 0.99 was a full pass per series).
+    for steps in (1_000_000, sim.MAX_STEPS):
+        times = [render(ep, cases[steps], 0.99)[2] for _ in range(5)]
+        print(
+            f"  {steps:>9,} steps at smoothing 0.99: median {1000 * statistics.median(times):6.0f}"
+            f" ms, min {1000 * min(times):6.0f} ms"
+        )
 
 
 # ----------------------------------------------------------------------------- naive design
