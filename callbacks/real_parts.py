@@ -92,6 +92,7 @@ def forecast(_n: Any, held: Any, meta: Any) -> Any:
         "events": Output(ids.TR_REAL_EVENTS, "children", allow_duplicate=True),
         "held": Output(ids.TR_REAL_EV_AT, "data", allow_duplicate=True),
         "badge": Output(ids.TR_REAL_BADGE, "data", allow_duplicate=True),
+        "title": Output(ids.TR_REAL_TITLE, "children", allow_duplicate=True),
     },
     inputs={a: Input(ids.TR_REAL_CTL[a], "n_clicks") for a in rctl.ACTIONS},
     state={"meta": State(ids.TR_REAL_META, "data"), "held": State(ids.TR_REAL_EV_AT, "data")},
@@ -108,6 +109,7 @@ def press(pause: Any, resume: Any, stop: Any, meta: Any, held: Any) -> dict[str,
         "events": no_update,
         "held": no_update,
         "badge": no_update,
+        "title": no_update,
     }
     if action is None or run is None or not ctx.triggered[0].get("value"):
         return {"notice": no_update, **keep}
@@ -125,6 +127,7 @@ def press(pause: Any, resume: Any, stop: Any, meta: Any, held: Any) -> dict[str,
         out["events"] = [event_item(r) for r in pressed.events]
         out["held"] = rev.held(run, pressed.seq, alerts if isinstance(alerts, int) else -1)
         out["badge"] = {"name": pressed.name, "status": pressed.status}
+        out["title"] = pressed.title
     return out
 
 

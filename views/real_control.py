@@ -13,7 +13,7 @@ from typing import Any
 
 from tracking import control
 from tracking.store import RunInfo, Store
-from views import real_events
+from views import real_events, real_run
 from views.contract import Notice
 
 ACTIONS = ("pause", "resume", "stop")
@@ -75,6 +75,7 @@ class Pressed:
     seq: int = 0
     status: str = ""
     name: str = ""
+    title: str = ""
 
 
 def press(store: Store, run_id: str, action: str, who: str) -> Pressed:
@@ -86,4 +87,12 @@ def press(store: Store, run_id: str, action: str, who: str) -> Pressed:
         return Pressed(notice, None)
     rows, seq = real_events.opened(store, info)
     status, _ = real_events.run_state(store, info)
-    return Pressed(notice, current(store, info), rows, seq, status, info.name or run_id)
+    return Pressed(
+        notice,
+        current(store, info),
+        rows,
+        seq,
+        status,
+        info.name or run_id,
+        real_run.title(info, status),
+    )

@@ -232,7 +232,11 @@ def predict(
                 if b.fit_steps
                 else " Anchored: no point after warmup to fit yet, so this is the raw band."
             )
-    length = f"planned length {total:,} steps" + (f" ({plan_from})" if plan_from else " (assumed)")
+    length = f"planned length {total:,} steps" + (
+        f" ({plan_from})"
+        if plan_from
+        else " (assumed: the run states none, so the band ends there; reopen to extend it)"
+    )
     note = f"{WHAT.format(window=_steps(run.window))}; {length}.{fitted}"
     return Prediction(traces, rows, note, mode, error, good)
 

@@ -114,6 +114,12 @@ def run_status(info: RunInfo, now: float, control: str | None = None) -> str:
     return status.status(info, now, control=control)
 
 
+def title(info: RunInfo, state: str) -> str:
+    """The real run's title bar: name, source kind, status and where it comes from."""
+    where = info.source if info.source and info.source != "push" else "pushed over the API"
+    return f"{info.name or info.run_id} · {info.kind or 'pushed'} · {state} · {where}"
+
+
 def picker_options(
     runs: Sequence[RunInfo],
     now: float,

@@ -229,7 +229,7 @@ def _open(
         charts=opened.figures,
         meta=meta.to_dict(),
         kpis=rr.kpis(info.last_step, opened.tails, opened.mapped, info.updated, _now(now)),
-        title=_title(info, status),
+        title=rr.title(info, status),
         notice=None,  # a notice about an earlier link is done with
         xaxis_options=rr.xaxis_options(recipe),
         # Only a change is sent: setting it would also redraw the hidden simulated charts.
@@ -258,11 +258,6 @@ def boxes_hidden(mapped: rr.Mapped) -> dict[str, bool]:
         chart: not any(t in has for t in fig.TRACES[chart] if t in fig.SLOTS)
         for chart in fig.CHARTS
     }
-
-
-def _title(info: Any, status: str) -> str:
-    where = info.source or "pushed over the API"
-    return f"{info.name or info.run_id} · {info.kind or 'pushed'} · {status} · {where}"
 
 
 # ----------------------------------------------------------------------------- follow

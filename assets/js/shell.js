@@ -91,7 +91,7 @@
       statusBadge: function (run, real) {
         if (real && typeof real.name === "string" &&
             Object.prototype.hasOwnProperty.call(REAL, real.status)) {
-          var name = real.name.length > 40 ? real.name.slice(0, 39) + "\u2026" : real.name;
+          var name = real.name.length > 28 ? real.name.slice(0, 27) + "\u2026" : real.name;
           var r = REAL[real.status];
           return [name + " \u00b7 " + r[0], "status-badge status-" + r[1], "Real run"];
         }
