@@ -125,7 +125,8 @@ def press(pause: Any, resume: Any, stop: Any, meta: Any, held: Any) -> dict[str,
     if pressed.events is not None:
         alerts = held.get("alerts", -1) if isinstance(held, dict) else -1
         out["events"] = [event_item(r) for r in pressed.events]
-        out["held"] = rev.held(run, pressed.seq, alerts if isinstance(alerts, int) else -1)
+        alerts = alerts if isinstance(alerts, int) else -1
+        out["held"] = rev.held(run, pressed.seq, alerts, pressed.status)
         out["badge"] = {"name": pressed.name, "status": pressed.status}
         out["title"] = pressed.title
     return out
@@ -135,18 +136,22 @@ def press(pause: Any, resume: Any, stop: Any, meta: Any, held: Any) -> dict[str,
     Output(ids.TR_REAL_EVENTS, "children", allow_duplicate=True),
     Output(ids.TR_REAL_BANNER, "children", allow_duplicate=True),
     Output(ids.TR_REAL_EV_AT, "data", allow_duplicate=True),
+    Output(ids.TR_REAL_TITLE, "children", allow_duplicate=True),
+    Output(ids.TR_REAL_BADGE, "data", allow_duplicate=True),
     Input(ids.TR_REAL_FC_POLL, "n_intervals"),
     State(ids.TR_REAL_EV_AT, "data"),
     prevent_initial_call=True,
 )
 def events(_n: Any, held: Any) -> Any:
-    """New events (appended: only they travel) and the banner when the open alerts moved."""
+    """New events (appended: only they travel), the banner when the open alerts moved, the
+    title and top-bar badge when the status moved (a run going quiet reads "stalled")."""
+    none = (no_update,) * 5
     try:
         polled = rev.poll(store_of(flask.current_app), held)
     except StoreError:
-        return no_update, no_update, no_update
+        return none
     if polled is None or polled.held is KEEP:
-        return no_update, no_update, no_update
+        return none
     patch = Patch()
     for r in polled.add:
         patch.append(event_item(r))
@@ -154,4 +159,6 @@ def events(_n: Any, held: Any) -> Any:
         patch if polled.add else no_update,
         adapt.dash_value(polled.banner),
         polled.held,
+        adapt.dash_value(polled.title),
+        adapt.dash_value(polled.badge),
     )

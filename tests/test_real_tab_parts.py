@@ -155,7 +155,7 @@ def test_poll_sends_only_new_events_and_a_critical_alert_banner(store: Store) ->
     store.add_event("ev", "loss_spike", "loss 5.1 above the median", step=12, severity="warning")
     c = rt.choose(store, "url", "?run=ev", None, OPTS, None, None)
     assert [r["text"] for r in c.events] == ["loss 5.1 above the median"]
-    assert c.banner == "" and c.events_at == {"run": "ev", "seq": 1, "alerts": 0}
+    assert c.banner == "" and c.events_at == {"run": "ev", "seq": 1, "alerts": 0, "status": "live"}
     assert rev.poll(store, c.events_at).held is KEEP  # nothing new: nothing is sent
     # A NaN arrives; the ingest pass stores its alert as tracking.alerts does (open, counted).
     put(store, "ev", "loss", [21, 22], [np.nan, 2.0])
@@ -170,6 +170,10 @@ def test_poll_sends_only_new_events_and_a_critical_alert_banner(store: Store) ->
     assert p.banner.startswith("Critical alert at step 21")
     again = rev.poll(store, p.held)
     assert again is not None and again.held is KEEP
+    # The run goes quiet: the next poll says so in the title and the top bar.
+    quiet = rev.poll(store, p.held, now=store.run("ev").updated + 3600)
+    assert quiet is not None and quiet.badge == {"name": "ev", "status": "stalled"}
+    assert "· stalled ·" in quiet.title
 
 
 def test_control_buttons_per_state_and_the_press_recorded_with_who(store: Store) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from tracking import status as run_status
 from tracking.store import Event, RunInfo, Store
 from tracking.store.errors import StoreError
+from views import real_run
 from views.contract import KEEP
 
 MAX_ROWS = 200  # rows read on open (the newest kept)
@@ -97,22 +98,26 @@ def banner(store: Store, run_id: str) -> str:
     return f"Critical alert{at}: {first.text}{more}"
 
 
-def held(run_id: str, seq: int, alerts: int) -> dict[str, Any]:
-    """The ``TR_REAL_EV_AT`` Store: the run, the last seq the panel holds, open alerts."""
-    return {"run": run_id, "seq": seq, "alerts": alerts}
+def held(run_id: str, seq: int, alerts: int, state: str = "") -> dict[str, Any]:
+    """The ``TR_REAL_EV_AT`` Store: the run, the last seq the panel holds, open alerts and
+    the status shown."""
+    return {"run": run_id, "seq": seq, "alerts": alerts, "status": state}
 
 
 @dataclass(frozen=True)
 class Polled:
-    """A poll's answer: rows to append, the banner (``KEEP``: unchanged) and the new held
-    state (``KEEP``: nothing moved)."""
+    """A poll's answer: rows to append, the banner (``KEEP``: unchanged), the new held
+    state (``KEEP``: nothing moved) and, when the status moved (live -> stalled, ...),
+    the title and the top bar's badge (else ``KEEP``)."""
 
     add: list[dict[str, Any]]
     banner: Any
     held: Any
+    title: Any = KEEP
+    badge: Any = KEEP
 
 
-def poll(store: Store, raw: Any) -> Polled | None:
+def poll(store: Store, raw: Any, now: float | None = None) -> Polled | None:
     """Events newer than the held seq, and the banner when the open-alert count moved;
     None when the held state is not a run's (nothing is shown, or it is unreadable)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("run"), str):
@@ -128,6 +133,12 @@ def poll(store: Store, raw: Any) -> Polled | None:
     banner_now: Any = KEEP
     if info.open_alerts != alerts:
         banner_now = banner(store, run_id) if info.open_alerts else ""
-    if not added and banner_now is KEEP:
+    state, _ = run_state(store, info, now)
+    moved = state != raw.get("status")
+    if not added and banner_now is KEEP and not moved:
         return Polled([], KEEP, KEEP)
-    return Polled(added, banner_now, held(run_id, new_seq, info.open_alerts))
+    new = held(run_id, new_seq, info.open_alerts, state)
+    if not moved:
+        return Polled(added, banner_now, new)
+    badge = {"name": info.name or run_id, "status": state}
+    return Polled(added, banner_now, new, real_run.title(info, state), badge)

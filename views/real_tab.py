@@ -246,7 +246,7 @@ def _open(
         banner=rev.banner(store, run_id) if alerts else "",
         buttons=rctl.buttons(info, control),
         badge={"name": info.name or info.run_id, "status": status},
-        events_at=rev.held(run_id, seq, alerts),
+        events_at=rev.held(run_id, seq, alerts, status),
         sim_paused=True,
     )
 
