@@ -53,7 +53,8 @@ def edit_assumed(values: list, boxes: list, held: Any, meta: Any) -> Any:
         return no_update, [False] * len(names), [f"Not checked: {exc}"] + [""] * (len(names) - 1)
     errors = [checked.errors.get(n, "") for n in names]
     invalid = [bool(e) for e in errors]
-    if checked.store is None or checked.store == held:
+    unchanged = held if isinstance(held, dict) else {"run": run, "edits": {}}
+    if checked.store is None or checked.store == unchanged:
         return no_update, invalid, errors
     return checked.store, invalid, errors
 

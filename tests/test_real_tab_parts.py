@@ -12,6 +12,7 @@ disabled with the reason for a logs-only run, and a press is recorded with who m
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ def test_anchored_and_an_edit_move_the_band_and_a_bad_edit_names_the_field(
     assert "warmup_steps" in fields and fields["warmup_steps"].low is not None
     values = {f.name: f.value for f in raw.pred.fields if f.low is not None}
     ok = rp.check(store, "ft", {**values, "warmup_steps": 900})
-    assert ok.store == {"run": "ft", "edits": {**values, "warmup_steps": 900}}
+    assert ok.store == {"run": "ft", "edits": {"warmup_steps": 900}}  # what differs only
     assert not any(ok.errors.values())
     edited = rt.choose(store, "option", "", "run:ft", OPTS, None, None, edits=ok.store)
     ed_y = trace(edited.charts["loss"], "predicted train (raw)")["y"]
@@ -122,6 +123,12 @@ def test_anchored_and_an_edit_move_the_band_and_a_bad_edit_names_the_field(
     assert "warmup_steps" in empty.errors["warmup_steps"] and empty.store is None
 
 
+def fc_of(store: Store, run_id: str) -> Any:
+    from tracking.forecast import forecast
+
+    return forecast(store, run_id)
+
+
 def test_forecast_panel_says_where_the_run_ends_or_why_not(store: Store, sim_run: str) -> None:
     now = store.run(sim_run).updated
     panel = rfc.panel(store, sim_run, now)
@@ -130,6 +137,10 @@ def test_forecast_panel_says_where_the_run_ends_or_why_not(store: Store, sim_run
     assert "Final train loss" in labels and "(" in labels["Final train loss"]
     tip = next(t for label, _, t in panel.lines if label == "Final train loss")
     assert "Method: blend" in tip and "step 4,000" in tip
+    assert "UTC" in labels["Finishes"]  # the fixture's clock: its finish relative and absolute
+    assert rfc.lines(replace(fc_of(store, sim_run), finish_time=now + 5400), now)[1][1].startswith(
+        "in "
+    )
     assert panel.figure is not None and 2 <= len(panel.figure["data"][2]["x"]) <= 30
     # A refresh appends its forecast to the history the page holds (no 30 fits again).
     fx = make("sim-cosine", steps=4000, every=10)

@@ -75,7 +75,10 @@ def _when(t: float | None, now: float) -> str:
     if t is None:
         return ""
     left = t - now
-    rel = "any moment" if left < 60 else f"in {fmt.duration(left)}"
+    if left < -60:  # the log's own clock is behind ours (an old log read now)
+        rel = "already past at the logged pace"
+    else:
+        rel = "any moment" if left < 60 else f"in {fmt.duration(left)}"
     return f"{rel} \u00b7 {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t))}"
 
 

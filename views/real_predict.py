@@ -317,8 +317,9 @@ class Checked:
 
 def check(store: Store, run_id: str, values: Mapping[str, Any]) -> Checked:
     """Validate the form's values (field -> number, None for an empty box) against the
-    run's recipe: all valid gives the new edits; else the first refused field's message
-    (``prediction.EditError``) and the band stays the last good one."""
+    run's recipe: all valid gives the new edits (only the values that differ from the
+    recipe's); else the first refused field's message (``prediction.EditError``) and the
+    band stays the last good one."""
     errors = dict.fromkeys(values, "")
     run = _read(store, run_id)
     if run is None:
@@ -342,4 +343,5 @@ def check(store: Store, run_id: str, values: Mapping[str, Any]) -> Checked:
     except prediction.EditError as exc:  # a combination refused (e.g. warmup > the run)
         errors[exc.field if exc.field in errors else next(iter(errors), "")] = str(exc)
         return Checked(None, errors)
-    return Checked({"run": run_id, "edits": edits}, errors)
+    changed = {k: v for k, v in edits.items() if getattr(config, k, None) != v}
+    return Checked({"run": run_id, "edits": changed}, errors)

@@ -97,6 +97,19 @@ def _shots(dash_duo: Any, name: str) -> None:
     d.set_window_size(1440, 900)
 
 
+def _ys(dash_duo: Any, name: str) -> list[Any]:
+    """The y values of the loss chart's trace called ``name``."""
+    return list(
+        dash_duo.driver.execute_script(
+            "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+            "const t = g && g.data ? g.data.find(t => t.name === arguments[1]) : null;"
+            "return t ? Array.from(t.y) : [];",
+            f"#{ids.tr_real_graph('loss')}",
+            name,
+        )
+    )
+
+
 def _trace(dash_duo: Any, name: str) -> list[Any]:
     """The x values of the loss chart's trace called ``name`` as drawn (Plotly's data)."""
     return list(
@@ -238,6 +251,35 @@ def test_real_run_listed_opened_by_link_and_followed(
     # A watched folder's run cannot be controlled: the buttons say so, disabled.
     assert not dash_duo.find_element(f"#{ids.TR_REAL_CTL['pause']}").is_enabled()
     _shots(dash_duo, "real-watched")
+
+    # Anchored, then an edit of an assumed field: the band moves; a bad value names the field
+    # and the band stays.
+    dash_duo.driver.find_element(
+        "xpath", f"//*[@id='{ids.TR_REAL_PRED_MODE}']//label[contains(., 'Anchored')]"
+    ).click()
+    wait(lambda: _ys(dash_duo, "predicted train (anchored)"), what="the anchored band")
+    anchored = _ys(dash_duo, "predicted train (anchored)")
+    box = "//label[span[text()='weight_decay']]//input"
+    field = dash_duo.driver.find_element("xpath", box)
+    field.clear()
+    field.send_keys("5\ue007")  # Enter
+    msg = wait(
+        lambda: (
+            dash_duo.driver.find_element(
+                "xpath", "//label[span[text()='weight_decay']]/following::div[1]"
+            ).text
+        ),
+        what="the refused value's message",
+    )
+    assert "weight_decay" in msg and "from 0 to 1" in msg
+    assert _ys(dash_duo, "predicted train (anchored)") == anchored  # the last good band
+    field = dash_duo.driver.find_element("xpath", box)
+    field.clear()
+    field.send_keys("0.5\ue007")
+    wait(
+        lambda: _ys(dash_duo, "predicted train (anchored)") not in ([], anchored),
+        what="the band redrawn for the edit",
+    )
 
     # --- A pushed run: Pause sets the control state its client reads.
     token = store.create_token("trainer")
