@@ -274,8 +274,7 @@ def test_real_run_listed_opened_by_link_and_followed(
     assert "weight_decay" in msg and "from 0 to 1" in msg
     assert _ys(dash_duo, "predicted train (anchored)") == anchored  # the last good band
     field = dash_duo.driver.find_element("xpath", box)
-    field.clear()
-    field.send_keys("0.5\ue007")
+    field.send_keys("\ue009a\ue0000.5\ue007")
     wait(
         lambda: _ys(dash_duo, "predicted train (anchored)") not in ([], anchored),
         what="the band redrawn for the edit",
