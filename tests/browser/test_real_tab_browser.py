@@ -261,14 +261,10 @@ def test_real_run_listed_opened_by_link_and_followed(
     anchored = _ys(dash_duo, "predicted train (anchored)")
     box = "//label[span[text()='weight_decay']]//input"
     field = dash_duo.driver.find_element("xpath", box)
-    field.clear()
-    field.send_keys("5\ue007")  # Enter
+    field.send_keys("\ue009a\ue0005\ue007")  # Ctrl+A, release, 5, Enter: never an empty box
+    under = "//label[span[text()='weight_decay']]/following::div[1]"
     msg = wait(
-        lambda: (
-            dash_duo.driver.find_element(
-                "xpath", "//label[span[text()='weight_decay']]/following::div[1]"
-            ).text
-        ),
+        lambda: "from 0" in (t := dash_duo.driver.find_element("xpath", under).text) and t,
         what="the refused value's message",
     )
     assert "weight_decay" in msg and "from 0 to 1" in msg
