@@ -89,6 +89,16 @@ def test_band_is_drawn_behind_the_curve_over_the_planned_length(store: Store, si
     after = edit.apply(fig)
     assert trace(after, "predicted train (raw)")["x"] == centre["x"]
     assert len(trace(after, "loss")["x"]) > len(trace(fig, "loss")["x"])
+    # A writer far ahead makes the tick redraw the run's traces (a rebase): the band the page
+    # holds stays as it is (its mode and edits are the page's, not recomputed per tick).
+    rest = [Series(s.metric, s.step[165:], s.value[165:], s.time[165:]) for s in fx.series]
+    store.add_read(sim_run, Read(series=rest))
+    g = rt.follow(store, f.meta, OPTS, None, now=store.run(sim_run).updated + 1)
+    assert isinstance(g.charts["loss"], Edit)
+    assert all(path[:2] != ("data", 0) for _, path, _ in g.charts["loss"].ops)
+    final = g.charts["loss"].apply(after)
+    assert trace(final, "predicted train (raw)") == trace(after, "predicted train (raw)")
+    assert max(trace(final, "loss")["x"]) > 3000
 
 
 def test_anchored_and_an_edit_move_the_band_and_a_bad_edit_names_the_field(
