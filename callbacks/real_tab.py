@@ -55,10 +55,12 @@ def _store() -> Any:
     Output(ids.TR_RUN_PICKER, "options"),
     Input(ids.TR_RUNS_REFRESH, "n_intervals"),
     Input(ids.TR_RUN_PICKER, "search_value"),
+    Input(ids.TR_REAL_EV_AT, "data"),
     State(ids.TR_RUN_PICKER, "value"),
 )
-def run_options(_n: Any, search: Any, value: Any) -> Any:
-    """The picker's rows: on load, every ``RUNS_REFRESH_MS`` and as the user types."""
+def run_options(_n: Any, search: Any, _moved: Any, value: Any) -> Any:
+    """The picker's rows: on load, every ``RUNS_REFRESH_MS``, as the user types, and when
+    the shown run's alerts or status moved (so its row agrees with the banner and badge)."""
     try:
         store = _store()
     except StoreError:

@@ -248,6 +248,14 @@ def test_real_run_listed_opened_by_link_and_followed(
     )
     assert "Critical alert at step 610" in banner and "NaN" in banner
     assert "NaN" in dash_duo.find_element(f"#{ids.TR_REAL_EVENTS}").text
+    # The picker's row agrees (unified status, open alerts counted at ingest).
+    wait(
+        lambda: (
+            "0 open alerts" not in (t := dash_duo.find_element(f"#{ids.TR_RUN_PICKER}").text)
+            and "open alert" in t
+        ),
+        what="the open alerts in the picker's row",
+    )
     # A watched folder's run cannot be controlled: the buttons say so, disabled.
     assert not dash_duo.find_element(f"#{ids.TR_REAL_CTL['pause']}").is_enabled()
     _shots(dash_duo, "real-watched")
