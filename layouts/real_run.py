@@ -254,7 +254,7 @@ def forecast_children(panel: object) -> list:
             dcc.Graph(
                 figure=fig_,
                 config={"displayModeBar": False, "responsive": True},
-                style={"height": "120px"},
+                style={"height": "120px", "width": "100%"},
                 className="tr-real-fc-chart",
             ),
         ]

@@ -179,6 +179,7 @@ def history_figure(hist: list[Point]) -> dict[str, Any] | None:
             },
         ],
         "layout": {
+            "autosize": True,  # the card's width, on a phone too
             "height": 120,
             "margin": {"l": 40, "r": 6, "t": 4, "b": 26},
             "paper_bgcolor": "rgba(0,0,0,0)",
