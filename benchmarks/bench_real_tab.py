@@ -11,6 +11,12 @@ then, POSTing to /_dash-update-component with Flask's test client the way dash-r
 - tick, new points: a writer adds 100 steps to each metric between ticks (not timed); the
   tick's server time and request + response bytes.
 
+Then the slow parts beside the tick, timed as view calls on the same store (each runs at
+most once per poll, never per tick): the forecast panel (``views.real_forecast.panel``: a
+forecast and its history of 30), the events poll when nothing is new
+(``views.real_events.poll``, every 5 s) and the band redrawn after an edit or a mode switch
+(``views.real_predict.predict``).
+
 Targets (issue 15): a tick <= 5 ms server time and <= 8 KB at any run length; opening a
 1M-step run <= 150 ms server time.
 """
@@ -49,7 +55,9 @@ TICKS = 30
 
 
 def fill(store: Any, run_id: str, steps: int) -> None:
-    store.put_run(run_id, name=run_id, status="running", kind="tfevents")
+    # The planned length is stated (twice what is written), so the forecast has a target.
+    params = {"args.max_steps": str(2 * steps), "args.learning_rate": "0.0003"}
+    store.put_run(run_id, name=run_id, status="running", kind="tfevents", params=params)
     chunk = 262_144
     for a in range(0, steps, chunk):
         s = np.arange(a + 1, min(steps, a + chunk) + 1, dtype=np.int64)
@@ -81,6 +89,8 @@ class Endpoint:
             f"{ids.TR_LOG}.value": False,
             f"{ids.TR_RUN_PICKER}.value": "simulated",
             f"{ids.TR_REAL_OTHER}.value": None,
+            f"{ids.TR_REAL_PRED_MODE}.value": "raw",
+            f"{ids.TR_REAL_PRED_EDITS}.data": None,
         }
 
     def post(self, input_id: str, prop: str) -> tuple[Any, int, int, float]:
@@ -161,6 +171,31 @@ def bench(ep: Endpoint, store: Any, run_id: str, steps: int) -> None:
     )
 
 
+def slow_parts(store: Any, run_id: str) -> None:
+    from views import real_events, real_forecast, real_predict
+
+    def timed(job: Any, n: int) -> float:
+        out = []
+        for _ in range(n):
+            c0 = time.process_time()
+            job()
+            out.append((time.process_time() - c0) * 1000)
+        return statistics.median(out)
+
+    held = {"run": run_id, "seq": 0, "alerts": 0}
+    first = real_forecast.panel(store, run_id)
+    assert first is not None and not first.reason, first and first.reason
+    opened = timed(lambda: real_forecast.panel(store, run_id), 3)
+    refresh = timed(lambda: real_forecast.panel(store, run_id, None, first.held), 5)
+    print(
+        f"{'':>16}forecast panel: on open (history of {real_forecast.OPEN_HISTORY}) CPU "
+        f"median {opened:.0f} ms, a refresh (appends to the page's history) {refresh:.1f} ms; "
+        f"events poll, nothing new: {timed(lambda: real_events.poll(store, held), 20):.2f} ms; "
+        f"band redraw (anchored): "
+        f"{timed(lambda: real_predict.predict(store, run_id, 'anchored'), 5):.1f} ms"
+    )
+
+
 def main() -> None:
     store = store_module.open(os.environ["DASHBOARD_DB"])
     load = Path("/proc/loadavg").read_text().split()[:3]
@@ -173,6 +208,7 @@ def main() -> None:
         took = time.perf_counter() - t0
         print(f"(wrote {steps:,} steps x {len(METRICS)} metrics in {took:.1f} s)")
         bench(ep, store, run_id, steps)
+        slow_parts(store, run_id)
     store.close()
     shutil.rmtree(TMP, ignore_errors=True)
 

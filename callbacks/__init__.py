@@ -5,4 +5,4 @@ imports ``app``: callbacks are global to the Dash process and attach to whicheve
 created, which keeps them testable without a server.
 """
 
-from callbacks import comparison, configuration, real_tab, shell, training  # noqa: F401
+from callbacks import comparison, configuration, real_parts, real_tab, shell, training  # noqa: F401

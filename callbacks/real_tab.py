@@ -13,14 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 import flask
-from dash import Input, Output, State, callback, ctx, html
+from dash import Input, Output, Patch, State, callback, ctx, html, no_update
 
 from callbacks import adapt
 from layouts import ids
+from layouts import real_run as lr
 from layouts.figures.real import CHARTS
 from layouts.figures.training import ChartOptions
 from tracking.api import store_of
 from tracking.store.errors import StoreError
+from views import real_control as rctl
+from views import real_predict as rp
 from views import real_tab as vr
 from views.contract import KEEP
 
@@ -41,6 +44,9 @@ def _outs(dup: bool) -> dict[str, Any]:
     }
 
 
+CTL = rctl.ACTIONS
+
+
 def _store() -> Any:
     return store_of(flask.current_app)
 
@@ -49,10 +55,12 @@ def _store() -> Any:
     Output(ids.TR_RUN_PICKER, "options"),
     Input(ids.TR_RUNS_REFRESH, "n_intervals"),
     Input(ids.TR_RUN_PICKER, "search_value"),
+    Input(ids.TR_REAL_EV_AT, "data"),
     State(ids.TR_RUN_PICKER, "value"),
 )
-def run_options(_n: Any, search: Any, value: Any) -> Any:
-    """The picker's rows: on load, every ``RUNS_REFRESH_MS`` and as the user types."""
+def run_options(_n: Any, search: Any, _moved: Any, value: Any) -> Any:
+    """The picker's rows: on load, every ``RUNS_REFRESH_MS``, as the user types, and when
+    the shown run's alerts or status moved (so its row agrees with the banner and badge)."""
     try:
         store = _store()
     except StoreError:
@@ -82,10 +90,22 @@ def _xaxis_options(options: Any) -> Any:
         "xaxis": Output(ids.TR_XAXIS, "value"),
         "other_options": Output(ids.TR_REAL_OTHER, "options"),
         "other": Output(ids.TR_REAL_OTHER, "value"),
-        "events": Output(ids.TR_REAL_EVENTS, "children"),
-        "forecast": Output(ids.TR_REAL_FORECAST, "children"),
-        "forecast_hidden": Output(ids.TR_REAL_FORECAST, "hidden"),
+        "forecast": Output(ids.TR_REAL_FC_AT, "data", allow_duplicate=True),
+        "forecast_hidden": Output(ids.TR_REAL_FC_POLL, "disabled"),
         "control_hidden": Output(ids.TR_REAL_CONTROL, "hidden"),
+        "pred": {
+            "note": Output(ids.TR_REAL_PRED_NOTE, "children"),
+            "form": Output(ids.TR_REAL_PRED_FORM, "children"),
+        },
+        "buttons": {
+            **{a: Output(ids.TR_REAL_CTL[a], "disabled", allow_duplicate=True) for a in CTL},
+            "why": Output(ids.TR_REAL_CTL_HELP, "children", allow_duplicate=True),
+        },
+        "badge": Output(ids.TR_REAL_BADGE, "data"),
+        "events": Output(ids.TR_REAL_EVENTS, "children"),
+        "banner": Output(ids.TR_REAL_BANNER, "children"),
+        "events_at": Output(ids.TR_REAL_EV_AT, "data"),
+        "sim_paused": Output(ids.TICK, "max_intervals"),
     },
     inputs={
         "search": Input(ids.URL, "search"),
@@ -94,12 +114,22 @@ def _xaxis_options(options: Any) -> Any:
         "smoothing": Input(ids.TR_SMOOTHING, "value"),
         "log": Input(ids.TR_LOG, "value"),
         "other": Input(ids.TR_REAL_OTHER, "value"),
+        "mode": Input(ids.TR_REAL_PRED_MODE, "value"),
+        "edits": Input(ids.TR_REAL_PRED_EDITS, "data"),
     },
     state={"meta": State(ids.TR_REAL_META, "data")},
     prevent_initial_call="initial_duplicate",
 )
 def choose(
-    search: Any, picked: Any, xaxis: Any, smoothing: Any, log: Any, other: Any, meta: Any
+    search: Any,
+    picked: Any,
+    xaxis: Any,
+    smoothing: Any,
+    log: Any,
+    other: Any,
+    mode: Any,
+    edits: Any,
+    meta: Any,
 ) -> dict[str, Any]:
     """Show the simulated run or open a stored one (page load, link, Back/Forward, picker,
     chart options)."""
@@ -111,7 +141,7 @@ def choose(
         store = _store()
     except StoreError as exc:
         store = _Down(exc)
-    result = vr.choose(store, trigger, search, picked, opts, other, meta)
+    result = vr.choose(store, trigger, search, picked, opts, other, meta, mode=mode, edits=edits)
     out = adapt.outputs(result)
     out["sim_hidden"] = dict.fromkeys(ids.TR_SIM_PARTS, result.sim_hidden)
     out["real_hidden"] = dict.fromkeys(
@@ -119,22 +149,49 @@ def choose(
     )
     out["xaxis_options"] = _xaxis_options(result.xaxis_options)
     out["events"] = _events(result.events)
+    out["banner"] = adapt.dash_value(result.banner)
+    pred = result.pred
+    if isinstance(pred, rp.Prediction):
+        out["pred"] = {"note": pred.note, "form": lr.prediction_form(pred.fields)}
+    else:
+        out["pred"] = {"note": no_update, "form": no_update}
+    b = result.buttons
+    if isinstance(b, rctl.Buttons):
+        out["buttons"] = {**b.disabled, "why": b.why}
+    else:
+        out["buttons"] = {**dict.fromkeys(CTL, no_update), "why": no_update}
+    out["forecast_hidden"] = result.real_hidden
+    out["sim_paused"] = 0 if result.sim_paused else -1  # 0: the Interval fires no more
     return out
 
 
+def event_item(r: dict[str, Any]) -> Any:
+    return html.Li(
+        [
+            html.Span(f"{r['step']:,}", className="tr-ev-step num")
+            if r["step"] is not None
+            else None,
+            html.Span(r["text"], className="tr-ev-text"),
+        ],
+        className="tr-event-empty"
+        if r["kind"] == "empty"
+        else f"tr-ev tr-ev-{r['kind']} tr-sev-{r.get('sev', 'info')}",
+    )
+
+
 def _events(rows: Any) -> Any:
+    """Full rows (a list, or ``{"rows": [...]}``) replace the panel; ``{"add": [...]}``
+    appends (a Patch: only the new rows travel)."""
+    if isinstance(rows, dict) and "rows" in rows:
+        rows = rows["rows"]
+    if isinstance(rows, dict) and "add" in rows:
+        patch = Patch()
+        for r in rows["add"]:
+            patch.append(event_item(r))
+        return patch
     if not isinstance(rows, list):
         return adapt.dash_value(rows)
-    return [
-        html.Li(
-            [
-                html.Span(f"{r['step']:,}", className="tr-ev-step num") if r["step"] else None,
-                html.Span(r["text"], className="tr-ev-text"),
-            ],
-            className="tr-event-empty" if r["kind"] == "empty" else f"tr-ev tr-ev-{r['kind']}",
-        )
-        for r in rows
-    ]
+    return [event_item(r) for r in rows]
 
 
 class _Down:

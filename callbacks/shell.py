@@ -33,7 +33,9 @@ clientside_callback(
     ClientsideFunction(namespace="shell", function_name="statusBadge"),
     Output(ids.STATUS_BADGE, "children"),
     Output(ids.STATUS_BADGE, "className"),
+    Output(ids.APP_TAG, "children"),
     Input(ids.RUN_STORE, "data"),
+    Input(ids.TR_REAL_BADGE, "data"),
 )
 
 

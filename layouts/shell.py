@@ -126,6 +126,8 @@ def build_layout() -> html.Div:
             dcc.Store(id=ids.CFG_DRAFT, storage_type="local"),  # Configuration's unapplied form
             dcc.Store(id=ids.SAVED_RUNS_STORE, storage_type="local"),
             dcc.Store(id=ids.THEME_STORE, storage_type="local"),
+            # The real run the Training tab shows, for the top bar (views.real_tab.Chosen.badge).
+            dcc.Store(id=ids.TR_REAL_BADGE, storage_type="memory"),
             dcc.Interval(id=ids.TICK, interval=TICK_MS, disabled=True),
             _top_bar(),
             html.Div(id=ids.ALERT_AREA, className="alert-area", role="status"),
@@ -144,6 +146,7 @@ def _top_bar() -> html.Header:
                     html.H1(PRODUCT_NAME, className="app-title"),
                     html.Span(
                         "Simulated",
+                        id=ids.APP_TAG,
                         className="app-tag",
                         title="Runs come from a built-in simulator grounded in published "
                         "scaling laws and hardware figures.",

@@ -63,7 +63,7 @@ def test_picker_lists_runs_newest_first_with_source_status_and_age(store: Store)
     opts = rt.run_options(store, "", "", now=now)
     assert [o["value"] for o in opts] == [rr.SIMULATED, "run:new-run", "run:old-run"]
     label = opts[1]["label"]
-    assert "textlog" in label and "running" in label and "2 min ago" in label
+    assert "textlog" in label and "live" in label and "2 min ago" in label
     assert "0 open alerts" in label
     assert [o["value"] for o in rt.run_options(store, "OLD", "", now=now)] == [
         rr.SIMULATED,
@@ -152,8 +152,8 @@ def test_tick_buckets_continue_the_render_buckets(store: Store) -> None:
     # What a render at this step with this bucket would hold: each bucket's extremes.
     b, edge = meta["bucket"], meta["edges"]["train_loss"]
     keep = rc.keep_extremes(steps[:edge], values[:edge], b)
-    assert fig["data"][0]["x"] == steps[keep].tolist()
-    assert fig["data"][0]["y"] == [float(f"{v:.6g}") for v in values[keep]]
+    assert trace(fig, "loss")["x"] == steps[keep].tolist()
+    assert trace(fig, "loss")["y"] == [float(f"{v:.6g}") for v in values[keep]]
 
 
 def test_one_million_steps_open_reads_bounded_points(store: Store) -> None:

@@ -4,10 +4,10 @@ the run's URL, its KPIs and x-axis options, and the hooks later features fill in
 Dash-free and store-agnostic where it can be (plain values in, plain values out); the
 reads are in ``views.real_charts`` and the actions in ``views.real_tab``.
 
-Hooks (each returns nothing yet, so the page has its place and the tests their seam):
-``prediction_traces`` (the predicted band, drawn behind the run's own curve),
-``forecast_panel`` (where the run will end), ``alert_events`` (alerts in the events panel),
-``open_alerts`` (the count in the picker) and ``control_buttons_shown`` (Pause/Resume/Stop).
+What fills the real run's other parts lives beside this: the predicted band and the
+assumed-field form (``views.real_predict``), the forecast panel (``views.real_forecast``),
+events, the banner and status (``views.real_events``), Pause/Resume/Stop
+(``views.real_control``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode
 from layouts.definitions import TRAIN_LOSS
 from simulator import fmt
 from simulator.run import FINAL_TAIL
-from tracking import metric_names
+from tracking import metric_names, status
 from tracking.recipe.settings import base_name
 from tracking.store.rows import RunInfo
 
@@ -102,22 +102,33 @@ def ago(seconds: float) -> str:
 
 
 def open_alerts(info: RunInfo) -> int:
-    """Open alerts of a run (the alerts feature fills this in; none until then)."""
-    return 0
+    """Open alerts of a run (counted where the data arrives, ``RunInfo.open_alerts``)."""
+    return max(0, int(info.open_alerts))
 
 
-def run_status(info: RunInfo) -> str:
-    """The run's status as the picker shows it (the store's, until a status function
-    that also tells live from stalled exists)."""
-    return info.status or "unknown"
+def run_status(info: RunInfo, now: float, control: str | None = None) -> str:
+    """The unified status (``tracking.status.status``: live, paused, finished, stalled,
+    failed) with the run's control state when known."""
+    return status.status(info, now, control=control)
+
+
+def title(info: RunInfo, state: str) -> str:
+    """The real run's title bar: name, source kind, status and where it comes from."""
+    where = info.source if info.source and info.source != "push" else "pushed over the API"
+    return f"{info.name or info.run_id} · {info.kind or 'pushed'} · {state} · {where}"
 
 
 def picker_options(
-    runs: Sequence[RunInfo], now: float, search: str = "", keep: str = ""
+    runs: Sequence[RunInfo],
+    now: float,
+    search: str = "",
+    keep: str = "",
+    control: Callable[[str], str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """The picker's rows: the simulated run, then at most ``PICKER_LIMIT`` stored runs,
     newest first (``runs`` comes so from ``Store.runs``), filtered by ``search`` (in the id,
-    name or source). ``keep`` (the value shown) stays listed even when filtered out."""
+    name or source). ``keep`` (the value shown) stays listed even when filtered out.
+    ``control(run_id)``: the run's control state (asked only for a run not yet ended)."""
     out: list[dict[str, Any]] = [{"label": "Simulated run", "value": SIMULATED}]
     needle = search.strip().lower()[:200]
     shown = 0
@@ -126,19 +137,22 @@ def picker_options(
         hay = f"{info.run_id} {info.name} {info.source} {info.kind}".lower()
         if (needle and needle not in hay) or shown >= PICKER_LIMIT:
             if value == keep:
-                out.append(_option(info, now))
+                out.append(_option(info, now, control))
             continue
-        out.append(_option(info, now))
+        out.append(_option(info, now, control))
         shown += 1
     return out
 
 
-def _option(info: RunInfo, now: float) -> dict[str, Any]:
+def _option(
+    info: RunInfo, now: float, control: Callable[[str], str | None] | None
+) -> dict[str, Any]:
     alerts = open_alerts(info)
+    state = control(info.run_id) if control and info.status not in ("finished", "failed") else None
     parts = [
         info.name or info.run_id,
         info.kind or "pushed",
-        run_status(info),
+        run_status(info, now, state),
         f"updated {ago(now - info.updated)}",
         f"{alerts} open alert{'s' if alerts != 1 else ''}",
     ]
@@ -283,28 +297,3 @@ def _num(v: float) -> str:
     if math.isinf(v):
         return "+inf" if v > 0 else "-inf"
     return f"{v:.4g}"
-
-
-# ----------------------------------------------------------------------------- hooks
-def prediction_traces(run_id: str, chart: str) -> list[dict[str, Any]]:
-    """Traces drawn behind the run's own on ``chart`` (the predicted band for its recipe).
-    None yet: the prediction feature returns them here."""
-    return []
-
-
-def forecast_panel(run_id: str) -> list[Any]:
-    """Children of the forecast panel (final loss with its interval, finish time, cost).
-    Empty until the forecast feature fills it; the panel is hidden while empty."""
-    return []
-
-
-def alert_events(run_id: str) -> list[tuple[int, str, str]]:
-    """The run's alerts as event rows ``(step, kind, text)`` for the events panel. None
-    until the alerts feature stores them."""
-    return []
-
-
-def control_buttons_shown(run_id: str) -> bool:
-    """Whether Pause/Resume/Stop are offered for the run (the control feature turns this
-    on once the store holds a control state)."""
-    return False

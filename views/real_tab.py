@@ -21,8 +21,11 @@ from layouts.figures.training import ChartOptions
 from tracking.store import Store
 from tracking.store.errors import StoreError
 from views import real_charts as rc
+from views import real_control as rctl
+from views import real_events as rev
+from views import real_predict as rp
 from views import real_run as rr
-from views.contract import KEEP, Notice
+from views.contract import KEEP, Edit, Notice
 
 READ_FAILED = "The run store could not be read ({}); the page tries again on its own."
 
@@ -41,7 +44,14 @@ def run_options(store: Store, search: Any, value: Any, now: float | None = None)
         return KEEP
     text = search if isinstance(search, str) else ""
     keep = value if isinstance(value, str) else ""
-    return rr.picker_options(runs, _now(now), text, keep)
+
+    def control(run_id: str) -> str | None:
+        try:
+            return store.control(run_id).state
+        except (StoreError, LookupError):
+            return None
+
+    return rr.picker_options(runs, _now(now), text, keep, control)
 
 
 # ----------------------------------------------------------------------------- choose
@@ -64,10 +74,16 @@ class Chosen:
     other_options: Any
     other: Any
     events: Any
-    forecast: Any
+    forecast: Any  # the forecast panel's held state (None: compute it now)
     forecast_hidden: bool
     control_hidden: bool
     boxes: dict[str, Any]  # chart -> hidden (no metric of the run for it)
+    pred: Any = KEEP  # views.real_predict.Prediction (the form and note), KEEP for none
+    banner: Any = KEEP  # an open critical alert's line ("" for none)
+    buttons: Any = KEEP  # views.real_control.Buttons
+    badge: Any = None  # the top bar's {"name", "status"} (None: the simulated run's)
+    events_at: Any = KEEP  # views.real_events.Held: what the events panel holds
+    sim_paused: bool = False  # the simulated tick stops while a real run is shown
 
 
 def _simulated(search: Any, picked: Any, notice: Any, from_url: bool) -> Chosen:
@@ -93,6 +109,7 @@ def _simulated(search: Any, picked: Any, notice: Any, from_url: bool) -> Chosen:
         forecast_hidden=True,
         control_hidden=True,
         boxes=dict.fromkeys(fig.CHARTS, KEEP),
+        banner="",
     )
 
 
@@ -105,9 +122,12 @@ def choose(
     other: Any,
     meta_raw: Any,
     now: float | None = None,
+    mode: Any = "raw",
+    edits: Any = None,
 ) -> Chosen:
-    """The page loaded, the address changed (a link, Back/Forward), the picker changed, or
-    a chart option changed: show the simulated run or open the chosen real run."""
+    """The page loaded, the address changed (a link, Back/Forward), the picker changed, a
+    chart option changed, or the prediction's mode or an assumed field changed: show the
+    simulated run or open the chosen real run (with its band, events, control, badge)."""
     from_url = trigger in (None, "url")
     if from_url:
         run_id = rr.run_from_search(search)
@@ -123,7 +143,19 @@ def choose(
         shown = run_id[:80] + ("..." if len(run_id) > 80 else "")
         return _simulated(search, picked, _missing(shown, "is not a run id"), from_url)
     try:
-        return _open(store, run_id, search, picked, opts, other, meta_raw, from_url, now)
+        return _open(
+            store,
+            run_id,
+            search,
+            picked,
+            opts,
+            other,
+            meta_raw,
+            from_url,
+            now,
+            mode=mode,
+            edits=edits,
+        )
     except StoreError as exc:
         return _simulated(search, picked, Notice.of(READ_FAILED.format(exc), "danger"), True)
 
@@ -147,7 +179,13 @@ def _open(
     from_url: bool,
     now: float | None,
     rate: int = 1,
+    mode: Any = "raw",
+    edits: Any = None,
+    lead: Any = None,
 ) -> Chosen:
+    """Open ``run_id``. ``lead`` (a rebase of a run already shown): the band traces the
+    page holds per chart stay as they are (placeholders here, see ``_behind_kept``), so a
+    rebase neither recomputes the prediction nor forgets the user's mode and edits."""
     params = store.params(run_id)
     recipe = rr.recipe_of(params)
     coerced = opts.xaxis == "wall" or (opts.xaxis == "tokens" and not recipe.tokens_per_step)
@@ -156,6 +194,16 @@ def _open(
     old = rc.RealMeta.from_dict(meta_raw)
     if old is not None and old.run == run_id and rate == 1:
         rate = max(1, old.last - min(old.edges.values(), default=old.last))
+    if store.run(run_id) is None:
+        return _simulated(search, picked, _missing(run_id, "is not in the run store"), from_url)
+    pred: Any = KEEP
+    if lead is None:
+        pred = rp.predict(
+            store, run_id, mode, rp.parse_edits(edits, run_id), opts.xaxis, recipe.tokens_per_step
+        )
+        behind = {"loss": pred.traces}
+    else:
+        behind = {c: [{"type": "scatter", "x": [], "y": []}] * n for c, n in lead.items()}
     opened = rc.open_run(
         store,
         run_id,
@@ -163,22 +211,25 @@ def _open(
         other if isinstance(other, str) else "",
         recipe.tokens_per_step,
         rate,
-        hooks=lambda chart: rr.prediction_traces(run_id, chart),
+        hooks=lambda chart: behind.get(chart, []),
         now=now,
     )
     if opened is None:
         return _simulated(search, picked, _missing(run_id, "is not in the run store"), from_url)
     info = opened.info
-    forecast = rr.forecast_panel(run_id)
+    rows, seq = rev.opened(store, info, _now(now))
+    status, control = rev.run_state(store, info, _now(now))
+    alerts = info.open_alerts
+    meta = opened.meta
     return Chosen(
         picked=rr.REAL_PREFIX + run_id,
         search=KEEP if from_url else rr.search_with(search, run_id),
         sim_hidden=True,
         real_hidden=False,
         charts=opened.figures,
-        meta=opened.meta.to_dict(),
+        meta=meta.to_dict(),
         kpis=rr.kpis(info.last_step, opened.tails, opened.mapped, info.updated, _now(now)),
-        title=_title(info),
+        title=rr.title(info, status),
         notice=None,  # a notice about an earlier link is done with
         xaxis_options=rr.xaxis_options(recipe),
         # Only a change is sent: setting it would also redraw the hidden simulated charts.
@@ -186,11 +237,17 @@ def _open(
         tick_disabled=False,
         other_options=[{"label": m, "value": m} for m in opened.mapped.rest],
         other=opened.mapped.other or None,
-        events=event_rows(run_id),
-        forecast=forecast,
-        forecast_hidden=not forecast,
-        control_hidden=not rr.control_buttons_shown(run_id),
+        events=rows,
+        forecast=None,
+        forecast_hidden=False,
+        control_hidden=False,
         boxes=boxes_hidden(opened.mapped),
+        pred=pred,
+        banner=rev.banner(store, run_id) if alerts else "",
+        buttons=rctl.buttons(info, control),
+        badge={"name": info.name or info.run_id, "status": status},
+        events_at=rev.held(run_id, seq, alerts, status),
+        sim_paused=True,
     )
 
 
@@ -203,23 +260,12 @@ def boxes_hidden(mapped: rr.Mapped) -> dict[str, bool]:
     }
 
 
-def _title(info: Any) -> str:
-    where = info.source or "pushed over the API"
-    return f"{info.name or info.run_id} · {info.kind or 'pushed'} · {rr.run_status(info)} · {where}"
-
-
-def event_rows(run_id: str) -> list[dict[str, Any]]:
-    """The events panel's rows for a real run: its alerts (``views.real_run.alert_events``)."""
-    rows = rr.alert_events(run_id)
-    if not rows:
-        return [{"step": None, "kind": "empty", "text": "No alerts for this run."}]
-    return [{"step": s, "kind": k, "text": t} for s, k, t in rows]
-
-
 # ----------------------------------------------------------------------------- follow
 @dataclass(frozen=True)
 class Followed:
-    """What one tick of a followed real run sends back (all ``KEEP``: nothing new)."""
+    """What one tick of a followed real run sends back (all ``KEEP``: nothing new). The
+    events and the banner are not a tick's: ``views.real_events.poll`` brings them at a
+    slower pace (a read of the events per tick would cost a sixth of the tick's budget)."""
 
     charts: dict[str, Any]
     meta: Any
@@ -232,6 +278,17 @@ class Followed:
     def nothing(self) -> bool:
         """No figure and no meta: the store had nothing new."""
         return all(v is KEEP for v in (*self.charts.values(), self.meta))
+
+
+def _behind_kept(figure: Any, lead: int) -> Any:
+    """A rebase's figure as an ``Edit`` that replaces the run's own traces and the layout
+    but leaves the first ``lead`` traces (the band) as the page holds them."""
+    if not isinstance(figure, dict) or not lead:
+        return figure
+    edit = Edit().assign(("layout",), figure["layout"])
+    for i, trace in enumerate(figure["data"][lead:], start=lead):
+        edit = edit.assign(("data", i), trace)
+    return edit
 
 
 def follow(
@@ -261,8 +318,17 @@ def follow(
             kpis = {**keep_kpis, "updated": rr.ago(_now(now) - meta.version)}
             return Followed(nothing.charts, KEEP, kpis, KEEP, KEEP, keep_boxes)
         if t.rebase:
-            c = _open(store, meta.run, "", "", opts, other, None, True, now, rate=t.rate)
-            return Followed(c.charts, c.meta, c.kpis, c.notice, c.tick_disabled, c.boxes)
+            c = _open(
+                store, meta.run, "", "", opts, other, None, True, now, rate=t.rate, lead=meta.lead
+            )
+            return Followed(
+                {k: _behind_kept(f, meta.lead.get(k, 0)) for k, f in c.charts.items()},
+                c.meta,
+                c.kpis,
+                c.notice,
+                c.tick_disabled,
+                c.boxes,
+            )
         assert t.meta is not None and t.info is not None and t.mapped is not None
         info = t.info
         kpis = rr.kpis(info.last_step, t.tails, t.mapped, info.updated, _now(now))

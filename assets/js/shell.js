@@ -50,6 +50,15 @@
     diverged: "Diverged",
   };
 
+  // A real run's status (tracking.status.STATUSES) -> label and the badge class it borrows.
+  var REAL = {
+    live: ["Live", "running"],
+    paused: ["Paused", "paused"],
+    finished: ["Finished", "finished"],
+    stalled: ["Stalled", "paused"],
+    failed: ["Failed", "diverged"],
+  };
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     shell: {
       /**
@@ -75,14 +84,21 @@
       },
 
       /**
-       * The top bar's run-status badge, from the run Store.
-       * @returns {Array} [STATUS_BADGE.children, STATUS_BADGE.className]
+       * The top bar's run-status badge and tag: the simulated run's (run Store), or, while
+       * the Training tab shows a stored run, that run's name and status (TR_REAL_BADGE).
+       * @returns {Array} [STATUS_BADGE.children, STATUS_BADGE.className, APP_TAG.children]
        */
-      statusBadge: function (run) {
+      statusBadge: function (run, real) {
+        if (real && typeof real.name === "string" &&
+            Object.prototype.hasOwnProperty.call(REAL, real.status)) {
+          var name = real.name.length > 28 ? real.name.slice(0, 27) + "\u2026" : real.name;
+          var r = REAL[real.status];
+          return [name + " \u00b7 " + r[0], "status-badge status-" + r[1], "Real run"];
+        }
         var status = run && Object.prototype.hasOwnProperty.call(STATUS, run.status)
           ? run.status
           : "idle";
-        return [STATUS[status], "status-badge status-" + status];
+        return [STATUS[status], "status-badge status-" + status, "Simulated"];
       },
     },
   });
