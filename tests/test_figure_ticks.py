@@ -14,6 +14,7 @@ import re
 
 import pytest
 
+from layouts.figures import axes
 from layouts.figures import comparison as figs
 from simulator import benchmarks_data as bd
 from views import comparison as vc
@@ -37,7 +38,7 @@ def _views(**controls: object) -> vc.Views:
 def test_log_ticks_are_whole_values_in_the_axis_units(
     span: tuple[float, float], key: str, some: list[str]
 ) -> None:
-    ticks = figs.log_ticks(span, key)
+    ticks = axes.log_ticks(span, key)
     assert ticks["tickmode"] == "array" and len(ticks["tickvals"]) == len(ticks["ticktext"])
     assert set(some) <= set(ticks["ticktext"])
     shown = [
@@ -75,3 +76,20 @@ def test_the_radar_scale_sits_between_the_first_two_benchmarks() -> None:
     n = len(fig["data"][0]["theta"]) - 1
     assert polar["angularaxis"] == {"rotation": 90, "direction": "clockwise"}
     assert polar["radialaxis"]["angle"] == pytest.approx(90 - 180 / n)
+
+
+def test_the_training_tabs_log_y_labels_whole_values_too() -> None:
+    """Log y on the Training tab: "1.5 2 3 5 7 10" on the loss, "1e-4 2e-4 5e-4" on the LR,
+    not plotly's bare digits (a loss from 1.7 to 10 read "2 3 4 5 6 7 8 9 10^1")."""
+    import simulator as sim
+    from layouts.figures.training import ChartOptions
+    from views.training_charts import full_render
+
+    state = sim.advance(sim.start(sim.new_run(sim.preset("llama-2-7b"), seed=3)), 3_000)
+    figures = full_render(state, ChartOptions.parse("step", 0.6, True)).figures
+    loss_y = figures["loss"]["layout"]["yaxis"]
+    assert loss_y["type"] == "log" and loss_y["tickmode"] == "array"
+    assert {"2", "3", "5", "10"} <= set(loss_y["ticktext"])
+    lr_y = figures["lr"]["layout"]["yaxis"]
+    assert all(re.fullmatch(r"[0-9.]+e-?[0-9]+", t) for t in lr_y["ticktext"]), lr_y["ticktext"]
+    assert "tickmode" not in figures["throughput"]["layout"]["yaxis"]  # stays linear

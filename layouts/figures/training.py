@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 import simulator as sim
 from layouts.figures import theme
+from layouts.figures.axes import log_ticks, positive_span
 from simulator import series
 from simulator.catalog import GPUS
 
@@ -278,6 +279,11 @@ def build_figure(
         layout["yaxis"]["range"] = [0, capacity * 1.12]
     else:
         raise ValueError(f"unknown chart {chart!r}; one of {', '.join(CHARTS)}")
+    if log:
+        # Whole values at 1-2-5 a decade, not plotly's bare digit at every minor tick (a
+        # loss from 1.7 to 10 read "2 3 4 5 6 7 8 9 10^1").
+        on_y = [t["y"] for t in traces if t.get("yaxis", "y") == "y"]
+        layout["yaxis"] |= log_ticks(positive_span(on_y), "flops" if chart == "lr" else "loss")
     if opts.xaxis == "tokens":
         layout["xaxis"]["exponentformat"] = "B"
     if chart in EMPTY_HINT and not any(len(t["x"]) for t in traces):
