@@ -43,6 +43,16 @@ of the requests: nginx's kept-alive upstream connections stay with the worker th
 them). Before the client sent once per interval (it sent points logged during a request at
 once: 5-10 requests a second per run), 15 s on SQLite gave tick p99 450-890 ms and 140-170
 429s from nginx, PostgreSQL p99 282 ms.
+
+The bound holds only while the machine has CPU to spare. With other suites loading it (load
+average 4-10), SQLite runs of 60 s gave tick p99 666-2,553 ms, nearly all of it queueing in
+gunicorn: one worker got 85-93% of the requests (nginx reuses its most recent kept-alive
+upstream connections, each pinned to the worker that accepted it) while the other idled.
+``--upstream-keepalive 0`` (a connection per request; each is accepted by whichever worker
+is free) split them evenly and gave, back to back against the default: p99 32 against
+996 ms, and 338 against 2,553 ms. deploy/nginx.conf keeps its ``keepalive 16``: without it,
+tests/deploy/test_heavy_requests.py (eight worst-case redraws beside ticking tabs) drew
+fewer redraws, slower, and missed its tick bound in 2 of 5 runs here (0 of 4 with it).
 """
 
 from __future__ import annotations
@@ -50,6 +60,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -82,9 +93,14 @@ class TimedStack(Stack):
     connecting upstream to the answer's end: gunicorn's queue and handling): the rendered
     nginx.conf gets one more access log before nginx starts; nothing else changes."""
 
+    upstream_keepalive: int | None = None  # None: as deploy/nginx.conf says; 0: none
+
     def start_gunicorn(self) -> None:
         conf = self.prefix / "nginx.conf"
         if conf.exists() and "timing.log" not in (text := conf.read_text()):
+            if self.upstream_keepalive is not None:
+                keep = f"keepalive {self.upstream_keepalive};" if self.upstream_keepalive else ""
+                text = re.sub(r"keepalive [0-9]+;", keep, text, count=1)
             conf.write_text(
                 text.replace(
                     "    access_log logs/access.log;\n",
@@ -208,10 +224,14 @@ def one(name: str, url: str, a: argparse.Namespace) -> bool:
     spill = Path(tempfile.mkdtemp(prefix="load-real-spill-"))
     store = store_module.open(url)
     try:
-        with TimedStack(
+        stack = TimedStack(
             f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", workers=a.workers, env=env
-        ) as stack:
+        )
+        stack.upstream_keepalive = a.upstream_keepalive
+        with stack:
             assert stack.gunicorn is not None and stack.nginx is not None
+            if a.upstream_keepalive is not None:
+                print(f"  (nginx's upstream keepalive set to {a.upstream_keepalive})")
             meters = Meters(psutil.Process(stack.gunicorn.pid), psutil.Process(stack.nginx.pid))
             res = run_load(
                 stack.base,
@@ -237,6 +257,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "2")))
+    ap.add_argument(
+        "--upstream-keepalive",
+        type=int,
+        default=None,
+        help="idle connections nginx keeps to gunicorn (default: deploy/nginx.conf's; 0: none)",
+    )
     a = ap.parse_args()
     if not (1 <= a.tabs <= 500 and 1 <= a.runs <= 50 and 1 <= a.rate <= 1000):
         raise SystemExit("--tabs 1-500, --runs 1-50, --rate 1-1000")
