@@ -46,7 +46,7 @@ once: 5-10 requests a second per run), 15 s on SQLite gave tick p99 450-890 ms a
 
 The bound holds only while the machine has CPU to spare. With other suites loading it (load
 average 4-10), SQLite runs of 60 s gave tick p99 666-2,553 ms, nearly all of it queueing in
-gunicorn: one worker got 85-93% of the requests (nginx reuses its most recent kept-alive
+gunicorn: one worker got 72-93% of the requests (nginx reuses its most recent kept-alive
 upstream connections, each pinned to the worker that accepted it) while the other idled.
 ``--upstream-keepalive 0`` (a connection per request; each is accepted by whichever worker
 is free) split them evenly and gave, back to back against the default: p99 32 against

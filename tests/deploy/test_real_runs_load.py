@@ -12,12 +12,15 @@ What a user would notice, asserted: no request failed (no 429, 5xx or dropped co
 no notice on a tab, no point left unsent), every point the script logged is in the store
 with its value (nothing lost, nothing doubled), every tab's charts grew and hold exactly
 what a full render would draw, and the ticks were not starved. The issue's bound (tick
-p99 <= 250 ms) is measured by benchmarks/load_real_runs.py (16-30 ms at 60 s on this shared
-2-core machine, up to ~190-280 ms while other suites ran beside it); here the bound is twice
-that, for CI noise. It still catches what this test found: the client used to send the
-points logged during a request at once, so a loop logging every 10 ms made 5-10 requests a
-second per run: hundreds of 429s from nginx's per-address write limit, and ticks queued
-behind ten times the pushes (p99 450-890 ms). nginx's write limit (now 20/s, a burst of 40)
+p99 <= 250 ms) is measured by benchmarks/load_real_runs.py: on this shared 2-core machine
+p99 16-36 ms with CPU to spare, 158-175 ms over 60 s beside other suites, and past a second
+when they loaded it to 8-10 (queueing in gunicorn; the benchmark says where). Here the bound
+is twice the issue's, for CI noise (a machine loaded past its cores can still miss it).
+
+What this test found: the client sent the points logged during a request at once, so a
+loop logging every 10 ms made 5-10 requests a second per run: hundreds of 429s from nginx's
+per-address write limit (the failures asserted first), and ticks queued behind ten times
+the pushes (p99 450-890 ms). nginx's write limit (now 20/s, a burst of 40)
 also let only "a few" runs share a host; ten at 1/s each met it (a 429 as they ended).
 15 s of load at the full rate; about 30 s in all.
 """
