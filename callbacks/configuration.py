@@ -15,6 +15,7 @@ docs/architecture.md.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import flask
@@ -249,8 +250,14 @@ def plan_runs(tab: Any) -> dict[str, Any]:
 )
 def plan_marks(plan: Any, model: Any, fields: Any) -> dict[str, Any]:
     """Each field's provenance mark for the loaded run, and what Save would write."""
-    names = _names(ctx.outputs_grouping["text"])
-    return adapt.outputs(cp.marks(plan, model, _form(fields), names))
+    # Each of the three groups is sized by its own ids: a request may list them differently
+    # (a hostile one did, and a result sized by one group was a 500 for the others).
+    form = _form(fields)
+    result = cp.marks(plan, model, form, _names(ctx.outputs_grouping["text"]))
+    for group in ("class_name", "tip"):
+        own = cp.marks(plan, model, form, _names(ctx.outputs_grouping[group]))
+        result = dataclasses.replace(result, **{group: getattr(own, group)})
+    return adapt.outputs(result)
 
 
 @callback(

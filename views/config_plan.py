@@ -260,8 +260,8 @@ def _same(name: str, current: Any, loaded: Any) -> bool:
 def mark(plan: Plan, name: str, model: Any, values: Mapping[str, Any]) -> Mark:
     """The badge of one form field (or ``MODEL``) for the loaded plan."""
     field = _guess_field(name)
-    if field not in plan.prov:
-        return HIDDEN
+    if field not in plan.prov or (name != MODEL and name not in cf.FIELDS):
+        return HIDDEN  # (an id no form has: only a hand-made request names one)
     if name != MODEL and cf.FIELDS[name].group == "custom" and plan.config.model != cf.CUSTOM:
         return HIDDEN  # a catalogue model's shape: shown only as the preset
     kind, source = plan.prov[field]
