@@ -283,7 +283,9 @@ def build_figure(
         # Whole values at 1-2-5 a decade, not plotly's bare digit at every minor tick (a
         # loss from 1.7 to 10 read "2 3 4 5 6 7 8 9 10^1").
         on_y = [t["y"] for t in traces if t.get("yaxis", "y") == "y"]
-        layout["yaxis"] |= log_ticks(positive_span(on_y), "flops" if chart == "lr" else "loss")
+        ticks = log_ticks(positive_span(on_y), "flops" if chart == "lr" else "loss")
+        ticks.pop("minor", None)
+        layout["yaxis"] |= ticks
     if opts.xaxis == "tokens":
         layout["xaxis"]["exponentformat"] = "B"
     if chart in EMPTY_HINT and not any(len(t["x"]) for t in traces):
