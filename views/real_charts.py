@@ -158,8 +158,9 @@ class RealMeta:
                 last=int(raw["last"]),
                 whole=bool(raw["whole"]),
                 held={str(k): float(v) for k, v in raw["held"].items()},
-                t0=None if raw["t0"] is None else float(raw["t0"]),
-                timed=bool(raw["timed"]),
+                # absent in a meta written before the wall axis (a page open across a deploy)
+                t0=None if raw.get("t0") is None else float(raw["t0"]),
+                timed=bool(raw.get("timed", False)),
             )
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             return None
