@@ -11,6 +11,10 @@ then, POSTing to /_dash-update-component with Flask's test client the way dash-r
 - tick, new points: a writer adds 100 steps to each metric between ticks (not timed); the
   tick's server time and request + response bytes.
 
+Each point has a wall time (as an event file's), and open and ticks are measured on each
+x axis asked for (``--axes``, default ``step,wall``): on Wall time every x is a float of
+hours, the tick's largest numbers.
+
 Then the slow parts beside the tick, timed as view calls on the same store (each runs at
 most once per poll, never per tick): the forecast panel (``views.real_forecast.panel``: a
 forecast and its history of 30), the events poll when nothing is new
@@ -23,6 +27,7 @@ Targets (issue 15): a tick <= 5 ms server time and <= 8 KB at any run length; op
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -52,6 +57,7 @@ METRICS = ("train/loss", "train/lr", "train/grad_norm", "train/tokens_per_sec")
 TICK_STEPS = 100  # steps a writer adds between two ticks
 OPENS = 5
 TICKS = 30
+PACE_S = 0.25  # wall seconds a step in the written runs (any steady pace: cost is the same)
 
 
 def fill(store: Any, run_id: str, steps: int) -> None:
@@ -74,7 +80,7 @@ def add(store: Any, run_id: str, s: np.ndarray) -> None:
     }
     with store.transaction() as tx:
         for m in METRICS:
-            tx.add(run_id, Series(m, s, values[m], np.full(s.size, np.nan)))
+            tx.add(run_id, Series(m, s, values[m], 1.7e9 + s * PACE_S))
 
 
 class Endpoint:
@@ -121,8 +127,10 @@ def answer(r: Any, component: str, prop: str) -> Any:
     return None
 
 
-def bench(ep: Endpoint, store: Any, run_id: str, steps: int) -> None:
+def bench(ep: Endpoint, store: Any, run_id: str, steps: int, axis: str) -> None:
     ep.values[f"{ids.URL}.search"] = f"?run={run_id}"
+    ep.values[f"{ids.TR_XAXIS}.value"] = axis
+    ep.values[f"{ids.TR_REAL_META}.data"] = None
     opens = []
     ep.cpu.clear()
     for _ in range(OPENS):
@@ -131,8 +139,9 @@ def bench(ep: Endpoint, store: Any, run_id: str, steps: int) -> None:
         opens.append(dt)
     meta = answer(r, ids.TR_REAL_META, "data")
     points = max(len(t["x"]) for t in answer(r, ids.tr_real_graph("loss"), "figure")["data"])
+    assert meta["xaxis"] == axis, meta["xaxis"]
     print(
-        f"{steps:>9,} steps  open: median {statistics.median(opens):6.1f} ms "
+        f"{steps:>9,} steps, x {axis:>4}  open: median {statistics.median(opens):6.1f} ms "
         f"(min {min(opens):.1f}; CPU median {statistics.median(ep.cpu):.1f}), "
         f"response {res / 1024:.0f} KB, "
         f"bucket {meta['bucket']} steps, most points in a trace {points}"
@@ -197,6 +206,9 @@ def slow_parts(store: Any, run_id: str) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--axes", default="step,wall", help="x axes to measure, comma-separated")
+    axes = parser.parse_args().axes.split(",")
     store = store_module.open(os.environ["DASHBOARD_DB"])
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"SQLite store in {TMP}; load average (1, 5, 15 min): {' '.join(load)}")
@@ -207,7 +219,8 @@ def main() -> None:
         fill(store, run_id, steps)
         took = time.perf_counter() - t0
         print(f"(wrote {steps:,} steps x {len(METRICS)} metrics in {took:.1f} s)")
-        bench(ep, store, run_id, steps)
+        for axis in axes:
+            bench(ep, store, run_id, steps, axis)
         slow_parts(store, run_id)
     store.close()
     shutil.rmtree(TMP, ignore_errors=True)

@@ -131,6 +131,9 @@ class Analysis:
     missing: Mapping[str, str] = field(default_factory=dict)
     """x-axes (``X_AXES`` keys, and "flops" for the efficiency chart) this run cannot be
     drawn on, each with why (a real run whose recipe does not say its batch or hardware)."""
+    estimated: Mapping[str, str] = field(default_factory=dict)
+    """x-axes this run is drawn on from an estimate rather than its own record, each with
+    why (a real run whose logs carry no wall times: its wall time is the recipe's)."""
 
 
 # ----------------------------------------------------------------------------- curves

@@ -187,7 +187,16 @@ def curve_json(run_id: str, metric: str, curve: Curve) -> dict[str, Any]:
         "step": curve.step.tolist(),
         "value": values_json(curve.value),
         "exact": curve.exact,
+        "time": times_json(curve.time),
     }
+
+
+def times_json(time: np.ndarray[Any, Any]) -> list[float | None]:
+    """Wall times for JSON: Unix s, null where the source gave none (unknown, not a value)."""
+    out: list[float | None] = time.tolist()
+    for i in np.flatnonzero(~np.isfinite(time)).tolist():
+        out[i] = None
+    return out
 
 
 def run_json(info: RunInfo, now: float | None = None) -> dict[str, Any]:

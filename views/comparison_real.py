@@ -16,10 +16,12 @@ The recipe is ``tracking.recipe.guess`` with the corrections users saved, read a
 Configuration tab reads it (``tracking.corrections.current``'s inputs). A real run is drawn
 on an x-axis only when what that axis needs is the run's own (found, derived or
 corrected), never assumed: tokens need the batch in tokens; FLOPs also the model; GPU-hours,
-cost and wall time also the GPU type and count (the time is the recipe's estimated step
-time, ``simulator.estimate``, since the store's reads carry no wall times). Otherwise the
-run's ``Analysis.missing`` says why, and the chart's note names it: never left out
-silently.
+cost also the GPU type and count (the time is the recipe's estimated step time,
+``simulator.estimate``). Wall time is the run's own: each point's stored wall time, in hours
+since its first timed point; a run whose logs carry no times (an HF ``trainer_state.json``,
+an llm.c ``main.log``) gets the recipe's estimate there too, needing what GPU-hours need,
+and the chart's note says it is estimated (``Analysis.estimated``). Otherwise the run's
+``Analysis.missing`` says why, and the chart's note names it: never left out silently.
 
 Nothing is cached between requests and no module keeps state: each view reads the store
 again (one bounded pass per run). Item ids come from the browser and are checked with
@@ -142,13 +144,21 @@ def prediction_label(info: RunInfo) -> str:
     return f"{(info.name or info.run_id)[:60]}: prediction"
 
 
+WALL_ESTIMATED = (
+    "its logs carry no wall time per step, so its wall time is the recipe's estimated step "
+    "time x steps"
+)
+
+
 def _axes(
-    run: RealRun, steps: FloatArray, strict: bool
+    run: RealRun, steps: FloatArray, strict: bool, hours: FloatArray | None = None
 ) -> tuple[dict[str, FloatArray], dict[str, str]]:
     """Every x-axis at ``steps`` that the recipe supports, and why the others are left out.
 
     ``strict``: only from what the run itself says (a real run); a prediction is the recipe
-    as guessed, assumed fields included, so all its axes are drawn."""
+    as guessed, assumed fields included, so all its axes are drawn. ``hours``: the run's
+    own wall time at each step (hours since its first timed point), which the wall-time axis
+    then uses instead of the recipe's estimate."""
     cfg, prov = run.config, run.provenance
 
     def why(fields: Sequence[str]) -> str:
@@ -171,7 +181,7 @@ def _axes(
         ("flops", flops_why, tokens * flops_per_token(cfg)),
         ("gpu_hours", time_why, wall_h * cfg.num_gpus),
         ("cost", time_why, wall_h * cfg.num_gpus * est.price_per_gpu_hour),
-        ("wall_time", time_why, wall_h),
+        ("wall_time", "" if hours is not None else time_why, wall_h if hours is None else hours),
     ):
         if reason:
             missing[key] = reason + " (correct it on the Configuration tab, Plan from a run)"
@@ -206,6 +216,7 @@ def real_analysis(store: Store, key: str, run: RealRun, smoothing: float, now: f
     train_metric, val_metric = slots.get("train_loss"), slots.get("val_loss")
     steps = np.empty(0)
     values = np.empty(0)
+    times = np.empty(0)
     train_final = nan
     last_step = info.last_step or 0
     last = lasts.get(train_metric) if train_metric is not None else None
@@ -226,20 +237,31 @@ def real_analysis(store: Store, key: str, run: RealRun, smoothing: float, now: f
             [np.asarray(head.step if head else [], np.float64), np.asarray(tail.step, np.float64)]
         )
         values = np.concatenate([np.asarray(head.value if head else [], np.float64), tv])
+        times = np.concatenate([head.time if head else np.empty(0), tail.time])
     vsteps = np.empty(0)
     vvalues = np.empty(0)
+    vtimes = np.empty(0)
     val_final = nan
     if val_metric is not None:
         vlast = lasts.get(val_metric)
         c = store.series(info.run_id, val_metric, None, vlast, MAX_POINTS - 2)
         vsteps, vvalues = np.asarray(c.step, np.float64), np.asarray(c.value, np.float64)
+        vtimes = c.time
         if vlast is not None and (not vsteps.size or vsteps[-1] != vlast):
             end = store.series(info.run_id, val_metric, vlast, None, 2)  # the last evaluation
-            vsteps = np.append(vsteps[vsteps < vlast], np.asarray(end.step, np.float64))
-            vvalues = np.append(vvalues[: vsteps.size - len(end.step)], end.value)
+            kept = vsteps < vlast
+            vsteps = np.append(vsteps[kept], np.asarray(end.step, np.float64))
+            vvalues = np.append(vvalues[kept], end.value)
+            vtimes = np.append(vtimes[kept], end.time)
         val_final = _last_finite(vvalues)
-    x, missing = _axes(run, steps, strict=True)
-    vx, _ = _axes(run, vsteps, strict=True)
+    t0 = _first_time(store, info, train_metric or val_metric, [times, vtimes])
+    hours = None if t0 is None else (times - t0) / 3600.0
+    vhours = None if t0 is None else (vtimes - t0) / 3600.0
+    x, missing = _axes(run, steps, strict=True, hours=hours)
+    vx, _ = _axes(run, vsteps, strict=True, hours=vhours)
+    estimated = {}
+    if t0 is None and "wall_time" in x:
+        estimated["wall_time"] = WALL_ESTIMATED
     curve: Curve | None = None
     if steps.size:
         if smoothing > 0.0:
@@ -253,6 +275,10 @@ def real_analysis(store: Store, key: str, run: RealRun, smoothing: float, now: f
     params = param_count(cfg.arch) if model_known else 0
 
     def at_end(k: str) -> float:
+        if k == "wall_time" and hours is not None:  # the run's own: its last timed point
+            timed = np.concatenate([hours, vhours if vhours is not None else np.empty(0)])
+            timed = timed[np.isfinite(timed)]
+            return float(timed.max()) if timed.size else nan
         return float(end_x[k][0]) if k in end_x else nan
 
     tokens = at_end("tokens")
@@ -274,7 +300,24 @@ def real_analysis(store: Store, key: str, run: RealRun, smoothing: float, now: f
     )
     if train_metric is None:
         missing["step"] = "no train loss metric in the store for it"
-    return Analysis(key, run_label(info), "real", new_run(cfg), final, curve, "", 0, missing)
+    return Analysis(
+        key, run_label(info), "real", new_run(cfg), final, curve, "", 0, missing, estimated
+    )
+
+
+def _first_time(
+    store: Store, info: RunInfo, metric: str | None, read: Sequence[FloatArray]
+) -> float | None:
+    """The run's first timed point (Unix s): the earliest time among the points ``read``
+    and the metric's first 64 steps (a bucketed read need not hold the very first point);
+    None when none of them has a time (the source records none)."""
+    parts = [np.asarray(t, np.float64) for t in read]
+    if not any(bool(np.isfinite(p).any()) for p in parts):
+        return None
+    if metric is not None and info.first_step is not None:
+        parts.append(store.series(info.run_id, metric, None, info.first_step + 63, 64).time)
+    every = np.concatenate(parts)
+    return float(np.nanmin(every[np.isfinite(every)]))
 
 
 def prediction_analysis(store: Store, key: str, run: RealRun) -> Analysis:

@@ -118,6 +118,8 @@ class RealMeta:
     last: int = -1  # last stored step seen
     whole: bool = False  # drawn to the last point (a finished or quiet run)
     held: Mapping[str, float] = field(default_factory=dict)  # last finite value drawn per slot
+    t0: float | None = None  # the wall axis' zero: the run's first timed point (Unix s)
+    timed: bool = False  # the run's points carry wall times (the Wall time axis is offered)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +136,8 @@ class RealMeta:
             "last": self.last,
             "whole": self.whole,
             "held": dict(self.held),
+            "t0": self.t0,
+            "timed": self.timed,
         }
 
     @classmethod
@@ -154,6 +158,9 @@ class RealMeta:
                 last=int(raw["last"]),
                 whole=bool(raw["whole"]),
                 held={str(k): float(v) for k, v in raw["held"].items()},
+                # absent in a meta written before the wall axis (a page open across a deploy)
+                t0=None if raw.get("t0") is None else float(raw["t0"]),
+                timed=bool(raw.get("timed", False)),
             )
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             return None
@@ -161,6 +168,10 @@ class RealMeta:
         if b < 1 or b & (b - 1) or b > 1 << 30 or not math.isfinite(meta.version):
             return None
         if any(e < 0 for e in meta.edges.values()) or set(meta.edges) - set(fig.SLOTS):
+            return None
+        if meta.t0 is not None and not math.isfinite(meta.t0):
+            return None
+        if meta.xaxis == "wall" and meta.t0 is None:
             return None
         return meta
 
@@ -203,6 +214,8 @@ class _Plan:
     seen: float | None = None  # a tick: the version the page holds (None: a render)
     seen_whole: bool = False  # ... and whether the page holds the run to its last point
     nothing: bool = False  # a tick found nothing new (no reads made)
+    heads: bool = False  # also read each metric's first 64 steps (the wall axis' zero)
+    head_reads: int = 0
 
     def __call__(self, info: RunInfo, lasts: dict[str, int]) -> list[Read]:
         if info.updated == self.seen and (
@@ -234,26 +247,62 @@ class _Plan:
             if tail is not None:
                 reads.append((metric, tail, None, TAIL_STEPS))
                 self.parts.append((slot, None, tail))
+        if self.heads and info.first_step is not None:
+            for metric in sorted(set(self.mapped.slots.values())):
+                reads.append((metric, None, info.first_step + BLOCK - 1, BLOCK))
+                self.head_reads += 1
         return reads
 
 
-def _split(plan: _Plan, curves: list[Any]) -> tuple[dict[str, Any], Tails]:
-    """The chart pieces (bucketed) and the KPI tails from ``plan``'s reads."""
+Raw = dict[str, tuple[IntArray, FloatArray, FloatArray]]  # slot -> kept (step, value, time)
+
+
+def _split(plan: _Plan, curves: list[Any]) -> tuple[Raw, Tails, float | None]:
+    """The chart pieces (bucketed, each point with its stored wall time), the KPI tails
+    and the earliest wall time among every point read (None: no point read has one)."""
     assert plan.bucket is not None
-    raw: dict[str, Any] = {}
+    raw: Raw = {}
     tails: Tails = {}
-    for (slot, chart, tail), c in zip(plan.parts, curves, strict=True):
+    first: float | None = None
+    parts = [*plan.parts, *[None] * plan.head_reads]
+    for part, c in zip(parts, curves, strict=True):
+        wall = np.asarray(c.time, dtype=np.float64)
+        timed = wall[np.isfinite(wall)]
+        if timed.size:
+            first = float(timed.min()) if first is None else min(first, float(timed.min()))
+        if part is None:
+            continue
+        slot, chart, tail = part
         step = np.asarray(c.step, dtype=np.int64)
         value = np.asarray(c.value, dtype=np.float64)
         if chart is not None:
             lo, hi = np.searchsorted(step, chart[0]), np.searchsorted(step, chart[1], "right")
-            s, v = step[lo:hi], value[lo:hi]
+            s, v, w = step[lo:hi], value[lo:hi], wall[lo:hi]
             keep = keep_extremes(s, v, plan.bucket)
-            raw[slot] = (s[keep], v[keep])
+            raw[slot] = (s[keep], v[keep], w[keep])
         if tail is not None:
             t = np.searchsorted(step, tail)
             tails[slot] = (step[t:].tolist(), value[t:].tolist())
-    return raw, tails
+    return raw, tails, first
+
+
+def hours_since(wall: FloatArray, t0: float) -> FloatArray:
+    """The wall axis' x: hours since ``t0`` (the simulated run's wall axis is in hours too),
+    to 1e-6 h (3.6 ms) so a tick's numbers stay short; NaN (drawn as a gap) where the
+    source gave no time."""
+    out: FloatArray = np.round((wall - t0) / 3600.0, 6)
+    return out
+
+
+def x_of(
+    step: IntArray, wall: FloatArray, opts: ChartOptions, tokens: float | None, t0: float | None
+) -> NDArray[Any]:
+    """Each point's x on the chosen axis: steps, tokens, or hours since ``t0``."""
+    if opts.xaxis == "tokens" and tokens:
+        return step.astype(np.float64) * tokens
+    if opts.xaxis == "wall" and t0 is not None:
+        return hours_since(wall, t0)
+    return step
 
 
 @dataclass
@@ -267,20 +316,21 @@ class Drawn:
 
 
 def _pieces(
-    raw: Mapping[str, tuple[IntArray, FloatArray]],
+    raw: Raw,
     opts: ChartOptions,
     tokens_per_step: float | None,
     carry: dict[str, tuple[float, int]],
     held: Mapping[str, float] | None = None,
+    t0: float | None = None,
 ) -> Drawn:
-    """Turn each slot's kept (step, value) into its traces: raw, smoothed, NaN markers.
-    ``held``: the last finite value already drawn per slot (where a marker at the start of
-    a piece sits)."""
+    """Turn each slot's kept (step, value, time) into its traces: raw, smoothed, NaN
+    markers, at x on the chosen axis (``t0``: the wall axis' zero). ``held``: the last
+    finite value already drawn per slot (where a marker at the start of a piece sits)."""
     data: dict[str, tuple[list[Any], ...]] = {}
     counts: dict[str, int] = {}
     out_held = dict(held or {})
-    for slot, (step, value) in raw.items():
-        x = step.astype(np.float64) * tokens_per_step if opts.xaxis == "tokens" else step
+    for slot, (step, value, wall) in raw.items():
+        x = x_of(step, wall, opts, tokens_per_step, t0)
         xs = json_values(np.asarray(x))
         data[slot] = (xs, _rounded(value))
         counts[slot] = int(step.size)
@@ -360,20 +410,28 @@ def open_run(
     complete at most ``TICK_BUCKETS`` buckets). ``hooks(chart)`` gives the traces drawn
     behind the run's own (the prediction band; ``views.real_run.prediction_traces``).
     """
-    plan = _Plan(other, None, None, rate, now)
+    plan = _Plan(other, None, None, rate, now, heads=opts.xaxis == "wall")
     got = store.live_read(run_id, plan)
     if got is None or plan.mapped is None or plan.bucket is None:
         return None
     info, curves = got
-    raw, tails = _split(plan, curves)
+    raw, tails, t0 = _split(plan, curves)
     mapped, bucket, edge, last, whole = plan.mapped, plan.bucket, plan.edge, plan.last, plan.whole
     version = info.updated
+    if opts.xaxis == "wall" and t0 is None:  # no point carries a time: steps instead
+        opts = ChartOptions("step", opts.smoothing, opts.log)
     carry: dict[str, tuple[float, int]] = {}
-    drawn = _pieces(raw, opts, tokens_per_step, carry)
+    drawn = _pieces(raw, opts, tokens_per_step, carry, t0=t0)
     hooks = hooks or (lambda _chart: [])
     lead = {chart: len(hooks(chart)) for chart in fig.CHARTS}
+    clock = _clock(raw, t0) if opts.xaxis == "wall" and t0 is not None else None
+
+    def behind(chart: str) -> list[dict[str, Any]]:
+        traces = hooks(chart)
+        return traces if clock is None else [_on_clock(t, clock) for t in traces]
+
     figures = {
-        chart: fig.build(chart, drawn.data, mapped, opts, run_id, hooks(chart))
+        chart: fig.build(chart, drawn.data, mapped, opts, run_id, behind(chart))
         for chart in fig.CHARTS
     }
     meta = RealMeta(
@@ -390,8 +448,40 @@ def open_run(
         last=last,
         whole=whole,
         held=drawn.held,
+        t0=t0 if opts.xaxis == "wall" else None,
+        timed=t0 is not None,
     )
     return Opened(figures, meta, mapped, last, info, tails)
+
+
+def _clock(raw: Raw, t0: float) -> tuple[FloatArray, FloatArray] | None:
+    """The run's (step, hours since ``t0``) as its drawn points show it, sorted by step:
+    what places the prediction band (computed per step) on the wall axis."""
+    steps = np.concatenate([s for s, _, _ in raw.values()]) if raw else np.empty(0, np.int64)
+    walls = np.concatenate([w for _, _, w in raw.values()]) if raw else np.empty(0)
+    ok = np.isfinite(walls)
+    if int(ok.sum()) < 2:
+        return None
+    s, order = np.unique(steps[ok], return_index=True)
+    h = np.maximum.accumulate(hours_since(walls[ok][order], t0))  # a pause never runs back
+    if s[-1] == s[0]:
+        return None
+    return s.astype(np.float64), h
+
+
+def _on_clock(trace: dict[str, Any], clock: tuple[FloatArray, FloatArray]) -> dict[str, Any]:
+    """A hook trace whose x are steps, moved to the wall axis: between the run's points by
+    its own clock, past them at its mean pace (the band's future is an estimate)."""
+    xs = trace.get("x")
+    if not xs:
+        return trace
+    s, h = clock
+    step = np.asarray(xs, dtype=np.float64)
+    pace = (h[-1] - h[0]) / (s[-1] - s[0])
+    x = np.interp(step, s, h)
+    x = np.where(step > s[-1], h[-1] + (step - s[-1]) * pace, x)
+    x = np.where(step < s[0], h[0] + (step - s[0]) * pace, x)
+    return {**trace, "x": [float(f"{v:.8g}") for v in x.tolist()]}
 
 
 def _whole(status: str, version: float, now: float | None) -> bool:
@@ -446,11 +536,11 @@ def tick(
     if edge - min(meta.edges.values(), default=edge) > MAX_TICK_BUCKETS * meta.bucket:
         # Far behind: a render picks a coarser bucket for this pace.
         return Ticked(keep, None, rebase=True, rate=edge - min(meta.edges.values()))
-    raw, tails = _split(plan, curves)
-    if any(step.size and step[0] < meta.edges[slot] for slot, (step, _) in raw.items()):
+    raw, tails, _ = _split(plan, curves)
+    if any(step.size and step[0] < meta.edges[slot] for slot, (step, _, _) in raw.items()):
         return Ticked(keep, None, rebase=True)
     carry = dict(meta.carry)
-    drawn = _pieces(raw, opts, tokens_per_step, carry, meta.held)
+    drawn = _pieces(raw, opts, tokens_per_step, carry, meta.held, meta.t0)
     added = max(drawn.counts.values(), default=0)
     if meta.points + added > BOUND:
         return Ticked(keep, None, rebase=True)
@@ -482,5 +572,7 @@ def tick(
         last=last,
         whole=whole,
         held=drawn.held,
+        t0=meta.t0,
+        timed=meta.timed,
     )
     return Ticked(charts, new, info=info, tails=tails, mapped=mapped)

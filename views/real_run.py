@@ -217,19 +217,26 @@ def recipe_of(params: Mapping[str, str]) -> Recipe:
     return Recipe(tokens, "")
 
 
-WALL_MISSING = "wall time: the store's chart reads do not carry each point's time yet"
+WALL_MISSING = (
+    "Wall time: this run's points carry no time (its {kind} source records none per step; "
+    "e.g. HF trainer_state.json and llm.c main.log do not, event files and pushed points do)"
+)
 
 
-def xaxis_options(recipe: Recipe | None) -> list[dict[str, Any]]:
+def xaxis_options(
+    recipe: Recipe | None, timed: bool = False, kind: str = ""
+) -> list[dict[str, Any]]:
     """The x-axis choices: all three for the simulated run (``recipe`` None); for a real
-    run, step, and tokens once tokens per step are known. Disabled ones say why."""
+    run, step, tokens once tokens per step are known, and wall time when its points carry
+    wall times (``timed``; ``kind`` is the run's source, named in the reason when not).
+    Disabled ones say why."""
     labels = {"step": "Step", "tokens": "Tokens", "wall": "Wall time"}
     if recipe is None:
         return [{"label": labels[k], "value": k} for k in labels]
     why = {
         "step": "",
         "tokens": "" if recipe.tokens_per_step else "Tokens: " + recipe.missing,
-        "wall": WALL_MISSING,
+        "wall": "" if timed else WALL_MISSING.format(kind=kind or "log"),
     }
     return [
         {"label": labels[k], "value": k, "disabled": bool(why[k]), "title": why[k]} for k in labels

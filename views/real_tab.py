@@ -188,7 +188,8 @@ def _open(
     rebase neither recomputes the prediction nor forgets the user's mode and edits."""
     params = store.params(run_id)
     recipe = rr.recipe_of(params)
-    coerced = opts.xaxis == "wall" or (opts.xaxis == "tokens" and not recipe.tokens_per_step)
+    asked = opts.xaxis
+    coerced = opts.xaxis == "tokens" and not recipe.tokens_per_step
     if coerced:  # an axis this run cannot give: steps, and the radio says so
         opts = ChartOptions("step", opts.smoothing, opts.log)
     old = rc.RealMeta.from_dict(meta_raw)
@@ -217,6 +218,7 @@ def _open(
     if opened is None:
         return _simulated(search, picked, _missing(run_id, "is not in the run store"), from_url)
     info = opened.info
+    coerced = opened.meta.xaxis != asked  # also: no point of the run carries a wall time
     rows, seq = rev.opened(store, info, _now(now))
     status, control = rev.run_state(store, info, _now(now))
     alerts = info.open_alerts
@@ -231,9 +233,9 @@ def _open(
         kpis=rr.kpis(info.last_step, opened.tails, opened.mapped, info.updated, _now(now)),
         title=rr.title(info, status),
         notice=None,  # a notice about an earlier link is done with
-        xaxis_options=rr.xaxis_options(recipe),
+        xaxis_options=rr.xaxis_options(recipe, opened.meta.timed, info.kind),
         # Only a change is sent: setting it would also redraw the hidden simulated charts.
-        xaxis=opts.xaxis if coerced else KEEP,
+        xaxis=opened.meta.xaxis if coerced else KEEP,
         tick_disabled=False,
         other_options=[{"label": m, "value": m} for m in opened.mapped.rest],
         other=opened.mapped.other or None,

@@ -370,6 +370,11 @@ def curves_figure(
             for a in analyses
             if x_key in a.missing
         )
+        + "".join(
+            f"\nEstimated: {a.label}: {a.estimated[x_key]}."
+            for _, a in drawn
+            if x_key in a.estimated
+        )
     )
     yaxis: dict[str, Any] = {
         "title": {"text": "Loss (nats/token)"},

@@ -309,6 +309,7 @@ def test_real_run_listed_opened_by_link_and_followed(
         assert "paused by dashboard" in dash_duo.find_element(f"#{ids.TR_REAL_EVENTS}").text.lower()
         assert "· paused ·" in dash_duo.find_element(f"#{ids.TR_REAL_TITLE}").text
         _shots(dash_duo, "real-pushed")
+        _wall_axis_follows(dash_duo, run)
     finally:
         run.close(timeout=2)
 
@@ -343,3 +344,29 @@ def _pick(dash_duo: Any, label: str) -> None:
         ),
         what=f"the picker's row {label}",
     ).click()
+
+
+def _wall_axis_follows(dash_duo: Any, run: Run) -> None:
+    """On a pushed run (its points carry wall times) Wall time is offered: the loss chart
+    redraws in hours since its first point, a newly pushed point is appended there by the
+    tick, and Step brings the step axis back."""
+    xaxis = f"//*[@id='{ids.TR_XAXIS}']//label[normalize-space()='{{}}']"
+    dash_duo.driver.find_element("xpath", xaxis.format("Wall time")).click()
+
+    def title() -> str:
+        return str(
+            dash_duo.driver.execute_script(
+                "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+                "return g && g.layout ? g.layout.xaxis.title.text : '';",
+                f"#{ids.tr_real_graph('loss')}",
+            )
+        )
+
+    wait(lambda: title() == "wall time (h)", what="the loss chart on wall time")
+    held = wait(lambda: _trace(dash_duo, "loss"), what="the run's points on wall time")
+    assert held[0] == 0 and all(0 <= x < 0.1 for x in held)  # seconds of a test, in hours
+    run.log(42, loss=float(loss(42)))
+    grown = wait(lambda: (xs := _trace(dash_duo, "loss")) and len(xs) > len(held) and xs)
+    assert grown[: len(held)] == held and held[-1] <= grown[-1] < 0.1  # appended at its time
+    dash_duo.driver.find_element("xpath", xaxis.format("Step")).click()
+    wait(lambda: title() == "step", what="the step axis back")

@@ -235,10 +235,26 @@ def decode_steps(blob: bytes) -> Steps:
 
 
 #: one block summary: block number in its chunk (0..63), first finite min and max (NaN when
-#: the block has no finite value) and their offsets in the chunk; 21 bytes, little-endian
+#: the block has no finite value), their offsets in the chunk and their wall times (NaN when
+#: unknown); 37 bytes, little-endian. A blob in this format starts with ``BLOCKS_V2`` (a
+#: byte no block number can be), so blobs written before times were kept (21-byte blocks,
+#: ``BLOCK_DTYPE_V1``) are still told apart: ``decode_blocks`` returns None for them and
+#: the reader takes that chunk's points instead.
 BLOCK_DTYPE = np.dtype(
+    [
+        ("block", "u1"),
+        ("min", "<f8"),
+        ("max", "<f8"),
+        ("imin", "<u2"),
+        ("imax", "<u2"),
+        ("tmin", "<f8"),
+        ("tmax", "<f8"),
+    ]
+)
+BLOCK_DTYPE_V1 = np.dtype(
     [("block", "u1"), ("min", "<f8"), ("max", "<f8"), ("imin", "<u2"), ("imax", "<u2")]
 )
+BLOCKS_V2 = b"\xff"
 
 
 def block_summary(chunk: int, points: Points) -> npt.NDArray[np.void]:
@@ -250,16 +266,26 @@ def block_summary(chunk: int, points: Points) -> npt.NDArray[np.void]:
     imin, imax = segment_extremes(finite, finite, starts)
     out = np.zeros(len(starts), dtype=BLOCK_DTYPE)
     out["block"] = block[starts]
-    out["min"] = np.nan
-    out["max"] = np.nan
+    for field in ("min", "max", "tmin", "tmax"):
+        out[field] = np.nan
     seg_min = np.searchsorted(starts, imin, side="right") - 1
     seg_max = np.searchsorted(starts, imax, side="right") - 1
     out["min"][seg_min] = points.value[imin]
     out["imin"][seg_min] = offset[imin]
+    out["tmin"][seg_min] = points.time[imin]
     out["max"][seg_max] = points.value[imax]
     out["imax"][seg_max] = offset[imax]
+    out["tmax"][seg_max] = points.time[imax]
     return out
 
 
-def decode_blocks(blob: bytes) -> npt.NDArray[np.void]:
-    return np.frombuffer(blob, dtype=BLOCK_DTYPE)
+def encode_blocks(blocks: npt.NDArray[np.void]) -> bytes:
+    return BLOCKS_V2 + blocks.tobytes()
+
+
+def decode_blocks(blob: bytes) -> npt.NDArray[np.void] | None:
+    """The block summaries of a ``blocks`` blob; None for one written before block
+    summaries kept times (its min and max times must come from the chunk's points)."""
+    if blob[:1] != BLOCKS_V2:
+        return None
+    return np.frombuffer(blob, dtype=BLOCK_DTYPE, offset=1)

@@ -98,17 +98,20 @@ def _non_finite(step: Steps, value: Values, edges: Steps) -> Index:
     )
 
 
-def reduce(step: Steps, value: Values, points: int) -> Curve:
-    """``step`` sorted ascending (unique), ``value`` the same length; ``points`` >= 2."""
+def reduce(step: Steps, value: Values, points: int, time: Values | None = None) -> Curve:
+    """``step`` sorted ascending (unique), ``value`` and ``time`` (wall times; None: all
+    unknown) the same length; ``points`` >= 2. Each point kept keeps its own time."""
     n = len(step)
+    if time is None:
+        time = np.full(n, np.nan)
     if n <= points:
-        return Curve(step, value, True)
+        return Curve(step, value, True, time)
     edges, _ = bucket_edges(int(step[0]), int(step[-1]), points)
     starts = _segments(step, edges)
     finite = finite_only(value)
     imin, imax = segment_extremes(finite, finite, starts)
     index = np.unique(np.concatenate([imin, imax, _non_finite(step, value, edges)]))
-    return Curve(step[index], value[index], False)
+    return Curve(step[index], value[index], False, time[index])
 
 
 def reduce_blocks(
@@ -120,10 +123,13 @@ def reduce_blocks(
     odd_step: Steps,
     odd_value: Values,
     edges: Steps,
+    min_time: Values,
+    max_time: Values,
+    odd_time: Values,
 ) -> Curve:
     """``reduce`` from block summaries (blocks in step order, each with its first finite
-    min and max, NaN when it has none) and the range's non-finite points (``odd_*``, in
-    step order), for block-aligned ``edges``."""
+    min and max and their wall times, NaN when it has none) and the range's non-finite
+    points (``odd_*``, in step order), for block-aligned ``edges``."""
     if len(block_start):
         starts = _segments(block_start, edges)
         imin, imax = segment_extremes(min_value, max_value, starts)
@@ -132,5 +138,6 @@ def reduce_blocks(
     odd = _non_finite(odd_step, odd_value, edges)
     step = np.concatenate([min_step[imin], max_step[imax], odd_step[odd]])
     value = np.concatenate([min_value[imin], max_value[imax], odd_value[odd]])
+    time = np.concatenate([min_time[imin], max_time[imax], odd_time[odd]])
     order = np.unique(step, return_index=True)[1]
-    return Curve(step[order], value[order], False)
+    return Curve(step[order], value[order], False, time[order])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,11 +16,20 @@ class Curve:
     ``exact`` is true when these are every stored point of the range asked for; false when
     the range held more than was asked for and these are each bucket's extremes (see
     ``tracking.store.downsample``).
+
+    ``time`` is each point's stored wall time (Unix s; NaN where the source gave none):
+    a bucket's extremes carry the times of the very points kept, so a spike's time is the
+    spike's. Left out, every time is NaN.
     """
 
     step: Steps
     value: Values
     exact: bool
+    time: Values = field(default_factory=lambda: np.empty(0, np.float64))
+
+    def __post_init__(self) -> None:
+        if len(self.time) != len(self.step):
+            object.__setattr__(self, "time", np.full(len(self.step), np.nan))
 
     def __len__(self) -> int:
         return len(self.step)

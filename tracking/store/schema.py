@@ -13,8 +13,10 @@ Tables (all times Unix seconds, float):
   by every add so the run list needs no blob.
 - ``chunks``: one row per (run, metric, chunk = step // 4096): the summary (points,
   first/last step and value, finite min/max and their steps, NaN and inf counts), the
-  ``blocks`` summary (per 64-step block: its first finite min and max and their offsets,
-  21 bytes a block, at most 1.3 KB a chunk, ``tracking.store.chunks.BLOCK_DTYPE``) and three
+  ``blocks`` summary (per 64-step block: its first finite min and max, their offsets and
+  their wall times, 37 bytes a block after a leading ``0xff``, at most 2.4 KB a chunk,
+  ``tracking.store.chunks.BLOCK_DTYPE``; older rows hold 21-byte blocks without times,
+  still read) and three
   blobs, ``steps`` (uint16 offsets), ``vals`` and ``times`` (float64), little-endian. The
   small columns come first and ``times`` last, so a zoomed-out read touches only the
   summaries and a read of steps and values never walks past them to the times.

@@ -100,7 +100,7 @@ def _chunk_row(run_id: str, metric: str, chunk: int, points: Points) -> tuple[ob
         s.max_step,
         s.nan_count,
         s.inf_count,
-        chunks.block_summary(chunk, points).tobytes(),
+        chunks.encode_blocks(chunks.block_summary(chunk, points)),
         chunks.encode_offsets(chunk, points.step),
         chunks.encode_floats(points.value),
         chunks.encode_floats(points.time),
@@ -142,12 +142,12 @@ def _hash(secret: str) -> str:
 
 
 def _fetch_points(db: Db, run_id: str, metric: str, ids: Sequence[int]) -> dict[int, Points]:
-    """Steps and values of the chunks ``ids`` (their times are not read: all NaN here)."""
+    """Steps, values and wall times of the chunks ``ids``."""
     found: dict[int, Points] = {}
     for i in range(0, len(ids), _BATCH):
         batch = list(ids[i : i + _BATCH])
         rows = db.all(
-            "SELECT chunk, points, steps, vals FROM chunks WHERE run_id = ? AND metric = ? "
+            "SELECT chunk, points, steps, vals, times FROM chunks WHERE run_id = ? AND metric = ? "
             f"AND chunk IN ({', '.join('?' * len(batch))}) ORDER BY chunk",
             [run_id, metric, *batch],
         )
@@ -158,10 +158,11 @@ def _fetch_points(db: Db, run_id: str, metric: str, ids: Sequence[int]) -> dict[
         step = np.frombuffer(b"".join(r[2] for r in rows), dtype="<u2").astype(np.int64)
         step += np.repeat(bases, counts)
         value = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f8")
+        wall = np.frombuffer(b"".join(r[4] for r in rows), dtype="<f8")
         ends = np.cumsum(counts)
         for (chunk, *_), end, count in zip(rows, ends, counts, strict=True):
-            times = np.broadcast_to(np.float64(np.nan), (int(count),))  # not read: no copy
-            found[int(chunk)] = Points(step[end - count : end], value[end - count : end], times)
+            part = slice(end - count, end)
+            found[int(chunk)] = Points(step[part], value[part], wall[part])
     return found
 
 
@@ -204,19 +205,30 @@ def _read_range(
         order = sorted(stored)
         step = np.concatenate([stored[c].step for c in order])
         value = np.concatenate([stored[c].value for c in order])
-        return downsample.reduce(step, value, points)
-    odd = _fetch_points(db, run_id, metric, [int(h[0]) for h in whole if h[4]])
+        time = np.concatenate([stored[c].time for c in order])
+        return downsample.reduce(step, value, points, time)
+    summaries = {int(h[0]): chunks.decode_blocks(bytes(h[5])) for h in whole}
+    # chunks with non-finite values, and any whose blocks predate kept times, in one query
+    need = [int(h[0]) for h in whole if h[4] or summaries[int(h[0])] is None]
+    odd = _fetch_points(db, run_id, metric, need)
+    for chunk, p in odd.items():
+        if summaries[chunk] is None:
+            summaries[chunk] = chunks.block_summary(chunk, p)
     odd.update(cut)
-    return _reduce_summaries(whole, cut, odd, edges)
+    return _reduce_summaries(summaries, cut, odd, edges)
 
 
 def _reduce_summaries(
-    whole: list[Row], cut: dict[int, Points], odd: dict[int, Points], edges: Steps
+    summaries: Mapping[int, npt.NDArray[np.void] | None],
+    cut: dict[int, Points],
+    odd: dict[int, Points],
+    edges: Steps,
 ) -> Curve:
-    """``downsample.reduce_blocks`` over the stored block summaries of ``whole`` chunks and
-    those computed from the ``cut`` chunks' points; non-finite points from ``odd``."""
+    """``downsample.reduce_blocks`` over the block summaries of the ``whole`` chunks (stored,
+    or computed from points for blobs written before times were kept) and those computed
+    from the ``cut`` chunks' points; non-finite points from ``odd``."""
     parts: list[tuple[int, npt.NDArray[np.void]]] = [
-        (int(h[0]), chunks.decode_blocks(bytes(h[5]))) for h in whole
+        (c, b) for c, b in summaries.items() if b is not None
     ]
     parts += [(c, chunks.block_summary(c, p)) for c, p in cut.items() if len(p)]
     parts.sort(key=lambda part: part[0])
@@ -233,6 +245,9 @@ def _reduce_summaries(
         odd_points.step,
         odd_points.value,
         edges,
+        blocks["tmin"],
+        blocks["tmax"],
+        odd_points.time,
     )
 
 
@@ -883,15 +898,18 @@ class Store:
             raise BadInput(f"limit must be from 1 to {MAX_SEGMENTS}, got {limit!r}")
         with self._engine.read() as db:
             rows = db.all(
-                "SELECT steps, vals FROM superseded WHERE run_id = ? AND metric = ? "
+                "SELECT steps, vals, times FROM superseded WHERE run_id = ? AND metric = ? "
                 "ORDER BY id DESC LIMIT ?",
                 (run_id, metric, limit),
             )
         return [
             downsample.reduce(
-                chunks.decode_steps(bytes(steps)), chunks.decode_floats(bytes(vals)), points
+                chunks.decode_steps(bytes(steps)),
+                chunks.decode_floats(bytes(vals)),
+                points,
+                chunks.decode_floats(bytes(times)),
             )
-            for steps, vals in reversed(rows)
+            for steps, vals, times in reversed(rows)
         ]
 
     def file_state(self, path: str) -> FileState | None:
