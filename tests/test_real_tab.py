@@ -8,6 +8,7 @@ with a bounded number of points.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterator
@@ -236,3 +237,25 @@ def test_llmc_main_log_metrics_go_to_the_loss_and_grad_charts() -> None:
     assert m.slots["train_loss"] == "trl" and m.slots["val_loss"] == "tel"
     assert m.slots["lr"] == "lr" and m.slots["grad_norm"] == "norm"
     assert m.rest == ()
+
+
+def test_a_live_run_opens_at_the_bucket_its_ticks_fit_in(store: Store, tmp_path: Path) -> None:
+    """A run logging 100 steps a second: the open plans for that pace, so the next tick
+    appends (a few KB) instead of rebasing into whole figures (~17 KB a tab, over the 8 KB a
+    tick may send; the 50-tab load test saw it on every tab's first tick)."""
+    import sqlite3
+
+    store.put_run("fast", status="running")
+    put(store, "fast", "loss", range(600), loss(np.arange(600)))
+    with sqlite3.connect(tmp_path / "runs.sqlite3") as db:  # its first write 6 s ago
+        db.execute("UPDATE runs SET created = updated - 6 WHERE run_id = 'fast'")
+    info = store.run("fast")
+    assert info is not None and rc.pace(info) == 100  # 599 steps over 6 s, per 1 s tick
+    c = rt.choose(store, "url", "?run=fast", None, OPTS, None, None)
+    put(store, "fast", "loss", range(600, 700), loss(np.arange(600, 700)))
+    f = rt.follow(store, c.meta, OPTS, None)
+    assert isinstance(f.charts["loss"], Edit), "the first tick rebased"
+    assert len(json.dumps(f.charts, default=str)) < 8_000
+
+    # Logs ingested at once say nothing of a pace: the open keeps the finest bucket.
+    assert rc.pace(dataclasses.replace(info, created=info.updated - 1)) == 1

@@ -52,6 +52,8 @@ EXACT_READ = 100_000  # the store's most points in one read (tracking.store.stor
 QUIET_S = 60.0  # a run with no write for this long is drawn to its last point
 ENDED = ("finished", "failed")
 SIG = 6  # significant digits sent for y values (a chart draws ~500 px; 6 is plenty)
+TICK_S = 1.0  # the follow tick's period (layouts/real_run.py FOLLOW_MS)
+PACE_MIN_S = 5.0  # history a run needs before its pace is trusted (one write says nothing)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -65,6 +67,18 @@ def bucket_size(steps: int, rate: int = 1) -> int:
     per-tick bound)."""
     need = max(1, math.ceil(steps / FULL_BUCKETS), math.ceil(rate / TICK_BUCKETS))
     return 1 << (need - 1).bit_length()
+
+
+def pace(info: RunInfo) -> int:
+    """The steps a follow tick will bring, from the run's own history: its step span over
+    the seconds between its first and its latest write. An open used to plan for one step a
+    tick, so a run logging 100 steps a second rebased on its first tick (a whole render of
+    ~17 KB per tab, over the 8 KB a tick may send; found by the 50-tab load test). 1 when
+    the run has less than ``PACE_MIN_S`` of history (logs ingested at once say nothing)."""
+    span = info.updated - info.created
+    if info.first_step is None or info.last_step is None or span < PACE_MIN_S:
+        return 1
+    return max(1, math.ceil((info.last_step - info.first_step) / span * TICK_S))
 
 
 def keep_extremes(step: IntArray, value: FloatArray, bucket: int) -> NDArray[np.intp]:
@@ -227,7 +241,8 @@ class _Plan:
         self.last = -1 if info.last_step is None else info.last_step
         self.whole = _whole(info.status, info.updated, self.now)
         if self.bucket is None:
-            self.bucket = bucket_size(max(1, self.last + 1), max(1, self.rate))
+            rate = self.rate if self.whole else max(self.rate, pace(info))
+            self.bucket = bucket_size(max(1, self.last + 1), max(1, rate))
         self.edge = _edge(self.last, self.bucket, self.whole)
         reads: list[Read] = []
         for slot, metric in self.mapped.slots.items():
