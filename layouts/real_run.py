@@ -13,6 +13,7 @@ from dash import dcc, html
 
 from layouts import ids
 from layouts.figures import real as fig
+from layouts.figures import theme
 from simulator import fmt
 from views import real_control as rctl
 from views import real_forecast as rfc
@@ -21,22 +22,6 @@ from views import real_run as rr
 RUNS_REFRESH_MS = 15_000  # the picker's rows (status, "2 min ago") refresh this often
 FOLLOW_MS = 1_000  # a followed real run asks the store for new points this often
 CHART_HEIGHT = 220
-# As the simulated charts' (layouts/training.py ``_chart``): zoom, pan, reset, image.
-GRAPH_CONFIG = {
-    "displaylogo": False,
-    "responsive": True,
-    "displayModeBar": "hover",
-    "modeBarButtonsToRemove": [
-        "select2d",
-        "lasso2d",
-        "autoScale2d",
-        "zoomIn2d",
-        "zoomOut2d",
-        "toggleSpikelines",
-        "hoverClosestCartesian",
-        "hoverCompareCartesian",
-    ],
-}
 
 
 def picker() -> html.Div:
@@ -289,7 +274,7 @@ def _chart(chart: str) -> html.Div:
             dcc.Graph(
                 id=ids.tr_real_graph(chart),
                 figure={"data": [], "layout": {}},
-                config=GRAPH_CONFIG,
+                config=theme.GRAPH_CONFIG,
                 style={"height": f"{CHART_HEIGHT}px"},
             ),
         ],

@@ -15,6 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts import definitions, ids, real_run
+from layouts.figures import theme
 from simulator import series
 from simulator.estimate import FLOPS_CONVENTION
 from views.config_form import format_tokens
@@ -205,21 +206,7 @@ def _chart(chart: str) -> html.Div:
             dcc.Graph(
                 id=ids.tr_graph(chart),
                 figure={"data": [], "layout": {}},
-                config={
-                    "displaylogo": False,
-                    "responsive": True,
-                    "displayModeBar": "hover",
-                    "modeBarButtonsToRemove": [
-                        "select2d",
-                        "lasso2d",
-                        "autoScale2d",
-                        "zoomIn2d",
-                        "zoomOut2d",
-                        "toggleSpikelines",
-                        "hoverClosestCartesian",
-                        "hoverCompareCartesian",
-                    ],
-                },
+                config=theme.GRAPH_CONFIG,
                 style={"height": f"{CHART_HEIGHT}px"},
             ),
         ],

@@ -213,6 +213,18 @@ _GEMMA_NOTES = {
 }
 _ASSUMED_RECIPE = "not published (architecture only): every setting assumed"
 
+
+def _qwen(gpus: int, tp: int, lr_peak: float, lr_min: float) -> Recipe:
+    """A Qwen2.5 recipe: the report's tokens and context, the rest assumed alike (H100, 16M
+    batch) but for the cluster size, tensor parallelism and learning rates."""
+    settings: dict[str, Any] = dict(
+        gpu="h100-sxm", num_gpus=gpus, global_batch_tokens=_M16, lr_peak=lr_peak, lr_min=lr_min
+    )
+    if tp > 1:
+        settings["tensor_parallel"] = tp
+    return Recipe(settings, _QWEN_SRC, _TOKENS_AND_SEQ, _QWEN_NOTES)
+
+
 _RECIPES: dict[str, Recipe] = {
     "llama-7b": _llama(dict(num_gpus=2048, seq_len=2048, lr_peak=3e-4, lr_min=3e-5)),
     "llama-13b": _llama(
@@ -283,51 +295,10 @@ _RECIPES: dict[str, Recipe] = {
         frozenset(),
         {"dataset_tokens": "not published: Llama 2's 2T assumed"},
     ),
-    "qwen2.5-7b": Recipe(
-        dict(gpu="h100-sxm", num_gpus=1024, global_batch_tokens=_M16, lr_peak=3e-4, lr_min=3e-5),
-        _QWEN_SRC,
-        _TOKENS_AND_SEQ,
-        _QWEN_NOTES,
-    ),
-    "qwen2.5-14b": Recipe(
-        dict(
-            gpu="h100-sxm",
-            num_gpus=2048,
-            tensor_parallel=2,
-            global_batch_tokens=_M16,
-            lr_peak=3e-4,
-            lr_min=3e-5,
-        ),
-        _QWEN_SRC,
-        _TOKENS_AND_SEQ,
-        _QWEN_NOTES,
-    ),
-    "qwen2.5-32b": Recipe(
-        dict(
-            gpu="h100-sxm",
-            num_gpus=2048,
-            tensor_parallel=4,
-            global_batch_tokens=_M16,
-            lr_peak=1.5e-4,
-            lr_min=1.5e-5,
-        ),
-        _QWEN_SRC,
-        _TOKENS_AND_SEQ,
-        _QWEN_NOTES,
-    ),
-    "qwen2.5-72b": Recipe(
-        dict(
-            gpu="h100-sxm",
-            num_gpus=4096,
-            tensor_parallel=8,
-            global_batch_tokens=_M16,
-            lr_peak=1.5e-4,
-            lr_min=1.5e-5,
-        ),
-        _QWEN_SRC,
-        _TOKENS_AND_SEQ,
-        _QWEN_NOTES,
-    ),
+    "qwen2.5-7b": _qwen(1024, 1, 3e-4, 3e-5),
+    "qwen2.5-14b": _qwen(2048, 2, 3e-4, 3e-5),
+    "qwen2.5-32b": _qwen(2048, 4, 1.5e-4, 1.5e-5),
+    "qwen2.5-72b": _qwen(4096, 8, 1.5e-4, 1.5e-5),
     "gemma-2-2b": Recipe(
         dict(gpu="h100-sxm", num_gpus=512, seq_len=8192, global_batch_tokens=_M16),
         _GEMMA_SRC,

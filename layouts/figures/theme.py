@@ -100,3 +100,21 @@ def base_layout(**overrides: Any) -> dict[str, Any]:
         >>> fig = {"data": [{"y": [3, 1, 2]}], "layout": base_layout(title={"text": "loss"})}
     """
     return {"template": copy.deepcopy(TEMPLATE), **overrides}
+
+
+# The Training tab's charts, simulated and real alike: zoom, pan, reset and image only.
+GRAPH_CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "displayModeBar": "hover",
+    "modeBarButtonsToRemove": [
+        "select2d",
+        "lasso2d",
+        "autoScale2d",
+        "zoomIn2d",
+        "zoomOut2d",
+        "toggleSpikelines",
+        "hoverClosestCartesian",
+        "hoverCompareCartesian",
+    ],
+}
