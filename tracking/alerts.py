@@ -29,7 +29,7 @@ import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -152,16 +152,7 @@ Kind = Literal[
     "lr_schedule",
     "eta_drift",
 ]
-KINDS: tuple[Kind, ...] = (
-    "nan",
-    "grad_norm",
-    "loss_scale",
-    "loss_spike",
-    "above_band",
-    "throughput",
-    "lr_schedule",
-    "eta_drift",
-)
+KINDS: tuple[Kind, ...] = get_args(Kind)
 SEVERITY: dict[str, str] = {
     "nan": "critical",
     "loss_scale": "critical",

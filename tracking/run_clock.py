@@ -1,10 +1,8 @@
 """A run's measured step rate up to a step, from the wall times the store keeps with points.
 
-``Store.series`` returns steps and values only, so this reads the ``times`` blob of at most
-the two chunks (4,096 steps each) that end at or before the step asked for: the rate of the
-run's most recent stretch, at a bounded cost whatever the run's length. It reads the
-store's ``chunks`` table directly (``tracking.store.schema``); a ``Store`` method returning
-times would be the better home once the store grows one.
+It reads the points of the run's last two chunks' worth of steps (``CHUNK`` each) at or
+before the step asked for, with their times (``Store.series``): the rate of the run's most
+recent stretch, at a bounded cost whatever the run's length.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracking.store import Store
-from tracking.store.chunks import CHUNK, decode_floats, decode_offsets
+from tracking.store.chunks import CHUNK
 
 MIN_SPAN_S = 1e-3
 
@@ -34,21 +32,17 @@ def step_rate(store: Store, run_id: str, metric: str, until: int | None = None) 
     """The rate over the timed points of the last two chunks at or before ``until`` (all of
     the run when None); None when fewer than two points there carry a wall time or the
     clock did not move forward."""
-    sql = "SELECT chunk, steps, times FROM chunks WHERE run_id = ? AND metric = ?"
-    args: list[object] = [run_id, metric]
-    if until is not None:
-        sql += " AND chunk <= ?"
-        args.append(until // CHUNK)
-    sql += " ORDER BY chunk DESC LIMIT 2"
-    with store._engine.read() as db:  # the store has no times read yet (module doc)
-        rows = db.all(sql, args)
-    if not rows:
-        return None
-    steps = np.concatenate([decode_offsets(int(r[0]), bytes(r[1])) for r in reversed(rows)])
-    times = np.concatenate([decode_floats(bytes(r[2])) for r in reversed(rows)])
+    if until is None:
+        found = [m for m in store.metrics(run_id) if m.metric == metric]
+        if not found or found[0].last_step is None:
+            return None
+        until = found[0].last_step
+    start = max(0, (until // CHUNK - 1) * CHUNK)
+    curve = store.series(run_id, metric, start, until, points=2 * CHUNK)
+    if curve.step.size < 2:  # a gap in the steps: the stretch before it instead
+        curve = store.series(run_id, metric, None, until, points=2 * CHUNK)
+    steps, times = curve.step, curve.time
     keep = np.isfinite(times)
-    if until is not None:
-        keep &= steps <= until
     steps, times = steps[keep], times[keep]
     if steps.size < 2:
         return None
