@@ -73,19 +73,22 @@ def save(store: Store, run_id: str, changes: Mapping[str, Any], who: str) -> Sav
     if unknown or len(changes) > MAX_CORRECTIONS:
         return Saved(False, f"Not saved: {', '.join(unknown)[:200]} is not a recipe field.")
     try:
-        cfg, guesses = current(store, run_id)
+        if store.run(run_id) is None:
+            raise UnknownRun(f"no run {run_id!r} in the store")
+        params = settings_only(store.params(run_id))
+        curves = stored_curves(store, run_id)  # read once: the check, the write, the answer
+        cfg, guesses = guess(params, curves)
         try:
             TrainingConfig.from_dict(_with_changes(cfg, guesses, changes))
         except (ConfigError, TypeError, ValueError) as exc:
             return Saved(False, f"Not saved: {exc}.")
-        params = settings_only(store.params(run_id))
         saved = {}
         for name, value in changes.items():
             saved[corrections.VALUE + name] = corrections.encode(name, value)
             saved[corrections.BY + name] = who
-        recipe = recipe_params({**params, **saved}, stored_curves(store, run_id))
+        recipe = recipe_params({**params, **saved}, curves)
         store.update_params(run_id, {**saved, **recipe})
-        cfg, guesses = current(store, run_id)
+        cfg, guesses = guess({**params, **saved}, curves)
     except UnknownRun:
         return Saved(
             False, f"Not saved: run {run_id!r} is no longer in the store (deleted meanwhile)."

@@ -763,17 +763,27 @@ class Store:
         """One run, or None."""
         check_run_id(run_id)
         with self._engine.read() as db:
-            row = db.one(
-                f"SELECT {_RUN_COLUMNS} FROM runs r LEFT JOIN alert_state a "
-                "ON a.run_id = r.run_id WHERE r.run_id = ?",
-                (run_id,),
-            )
-            metric_rows = db.all(
-                "SELECT run_id, metric, first_step, last_step FROM metrics WHERE run_id = ? "
-                "ORDER BY metric",
-                (run_id,),
-            )
-        return None if row is None else self._run_info(row, metric_rows)
+            found = self._run_in(db, run_id)
+        return None if found is None else found[0]
+
+    @classmethod
+    def _run_in(cls, db: Db, run_id: str) -> tuple[RunInfo, dict[str, int]] | None:
+        """The run and each metric's last step, read in ``db``'s transaction; None when
+        there is no such run."""
+        row = db.one(
+            f"SELECT {_RUN_COLUMNS} FROM runs r LEFT JOIN alert_state a "
+            "ON a.run_id = r.run_id WHERE r.run_id = ?",
+            (run_id,),
+        )
+        if row is None:
+            return None
+        metric_rows = db.all(
+            "SELECT run_id, metric, first_step, last_step FROM metrics WHERE run_id = ? "
+            "ORDER BY metric",
+            (run_id,),
+        )
+        lasts = {r[1]: int(r[3]) for r in metric_rows if r[3] is not None}
+        return cls._run_info(row, metric_rows), lasts
 
     @staticmethod
     def _run_info(row: Row, metric_rows: list[Row]) -> RunInfo:
@@ -810,20 +820,10 @@ class Store:
         points agree. None when there is no such run."""
         check_run_id(run_id)
         with self._engine.read() as db:
-            row = db.one(
-                f"SELECT {_RUN_COLUMNS} FROM runs r LEFT JOIN alert_state a "
-                "ON a.run_id = r.run_id WHERE r.run_id = ?",
-                (run_id,),
-            )
-            if row is None:
+            found = self._run_in(db, run_id)
+            if found is None:
                 return None
-            metric_rows = db.all(
-                "SELECT run_id, metric, first_step, last_step FROM metrics WHERE run_id = ? "
-                "ORDER BY metric",
-                (run_id,),
-            )
-            info = self._run_info(row, metric_rows)
-            lasts = {r[1]: int(r[3]) for r in metric_rows if r[3] is not None}
+            info, lasts = found
             curves = []
             for metric, start, stop, points in plan(info, lasts):
                 _check_read(run_id, metric, start, stop, points)
