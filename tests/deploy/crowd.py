@@ -279,21 +279,26 @@ class Crowd:
             await asyncio.sleep(phase)
             await self._exchange(outcome, conn, s.click(ids.TR_START))
             await self._exchange(outcome, conn, s.render())
-            slot = time.perf_counter()
-            while s.ticking:
-                slot += self.period
-                now = time.perf_counter()
-                if slot >= end:
-                    break
-                if slot > now:
-                    await asyncio.sleep(slot - now)
-                else:
-                    slot = now  # late: tick at once, as the Interval would after re-enabling
-                await self._exchange(outcome, conn, s.tick())
+            await self._tick_until(outcome, conn, s, end)
         except Refused as exc:
             outcome.fatal = str(exc)
         finally:
             conn.close()
+
+    async def _tick_until(self, outcome: Outcome, conn: Connection, s: Any, end: float) -> None:
+        """Send ``s.tick()`` every ``period`` while ``s.ticking``, until ``end``, as the
+        page's Interval does (a late tick goes at once)."""
+        slot = time.perf_counter()
+        while s.ticking:
+            slot += self.period
+            now = time.perf_counter()
+            if slot >= end:
+                break
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            else:
+                slot = now  # late: tick at once, as the Interval would after re-enabling
+            await self._exchange(outcome, conn, s.tick())
 
     async def _exchange(self, outcome: Outcome, conn: Connection, body: bytes) -> None:
         """Send one request until answered, retrying like connection.js."""

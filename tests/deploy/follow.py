@@ -321,17 +321,7 @@ class Followers(Crowd):
         try:
             await asyncio.sleep(phase)
             await self._exchange(outcome, conn, tab.open())
-            slot = time.perf_counter()
-            while tab.ticking:
-                slot += self.period
-                now = time.perf_counter()
-                if slot >= end:
-                    break
-                if slot > now:
-                    await asyncio.sleep(slot - now)
-                else:
-                    slot = now  # late: tick at once, as the Interval would after re-enabling
-                await self._exchange(outcome, conn, tab.tick())
+            await self._tick_until(outcome, conn, tab, end)
         except Refused as exc:
             outcome.fatal = str(exc)
         finally:
