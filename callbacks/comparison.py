@@ -22,7 +22,17 @@ from __future__ import annotations
 from typing import Any
 
 import flask
-from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx
+from dash import (
+    ALL,
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    no_update,
+)
 
 from callbacks import adapt, limits
 from layouts import comparison as layout
@@ -322,10 +332,15 @@ def show_diff(selection: Any, saved: Any, hide: Any) -> dict[str, Any]:
     inputs=dict(
         search=Input(ids.CMP_REAL_SEARCH, "value"),
         _n=Input(ids.CMP_REAL_REFRESH, "n_clicks"),
+        tab=Input(ids.TABS, "value"),
     ),
 )
-def real_table(search: Any, _n: Any) -> dict[str, Any]:
-    """The search changed or Refresh was clicked: the store's runs, newest first."""
+def real_table(search: Any, _n: Any, tab: Any) -> dict[str, Any]:
+    """The tab was opened, the search changed or Refresh was clicked: the store's runs,
+    newest first. Not while another tab is shown: a page load on Training read every run
+    for a table no one saw."""
+    if tab != ids.TAB_COMPARISON:
+        return {"rows": no_update, "caption": no_update}
     return adapt.outputs(vc.real_table(_open_store, search))
 
 
