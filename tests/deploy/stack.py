@@ -52,6 +52,21 @@ def _stop(proc: subprocess.Popen[bytes] | None, sig: int) -> None:
             proc.wait(timeout=5)
 
 
+def settled_log(path: Path, quiet_s: float = 0.3, timeout_s: float = 5.0) -> str:
+    """``path``'s text once it has stopped growing for ``quiet_s``: gunicorn writes a
+    request's access-log line after the answer has left, so a test that reads the log at
+    once can miss the last lines or see a previous test's late ones."""
+    deadline = time.monotonic() + timeout_s
+    size = -1
+    while time.monotonic() < deadline:
+        now = path.stat().st_size
+        if now == size:
+            break
+        size = now
+        time.sleep(quiet_s)
+    return path.read_text(errors="replace")
+
+
 class Stack:
     """gunicorn (``workers`` gthread workers) behind nginx, on two free loopback ports.
 

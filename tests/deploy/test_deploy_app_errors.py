@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import requests
-from stack import Stack, write_htpasswd
+from stack import Stack, settled_log, write_htpasswd
 
 import simulator
 from callbacks import health, security
@@ -77,6 +77,7 @@ def test_missing_files_and_wrong_methods_are_json(guarded: Stack) -> None:
 
 def test_unknown_bundles_are_404s_that_leave_no_traceback(guarded: Stack) -> None:
     s = guarded
+    settled_log(s.gunicorn_log)  # the previous test's last access-log lines are in
     before = s.gunicorn_log.stat().st_size
     paths = [
         "/_dash-component-suites/nope/x.js",

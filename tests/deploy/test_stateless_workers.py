@@ -18,7 +18,7 @@ import pytest
 import requests
 from renderer import Callbacks
 from session import CALLBACK_PATH, Session
-from stack import Stack
+from stack import Stack, settled_log
 
 from layouts import ids
 
@@ -84,7 +84,7 @@ def test_one_session_round_robin_over_four_workers_equals_one_worker(
 
     spread, spread_answers, served = replay(bases, callbacks)
     # Each process's access log shows it answered its share, and only that.
-    logged = [st.gunicorn_log.read_text().count(f"POST /{CALLBACK_PATH}") for st in stacks]
+    logged = [settled_log(st.gunicorn_log).count(f"POST /{CALLBACK_PATH}") for st in stacks]
     assert logged == [served.count(b) for b in bases], logged
     alone, alone_answers, _ = replay([reference.base], callbacks)
 
