@@ -66,11 +66,12 @@ sequence length) in "Recipe knobs".
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
+from simulator import noise
 from simulator import timeline as tlm
 from simulator.catalog import FAMILY_LOSS, OPTIMIZERS
 from simulator.estimate import (
@@ -82,7 +83,6 @@ from simulator.estimate import (
     flops_per_token,
     peak_flops,
 )
-from simulator.rng import STREAM_EVENT, STREAM_GRID, STREAM_STEP, uniform_pairs
 
 FloatArray = NDArray[np.float64]
 
@@ -159,23 +159,12 @@ class Computed:
     diverged_at: int | None
 
 
-def hazards(
-    tl: tlm.Timeline, seed: int, start: int, stop: int
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Spike hazard, divergence hazard and the uniform that decides both, per step."""
-    steps = np.arange(start, stop, dtype=np.int64)
+def _step_hazards(tl: tlm.Timeline, steps: NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
+    """Spike and divergence hazards at the given steps (any order)."""
     idx = tl.segment_index(steps)
     p = np.minimum(tlm.tokens_after(tl, idx, steps) / tl.total_tokens, 1.0)
     lr = tlm.lr_at_steps(tl, idx, p)
-    return _hazards_from_lr(tl, seed, steps, idx, lr)
-
-
-def _hazards_from_lr(
-    tl: tlm.Timeline, seed: int, steps: NDArray[np.int64], idx: NDArray[np.int64], lr: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    h_spike, h_div = _hazard_rates(tl, idx, _lr_ratio(tl, idx, lr))
-    u, _ = uniform_pairs(seed, STREAM_EVENT, int(steps[0]), int(steps[-1]) + 1)
-    return h_spike, h_div, u
+    return _hazard_rates(tl, idx, _lr_ratio(tl, idx, lr))
 
 
 def _hazard_rates(
@@ -200,40 +189,61 @@ def _lr_ratio(tl: tlm.Timeline, idx: NDArray[np.int64], lr: FloatArray) -> Float
     return lr / tl.const(idx, lambda s: OPTIMIZERS[s.cfg.optimizer].lr_scale) / crit
 
 
+def _hazard_bounds(tl: tlm.Timeline, divergence: bool) -> FloatArray:
+    """An upper bound of the hazard in each segment: its hazard at its peak LR (every
+    schedule stays at or below its peak, ``schedules``)."""
+    idx = np.arange(len(tl.segments), dtype=np.int64)
+    peaks = np.array([s.cfg.lr_peak for s in tl.segments], dtype=np.float64)
+    h_spike, h_div = _hazard_rates(tl, idx, _lr_ratio(tl, idx, peaks))
+    out: FloatArray = np.broadcast_to(h_div if divergence else h_spike, peaks.shape).copy()
+    return out
+
+
+def hazard_hits(
+    tl: tlm.Timeline, seed: int, start: int, stop: int, *, divergence: bool = False
+) -> NDArray[np.int64]:
+    """Steps in [start, stop) whose hazard fires (the event uniform is below the hazard), in
+    order, without drawing every step.
+
+    The steps are cut into aligned blocks (``noise.aligned_blocks``); a block whose least event
+    uniform (one pyramid lookup) is at or above the highest hazard its segments allow cannot
+    hold a hit and is dropped, the others are halved, down to 16 steps read one by one. Cost:
+    about (hits + blocks) x 15 levels; a 4M-step 7B run has a few dozen spikes.
+    """
+    empty = np.empty(0, dtype=np.int64)
+    if stop <= start:
+        return empty
+    bound = _hazard_bounds(tl, divergence)
+    if float(bound.max()) <= 0.0:
+        return empty
+    starts, levels = noise.aligned_blocks(start, stop, noise.CELL_MAX_LEVEL)
+    found: list[NDArray[np.int64]] = []
+    while starts.size:
+        u_min = noise.uniform_blocks(seed, noise.U_EVENT, starts, levels)[2]
+        ends = starts + (np.int64(1) << levels) - 1
+        ia, ib = tl.segment_index(starts), tl.segment_index(ends)
+        cap = np.maximum(bound[ia], bound[ib])
+        for j in np.flatnonzero(ib - ia > 1):  # a block over three segments or more (rare)
+            cap[j] = bound[ia[j] : ib[j] + 1].max()
+        live = (u_min + 0.5) * noise.INV_2_32 < cap
+        starts, levels = starts[live], levels[live]
+        leaf = levels <= noise.LEAF_LEVEL
+        if leaf.any():
+            steps, _ = noise.leaf_steps(starts[leaf], levels[leaf])
+            h_spike, h_div = _step_hazards(tl, steps)
+            u = noise.uniform(seed, noise.U_EVENT, steps)
+            found.append(steps[u < (h_div if divergence else h_spike)])
+            starts, levels = starts[~leaf], levels[~leaf]
+        half = np.int64(1) << (levels - 1)
+        starts = np.concatenate([starts, starts + half])
+        levels = np.concatenate([levels - 1, levels - 1])
+    return np.sort(np.concatenate(found)) if found else empty
+
+
 def first_divergence(tl: tlm.Timeline, seed: int, start: int, stop: int) -> int | None:
     """First step in [start, stop) whose divergence hazard fires, or None."""
-    chunk = 1 << 20
-    for a in range(start, stop, chunk):
-        b = min(stop, a + chunk)
-        _, h_div, u = hazards(tl, seed, a, b)
-        hit = np.flatnonzero(u < h_div)
-        if hit.size:
-            return a + int(hit[0])
-    return None
-
-
-def _interp_grid(lo: int, hi: int, grid: int, knot_values: FloatArray, g0: int) -> FloatArray:
-    """Linear interpolation of per-knot values (knots every ``grid`` steps from ``g0``)."""
-    x = np.arange(lo, hi, dtype=np.float64)
-    xp = (np.arange(knot_values.size, dtype=np.float64) + g0) * grid
-    return np.interp(x, xp, knot_values)
-
-
-def _loss_lr_ema(tl: tlm.Timeline, lo: int, hi: int) -> FloatArray:
-    """EMA of the loss-LR for steps [lo, hi), on a grid with linear interpolation."""
-    g0, g1 = lo // EMA_GRID, (hi - 1) // EMA_GRID + 1
-    knots = np.arange(g0, g1 + 1, dtype=np.float64) * EMA_GRID
-    kappa = -math.log1p(-1.0 / tl.ema_steps)
-    x = knots[:, None] - _NODES[None, :] / kappa
-    vals = (tlm.loss_lr_at(tl, x.ravel()).reshape(x.shape) * _WEIGHTS[None, :]).sum(axis=1)
-    return _interp_grid(lo, hi, EMA_GRID, vals, g0)
-
-
-def _wobble(seed: int, lo: int, hi: int) -> FloatArray:
-    """Slow unit-variance noise: uniforms on a 64-step grid, linearly interpolated."""
-    g0, g1 = lo // WOBBLE_GRID, (hi - 1) // WOBBLE_GRID + 1
-    u, _ = uniform_pairs(seed, STREAM_GRID, g0, g1 + 1)
-    return _interp_grid(lo, hi, WOBBLE_GRID, (u - 0.5) * math.sqrt(12.0), g0)
+    hits = hazard_hits(tl, seed, start, stop, divergence=True)
+    return int(hits[0]) if hits.size else None
 
 
 def _stair(x: FloatArray) -> FloatArray:
@@ -411,6 +421,420 @@ def _diverge(
     return train, val, grad
 
 
+# ----------------------------------------------------------------------------- the trend
+EARLY_EXACT = 4096  # steps below this are all knots: their trend is computed step by step
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The noise-free part of the model at some steps (``trend``)."""
+
+    train: FloatArray  # train loss before noise and spikes (memorisation, early gate, cap)
+    val: FloatArray  # validation loss before noise and spikes (overfitting)
+    scale: FloatArray  # relative loss noise per unit draw (batch; quiet near ln(vocab))
+    grad: FloatArray  # gradient norm before noise and spikes
+
+
+def _trend_at(tl: tlm.Timeline, steps: NDArray[np.int64]) -> Trend:
+    """The trend evaluated exactly at sorted steps (each value depends on its step only)."""
+    idx = tl.segment_index(steps)
+    base = tl.base
+    unique = base.dataset_tokens
+    tokens = tlm.tokens_after(tl, idx, steps)
+    p = np.minimum(tokens * (1.0 / tl.total_tokens), 1.0)
+    lr = tlm.lr_at_steps(tl, idx, p)
+    area = tlm.area_at(tl, idx, p)
+    mean_lr, ramp = _mean_lr(tl, p, area)
+    # The loss a trainer logs for a step is measured on that step's batch before its update,
+    # so it sees the tokens of the steps before it: step 0 is the untrained model. Each token
+    # counts for what its batch and optimizer make it worth (critical batch, McCandlish et al.
+    # 2018): a factor on the tokens, not on the LR area, whose effect is concave.
+    d_eff = tlm.worth_before(tl, idx, steps) * lr_progress(mean_lr)
+    # Weight decay: past WD_EXPOSURE_MAX time constants the weights only hold the recent
+    # updates (Wang & Aitchison 2024), so the tokens that count stop growing.
+    wd_exposure = tlm.decay_at(tl, idx, p, area)
+    strong = np.flatnonzero(wd_exposure > WD_EXPOSURE_MAX)
+    if strong.size:
+        d_eff[strong] *= WD_EXPOSURE_MAX / wd_exposure[strong]
+    d_eff[steps == 0] = np.maximum(d_eff[steps == 0], 1.0)  # at least one token
+    reps = np.maximum(tokens / unique - 1.0, 0.0)
+    repeated = bool(np.any(tokens > unique))
+    if repeated:
+        fresh = (
+            np.minimum(tokens, unique)
+            + unique * MUENNIGHOFF_R_STAR * (1.0 - np.exp(-reps / MUENNIGHOFF_R_STAR))
+        ) / tokens
+        d_eff *= fresh
+    data_term = CHINCHILLA_B * np.exp(-CHINCHILLA_BETA * np.log(d_eff + base.base_tokens))
+    s2 = (_ema_at(tl, steps) - tl.lr_peak0) * (-1.0 / tl.lr_peak0)
+    np.clip(s2, -0.5, 1.0, out=s2)
+    # Tissue's annealing area is a sum of LR drops, so it shrinks with the LR as the forward
+    # area does: a run far below the reference LR gains as little from its decay.
+    s2 *= -ANNEAL_C * min(1.0, float(lr_progress(np.array([tl.lr_peak0 / tl.lr_ref]))[0]))
+    clean = data_term + s2 * data_term**ANNEAL_EXP
+    clean += size_terms(float(tl.params), base.family)
+    if base.base_tokens > 0:
+        clean += 0.6 * np.exp(-d_eff / (0.02 * tl.total_tokens))
+    else:
+        # Pretraining without (enough) weight decay ends a little higher: the benefit comes
+        # as the decay acts, over the first time constants (D'Angelo et al. 2023).
+        clean += WD_BENEFIT * np.exp(-wd_exposure)
+    # Context: a token's loss falls with the tokens before it (Kaplan et al. 2020), once the
+    # model has learnt to use them.
+    ctx = context_loss(base.seq_len)
+    if ctx != 0.0:
+        clean += ctx * -np.expm1((d_eff + base.base_tokens) * (-1.0 / IN_CONTEXT_TOKENS))
+    ln_v = math.log(base.arch.vocab_size)
+    # Soft cap at ln(vocab): only the first steps come near it.
+    near = np.flatnonzero(clean > min(ln_v - 4.0, 0.5 * ln_v))
+    if near.size:
+        tau = 0.25
+        clean[near] = -tau * np.logaddexp(-clean[near] / tau, -ln_v / tau)
+    if base.base_tokens <= 0:
+        _early_gate(clean, ln_v, area, ramp, lr, tl, idx, base.arch.d_model)
+    # Noise scale: grows as the batch shrinks, bounded (NOISE_REL_MAX). At a uniform init
+    # every token's loss is ln(vocab) and a batch's mean has no spread: the noise grows in as
+    # the loss leaves ln(vocab), fully once it has halved.
+    scale = np.broadcast_to(
+        noise_scale(tl.const(idx, lambda s: s.cfg.global_batch_tokens)), clean.shape
+    ).copy()
+    scale *= np.minimum(2.0 - clean * (2.0 / ln_v), 1.0)
+    train, val = clean, clean
+    if repeated:
+        # Repeated epochs: memorisation lowers train loss, overfitting raises val loss. Both
+        # start at the rates below and saturate: memorisation at MEMORISE_MAX of the loss,
+        # overfitting at the distance to ln(vocab) (worse than a uniform guess it never gets).
+        ratio = min(float(tl.params) / (20.0 * unique), 10.0)
+        mem = 0.22 * math.sqrt(ratio) * (0.5 * reps + 0.5 * _stair(tokens / unique))
+        train = clean - _saturate(mem, MEMORISE_MAX * clean)
+        over = 0.06 * ratio * reps**1.5
+        val = clean + _saturate(over, np.maximum(ln_v - clean, 1e-3))
+    # Gradient norm before clipping: a floor that rises as the LR decays, an early excess
+    # that fades over ~200 steps (exactly 0 from EARLY_STEPS on), steeper above the spike LR.
+    g_floor = 0.5 if base.base_tokens > 0 else 0.22
+    grad = g_floor * (1.7 - 0.7 * lr / tl.const(idx, lambda s: s.cfg.lr_peak))
+    early = steps < EARLY_STEPS
+    grad[early] *= 1.0 + 5.0 * np.exp(steps[early] * (-1.0 / 200.0))
+    lr_ratio = _lr_ratio(tl, idx, lr)
+    hot = lr_ratio > 1.0
+    grad[hot] *= lr_ratio[hot] ** 1.5
+    return Trend(train, val.copy() if val is train else val, scale, grad)
+
+
+def _extra_knots(tl: tlm.Timeline) -> NDArray[np.int64]:
+    """Knots besides the cell boundaries: each mid-run change (the trend jumps there: the
+    steps from it on interpolate from it) and each side of the warmup's end (the LR peaks)."""
+    w = tl.base.warmup_steps
+    knots = {s.start for s in tl.segments[1:]} | {w - 1, w, w + 1}
+    return np.array(sorted(k for k in knots if k >= EARLY_EXACT), dtype=np.int64)
+
+
+def _brackets(
+    tl: tlm.Timeline, steps: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The knots each step's trend is interpolated between (both the step below 4,096)."""
+    level = noise.cell_level(steps)
+    left = (steps >> level) << level
+    right = left + (np.int64(1) << level)
+    extras = _extra_knots(tl)
+    if extras.size:
+        j = np.searchsorted(extras, steps, side="right")
+        below = extras[np.maximum(j - 1, 0)]
+        left = np.where((j > 0) & (below > left), below, left)
+        above = extras[np.minimum(j, extras.size - 1)]
+        warm = np.abs(above - tl.base.warmup_steps) <= 1  # a change's knot is never a right one
+        right = np.where((j < extras.size) & (above < right) & warm, above, right)
+    early = steps < EARLY_EXACT
+    left = np.where(early, steps, left)
+    right = np.where(early, steps, right)
+    return left, right
+
+
+def _as_of(tl: tlm.Timeline, segment: int) -> tlm.Timeline:
+    """The timeline as it was while ``segment`` was the last one (later changes unknown)."""
+    if segment >= len(tl.segments) - 1:
+        return tl
+    return replace(tl, segments=tl.segments[: segment + 1], starts=tl.starts[: segment + 1])
+
+
+def trend(tl: tlm.Timeline, steps: NDArray[np.int64]) -> Trend:
+    """The trend at any steps: exact below step 4,096, linear between knots above it (the cell
+    boundaries, ``noise``, and ``_extra_knots``), so that its extremes over a block are at the
+    block's ends and the knots inside it. A cell at step s spans s/64 to s/32 steps, where the
+    trend moves by well under its noise. A knot after a step is evaluated as of the step's own
+    segment, so a change made later never moves a step already taken."""
+    steps = np.asarray(steps, dtype=np.int64)
+    if steps.size == 0:
+        e = np.empty(0, dtype=np.float64)
+        return Trend(e, e.copy(), e.copy(), e.copy())
+    left, right = _brackets(tl, steps)
+    seg = tl.segment_index(steps)
+    out = [np.empty(steps.size) for _ in range(4)]
+    for j in np.unique(seg).tolist():
+        mine = seg == j
+        lo, hi = left[mine], right[mine]
+        knots = np.unique(np.concatenate([lo, hi]))
+        at = _trend_at(_as_of(tl, j), knots)
+        il, ir = np.searchsorted(knots, lo), np.searchsorted(knots, hi)
+        frac = np.where(hi > lo, (steps[mine] - lo) / np.maximum(hi - lo, 1), 0.0)
+        for k, q in enumerate((at.train, at.val, at.scale, at.grad)):
+            out[k][mine] = q[il] + (q[ir] - q[il]) * frac
+    return Trend(out[0], out[1], out[2], out[3])
+
+
+def wobble(seed: int, steps: NDArray[np.int64]) -> FloatArray:
+    """Slow noise: a uniform per cell boundary, linear in between, scaled by sqrt(64 / cell):
+    unit variance on the 64-step grid of a run's first 8,192 steps, and later what such a
+    64-step wobble averages to over a cell (1/64 of the step count), so windows of the same
+    length spread alike wherever they are."""
+    steps = np.asarray(steps, dtype=np.int64)
+    level = noise.cell_level(steps)
+    left = (steps >> level) << level
+    size = np.int64(1) << level
+    amp = math.sqrt(12.0) * np.sqrt(float(2**noise.CELL_MIN_LEVEL) / size)
+    wl = (noise.knot_uniform(seed, noise.U_WOBBLE, left) - 0.5) * amp
+    wr = (noise.knot_uniform(seed, noise.U_WOBBLE, left + size) - 0.5) * amp
+    out: FloatArray = wl + (wr - wl) * ((steps - left) / size)
+    return out
+
+
+def grad_noise_coef(tl: tlm.Timeline, idx: NDArray[np.int64]) -> FloatArray:
+    """The gradient norm's log-normal spread per unit draw: 0.1 x sqrt(4M / batch)."""
+    out: FloatArray = 0.1 * np.sqrt(
+        tlm.REF_BATCH_TOKENS / tl.const(idx, lambda s: s.cfg.global_batch_tokens)
+    )
+    return out
+
+
+# ----------------------------------------------------------------------------- events
+SHARES = (0.5, 0.8, 1.0)  # a spike's gradient multiplier on its hazard step and the next two
+
+
+@dataclass(frozen=True)
+class Events:
+    """Spikes (by hazard step) and the divergence of a run, up to some step."""
+
+    steps: NDArray[np.int64]  # hazard steps, in order
+    mult: FloatArray  # gradient-norm multiplier at the peak
+    size: FloatArray  # loss jump (nats), on the step after the peak
+    decay: FloatArray  # steps over which the jump decays by e
+    diverged_at: int | None
+
+    def tail(self, steps: NDArray[np.int64]) -> FloatArray:
+        """The loss the spikes add at each step: size x exp(-(i - first) / decay) from the
+        step after the peak for LOOKBACK - 5 steps."""
+        out = np.zeros(steps.shape, dtype=np.float64)
+        if not self.steps.size:
+            return out
+        first = self.steps + SPIKE_LEAD + 1
+        last = self.steps + LOOKBACK - 2
+        owner, j = self._pairs(steps, steps)
+        if not owner.size:
+            return out
+        i = steps[owner]
+        ok = (i >= first[j]) & (i < last[j])
+        terms = np.where(ok, self.size[j] * np.exp(-(i - first[j]) / self.decay[j]), 0.0)
+        np.add.at(out, owner, terms)
+        return out
+
+    def _pairs(
+        self, lo: NDArray[np.int64], hi: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(range, spike) pairs for spikes whose tail meets [lo, hi] (inclusive)."""
+        a = np.searchsorted(self.steps, lo - LOOKBACK + 3, side="left")  # last > lo
+        b = np.searchsorted(self.steps, hi - SPIKE_LEAD - 1, side="right")  # first <= hi
+        n = np.maximum(b - a, 0)
+        owner = np.repeat(np.arange(lo.size), n)
+        j = np.repeat(a, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+        return owner, j
+
+    def tail_sum(self, lo: NDArray[np.int64], hi: NDArray[np.int64]) -> FloatArray:
+        """The sum of ``tail`` over steps [lo, hi) of each range, in closed form."""
+        out = np.zeros(lo.shape, dtype=np.float64)
+        if not self.steps.size:
+            return out
+        owner, j = self._pairs(lo, hi - 1)
+        first = self.steps[j] + SPIKE_LEAD + 1
+        last = self.steps[j] + LOOKBACK - 2
+        i0 = np.maximum(lo[owner], first)
+        n = np.maximum(np.minimum(hi[owner], last) - i0, 0)
+        r = np.exp(-1.0 / self.decay[j])
+        terms = self.size[j] * r ** (i0 - first) * -np.expm1(n * np.log(r)) / -np.expm1(np.log(r))
+        np.add.at(out, owner, np.where(n > 0, terms, 0.0))
+        return out
+
+    def grad_factor(self, steps: NDArray[np.int64]) -> FloatArray:
+        """The spikes' multiplier on the gradient norm at each step (1 almost everywhere)."""
+        out = np.ones(steps.shape, dtype=np.float64)
+        for ahead, share in enumerate(SHARES):
+            pos = np.searchsorted(self.steps, steps - ahead)
+            pos = np.minimum(pos, max(self.steps.size - 1, 0))
+            if not self.steps.size:
+                break
+            hit = self.steps[pos] == steps - ahead
+            out[hit] *= 1.0 + (self.mult[pos[hit]] - 1.0) * share
+        return out
+
+
+def find_events(
+    tl: tlm.Timeline, seed: int, lo: int, stop: int, *, diverged_at: int | None, scan_from: int
+) -> Events:
+    """The spikes whose hazard fires in [lo, stop) before any divergence, and the divergence:
+    recorded, or the first hazard hit from ``scan_from`` to ``stop``."""
+    div = diverged_at
+    if div is None and stop > scan_from:
+        div = first_divergence(tl, seed, scan_from, stop)
+    ks = hazard_hits(tl, seed, lo, stop)
+    if div is not None:
+        ks = ks[ks < div]
+    u_a = noise.uniform(seed, noise.U_SPIKE_A, ks)
+    u_b = noise.uniform(seed, noise.U_SPIKE_B, ks)
+    mult = 2.0 + 10.0 * u_a
+    zero = np.zeros(0)
+    partial = Events(ks, mult, zero, zero, div)
+    # The loss jump: 5-30% of the loss, more above the spike LR, damped by clipping as far as
+    # the peak's gradient norm exceeds the clip (OLMo 2); no clipping lets it through.
+    peaks = ks + SPIKE_LEAD
+    idx_k = tl.segment_index(ks)
+    g_peak = trend(tl, peaks).grad * np.exp(
+        grad_noise_coef(tl, tl.segment_index(peaks)) * noise.normal(seed, noise.Z_GRAD, peaks)
+    )
+    g_peak *= partial.grad_factor(peaks)
+    p = np.minimum(tlm.tokens_after(tl, idx_k, ks) / tl.total_tokens, 1.0)
+    ratio = _lr_ratio(tl, idx_k, tlm.lr_at_steps(tl, idx_k, p))
+    clip = np.broadcast_to(tl.const(idx_k, lambda s: s.cfg.grad_clip), ks.shape)
+    size = trend(tl, ks).train * (0.05 + 0.25 * u_b)
+    size *= 1.0 + 0.3 * np.maximum(0.0, ratio - 1.0)
+    damp = np.sqrt(np.minimum(1.0, clip / np.maximum(g_peak, 1e-30)))
+    size *= np.where(clip > 0, damp, 1.3)
+    return Events(ks, mult, size, 30.0 + 270.0 * u_b, div)
+
+
+# ----------------------------------------------------------------------------- steps
+def _diverged(
+    tl: tlm.Timeline, steps: NDArray[np.int64], ev: Events, values: dict[str, FloatArray]
+) -> None:
+    """Apply the divergence (``_diverge``) to the steps at or after it, in place."""
+    div = ev.diverged_at
+    if div is None:
+        return
+    after = np.flatnonzero(steps >= div)
+    if not after.size:
+        return
+    ln_v = math.log(tl.base.arch.vocab_size)
+    nan = np.full(after.size, np.nan)
+    parts = [values[k][after] if k in values else nan for k in ("train", "val", "grad")]
+    out = _diverge(steps[after], div, parts[0], parts[1], parts[2], ln_v)
+    for k, v in zip(("train", "val", "grad"), out, strict=True):
+        if k in values:
+            values[k][after] = v
+
+
+def train_loss(
+    tl: tlm.Timeline, seed: int, steps: NDArray[np.int64], ev: Events, tr: Trend | None = None
+) -> FloatArray:
+    """The logged train loss at each step: the trend times multiplicative noise (a Gaussian
+    plus a slow wobble, bounded by NOISE_REL_MAX x NOISE_Z_MAX), plus the spikes' tails."""
+    tr = trend(tl, steps) if tr is None else tr
+    z1 = noise.normal(seed, noise.Z_LOSS, steps)
+    out = {"train": tr.train * (1.0 + tr.scale * (0.5 * wobble(seed, steps) + z1)) + ev.tail(steps)}
+    _diverged(tl, steps, ev, out)
+    return out["train"]
+
+
+def grad_norm(
+    tl: tlm.Timeline,
+    seed: int,
+    steps: NDArray[np.int64],
+    ev: Events,
+    tr: Trend | None = None,
+    idx: NDArray[np.int64] | None = None,
+) -> FloatArray:
+    """The gradient norm before clipping: the trend, log-normal noise, spikes' multipliers."""
+    tr = trend(tl, steps) if tr is None else tr
+    idx = tl.segment_index(steps) if idx is None else idx
+    z2 = noise.normal(seed, noise.Z_GRAD, steps)
+    out = {"grad": tr.grad * np.exp(grad_noise_coef(tl, idx) * z2) * ev.grad_factor(steps)}
+    _diverged(tl, steps, ev, out)
+    return out["grad"]
+
+
+def loss_and_grad(
+    tl: tlm.Timeline,
+    seed: int,
+    steps: NDArray[np.int64],
+    ev: Events,
+    idx: NDArray[np.int64] | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Train loss, validation loss (as if evaluated at every step) and gradient norm."""
+    idx = tl.segment_index(steps) if idx is None else idx
+    tr = trend(tl, steps)
+    z2 = noise.normal(seed, noise.Z_GRAD, steps)
+    val = {"val": tr.val * (1.0 + (0.15 * tr.scale) * z2) + 0.8 * ev.tail(steps)}
+    _diverged(tl, steps, ev, val)
+    return train_loss(tl, seed, steps, ev, tr), val["val"], grad_norm(tl, seed, steps, ev, tr, idx)
+
+
+def throughput(
+    tl: tlm.Timeline, seed: int, steps: NDArray[np.int64], idx: NDArray[np.int64] | None = None
+) -> FloatArray:
+    """Tokens per second of each step (its batch over its time, stalls included)."""
+    idx = tl.segment_index(steps) if idx is None else idx
+    out: FloatArray = tl.const(idx, lambda s: s.cfg.global_batch_tokens) / tlm.step_time(
+        tl, seed, steps, idx
+    )
+    return out
+
+
+def evaluate(
+    tl: tlm.Timeline, seed: int, steps: NDArray[np.int64], ev: Events
+) -> dict[str, NDArray[np.generic]]:
+    """Every metric at the given steps (0-based, any order), with the spikes and divergence
+    of ``ev``. A step's values depend on the step alone, so reading it here, in a range or in
+    a block's extreme (``simulator.buckets``) gives the same numbers."""
+    steps = np.asarray(steps, dtype=np.int64)
+    idx = tl.segment_index(steps)
+    base = tl.base
+    tokens = tlm.tokens_after(tl, idx, steps)
+    lr = tlm.lr_at_steps(tl, idx, np.minimum(tokens * (1.0 / tl.total_tokens), 1.0))
+    train, val, grad = loss_and_grad(tl, seed, steps, ev, idx)
+    wall = tlm.wall_at(tl, seed, steps, idx)
+    tps = throughput(tl, seed, steps, idx)
+    gpus = tl.const(idx, lambda s: s.cfg.num_gpus)
+    mfu = tps * (flops_per_token(base) / peak_flops(base)) / gpus
+    cost = tl.per_segment(
+        idx,
+        lambda s, w: s.cost0 + (wall[w] - s.wall0) * s.cfg.num_gpus * s.price / 3600.0,
+        steps.size,
+    )
+    memory = tl.const(idx, lambda s: s.memory_bytes / 1e9) * (
+        0.985 + 0.01 * noise.uniform(seed, noise.U_MEMORY, steps)
+    )
+    return {
+        "step": steps + 1,
+        "epoch": tokens / base.dataset_tokens,
+        "tokens": tokens,
+        "wall_time": wall,
+        "train_loss": train,
+        "val_loss": val,
+        "perplexity": np.exp(np.minimum(train, 700.0)),
+        "accuracy": token_accuracy(train, base.arch.vocab_size),
+        "lr": lr,
+        "grad_norm": grad,
+        "tokens_per_sec": tps,
+        "mfu": mfu,
+        "memory_gb": memory,
+        "cost_usd": cost,
+    }
+
+
+def is_eval_step(tl: tlm.Timeline, steps: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Steps with an evaluation: every ``eval_interval`` steps and the run's last step."""
+    every = tl.base.resolved_eval_interval
+    out: NDArray[np.bool_] = ((steps + 1) % every == 0) | (steps == tl.total_steps - 1)
+    return out
+
+
 def compute(
     tl: tlm.Timeline, seed: int, start: int, stop: int, *, diverged_at: int | None, scan_from: int
 ) -> Computed:
@@ -423,258 +847,33 @@ def compute(
         diverged_at: a divergence already recorded in the run state, if any.
         scan_from: steps before this were already checked for divergence (the run's step);
             steps from here to ``stop`` are scanned.
-
-    Written for speed (1M steps in well under 0.3 s): scalars instead of arrays when there is
-    one segment, optional terms skipped when they are zero, few temporaries.
     """
-    lo = max(0, start - LOOKBACK)
-    n_all = stop - lo
-    steps = np.arange(lo, stop, dtype=np.int64)
-    idx = tl.segment_index(steps)
-    base = tl.base
-    n_params = float(tl.params)
-    unique = base.dataset_tokens
-
-    tokens = tlm.tokens_after(tl, idx, steps)
-    p = np.minimum(tokens * (1.0 / tl.total_tokens), 1.0)
-    lr = tlm.lr_at_steps(tl, idx, p)
-    batch = tl.const(idx, lambda s: s.cfg.global_batch_tokens)
-    lr_ratio = _lr_ratio(tl, idx, lr)
-
-    # Divergence: recorded, or the first hazard hit from scan_from on.
-    h_spike, h_div = _hazard_rates(tl, idx, lr_ratio)
-    u_event, u_jitter = uniform_pairs(seed, STREAM_EVENT, lo, stop)
-    div = diverged_at
-    if div is None and stop > scan_from:
-        if scan_from < lo:
-            div = first_divergence(tl, seed, scan_from, lo)
-        if div is None:
-            a = max(scan_from, lo) - lo
-            hit = np.flatnonzero(u_event[a:] < h_div[a:]) if np.ndim(h_div) else np.empty(0)
-            div = lo + a + int(hit[0]) if hit.size else None
-
-    # Effective data and the clean loss.
-    area = tlm.area_at(tl, idx, p)
-    mean_lr, ramp = _mean_lr(tl, p, area)
-    progress = lr_progress(mean_lr)
-    # The loss a trainer logs for a step is measured on that step's batch before its update,
-    # so it sees the tokens of the steps before it: step 0 is the untrained model. Each token
-    # counts for what its batch and optimizer make it worth (critical batch, McCandlish et al.
-    # 2018): a factor on the tokens, not on the LR area, whose effect is concave.
-    d_eff = tlm.worth_before(tl, idx, steps)
-    d_eff *= progress
-    # Weight decay: past WD_EXPOSURE_MAX time constants the weights only hold the recent
-    # updates (Wang & Aitchison 2024), so the tokens that count stop growing.
-    wd_exposure = tlm.decay_at(tl, idx, p, area)
-    strong = np.flatnonzero(wd_exposure > WD_EXPOSURE_MAX)
-    if strong.size:
-        d_eff[strong] *= WD_EXPOSURE_MAX / wd_exposure[strong]
-    if lo == 0:
-        d_eff[0] = max(float(d_eff[0]), 1.0)  # at least one token, as chinchilla_loss
-    repeated = float(tokens[-1]) > unique
-    if repeated:
-        reps = np.maximum(tokens / unique - 1.0, 0.0)
-        fresh = (
-            np.minimum(tokens, unique)
-            + unique * MUENNIGHOFF_R_STAR * (1.0 - np.exp(-reps / MUENNIGHOFF_R_STAR))
-        ) / tokens
-        d_eff *= fresh
-    data_term = np.log(d_eff + base.base_tokens)
-    data_term *= -CHINCHILLA_BETA
-    np.exp(data_term, out=data_term)
-    data_term *= CHINCHILLA_B
-    s2 = _loss_lr_ema(tl, lo, stop)
-    s2 -= tl.lr_peak0
-    s2 *= -1.0 / tl.lr_peak0
-    np.clip(s2, -0.5, 1.0, out=s2)
-    # Tissue's annealing area is a sum of LR drops, so it shrinks with the LR as the forward
-    # area does: a run far below the reference LR gains as little from its decay.
-    s2 *= -ANNEAL_C * min(1.0, float(lr_progress(np.array([tl.lr_peak0 / tl.lr_ref]))[0]))
-    s2 *= data_term**ANNEAL_EXP
-    clean = data_term + s2
-    clean += size_terms(n_params, base.family)
-    if base.base_tokens > 0:
-        clean += 0.6 * np.exp(-d_eff / (0.02 * tl.total_tokens))
-    else:
-        # Pretraining without (enough) weight decay ends a little higher: the benefit comes
-        # as the decay acts, over the first time constants (D'Angelo et al. 2023).
-        clean += WD_BENEFIT * np.exp(-wd_exposure)
-    # Context: a token's loss falls with the tokens before it (Kaplan et al. 2020), once the
-    # model has learnt to use them.
-    ctx = context_loss(base.seq_len)
-    if ctx != 0.0:
-        seen = d_eff + base.base_tokens
-        clean += ctx * -np.expm1(seen * (-1.0 / IN_CONTEXT_TOKENS))
-    ln_v = math.log(base.arch.vocab_size)
-    # Soft cap at ln(vocab): only the first steps come near it.
-    near = np.flatnonzero(clean > min(ln_v - 4.0, 0.5 * ln_v))
-    if near.size:
-        tau = 0.25
-        clean[near] = -tau * np.logaddexp(-clean[near] / tau, -ln_v / tau)
-    if base.base_tokens <= 0:
-        _early_gate(clean, ln_v, area, ramp, lr, tl, idx, base.arch.d_model)
-        near = np.flatnonzero(clean > 0.5 * ln_v)  # the steps whose noise is quieted below
-
-    # Noise, multiplicative: Gaussian (Box-Muller in float32 for speed) plus a slow wobble,
-    # times a relative scale that grows as the batch shrinks but is bounded (see
-    # NOISE_REL_MAX), so 1 + rel stays in (0.2, 1.8) whatever the batch.
-    u1, u2 = uniform_pairs(seed, STREAM_STEP, lo, stop)
-    r = np.sqrt(-2.0 * np.log(u1.astype(np.float32)))
-    theta = (2.0 * np.pi * u2).astype(np.float32)
-    z1 = (r * np.cos(theta)).astype(np.float64)
-    z2 = (r * np.sin(theta)).astype(np.float64)
-    batch_noise = np.sqrt(tlm.REF_BATCH_TOKENS / batch)
-    rel_scale = noise_scale(batch)
-    rel = _wobble(seed, lo, stop)
-    rel *= 0.5
-    rel += z1
-    rel *= rel_scale
-    val_rel = z2 * (0.15 * rel_scale)
-    if near.size:
-        # At a uniform init every token's loss is ln(vocab): a batch's mean has no spread.
-        # The noise grows in as the loss leaves ln(vocab), fully once it has halved.
-        quiet = np.minimum(2.0 - clean[near] * (2.0 / ln_v), 1.0)
-        rel[near] *= quiet
-        val_rel[near] *= quiet
-
-    # Gradient norm before clipping.
-    g_floor = 0.5 if base.base_tokens > 0 else 0.22
-    peak_seg = tl.const(idx, lambda s: s.cfg.lr_peak)
-    # The early excess fades over ~200 steps and is exactly 0 from step 4000 on, a property
-    # of the step (not of where the range starts), so every slice agrees bit for bit.
-    grad = g_floor * (1.7 - 0.7 * lr / peak_seg)
-    n_early = min(n_all, EARLY_STEPS - lo)
-    if n_early > 0:
-        grad[:n_early] *= 1.0 + 5.0 * np.exp(steps[:n_early] * (-1.0 / 200.0))
-    grad *= np.exp((0.1 * batch_noise) * z2)
-    if float(lr_ratio.max()) > 1.0:
-        grad *= np.maximum(lr_ratio, 1.0) ** 1.5
-
-    # Spikes: the grad norm leads, the loss follows and decays.
-    spike_loss: FloatArray | None = None
-    is_spike = u_event < h_spike
-    if div is not None:
-        is_spike &= steps < div
-    found: list[Spike] = []
-    clip = tl.const(idx, lambda s: s.cfg.grad_clip)
-    for k in map(int, np.flatnonzero(is_spike)):
-        # The hazard fires at step k: the grad norm climbs over k, k+1 and peaks at k+2; the
-        # loss jumps at k+3. Nothing reaches back before k, so a range never depends on the
-        # steps after it, and the tail stops LOOKBACK - 3 steps on, so it never reaches past
-        # the look-back of a later range either.
-        if spike_loss is None:
-            spike_loss = np.zeros(n_all)
-        grad_mult = 2.0 + 10.0 * u1[k]
-        for ahead, share in ((0, 0.5), (1, 0.8), (2, 1.0)):
-            if k + ahead < n_all:
-                grad[k + ahead] *= 1.0 + (grad_mult - 1.0) * share
-        peak = k + SPIKE_LEAD
-        if peak >= n_all:
-            continue  # the loss jump is after this range; the next range records it
-        ck = float(clip if np.ndim(clip) == 0 else clip[k])
-        size = float(clean[k]) * (0.05 + 0.25 * float(u2[k]))
-        size *= 1.0 + 0.3 * max(0.0, float(lr_ratio[k]) - 1.0)
-        size *= math.sqrt(min(1.0, ck / float(grad[peak]))) if ck > 0 else 1.3
-        decay = 30.0 + 270.0 * float(u2[k])
-        first = peak + 1
-        last = min(n_all, k + LOOKBACK - 2)
-        if first < last:
-            spike_loss[first:last] += size * np.exp(-(np.arange(last - first)) / decay)
-        if int(steps[peak]) >= start:
-            found.append(Spike(int(steps[peak]), size))
-
-    train_clean = clean
-    val_clean = clean
-    if repeated:
-        # Repeated epochs: memorisation lowers train loss, overfitting raises val loss. Both
-        # start at the rates below and saturate: memorisation at MEMORISE_MAX of the loss,
-        # overfitting at the distance to ln(vocab) (worse than a uniform guess it never gets).
-        ratio = min(n_params / (20.0 * unique), 10.0)
-        mem = 0.22 * math.sqrt(ratio) * (0.5 * reps + 0.5 * _stair(tokens / unique))
-        train_clean = clean - _saturate(mem, MEMORISE_MAX * clean)
-        over = 0.06 * ratio * reps**1.5
-        val_clean = clean + _saturate(over, np.maximum(ln_v - clean, 1e-3))
-    rel += 1.0
-    train = train_clean * rel
-    val_rel += 1.0
-    val = val_clean * val_rel
-    if spike_loss is not None:
-        train += spike_loss
-        val += 0.8 * spike_loss
-
-    if div is not None and div < stop:
-        train, val, grad = _diverge(steps, div, train, val, grad, ln_v)
-
-    # Clock, throughput, cost, memory.
-    wall = tl.per_segment(
-        idx, lambda s, w: s.wall0 + tlm.wall_in_segment(s, seed, steps[w], u_jitter[w]), n_all
+    ev = find_events(
+        tl, seed, max(0, start - LOOKBACK), stop, diverged_at=diverged_at, scan_from=scan_from
     )
-    prev_wall = np.empty(n_all)
-    prev_wall[1:] = wall[:-1]
-    if lo == 0:
-        prev_wall[0] = 0.0
-    else:
-        seg = tl.segments[int(tl.segment_index(np.array([lo - 1], dtype=np.int64))[0])]
-        prev_wall[0] = (
-            seg.wall0 + tlm.wall_in_segment(seg, seed, np.array([lo - 1], dtype=np.int64))[0]
-        )
-    tps = batch / (wall - prev_wall)
-    gpus = tl.const(idx, lambda s: s.cfg.num_gpus)
-    mfu = tps * (flops_per_token(base) / peak_flops(base)) / gpus
-    if len(tl.segments) == 1:
-        seg0 = tl.segments[0]
-        cost = wall * (seg0.cfg.num_gpus * seg0.price / 3600.0)
-    else:
-        cost = tl.per_segment(
-            idx,
-            lambda s, w: s.cost0 + (wall[w] - s.wall0) * s.cfg.num_gpus * s.price / 3600.0,
-            n_all,
-        )
-    memory = tl.const(idx, lambda s: s.memory_bytes / 1e9) * (0.985 + 0.01 * u1)
-
-    cut = start - lo
-    eval_every = base.resolved_eval_interval
-    is_eval = np.zeros(n_all, dtype=bool)
-    is_eval[(-(lo + 1)) % eval_every :: eval_every] = True  # steps with (step + 1) % every == 0
-    if stop == tl.total_steps:
-        is_eval[-1] = True
-    train_c = train[cut:]
-    out: dict[str, NDArray[np.generic]] = {
-        "step": steps[cut:] + 1,
-        "epoch": tokens[cut:] / unique,
-        "tokens": tokens[cut:],
-        "wall_time": wall[cut:],
-        "train_loss": train_c,
-        "val_loss": np.where(is_eval[cut:], val[cut:], np.nan),
-        "is_eval": is_eval[cut:],
-        "perplexity": np.exp(np.minimum(train_c, 700.0)),
-        "accuracy": token_accuracy(train_c, base.arch.vocab_size),
-        "lr": lr[cut:],
-        "grad_norm": grad[cut:],
-        "tokens_per_sec": tps[cut:],
-        "mfu": mfu[cut:],
-        "memory_gb": memory[cut:],
-        "cost_usd": cost[cut:],
-    }
-    return Computed(out, tuple(found), div)
+    steps = np.arange(start, stop, dtype=np.int64)
+    out = evaluate(tl, seed, steps, ev)
+    is_eval = is_eval_step(tl, steps)
+    out["is_eval"] = is_eval
+    out["val_loss"] = np.where(is_eval, out["val_loss"], np.nan)
+    peaks = ev.steps + SPIKE_LEAD
+    found = tuple(
+        Spike(int(k), float(sz))
+        for k, sz in zip(peaks.tolist(), ev.size.tolist(), strict=True)
+        if start <= k < stop
+    )
+    return Computed(out, found, ev.diverged_at)
 
 
 def clean_loss(tl: tlm.Timeline, steps: NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
-    """Noise-free train and val loss at sorted 0-based step indices ``steps`` (any spacing).
-
-    The same clean loss law as ``compute`` (Chinchilla terms, annealing, warmup ramp, weight
-    decay, context, repeated-epoch memorisation and overfitting), without noise, spikes or
-    divergence: what a run's loss averages to over a window. Work is proportional to
-    ``len(steps)``, not to the steps they span, so a 4M-step run's curve costs what a short
-    one does on the same grid. The annealing EMA is read on the same 32-step knots as in
-    ``compute`` (only the knots around each step are evaluated), so the values agree with
-    ``compute``'s before its noise is applied.
+    """Noise-free train and val loss at sorted 0-based step indices ``steps`` (any spacing):
+    ``trend``, what a run's loss averages to over a window. Work is proportional to
+    ``len(steps)``, not to the steps they span.
 
     The per-step noise ``compute`` multiplies this by has mean zero: a Gaussian and a slow
     wobble, each of mean zero, times ``noise_scale(batch)``; the mean of ``k`` logged steps
-    therefore spreads by about ``noise_scale * sqrt(1 / k + 0.25 / (1.5 + k / 64))`` (the
-    Gaussian averages down as 1 / k, the wobble, 64-step knots linearly interpolated, has
-    variance 2/3 within a knot and 64 / k across many; ``averaged_noise``).
+    therefore spreads by about ``noise_scale * sqrt(1 / k + 0.25 / (1.5 + k / g))`` with ``g``
+    the wobble's knot spacing (``averaged_noise``).
     """
     steps = np.asarray(steps, dtype=np.int64)
     if steps.size == 0:
@@ -682,60 +881,20 @@ def clean_loss(tl: tlm.Timeline, steps: NDArray[np.int64]) -> tuple[FloatArray, 
         return empty, empty.copy()
     if np.any(np.diff(steps) < 0) or int(steps[0]) < 0:
         raise ValueError("steps must be sorted, non-negative step indices")
-    idx = tl.segment_index(steps)
-    base = tl.base
-    unique = base.dataset_tokens
-    tokens = tlm.tokens_after(tl, idx, steps)
-    p = np.minimum(tokens * (1.0 / tl.total_tokens), 1.0)
-    area = tlm.area_at(tl, idx, p)
-    mean_lr, _ = _mean_lr(tl, p, area)
-    d_eff = tlm.worth_before(tl, idx, steps) * lr_progress(mean_lr)
-    wd_exposure = tlm.decay_at(tl, idx, p, area)
-    strong = np.flatnonzero(wd_exposure > WD_EXPOSURE_MAX)
-    if strong.size:
-        d_eff[strong] *= WD_EXPOSURE_MAX / wd_exposure[strong]
-    d_eff[steps == 0] = np.maximum(d_eff[steps == 0], 1.0)
-    reps = np.maximum(tokens / unique - 1.0, 0.0)
-    repeated = bool(np.any(tokens > unique))
-    if repeated:
-        fresh = (
-            np.minimum(tokens, unique)
-            + unique * MUENNIGHOFF_R_STAR * (1.0 - np.exp(-reps / MUENNIGHOFF_R_STAR))
-        ) / tokens
-        d_eff *= fresh
-    data_term = CHINCHILLA_B * np.exp(-CHINCHILLA_BETA * np.log(d_eff + base.base_tokens))
-    s2 = (_ema_at(tl, steps) - tl.lr_peak0) * (-1.0 / tl.lr_peak0)
-    np.clip(s2, -0.5, 1.0, out=s2)
-    s2 *= -ANNEAL_C * min(1.0, float(lr_progress(np.array([tl.lr_peak0 / tl.lr_ref]))[0]))
-    clean = data_term + s2 * data_term**ANNEAL_EXP
-    clean += size_terms(float(tl.params), base.family)
-    if base.base_tokens > 0:
-        clean += 0.6 * np.exp(-d_eff / (0.02 * tl.total_tokens))
-    else:
-        clean += WD_BENEFIT * np.exp(-wd_exposure)
-    ctx = context_loss(base.seq_len)
-    if ctx != 0.0:
-        clean += ctx * -np.expm1((d_eff + base.base_tokens) * (-1.0 / IN_CONTEXT_TOKENS))
-    ln_v = math.log(base.arch.vocab_size)
-    near = np.flatnonzero(clean > min(ln_v - 4.0, 0.5 * ln_v))
-    if near.size:
-        tau = 0.25
-        clean[near] = -tau * np.logaddexp(-clean[near] / tau, -ln_v / tau)
-    if not repeated:
-        return clean, clean.copy()
-    ratio = min(float(tl.params) / (20.0 * unique), 10.0)
-    mem = 0.22 * math.sqrt(ratio) * (0.5 * reps + 0.5 * _stair(tokens / unique))
-    train = clean - _saturate(mem, MEMORISE_MAX * clean)
-    over = 0.06 * ratio * reps**1.5
-    val = clean + _saturate(over, np.maximum(ln_v - clean, 1e-3))
-    return train, val
+    tr = trend(tl, steps)
+    return tr.train, tr.val
 
 
-def averaged_noise(batch_tokens: float, window: float) -> float:
+def averaged_noise(batch_tokens: float, window: float, step: float = 0.0) -> float:
     """Relative spread (one standard deviation) of the mean of ``window`` consecutive steps'
-    loss noise (``clean_loss``'s docstring says how it follows from ``compute``)."""
+    loss noise around ``step`` (``clean_loss``'s docstring says how it follows from
+    ``compute``): the Gaussian averages down as 1 / k; the wobble, knots g steps apart (64
+    early, 1/64 of the step later) with variance 64 / g, as (64 / g) / (1.5 + k / g)."""
     k = max(1.0, float(window))
-    return float(noise_scale(batch_tokens)) * math.sqrt(1.0 / k + 0.25 / (1.5 + k / WOBBLE_GRID))
+    level = int(math.log2(max(step, 1.0))) - noise.OCTAVE_SPLIT
+    g = float(2 ** min(noise.CELL_MAX_LEVEL, max(noise.CELL_MIN_LEVEL, level)))
+    wob = (2.0**noise.CELL_MIN_LEVEL / g) / (1.5 + k / g)
+    return float(noise_scale(batch_tokens)) * math.sqrt(1.0 / k + 0.25 * wob)
 
 
 def _ema_at(tl: tlm.Timeline, steps: NDArray[np.int64]) -> FloatArray:

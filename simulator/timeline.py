@@ -21,7 +21,7 @@ from typing import Any, overload
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator import schedules
+from simulator import noise, schedules
 from simulator.catalog import OPTIMIZERS
 from simulator.config import TrainingConfig
 from simulator.estimate import (
@@ -33,12 +33,11 @@ from simulator.estimate import (
     estimate,
     param_count,
 )
-from simulator.rng import STREAM_EVENT, uniform_pairs
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-JITTER = 0.06  # +-3% step-time jitter (telescoping, so wall time stays closed-form)
+JITTER = 0.06  # step times spread +-3% (uniform, i.i.d. per step; ``wall_in_segment``)
 CHECKPOINT_WRITE_BPS = 1.0e9  # bytes/s each node writes to shared storage (assumed)
 REF_BATCH_TOKENS = 4 * 2**20  # the 4M-token batch of the LLaMA recipes the fits describe
 EMA_LONG_STEPS = 1000.0  # Tissue et al. 2024: lambda = 0.999 per step, i.e. 1 / (1 - lambda)
@@ -283,30 +282,51 @@ def _segment_wall(seg: Segment, seed: int, last_step: int) -> float:
     return float(wall_in_segment(seg, seed, steps)[0])
 
 
-def wall_in_segment(
-    seg: Segment, seed: int, steps: IntArray, u_now: FloatArray | None = None
-) -> FloatArray:
+def wall_in_segment(seg: Segment, seed: int, steps: IntArray) -> FloatArray:
     """Seconds from the segment's start to the end of each step.
 
-    Step times jitter by +-3% as a difference of consecutive uniforms, so the sum over any
-    range telescopes to two draws; checkpoint stalls are counted in closed form.
+    Each step takes ``step_seconds`` x (1 + JITTER x (u - 1/2)), u a uniform of its own
+    (``noise.U_JITTER``), plus a checkpoint stall every ``checkpoint_interval`` steps. The
+    uniforms' sums come from exact integer prefix sums (``noise.uniform_prefix``), so the
+    clock at any step costs the same and agrees with the step times that add up to it.
     """
+    steps = np.asarray(steps, dtype=np.int64)
     if steps.size == 0:
         return np.empty(0, dtype=np.float64)
-    if u_now is None:
-        _, u_now = uniform_pairs(seed, STREAM_EVENT, int(steps[0]), int(steps[-1]) + 1)
-        u_now = u_now[steps - steps[0]]
-    _, u_before = uniform_pairs(seed, STREAM_EVENT, seg.start - 1, seg.start)
+    pre = noise.uniform_prefix(seed, noise.U_JITTER, np.append(steps + 1, seg.start))
+    n = (steps + (1 - seg.start)).astype(np.float64)
+    u_sum = (pre[:-1] - pre[-1]).astype(np.float64) * noise.INV_2_32 + n * (0.5 * noise.INV_2_32)
     k = seg.cfg.resolved_checkpoint_interval
     # Checkpoints completed: floor((step + 1) / k) by float division, exact here (both are
     # integers below 2**53 and k <= MAX_STEPS, so no quotient rounds across an integer).
     ckpts = np.floor((steps + 1) / k)
     ckpts -= seg.start // k
-    ckpts *= seg.checkpoint_seconds
-    wall = (steps + (1 - seg.start)) * seg.step_seconds
-    wall += (u_now - u_before[0]) * (JITTER * seg.step_seconds)
-    wall += ckpts
-    return wall.astype(np.float64, copy=False)
+    wall = n * (1.0 - 0.5 * JITTER)
+    wall += JITTER * u_sum
+    wall *= seg.step_seconds
+    wall += ckpts * seg.checkpoint_seconds
+    return wall
+
+
+def wall_at(tl: Timeline, seed: int, steps: IntArray, idx: IntArray) -> FloatArray:
+    """Seconds from the run's start to the end of each step."""
+    return tl.per_segment(
+        idx, lambda s, w: s.wall0 + wall_in_segment(s, seed, steps[w]), steps.size
+    )
+
+
+def step_time(tl: Timeline, seed: int, steps: IntArray, idx: IntArray) -> FloatArray:
+    """Seconds each step took (its jitter and any checkpoint stall): the difference of
+    ``wall_at`` between a step and the one before, read without either."""
+    u = noise.uniform(seed, noise.U_JITTER, steps)
+
+    def fn(seg: Segment, where: NDArray[np.bool_] | slice) -> FloatArray:
+        k = seg.cfg.resolved_checkpoint_interval
+        stall = np.where((steps[where] + 1) % k == 0, seg.checkpoint_seconds, 0.0)
+        out: FloatArray = seg.step_seconds * (1.0 + JITTER * (u[where] - 0.5)) + stall
+        return out
+
+    return tl.per_segment(idx, fn, steps.size)
 
 
 def tokens_after(tl: Timeline, idx: IntArray, steps: IntArray) -> FloatArray:

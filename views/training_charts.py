@@ -26,9 +26,7 @@ The figure dicts themselves come from ``layouts.figures.training`` (pure builder
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,16 +43,17 @@ from layouts.figures.training import (
     build_figure,
     json_values,
 )
+from simulator import buckets as sim_buckets
+from simulator import dynamics as dyn
 from simulator import series
 from simulator import timeline as tlm
+from simulator.estimate import flops_per_token, peak_flops
 from views.contract import KEEP, Edit
 
 BOUND = 4000  # points per trace the browser may hold; past it the server rebases
 FULL_BUCKETS = 600  # 300-600 buckets of ~4 points after a rebase; 3,600 at worst, < BOUND
 TICK_BUCKETS = 16  # a tick completes at most ~16-32 buckets (~64-128 points per trace)
 PLANNED_POINTS = 240  # points of the planned LR schedule drawn ahead of the run
-CHUNK_STEPS = 131_072  # steps per metrics call in a full render (cache-friendly, ~1 MB arrays)
-RENDER_THREADS = 2  # threads computing chunks ahead during a full render (one per core here)
 
 FloatArray = NDArray[np.float64]
 
@@ -190,23 +189,6 @@ def x_values(m: Mapping[str, NDArray[np.generic]], xaxis: str) -> NDArray[np.gen
     return m["step"]
 
 
-@dataclass
-class _Acc:
-    """Accumulates downsampled (x, y) pieces of one trace."""
-
-    xs: list[NDArray[np.generic]] = field(default_factory=list)
-    ys: list[FloatArray] = field(default_factory=list)
-
-    def add(self, x: NDArray[np.generic], y: FloatArray) -> None:
-        self.xs.append(x)
-        self.ys.append(y)
-
-    def arrays(self) -> tuple[NDArray[np.generic], FloatArray]:
-        if not self.xs:
-            return np.empty(0), np.empty(0)
-        return np.concatenate(self.xs), np.concatenate(self.ys)
-
-
 # Series bucketed on their own (they carry spikes, dips and NaN) and the series drawn at the
 # same steps: accuracy is a decreasing function of the loss (its bucket extremes sit at the
 # loss's), MFU is proportional to tokens/s, LR and memory are smooth or flat.
@@ -215,44 +197,107 @@ LEADERS: dict[str, tuple[str, ...]] = {
     "grad_norm": (),
     "tokens_per_sec": ("mfu",),
 }
+VAL_READ_MAX = 65_536  # validation points read per draw; a denser eval grid is thinned
 
 
 _SCALE = {"accuracy": 100.0, "mfu": 100.0}  # shown in percent
 
 
+def _x_at(state: sim.RunState, steps: NDArray[np.int64], xaxis: str) -> NDArray[np.generic]:
+    """x of each step on the chosen axis, in closed form (no loss model)."""
+    if xaxis == "step":
+        return steps + 1
+    tl = state.timeline
+    idx = tl.segment_index(steps)
+    if xaxis == "tokens":
+        return tlm.tokens_after(tl, idx, steps)
+    return tlm.wall_at(tl, state.seed, steps, idx) / 3600.0
+
+
+def _bucket_means(state: sim.RunState, bk: sim_buckets.Buckets) -> dict[str, FloatArray]:
+    """Each bucket's mean of every smoothed series (accuracy and MFU from the loss's and the
+    throughput's means, as the charts draw them)."""
+    tl = state.timeline
+    base = tl.base
+    idx = tl.segment_index(bk.ends)
+    gpus = tl.const(idx, lambda s: s.cfg.num_gpus)
+    tps = bk.means["tokens_per_sec"]
+    return {
+        "train_loss": bk.means["train_loss"],
+        "accuracy": dyn.token_accuracy(bk.means["train_loss"], base.arch.vocab_size),
+        "grad_norm": bk.means["grad_norm"],
+        "tokens_per_sec": tps,
+        "mfu": tps * (flops_per_token(base) / peak_flops(base)) / gpus,
+    }
+
+
 def _bucketed(
-    m: Mapping[str, NDArray[np.generic]],
+    state: sim.RunState,
     opts: ChartOptions,
     carry: dict[str, tuple[float, int]],
+    start: int,
+    stop: int,
     bucket: int,
 ) -> dict[str, tuple[NDArray[np.generic], FloatArray]]:
-    """Downsample one contiguous piece of the run, starting at a bucket boundary, into
-    buckets of ``bucket`` steps.
+    """The points of steps [start, stop) in buckets of ``bucket`` steps (``start`` a bucket
+    boundary), read without drawing every step (``simulator.buckets``).
 
     ``carry`` (EMA state per smoothed series, on the raw metric's scale) is updated in place.
-    Smoothed lines are sampled at their raw line's kept steps: the raw line carries the
-    spikes and the smoothed line is smooth, so nothing is hidden.
+    A smoothed line is the EMA of the buckets' means, one point at each bucket's last step.
     """
-    x = x_values(m, opts.xaxis)
+    tl = state.timeline
+    seed = state.seed
+    ev = dyn.find_events(
+        tl,
+        seed,
+        max(0, start - dyn.LOOKBACK),
+        stop,
+        diverged_at=state.diverged_at,
+        scan_from=state.step if state.diverged_at is None else stop,
+    )
+    bk = sim_buckets.summarise(tl, seed, ev, start, stop, bucket)
+    means = _bucket_means(state, bk)
+    x_ends = _x_at(state, bk.ends, opts.xaxis)
     out: dict[str, tuple[NDArray[np.generic], FloatArray]] = {}
     for leader, followers in LEADERS.items():
-        ly = np.asarray(m[leader], dtype=np.float64)
-        keep = series.bucket_indices(ly, bucket)
-        xk = x[keep]
+        kept = bk.kept[leader]
+        m = dyn.evaluate(tl, seed, kept, ev)
+        xk = _x_at(state, kept, opts.xaxis)
         for name in (leader, *followers):
-            y = ly if name == leader else np.asarray(m[name], dtype=np.float64)
             scale = _SCALE.get(name, 1.0)
-            out[name] = (xk, y[keep] * scale)
+            out[name] = (xk, np.asarray(m[name], dtype=np.float64) * scale)
             if name not in SMOOTHED:
                 continue
+            sm, carry[name] = series.ema_smooth(means[name], opts.smoothing, carry.get(name))
             if opts.smoothing > 0.0:
-                sm, carry[name] = series.ema_at(y, opts.smoothing, carry.get(name), keep)
-                out[name if name in SMOOTH_ONLY else name + "_smooth"] = (xk, sm * scale)
-            else:
-                _, carry[name] = series.ema_smooth(y, 0.0, carry.get(name))
-    evals = np.flatnonzero(np.asarray(m["is_eval"], dtype=bool))
-    out["val_loss"] = (x[evals], np.asarray(m["val_loss"], dtype=np.float64)[evals])
+                out[name if name in SMOOTH_ONLY else name + "_smooth"] = (
+                    x_ends,
+                    sm * _SCALE.get(name, 1.0),
+                )
+    evals = _eval_steps(tl, start, stop)
+    vm = dyn.evaluate(tl, seed, evals, ev)
+    out["val_loss"] = (
+        _x_at(state, evals, opts.xaxis),
+        np.asarray(vm["val_loss"], dtype=np.float64),
+    )
     return out
+
+
+def _eval_steps(tl: tlm.Timeline, start: int, stop: int) -> NDArray[np.int64]:
+    """The steps in [start, stop) with an evaluation; at most ``VAL_READ_MAX`` of them, evenly
+    thinned if the eval interval is denser than that (the drawn points are fewer anyway)."""
+    every = tl.base.resolved_eval_interval
+    first = (
+        (start + 1 + every - 1) // every
+    ) * every - 1  # the first s >= start, (s+1) % every == 0
+    count = max(0, (stop - 1 - first) // every + 1) if first < stop else 0
+    take = np.arange(min(count, VAL_READ_MAX), dtype=np.int64)
+    if count > VAL_READ_MAX:
+        take = (take * (count / VAL_READ_MAX)).astype(np.int64)
+    steps = first + take * every
+    if start <= tl.total_steps - 1 < stop and (steps.size == 0 or steps[-1] != tl.total_steps - 1):
+        steps = np.append(steps, tl.total_steps - 1)
+    return steps
 
 
 # ----------------------------------------------------------------------------- full render
@@ -268,21 +313,14 @@ class Rendered:
 def full_render(state: sim.RunState, opts: ChartOptions, speed: int = 1) -> Rendered:
     """All six charts for ``state``, downsampled so no trace holds more than ``BOUND`` points.
 
-    Cost: one pass over the steps done so far, in ``CHUNK_STEPS`` pieces (about 0.1 s per
-    million steps on an idle core, ~20 ms of it ours, the rest ``sim.metrics``); memory stays
-    at one chunk's arrays. The run length is bounded by ``sim.MAX_STEPS``. ``speed`` is the
-    steps per tick the ticks after this render will advance (``bucket_size``).
+    Cost: about the same at any run length (``simulator.buckets`` reads each bucket's
+    extremes without drawing every step; ``python benchmarks/bench_training.py``). ``speed``
+    is the steps per tick the ticks after this render will advance (``bucket_size``).
     """
     size = bucket_size(state.step, speed)
     stop = drawn_to(state, 0, size)
-    chunk = size * max(1, CHUNK_STEPS // size)
-    acc: dict[str, _Acc] = {}
     carry: dict[str, tuple[float, int]] = {}
-    for _, _, m in _chunks(state, chunk, stop):
-        pieces = _bucketed(m, opts, carry, size)
-        for name, (x, y) in pieces.items():
-            acc.setdefault(name, _Acc()).add(x, y)
-    data = {name: a.arrays() for name, a in acc.items()}
+    data = _bucketed(state, opts, carry, 0, stop, size) if stop > 0 else {}
     vx, vy = data.get("val_loss", (np.empty(0), np.empty(0)))
     if vy.size > BOUND // 2:  # a tiny eval interval: bucket the validation points too
         keep = series.downsample_indices(vy, BOUND // 2)
@@ -295,33 +333,6 @@ def full_render(state: sim.RunState, opts: ChartOptions, speed: int = 1) -> Rend
     appendable = [points.get(t, 0) for c in CHARTS for t in TRACES[c] if t != "lr_planned"]
     meta = ChartMeta.drawn(state, opts, max(appendable, default=0), carry, size, stop)
     return Rendered(figures, meta, points)
-
-
-def _chunks(
-    state: sim.RunState, chunk: int, stop: int
-) -> Iterator[tuple[int, int, dict[str, NDArray[np.generic]]]]:
-    """``sim.metrics`` of steps ``0 .. stop - 1`` in order, chunk by chunk, computed up to two
-    chunks ahead.
-
-    numpy releases the GIL inside its array loops, so worker threads compute the next chunks
-    while the caller buckets the current one (about 1.5x faster on two cores). The pool lives
-    for one call (no module-level state) and at most ``RENDER_THREADS + 1`` chunks are alive.
-    """
-    ranges = [(a, min(stop, a + chunk)) for a in range(0, stop, chunk)]
-    if len(ranges) <= 1:
-        for a, b in ranges:
-            yield a, b, sim.metrics(state, a, b)
-        return
-    with ThreadPoolExecutor(max_workers=RENDER_THREADS) as pool:
-        pending: deque[tuple[int, int, Future[dict[str, NDArray[np.generic]]]]] = deque()
-        for a, b in ranges:
-            pending.append((a, b, pool.submit(sim.metrics, state, a, b)))
-            if len(pending) > RENDER_THREADS:
-                a0, b0, f = pending.popleft()
-                yield a0, b0, f.result()
-        while pending:
-            a0, b0, f = pending.popleft()
-            yield a0, b0, f.result()
 
 
 def _reference_lines(
@@ -405,12 +416,10 @@ def tick_appends(
     """
     if not meta.matches(before, opts) or meta.step == 0 or meta.edge % meta.bucket:
         return None  # stale or incomplete charts, or empty ones a full render must bring back
-    if meta.edge < before.step:
-        m = _joined(sim.metrics(before, meta.edge, before.step), m)
     stop = drawn_to(after, meta.edge, meta.bucket)
     n = stop - meta.edge
     carry = dict(meta.carry)
-    pieces = _bucketed({k: v[:n] for k, v in m.items()}, opts, carry, meta.bucket) if n else {}
+    pieces = _bucketed(after, opts, carry, meta.edge, stop, meta.bucket) if n else {}
     added = max((y.size for y in (p[1] for p in pieces.values())), default=0)
     clip_point = n > 0
     if meta.points + added + int(clip_point) > BOUND:
@@ -422,20 +431,13 @@ def tick_appends(
                 x, y = pieces[name]
                 traces.setdefault(chart, []).append((i, json_values(x), json_values(y)))
     if clip_point and after.current_config.grad_clip > 0:
-        x = x_values(m, opts.xaxis)[n - 1 : n]
+        x = _x_at(after, np.array([stop - 1], dtype=np.int64), opts.xaxis)
         traces.setdefault("grad", []).append(
             (TRACES["grad"].index("grad_clip"), json_values(x), [after.current_config.grad_clip])
         )
     points = meta.points + added + int(clip_point)
     new_meta = ChartMeta.drawn(after, opts, points, carry, meta.bucket, stop)
     return Appends(traces, new_meta)
-
-
-def _joined(
-    a: Mapping[str, NDArray[np.generic]], b: Mapping[str, NDArray[np.generic]]
-) -> dict[str, NDArray[np.generic]]:
-    """Two consecutive ranges of metrics as one."""
-    return {k: np.concatenate([np.asarray(a[k]), np.asarray(b[k])]) for k in b}
 
 
 def append_edits(appends: Appends) -> dict[str, Edit | Any]:

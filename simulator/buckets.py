@@ -1,0 +1,351 @@
+"""A run's charts in buckets, at a cost that does not grow with the run's length (issue 13).
+
+A chart of a run cuts its steps into buckets of ``size`` steps (a power of two) and draws, per
+bucket, the first and last step, the step of the minimum and of the maximum, and the first and
+last non-finite step: exactly the points ``series.bucket_indices`` keeps from every step. Here
+the extremes are found without drawing every step:
+
+- Steps below ``dynamics.EARLY_EXACT`` and the few steps of a divergence are read one by one.
+- Elsewhere a bucket is cut into aligned blocks inside the noise's cells
+  (``noise.aligned_blocks``). In a block the trend is linear, the spikes' tails only decay,
+  and the metric grows with its noise draw, so the step of the block's largest draw
+  (``noise.normal_blocks``, one lookup) gives an exact value (a lower bound of the block's
+  maximum) and the block's largest draw with the trend's ends gives an upper bound. Blocks
+  whose bound cannot beat the best value found are dropped, the others halved (branch and
+  bound), down to 16 steps read one by one. A block with a spike's start or end, a mid-run
+  change or the warmup's peak inside it is always halved.
+
+The values at the kept steps come from ``dynamics.evaluate``, the same function every step of
+``dynamics.compute`` comes from, so a bucket's extremes here and over every step agree exactly.
+
+Smoothing works on the buckets, as TensorBoard and W&B smooth the points they draw: a smoothed
+line is the debiased EMA of each bucket's mean (its value at one step a bucket), so the slider
+moves it at any run length. The means of long blocks are read from the noise's block sums
+with the trend at the block's middle (within ~1e-4 of the mean of every step); the
+throughput's is the bucket's tokens over its time, exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator import dynamics as dyn
+from simulator import noise
+from simulator import timeline as tlm
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+LEADERS = ("train_loss", "grad_norm", "tokens_per_sec")
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """What the charts of steps [start, stop) in buckets of ``size`` steps draw."""
+
+    size: int
+    kept: dict[str, IntArray]  # leader -> the steps it keeps (0-based, sorted)
+    means: dict[str, FloatArray]  # leader -> each bucket's mean (NaN if it has no finite step)
+    ends: IntArray  # each bucket's last step (where its smoothed value is drawn)
+
+
+def summarise(
+    tl: tlm.Timeline, seed: int, ev: dyn.Events, start: int, stop: int, size: int
+) -> Buckets:
+    """The buckets of steps [start, stop) (``start`` a multiple of ``size``; the last bucket
+    may be short). ``ev`` holds the spikes of [start - LOOKBACK, stop) and the divergence."""
+    nb = max(0, math.ceil((stop - start) / size))
+    b_start = start + np.arange(nb, dtype=np.int64) * size
+    b_end = np.minimum(b_start + size, stop)  # exclusive
+    kept: dict[str, IntArray] = {}
+    means: dict[str, FloatArray] = {}
+    if nb == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return Buckets(size, {k: empty for k in LEADERS}, {k: np.empty(0) for k in LEADERS}, empty)
+    div = ev.diverged_at
+    dead = stop if div is None else max(start, min(stop, div + dyn.DIVERGE_RAMP + 1))
+    for leader in LEADERS:
+        # Steps read one by one: the early steps, and a divergence's ramp for loss and grad.
+        exact_to = min(stop, max(start, dyn.EARLY_EXACT))
+        spans: list[tuple[int, int]] = [(start, exact_to)]
+        smooth_end = stop
+        if leader != "tokens_per_sec" and div is not None and div < stop:
+            smooth_end = max(exact_to, min(stop, div))
+            spans.append((smooth_end, dead))
+        found = _Best(nb)
+        sums = np.zeros(nb)
+        counts = np.zeros(nb)
+        for a, b in spans:
+            if b > a:
+                _exact(tl, seed, ev, leader, a, b, start, size, found, sums, counts)
+        if smooth_end > exact_to:
+            _branch_and_bound(tl, seed, ev, leader, exact_to, smooth_end, start, size, found)
+            _block_means(tl, seed, ev, leader, exact_to, smooth_end, start, size, sums, counts)
+        keep = [b_start, b_end - 1, found.hi_step[found.hi_step >= 0]]
+        keep.append(found.lo_step[found.lo_step >= 0])
+        keep += found.nan_steps
+        if leader != "tokens_per_sec" and dead < stop:  # NaN from here on: first and last
+            d_b = np.flatnonzero(b_end > dead)
+            keep += [np.maximum(b_start[d_b], dead), b_end[d_b] - 1]
+        kept[leader] = np.unique(np.concatenate(keep))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[leader] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    means["tokens_per_sec"] = _throughput_means(tl, seed, b_start, b_end)
+    return Buckets(size, kept, means, b_end - 1)
+
+
+@dataclass
+class _Best:
+    """Per bucket: the best maximum and minimum found so far and their steps."""
+
+    nb: int
+
+    def __post_init__(self) -> None:
+        self.hi = np.full(self.nb, -np.inf)
+        self.hi_step = np.full(self.nb, -1, dtype=np.int64)
+        self.lo = np.full(self.nb, np.inf)
+        self.lo_step = np.full(self.nb, -1, dtype=np.int64)
+        self.nan_steps: list[IntArray] = []
+
+    def offer(self, owner: IntArray, steps: IntArray, values: FloatArray) -> None:
+        """Candidates (finite values only); ties go to the earlier step, as ``argmax`` does."""
+        ok = np.isfinite(values)
+        owner, steps, values = owner[ok], steps[ok], values[ok]
+        if not owner.size:
+            return
+        for sign, best, best_step in ((1.0, self.hi, self.hi_step), (-1.0, self.lo, self.lo_step)):
+            v = sign * values
+            top = sign * best  # the best so far, as a maximum
+            np.maximum.at(top, owner, v)
+            at_top = v == top[owner]
+            first = np.full(self.nb, np.iinfo(np.int64).max, dtype=np.int64)
+            np.minimum.at(first, owner[at_top], steps[at_top])
+            moved = first < np.iinfo(np.int64).max
+            moved &= (top > sign * best) | (best_step < 0) | (first < best_step)
+            best[moved] = sign * top[moved]
+            best_step[moved] = first[moved]
+
+
+def _values(
+    tl: tlm.Timeline, seed: int, ev: dyn.Events, leader: str, steps: IntArray
+) -> FloatArray:
+    if leader == "tokens_per_sec":
+        return dyn.throughput(tl, seed, steps)
+    if leader == "train_loss":
+        return dyn.train_loss(tl, seed, steps, ev)
+    return dyn.grad_norm(tl, seed, steps, ev)
+
+
+def _exact(
+    tl: tlm.Timeline,
+    seed: int,
+    ev: dyn.Events,
+    leader: str,
+    a: int,
+    b: int,
+    start: int,
+    size: int,
+    found: _Best,
+    sums: FloatArray,
+    counts: FloatArray,
+) -> None:
+    """Steps [a, b) read one by one: extremes, non-finite ends and sums per bucket."""
+    steps = np.arange(a, b, dtype=np.int64)
+    v = _values(tl, seed, ev, leader, steps)
+    owner = (steps - start) // size
+    found.offer(owner, steps, v)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        o, s = owner[bad], steps[bad]
+        first = np.ones(o.size, dtype=bool)
+        first[1:] = o[1:] != o[:-1]
+        last = np.ones(o.size, dtype=bool)
+        last[:-1] = o[1:] != o[:-1]
+        found.nan_steps += [s[first], s[last]]
+    fin = ~bad
+    np.add.at(sums, owner[fin], v[fin])
+    np.add.at(counts, owner[fin], 1.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _blocks(a: int, b: int, start: int, size: int) -> tuple[IntArray, IntArray, IntArray]:
+    """[a, b) cut into aligned blocks inside cells and inside buckets, with their bucket
+    (read-only arrays, cached: the three leaders and the means cut the same range)."""
+    level = int(size).bit_length() - 1
+    starts, levels = noise.aligned_blocks(a, b, level)
+    owner = (starts - start) // size
+    for arr in (starts, levels, owner):
+        arr.flags.writeable = False
+    return starts, levels, owner
+
+
+def _irregular(tl: tlm.Timeline, ev: dyn.Events, a: IntArray, e: IntArray) -> NDArray[np.bool_]:
+    """Blocks [a, e] whose metric is not monotone in its draw with linear trend: a knot other
+    than the cell's ends, a spike's jump or end, or its gradient multiplier, inside."""
+    out = np.zeros(a.shape, dtype=bool)
+    marks = [dyn._extra_knots(tl)]
+    if ev.steps.size:
+        k = ev.steps
+        marks.append(k + dyn.SPIKE_LEAD + 1)  # the loss jumps
+    for m in marks:
+        if m.size:
+            m = np.sort(m)
+            # any mark in (a, e]: a jump or kink between two steps of the block
+            out |= np.searchsorted(m, e, side="right") > np.searchsorted(m, a, side="right")
+    if ev.steps.size:  # a gradient multiplier anywhere in [a, e]
+        for d in range(len(dyn.SHARES)):
+            m = ev.steps + d
+            out |= np.searchsorted(m, e, side="right") > np.searchsorted(m, a, side="left")
+    return out
+
+
+def _bounds(
+    tl: tlm.Timeline, seed: int, ev: dyn.Events, leader: str, a: IntArray, levels: IntArray
+) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
+    """Upper and lower bounds of the metric over each block, and the steps whose exact values
+    are the best candidates for its maximum and minimum."""
+    e = a + (np.int64(1) << levels) - 1
+    irregular = _irregular(tl, ev, a, e)
+    if leader == "tokens_per_sec":
+        u_hi, s_uhi, u_lo, s_ulo, _ = noise.uniform_blocks(seed, noise.U_JITTER, a, levels)
+        idx = tl.segment_index(a)
+        ss = tl.const(idx, lambda s: s.step_seconds)
+        batch = tl.const(idx, lambda s: s.cfg.global_batch_tokens)
+        k = tl.const(idx, lambda s: s.cfg.resolved_checkpoint_interval)
+        stall = tl.const(idx, lambda s: s.checkpoint_seconds)
+        has_ckpt = np.floor((e + 1) / k) > np.floor(a / k)
+        j = tlm.JITTER
+        fast = ss * (1.0 + j * ((u_lo + 0.5) * noise.INV_2_32 - 0.5))
+        slow = ss * (1.0 + j * ((u_hi + 0.5) * noise.INV_2_32 - 0.5)) + np.where(
+            has_ckpt, stall, 0.0
+        )
+        hi, lo = batch / fast, batch / slow
+        irregular |= tl.segment_index(e) != idx
+        return np.where(irregular, np.inf, hi), np.where(irregular, -np.inf, lo), s_ulo, s_uhi
+    stream = noise.Z_LOSS if leader == "train_loss" else noise.Z_GRAD
+    z_hi, s_hi, z_lo, s_lo, _ = noise.normal_blocks(seed, stream, a, levels)
+    both = dyn.trend(tl, np.concatenate([a, e]))
+    n = a.size
+    ta = dyn.Trend(both.train[:n], both.val[:n], both.scale[:n], both.grad[:n])
+    te = dyn.Trend(both.train[n:], both.val[n:], both.scale[n:], both.grad[n:])
+    if leader == "train_loss":
+        wa, we = dyn.wobble(seed, a), dyn.wobble(seed, e)
+        c_hi, c_lo = np.maximum(ta.train, te.train), np.minimum(ta.train, te.train)
+        s_top, s_bot = np.maximum(ta.scale, te.scale), np.minimum(ta.scale, te.scale)
+        x_hi = 0.5 * np.maximum(wa, we) + z_hi
+        x_lo = 0.5 * np.minimum(wa, we) + z_lo
+        # c (1 + s x) with c > 0 and 1 + s x > 0 (|s x| < 0.77): largest at c_hi, x_hi and
+        # the s that makes s x largest; the spikes' tails only decay over a regular block.
+        hi = c_hi * (1.0 + np.where(x_hi >= 0, s_top, s_bot) * x_hi) + ev.tail(a)
+        lo = c_lo * (1.0 + np.where(x_lo < 0, s_top, s_bot) * x_lo) + ev.tail(e)
+    else:
+        coef = dyn.grad_noise_coef(tl, tl.segment_index(a))
+        g_hi, g_lo = np.maximum(ta.grad, te.grad), np.minimum(ta.grad, te.grad)
+        hi = g_hi * np.exp(coef * z_hi)
+        lo = g_lo * np.exp(coef * z_lo)
+    return np.where(irregular, np.inf, hi), np.where(irregular, -np.inf, lo), s_hi, s_lo
+
+
+SPLIT = 1  # a surviving block is cut into 2^SPLIT children per round
+
+
+def _branch_and_bound(
+    tl: tlm.Timeline,
+    seed: int,
+    ev: dyn.Events,
+    leader: str,
+    a: int,
+    b: int,
+    start: int,
+    size: int,
+    found: _Best,
+) -> None:
+    """Exact extremes per bucket over [a, b) (no divergence inside), offered to ``found``.
+
+    Both searches share one frontier: a block stays while its upper bound can still beat the
+    best maximum of its bucket (``want_hi``) or its lower bound the best minimum (``want_lo``).
+    """
+    s, lv, ow = _blocks(a, b, start, size)
+    want_hi = np.ones(s.size, dtype=bool)
+    want_lo = want_hi.copy()
+    while s.size:
+        leaf = lv <= noise.LEAF_LEVEL
+        if leaf.any():
+            steps, which = noise.leaf_steps(s[leaf], lv[leaf])
+            found.offer(ow[leaf][which], steps, _values(tl, seed, ev, leader, steps))
+            keep = ~leaf
+            s, lv, ow, want_hi, want_lo = s[keep], lv[keep], ow[keep], want_hi[keep], want_lo[keep]
+            if not s.size:
+                break
+        hi, lo, cand_hi, cand_lo = _bounds(tl, seed, ev, leader, s, lv)
+        cand = np.concatenate([cand_hi[want_hi], cand_lo[want_lo]])
+        owners = np.concatenate([ow[want_hi], ow[want_lo]])
+        found.offer(owners, cand, _values(tl, seed, ev, leader, cand))
+        want_hi &= hi > found.hi[ow]
+        want_lo &= lo < found.lo[ow]
+        keep = want_hi | want_lo
+        s, lv, ow, want_hi, want_lo = s[keep], lv[keep], ow[keep], want_hi[keep], want_lo[keep]
+        step = np.minimum(SPLIT, lv - noise.LEAF_LEVEL)  # levels to go down this round
+        n = np.int64(1) << step
+        rep = np.repeat(np.arange(s.size), n)
+        child = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+        new_lv = np.repeat(lv - step, n)
+        s = s[rep] + child * (np.int64(1) << new_lv)
+        lv, ow, want_hi, want_lo = new_lv, ow[rep], want_hi[rep], want_lo[rep]
+
+
+def _block_means(
+    tl: tlm.Timeline,
+    seed: int,
+    ev: dyn.Events,
+    leader: str,
+    a: int,
+    b: int,
+    start: int,
+    size: int,
+    sums: FloatArray,
+    counts: FloatArray,
+) -> None:
+    """Each bucket's sum over [a, b) from block sums (the trend at each block's middle)."""
+    if leader == "tokens_per_sec":
+        return  # exact from the clock (``_throughput_means``)
+    starts, levels, owner = _blocks(a, b, start, size)
+    n = (np.int64(1) << levels).astype(np.float64)
+    mid = starts + (np.int64(1) << levels) // 2
+    tr = dyn.trend(tl, mid)
+    if leader == "train_loss":
+        z_sum = noise.normal_blocks(seed, noise.Z_LOSS, starts, levels)[4]
+        base = tr.train * (1.0 + tr.scale * 0.5 * dyn.wobble(seed, mid))
+        total = (
+            n * base
+            + tr.train * tr.scale * z_sum
+            + ev.tail_sum(starts, starts + n.astype(np.int64))
+        )
+    else:
+        z_sum = noise.normal_blocks(seed, noise.Z_GRAD, starts, levels)[4]
+        coef = dyn.grad_noise_coef(tl, tl.segment_index(mid))
+        # the mean of exp(c z) over n draws whose mean is z_sum / n: exact for one draw, the
+        # log-normal's mean exp(c^2 / 2) for many
+        total = n * tr.grad * np.exp(coef * z_sum / n + 0.5 * coef**2 * (1.0 - 1.0 / n))
+    np.add.at(sums, owner, total)
+    np.add.at(counts, owner, n)
+
+
+def _throughput_means(
+    tl: tlm.Timeline, seed: int, b_start: IntArray, b_end: IntArray
+) -> FloatArray:
+    """Each bucket's tokens over the seconds it took."""
+    last = b_end - 1
+    before = b_start - 1
+    t_last = tlm.wall_at(tl, seed, last, tl.segment_index(last))
+    k_last = tlm.tokens_after(tl, tl.segment_index(last), last)
+    safe = np.maximum(before, 0)
+    t_before = np.where(before >= 0, tlm.wall_at(tl, seed, safe, tl.segment_index(safe)), 0.0)
+    k_before = np.where(before >= 0, tlm.tokens_after(tl, tl.segment_index(safe), safe), 0.0)
+    out: FloatArray = (k_last - k_before) / (t_last - t_before)
+    return out
