@@ -219,19 +219,19 @@ def hazard_hits(
     starts, levels = noise.aligned_blocks(start, stop, noise.CELL_MAX_LEVEL)
     found: list[NDArray[np.int64]] = []
     while starts.size:
-        u_min = noise.uniform_blocks(seed, noise.U_EVENT, starts, levels)[2]
+        u_min = noise.event_min(seed, starts, levels)
         ends = starts + (np.int64(1) << levels) - 1
         ia, ib = tl.segment_index(starts), tl.segment_index(ends)
         cap = np.maximum(bound[ia], bound[ib])
         for j in np.flatnonzero(ib - ia > 1):  # a block over three segments or more (rare)
             cap[j] = bound[ia[j] : ib[j] + 1].max()
-        live = (u_min + 0.5) * noise.INV_2_32 < cap
+        live = u_min < cap
         starts, levels = starts[live], levels[live]
         leaf = levels <= noise.LEAF_LEVEL
         if leaf.any():
             steps, _ = noise.leaf_steps(starts[leaf], levels[leaf])
             h_spike, h_div = _step_hazards(tl, steps)
-            u = noise.uniform(seed, noise.U_EVENT, steps)
+            u = noise.event_uniform(seed, steps)
             found.append(steps[u < (h_div if divergence else h_spike)])
             starts, levels = starts[~leaf], levels[~leaf]
         half = np.int64(1) << (levels - 1)

@@ -321,3 +321,48 @@ def aligned_blocks(start: int, stop: int, max_level: int) -> tuple[IntArray, Int
         levels.append(lvl)
         a += 1 << lvl
     return np.array(starts, dtype=np.int64), np.array(levels, dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------- rare events
+EVENT_LEVELS = 23  # the event tree's root covers steps [0, 2^23), above MAX_STEPS + look-back
+
+
+def _node(seed: int, level: IntArray, index: IntArray) -> tuple[FloatArray, IntArray]:
+    """A node's own uniform in (0, 1) (53 bits) and its side bit."""
+    h = _hash(seed, U_EVENT, level + 64, index)
+    v = ((h >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 2.0**53)
+    return v, (h & np.uint64(1)).astype(np.int64)
+
+
+def event_min(seed: int, starts: IntArray, levels: IntArray) -> FloatArray:
+    """The least event uniform of each aligned block of steps (``starts``, 2^``levels``).
+
+    A table of uniforms would make rare events as rare as its few smallest entries (a 2^18
+    table has ~20 below 1e-4, not 26), so the hazards' uniforms are exact i.i.d. draws read
+    top-down instead: the root block's minimum is 1 - V^(1/n) for its n steps; the half that
+    holds it (a fair bit) has the same minimum, the other half's n/2 values are uniform above
+    it, so its minimum is m + (1 - m)(1 - V'^(2/n)). Any block's minimum is read in
+    ``EVENT_LEVELS`` - level steps of this descent, and a step's value is its 1-step block's.
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    levels = np.asarray(levels, dtype=np.int64)
+    top = np.full(starts.shape, EVENT_LEVELS, dtype=np.int64)
+    v, _ = _node(seed, top, np.zeros_like(starts))
+    m = -np.expm1(np.log(v) / float(2**EVENT_LEVELS))
+    for lvl in range(EVENT_LEVELS, 0, -1):
+        go = levels < lvl
+        if not go.any():
+            break
+        here = starts >> lvl
+        _, side = _node(seed, np.full(starts.shape, lvl, dtype=np.int64), here)
+        child = (starts >> (lvl - 1)) & 1
+        v_c, _ = _node(seed, np.full(starts.shape, lvl - 1, dtype=np.int64), starts >> (lvl - 1))
+        other = m + (1.0 - m) * -np.expm1(np.log(v_c) / float(2 ** (lvl - 1)))
+        m = np.where(go & (child != side), other, m)
+    return m
+
+
+def event_uniform(seed: int, steps: IntArray) -> FloatArray:
+    """The event uniform of each step (``event_min`` of its own 1-step block)."""
+    steps = np.asarray(steps, dtype=np.int64)
+    return event_min(seed, steps, np.zeros_like(steps))

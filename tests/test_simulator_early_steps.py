@@ -88,8 +88,8 @@ def test_a_divergence_shoots_past_ln_vocab_but_not_to_hundreds_of_nats(
     assert ln_v < peak <= 1.5 * ln_v
     assert float(np.nanmax(m["perplexity"])) <= cfg.arch.vocab_size**1.5
     assert float(np.nanmin(m["accuracy"])) >= 1.0 / cfg.arch.vocab_size
-    before = float(grad[:5].max())
-    assert float(grad[finite][-1]) > 100 * before  # the grad norm explodes
+    before = float(grad[:6].min())  # the divergence step and the 5 before it
+    assert float(grad[finite][-1]) > 100 * before  # the grad norm explodes (e-fold a step)
     # NaN within a few steps of leaving the band, and the run ends on the first NaN step.
     nan_steps = m["step"][~finite]
     assert nan_steps[0] == diverged.step == div + dynamics.DIVERGE_RAMP + 2 <= div + 10
