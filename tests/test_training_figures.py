@@ -39,32 +39,45 @@ def test_chart_ids_match_the_figure_builders() -> None:
     assert ft.CHARTS == ids.TR_CHARTS
 
 
-def test_a_one_step_spike_and_a_nan_in_a_million_steps_survive_exactly(monkeypatch) -> None:
-    spike_step, nan_step = 777_777, 333_333
-    real = sim.metrics
-
-    def fake(state: sim.RunState, start: int = 0, stop: int | None = None) -> dict[str, Any]:
-        m = real(state, start, min(stop or state.step, start + 2000))  # shapes and keys
-        n = (stop or state.step) - start
-        steps = np.arange(start, start + n, dtype=np.int64) + 1
-        out = {k: np.resize(np.asarray(v), n) for k, v in m.items()}
-        out["step"] = steps
-        loss = 2.0 + 0.01 * np.sin(steps / 1000.0)
-        loss[steps == spike_step] = 9.87654321
-        loss[steps == nan_step] = np.nan
-        out["train_loss"] = loss
-        out["accuracy"] = 0.903 * np.exp(-0.2755 * loss)
-        return out
-
-    monkeypatch.setattr(tc.sim, "metrics", fake)
+def test_a_million_step_render_draws_exactly_what_every_step_would_give() -> None:
+    # Issue 13: the render reads each bucket's extremes without drawing every step. It must
+    # keep the very points that bucketing every step keeps (first, last, min, max per bucket),
+    # at the very values, for the loss, the gradient norm and the throughput.
     state = at_step(million_step_config(), MILLION, "finished")
     r = tc.full_render(state, ft.ChartOptions("step", 0.0, False))
+    size = tc.bucket_size(MILLION)
+    every = {k: [] for k in ("train_loss", "grad_norm", "tokens_per_sec")}
+    for m in sim.iter_metrics(state, 0, MILLION):
+        for k, v in every.items():
+            v.append(np.asarray(m[k], dtype=np.float64))
+    for name, chart in (
+        ("train_loss", "loss"),
+        ("grad_norm", "grad"),
+        ("tokens_per_sec", "throughput"),
+    ):
+        y = np.concatenate(every[name])
+        keep = series.bucket_indices(y, size)
+        shown = trace(r.figures[chart], name, chart)
+        assert shown["x"] == (keep + 1).tolist(), name
+        np.testing.assert_array_equal(shown["y"], y[keep])
+    loss = np.concatenate(every["train_loss"])
+    top = int(np.argmax(loss[10_000:])) + 10_000  # the highest loss after the first steps
+    assert top + 1 in trace(r.figures["loss"], "train_loss", "loss")["x"]
+
+
+def test_a_nan_after_a_divergence_is_drawn_as_a_gap_at_its_step() -> None:
+    cfg = million_step_config()
+    s = at_step(cfg, 600_000, "running")
+    s = sim.apply_changes(s, {"lr_peak": cfg.lr_peak * 20, "lr_min": cfg.lr_min * 20})
+    s = sim.advance(s, 20_000)
+    assert s.status == "diverged" and s.diverged_at is not None
+    r = tc.full_render(s, ft.ChartOptions("step", 0.6, False))
     loss = trace(r.figures["loss"], "train_loss", "loss")
-    assert len(loss["y"]) <= tc.BOUND
-    i = loss["x"].index(spike_step)
-    assert loss["y"][i] == 9.87654321  # exact height, not an average
-    j = loss["x"].index(nan_step)
-    assert loss["y"][j] is None  # NaN is drawn as a gap, never dropped
+    first_nan = s.diverged_at + sim.dynamics.DIVERGE_RAMP + 1  # 0-based
+    i = loss["x"].index(first_nan + 1)
+    assert loss["y"][i] is None  # NaN is drawn as a gap, never dropped
+    m = sim.metrics(s, first_nan - 3, first_nan)
+    assert np.isfinite(m["train_loss"]).all()
 
 
 def test_a_million_step_render_keeps_every_trace_under_the_bound_and_the_true_extremes() -> None:
@@ -80,14 +93,19 @@ def test_a_million_step_render_keeps_every_trace_under_the_bound_and_the_true_ex
     assert float(np.min(grad)) in shown
 
 
-def test_smoothing_is_the_debiased_ema_of_the_whole_series_sampled_at_kept_steps() -> None:
+def test_smoothing_is_the_debiased_ema_of_the_bucket_means() -> None:
+    # As TensorBoard and W&B smooth the points they draw: one smoothed point per bucket, the
+    # EMA of the buckets' means (here every step is read, so the means are exact).
     state = at_step(sim.preset("vicuna-7b"), 2900)
     r = tc.full_render(state, ft.ChartOptions("step", 0.9, False))
-    m = sim.metrics(state, 0, 2900)
-    full, _ = series.ema_smooth(np.asarray(m["train_loss"]), 0.9)
+    size = tc.bucket_size(2900)
+    assert size == 8
+    loss = np.asarray(sim.metrics(state, 0, 2900)["train_loss"])  # a paused run: to its end
+    means = np.array([loss[a : a + size].mean() for a in range(0, 2900, size)])
+    full, _ = series.ema_smooth(means, 0.9)
     sm = trace(r.figures["loss"], "train_loss_smooth", "loss")
-    steps = np.asarray(sm["x"]) - 1
-    np.testing.assert_allclose(sm["y"], full[steps], rtol=1e-12)
+    assert sm["x"] == [*range(size, 2900, size), 2900]  # each bucket's last step (1-based)
+    np.testing.assert_allclose(sm["y"], full, rtol=1e-12)
     raw = trace(r.figures["loss"], "train_loss", "loss")
     assert raw["opacity"] < 0.5  # the raw line stays, faint, behind the smoothed one
 
