@@ -27,7 +27,6 @@ throughput's is the bucket's tokens over its time, exactly.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -69,23 +68,32 @@ def summarise(
         return Buckets(size, {k: empty for k in LEADERS}, {k: np.empty(0) for k in LEADERS}, empty)
     div = ev.diverged_at
     dead = stop if div is None else max(start, min(stop, div + dyn.DIVERGE_RAMP + 1))
+    # Steps read one by one: the early steps (all leaders) and a divergence's ramp (loss and
+    # grad); each range is computed once for the leaders that read it.
+    exact_to = min(stop, max(start, dyn.EARLY_EXACT))
+    smooth_end = {k: stop for k in LEADERS}
+    spans: dict[str, list[tuple[int, int]]] = {k: [(start, exact_to)] for k in LEADERS}
+    if div is not None and div < stop:
+        for k in ("train_loss", "grad_norm"):
+            smooth_end[k] = max(exact_to, min(stop, div))
+            spans[k].append((smooth_end[k], dead))
+    read = _read_exact(tl, seed, ev, spans)
+    blocks = _blocks(exact_to, stop, start, size)
+    cache = dyn.TrendCache(tl, exact_to, stop)
     for leader in LEADERS:
-        # Steps read one by one: the early steps, and a divergence's ramp for loss and grad.
-        exact_to = min(stop, max(start, dyn.EARLY_EXACT))
-        spans: list[tuple[int, int]] = [(start, exact_to)]
-        smooth_end = stop
-        if leader != "tokens_per_sec" and div is not None and div < stop:
-            smooth_end = max(exact_to, min(stop, div))
-            spans.append((smooth_end, dead))
         found = _Best(nb)
         sums = np.zeros(nb)
         counts = np.zeros(nb)
-        for a, b in spans:
-            if b > a:
-                _exact(tl, seed, ev, leader, a, b, start, size, found, sums, counts)
-        if smooth_end > exact_to:
-            _branch_and_bound(tl, seed, ev, leader, exact_to, smooth_end, start, size, found)
-            _block_means(tl, seed, ev, leader, exact_to, smooth_end, start, size, sums, counts)
+        for steps, v in read[leader]:
+            _offer_exact(steps, v, start, size, found, sums, counts)
+        if smooth_end[leader] > exact_to:
+            own = (
+                blocks
+                if smooth_end[leader] == stop
+                else _blocks(exact_to, smooth_end[leader], start, size)
+            )
+            _branch_and_bound(tl, seed, ev, leader, own, found, cache)
+            _block_means(tl, seed, ev, leader, own, sums, counts, cache)
         keep = [b_start, b_end - 1, found.hi_step[found.hi_step >= 0]]
         keep.append(found.lo_step[found.lo_step >= 0])
         keep += found.nan_steps
@@ -132,31 +140,55 @@ class _Best:
 
 
 def _values(
-    tl: tlm.Timeline, seed: int, ev: dyn.Events, leader: str, steps: IntArray
-) -> FloatArray:
-    if leader == "tokens_per_sec":
-        return dyn.throughput(tl, seed, steps)
-    if leader == "train_loss":
-        return dyn.train_loss(tl, seed, steps, ev)
-    return dyn.grad_norm(tl, seed, steps, ev)
-
-
-def _exact(
     tl: tlm.Timeline,
     seed: int,
     ev: dyn.Events,
     leader: str,
-    a: int,
-    b: int,
+    steps: IntArray,
+    cache: dyn.TrendCache,
+) -> FloatArray:
+    if leader == "tokens_per_sec":
+        return dyn.throughput(tl, seed, steps)
+    if leader == "train_loss":
+        return dyn.train_loss(tl, seed, steps, ev, cache(steps))
+    return dyn.grad_norm(tl, seed, steps, ev, cache(steps))
+
+
+def _read_exact(
+    tl: tlm.Timeline, seed: int, ev: dyn.Events, spans: dict[str, list[tuple[int, int]]]
+) -> dict[str, list[tuple[IntArray, FloatArray]]]:
+    """Each leader's values over its step-by-step ranges (loss and grad share their reads)."""
+    out: dict[str, list[tuple[IntArray, FloatArray]]] = {k: [] for k in spans}
+    shared: dict[tuple[int, int], tuple[FloatArray, FloatArray]] = {}
+    for leader, ranges in spans.items():
+        for a, b in ranges:
+            if b <= a:
+                continue
+            steps = np.arange(a, b, dtype=np.int64)
+            if leader == "tokens_per_sec":
+                out[leader].append((steps, dyn.throughput(tl, seed, steps)))
+                continue
+            if (a, b) not in shared:
+                tr = dyn.trend(tl, steps)
+                shared[(a, b)] = (
+                    dyn.train_loss(tl, seed, steps, ev, tr),
+                    dyn.grad_norm(tl, seed, steps, ev, tr),
+                )
+            loss, grad = shared[(a, b)]
+            out[leader].append((steps, loss if leader == "train_loss" else grad))
+    return out
+
+
+def _offer_exact(
+    steps: IntArray,
+    v: FloatArray,
     start: int,
     size: int,
     found: _Best,
     sums: FloatArray,
     counts: FloatArray,
 ) -> None:
-    """Steps [a, b) read one by one: extremes, non-finite ends and sums per bucket."""
-    steps = np.arange(a, b, dtype=np.int64)
-    v = _values(tl, seed, ev, leader, steps)
+    """Steps read one by one: extremes, non-finite ends and sums per bucket."""
     owner = (steps - start) // size
     found.offer(owner, steps, v)
     bad = ~np.isfinite(v)
@@ -172,16 +204,11 @@ def _exact(
     np.add.at(counts, owner[fin], 1.0)
 
 
-@functools.lru_cache(maxsize=8)
 def _blocks(a: int, b: int, start: int, size: int) -> tuple[IntArray, IntArray, IntArray]:
-    """[a, b) cut into aligned blocks inside cells and inside buckets, with their bucket
-    (read-only arrays, cached: the three leaders and the means cut the same range)."""
+    """[a, b) cut into aligned blocks inside cells and inside buckets, with their bucket."""
     level = int(size).bit_length() - 1
     starts, levels = noise.aligned_blocks(a, b, level)
-    owner = (starts - start) // size
-    for arr in (starts, levels, owner):
-        arr.flags.writeable = False
-    return starts, levels, owner
+    return starts, levels, (starts - start) // size
 
 
 def _irregular(tl: tlm.Timeline, ev: dyn.Events, a: IntArray, e: IntArray) -> NDArray[np.bool_]:
@@ -205,7 +232,13 @@ def _irregular(tl: tlm.Timeline, ev: dyn.Events, a: IntArray, e: IntArray) -> ND
 
 
 def _bounds(
-    tl: tlm.Timeline, seed: int, ev: dyn.Events, leader: str, a: IntArray, levels: IntArray
+    tl: tlm.Timeline,
+    seed: int,
+    ev: dyn.Events,
+    leader: str,
+    a: IntArray,
+    levels: IntArray,
+    cache: dyn.TrendCache,
 ) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
     """Upper and lower bounds of the metric over each block, and the steps whose exact values
     are the best candidates for its maximum and minimum."""
@@ -229,7 +262,7 @@ def _bounds(
         return np.where(irregular, np.inf, hi), np.where(irregular, -np.inf, lo), s_ulo, s_uhi
     stream = noise.Z_LOSS if leader == "train_loss" else noise.Z_GRAD
     z_hi, s_hi, z_lo, s_lo, _ = noise.normal_blocks(seed, stream, a, levels)
-    both = dyn.trend(tl, np.concatenate([a, e]))
+    both = cache(np.concatenate([a, e]))
     n = a.size
     ta = dyn.Trend(both.train[:n], both.val[:n], both.scale[:n], both.grad[:n])
     te = dyn.Trend(both.train[n:], both.val[n:], both.scale[n:], both.grad[n:])
@@ -259,33 +292,31 @@ def _branch_and_bound(
     seed: int,
     ev: dyn.Events,
     leader: str,
-    a: int,
-    b: int,
-    start: int,
-    size: int,
+    blocks: tuple[IntArray, IntArray, IntArray],
     found: _Best,
+    cache: dyn.TrendCache,
 ) -> None:
     """Exact extremes per bucket over [a, b) (no divergence inside), offered to ``found``.
 
     Both searches share one frontier: a block stays while its upper bound can still beat the
     best maximum of its bucket (``want_hi``) or its lower bound the best minimum (``want_lo``).
     """
-    s, lv, ow = _blocks(a, b, start, size)
+    s, lv, ow = blocks
     want_hi = np.ones(s.size, dtype=bool)
     want_lo = want_hi.copy()
     while s.size:
         leaf = lv <= noise.LEAF_LEVEL
         if leaf.any():
             steps, which = noise.leaf_steps(s[leaf], lv[leaf])
-            found.offer(ow[leaf][which], steps, _values(tl, seed, ev, leader, steps))
+            found.offer(ow[leaf][which], steps, _values(tl, seed, ev, leader, steps, cache))
             keep = ~leaf
             s, lv, ow, want_hi, want_lo = s[keep], lv[keep], ow[keep], want_hi[keep], want_lo[keep]
             if not s.size:
                 break
-        hi, lo, cand_hi, cand_lo = _bounds(tl, seed, ev, leader, s, lv)
+        hi, lo, cand_hi, cand_lo = _bounds(tl, seed, ev, leader, s, lv, cache)
         cand = np.concatenate([cand_hi[want_hi], cand_lo[want_lo]])
         owners = np.concatenate([ow[want_hi], ow[want_lo]])
-        found.offer(owners, cand, _values(tl, seed, ev, leader, cand))
+        found.offer(owners, cand, _values(tl, seed, ev, leader, cand, cache))
         want_hi &= hi > found.hi[ow]
         want_lo &= lo < found.lo[ow]
         keep = want_hi | want_lo
@@ -304,20 +335,18 @@ def _block_means(
     seed: int,
     ev: dyn.Events,
     leader: str,
-    a: int,
-    b: int,
-    start: int,
-    size: int,
+    blocks: tuple[IntArray, IntArray, IntArray],
     sums: FloatArray,
     counts: FloatArray,
+    cache: dyn.TrendCache,
 ) -> None:
     """Each bucket's sum over [a, b) from block sums (the trend at each block's middle)."""
     if leader == "tokens_per_sec":
         return  # exact from the clock (``_throughput_means``)
-    starts, levels, owner = _blocks(a, b, start, size)
+    starts, levels, owner = blocks
     n = (np.int64(1) << levels).astype(np.float64)
     mid = starts + (np.int64(1) << levels) // 2
-    tr = dyn.trend(tl, mid)
+    tr = cache(mid)
     if leader == "train_loss":
         z_sum = noise.normal_blocks(seed, noise.Z_LOSS, starts, levels)[4]
         base = tr.train * (1.0 + tr.scale * 0.5 * dyn.wobble(seed, mid))

@@ -217,26 +217,35 @@ def hazard_hits(
     if float(bound.max()) <= 0.0:
         return empty
     starts, levels = noise.aligned_blocks(start, stop, noise.CELL_MAX_LEVEL)
+    u_min = noise.event_min(seed, starts, levels)
     found: list[NDArray[np.int64]] = []
     while starts.size:
-        u_min = noise.event_min(seed, starts, levels)
         ends = starts + (np.int64(1) << levels) - 1
         ia, ib = tl.segment_index(starts), tl.segment_index(ends)
         cap = np.maximum(bound[ia], bound[ib])
         for j in np.flatnonzero(ib - ia > 1):  # a block over three segments or more (rare)
             cap[j] = bound[ia[j] : ib[j] + 1].max()
         live = u_min < cap
-        starts, levels = starts[live], levels[live]
+        starts, levels, u_min = starts[live], levels[live], u_min[live]
         leaf = levels <= noise.LEAF_LEVEL
         if leaf.any():
-            steps, _ = noise.leaf_steps(starts[leaf], levels[leaf])
+            steps, which = noise.leaf_steps(starts[leaf], levels[leaf])
             h_spike, h_div = _step_hazards(tl, steps)
-            u = noise.event_uniform(seed, steps)
+            u = noise.event_min(
+                seed, steps, np.zeros_like(steps), (levels[leaf][which], u_min[leaf][which])
+            )
             found.append(steps[u < (h_div if divergence else h_spike)])
-            starts, levels = starts[~leaf], levels[~leaf]
+            starts, levels, u_min = starts[~leaf], levels[~leaf], u_min[~leaf]
         half = np.int64(1) << (levels - 1)
+        parent = (levels, u_min)
         starts = np.concatenate([starts, starts + half])
         levels = np.concatenate([levels - 1, levels - 1])
+        u_min = noise.event_min(
+            seed,
+            starts,
+            levels,
+            (np.concatenate([parent[0], parent[0]]), np.concatenate([parent[1], parent[1]])),
+        )
     return np.sort(np.concatenate(found)) if found else empty
 
 
@@ -580,6 +589,50 @@ def trend(tl: tlm.Timeline, steps: NDArray[np.int64]) -> Trend:
         for k, q in enumerate((at.train, at.val, at.scale, at.grad)):
             out[k][mine] = q[il] + (q[ir] - q[il]) * frac
     return Trend(out[0], out[1], out[2], out[3])
+
+
+class TrendCache:
+    """``trend`` for many reads over one range: the knots of [lo, hi) are evaluated once (per
+    segment, as ``trend`` does) and each read only interpolates, giving the same numbers.
+
+    A chart's buckets read the trend at block ends, candidates and leaves thousands of times
+    over a few rounds; with the knots in hand each read is a few array lookups.
+    """
+
+    def __init__(self, tl: tlm.Timeline, lo: int, hi: int) -> None:
+        self.tl = tl
+        cells = noise.cell_starts_in(max(lo, EARLY_EXACT), hi)
+        if cells.size:
+            cells = np.append(cells, cells[-1] + (np.int64(1) << noise.level_of(int(cells[-1]))))
+        self.knots = np.unique(np.concatenate([cells, _extra_knots(tl)]))
+        self._at: dict[int, Trend] = {}
+
+    def _values(self, segment: int) -> Trend:
+        if segment not in self._at:
+            self._at[segment] = _trend_at(_as_of(self.tl, segment), self.knots)
+        return self._at[segment]
+
+    def __call__(self, steps: NDArray[np.int64]) -> Trend:
+        steps = np.asarray(steps, dtype=np.int64)
+        if steps.size == 0 or int(steps.min()) < EARLY_EXACT or not self.knots.size:
+            return trend(self.tl, steps)
+        left, right = _brackets(self.tl, steps)
+        il = np.searchsorted(self.knots, left)
+        ir = np.searchsorted(self.knots, right)
+        if int(ir.max()) >= self.knots.size or not (
+            np.array_equal(self.knots[il], left) and np.array_equal(self.knots[ir], right)
+        ):
+            return trend(self.tl, steps)  # outside the cached range
+        frac = np.where(right > left, (steps - left) / np.maximum(right - left, 1), 0.0)
+        seg = self.tl.segment_index(steps)
+        out = [np.empty(steps.size) for _ in range(4)]
+        for j in np.unique(seg).tolist():
+            mine = seg == j
+            at = self._values(j)
+            a, b, f = il[mine], ir[mine], frac[mine]
+            for k, q in enumerate((at.train, at.val, at.scale, at.grad)):
+                out[k][mine] = q[a] + (q[b] - q[a]) * f
+        return Trend(out[0], out[1], out[2], out[3])
 
 
 def wobble(seed: int, steps: NDArray[np.int64]) -> FloatArray:

@@ -143,23 +143,28 @@ def cell_starts_in(start: int, stop: int) -> IntArray:
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_GOLD = np.uint64(0x9E3779B97F4A7C15)
-_SALT = np.uint64(0xD1B54A32D192ED03)
+
+
+_LEVEL_MUL = np.uint64(1 << 40)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
 def _hash(
     seed: int, stream: int, level: NDArray[np.generic], cell: NDArray[np.generic]
 ) -> NDArray[np.uint64]:
-    """splitmix64 of (seed, stream, level, cell): independent bits per key."""
-    with np.errstate(over="ignore"):
-        x = np.asarray(cell, dtype=np.int64).astype(np.uint64)
-        x = x + np.asarray(level, dtype=np.uint64) * np.uint64(1 << 40)
-        x = x + np.uint64((seed & 0xFFFFFFFF) * 0x10001 + 1) * _GOLD
-        x = x + np.uint64(stream) * _SALT
-        x = (x ^ (x >> np.uint64(30))) * _M1
-        x = (x ^ (x >> np.uint64(27))) * _M2
-        out: NDArray[np.uint64] = x ^ (x >> np.uint64(31))
-    return out
+    """splitmix64 of (seed, stream, level, cell): independent bits per key (uint64 arrays
+    wrap silently, which is what the mix wants)."""
+    key = np.uint64(((seed & 0xFFFFFFFF) * 0x10001 + 1) * 0x9E3779B97F4A7C15 % 2**64)
+    key = np.uint64((int(key) + stream * 0xD1B54A32D192ED03) % 2**64)
+    x = np.asarray(cell, dtype=np.int64).astype(np.uint64)
+    x += np.asarray(level, dtype=np.int64).astype(np.uint64) * _LEVEL_MUL
+    x += key
+    x ^= x >> _S30
+    x *= _M1
+    x ^= x >> _S27
+    x *= _M2
+    x ^= x >> _S31
+    return x
 
 
 def _layout(
@@ -334,7 +339,12 @@ def _node(seed: int, level: IntArray, index: IntArray) -> tuple[FloatArray, IntA
     return v, (h & np.uint64(1)).astype(np.int64)
 
 
-def event_min(seed: int, starts: IntArray, levels: IntArray) -> FloatArray:
+def event_min(
+    seed: int,
+    starts: IntArray,
+    levels: IntArray,
+    known: tuple[IntArray, FloatArray] | None = None,
+) -> FloatArray:
     """The least event uniform of each aligned block of steps (``starts``, 2^``levels``).
 
     A table of uniforms would make rare events as rare as its few smallest entries (a 2^18
@@ -343,22 +353,28 @@ def event_min(seed: int, starts: IntArray, levels: IntArray) -> FloatArray:
     holds it (a fair bit) has the same minimum, the other half's n/2 values are uniform above
     it, so its minimum is m + (1 - m)(1 - V'^(2/n)). Any block's minimum is read in
     ``EVENT_LEVELS`` - level steps of this descent, and a step's value is its 1-step block's.
+    ``known`` gives each block's ancestor minimum (its level and value) to descend from.
     """
     starts = np.asarray(starts, dtype=np.int64)
     levels = np.asarray(levels, dtype=np.int64)
-    top = np.full(starts.shape, EVENT_LEVELS, dtype=np.int64)
-    v, _ = _node(seed, top, np.zeros_like(starts))
-    m = -np.expm1(np.log(v) / float(2**EVENT_LEVELS))
-    for lvl in range(EVENT_LEVELS, 0, -1):
-        go = levels < lvl
+    if known is None:
+        top = np.full(starts.shape, EVENT_LEVELS, dtype=np.int64)
+        v, _ = _node(seed, top, np.zeros_like(starts))
+        from_level, m = top, -np.expm1(np.log(v) / float(2**EVENT_LEVELS))
+    else:
+        from_level, m = known
+    for lvl in range(int(from_level.max(initial=0)), 0, -1):
+        go = (levels < lvl) & (from_level >= lvl)
         if not go.any():
-            break
-        here = starts >> lvl
-        _, side = _node(seed, np.full(starts.shape, lvl, dtype=np.int64), here)
-        child = (starts >> (lvl - 1)) & 1
-        v_c, _ = _node(seed, np.full(starts.shape, lvl - 1, dtype=np.int64), starts >> (lvl - 1))
-        other = m + (1.0 - m) * -np.expm1(np.log(v_c) / float(2 ** (lvl - 1)))
-        m = np.where(go & (child != side), other, m)
+            continue
+        s, lv_arr = starts[go], np.full(int(go.sum()), lvl, dtype=np.int64)
+        _, side = _node(seed, lv_arr, s >> lvl)
+        child = (s >> (lvl - 1)) & 1
+        v_c, _ = _node(seed, lv_arr - 1, s >> (lvl - 1))
+        mg = m[go]
+        other = mg + (1.0 - mg) * -np.expm1(np.log(v_c) / float(2 ** (lvl - 1)))
+        m = m.copy()
+        m[go] = np.where(child != side, other, mg)
     return m
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import simulator as sim
 from layouts import ids
 from layouts.figures.training import CHARTS, LINEAR_ONLY, ChartOptions, y_uirevision
+from simulator import dynamics as sim_dynamics
 from simulator import fmt
 from simulator import saved as saved_runs
 from simulator.run import EVENT_CAPS
@@ -50,6 +51,10 @@ SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)  # steps 
 DEFAULT_SPEED = 100
 INTERVALS = (250, 500, 1000, 2000)  # milliseconds between ticks
 DEFAULT_INTERVAL = 500
+# Steps a redraw computes one by one, whatever the run's length (``simulator.buckets``: the
+# first 4,096 and a bucket's few blocks the bounds cannot settle), so it is never admitted as
+# heavy work: about 60 ms at 4M steps (``python benchmarks/bench_training.py``).
+REDRAW_STEPS = sim_dynamics.EARLY_EXACT
 LR_MULTIPLIER = (0.05, 20.0)  # the live LR change's allowed range
 
 Figures = dict[str, Any]  # chart -> a figure dict, an Edit, or KEEP
@@ -168,7 +173,7 @@ def tick(
     meta = ChartMeta.from_dict(meta_raw)
     appends = tick_appends(state, new, m, meta, opts) if meta is not None else None
     if appends is None:
-        charts, meta_out = admit(new.step, "redraw", partial(_full, new, opts, steps))
+        charts, meta_out = admit(REDRAW_STEPS, "redraw", partial(_full, new, opts, steps))
     else:
         charts, meta_out = append_edits(appends), appends.meta.to_dict()
     seen, kept = set(state.events), set(new.events)
@@ -316,7 +321,7 @@ def render(
                 .assign(("layout", "yaxis", "uirevision"), y_uirevision(shown, opts))
             )
         return RenderResult(charts, KEEP, KEEP, KEEP, KEEP, KEEP)
-    figures, meta = admit(shown.step, "redraw", partial(_full, shown, opts, parse_speed(speed)))
+    figures, meta = admit(REDRAW_STEPS, "redraw", partial(_full, shown, opts, parse_speed(speed)))
     return RenderResult(
         charts=figures,
         meta=meta,

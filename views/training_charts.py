@@ -257,29 +257,31 @@ def _bucketed(
     )
     bk = sim_buckets.summarise(tl, seed, ev, start, stop, bucket)
     means = _bucket_means(state, bk)
-    x_ends = _x_at(state, bk.ends, opts.xaxis)
+    evals = _eval_steps(tl, start, stop)
+    # Every point drawn, read at once: the leaders' kept steps, the evals, the bucket ends.
+    wanted = np.unique(np.concatenate([*bk.kept.values(), evals, bk.ends]))
+    m = dyn.evaluate(tl, seed, wanted, ev)
+    x_all = x_values(m, opts.xaxis)
+
+    def at(steps: NDArray[np.int64]) -> NDArray[np.int64]:
+        out: NDArray[np.int64] = np.searchsorted(wanted, steps)
+        return out
+
+    x_ends = x_all[at(bk.ends)]
     out: dict[str, tuple[NDArray[np.generic], FloatArray]] = {}
     for leader, followers in LEADERS.items():
-        kept = bk.kept[leader]
-        m = dyn.evaluate(tl, seed, kept, ev)
-        xk = _x_at(state, kept, opts.xaxis)
+        pos = at(bk.kept[leader])
+        xk = x_all[pos]
         for name in (leader, *followers):
             scale = _SCALE.get(name, 1.0)
-            out[name] = (xk, np.asarray(m[name], dtype=np.float64) * scale)
+            out[name] = (xk, np.asarray(m[name], dtype=np.float64)[pos] * scale)
             if name not in SMOOTHED:
                 continue
             sm, carry[name] = series.ema_smooth(means[name], opts.smoothing, carry.get(name))
             if opts.smoothing > 0.0:
-                out[name if name in SMOOTH_ONLY else name + "_smooth"] = (
-                    x_ends,
-                    sm * _SCALE.get(name, 1.0),
-                )
-    evals = _eval_steps(tl, start, stop)
-    vm = dyn.evaluate(tl, seed, evals, ev)
-    out["val_loss"] = (
-        _x_at(state, evals, opts.xaxis),
-        np.asarray(vm["val_loss"], dtype=np.float64),
-    )
+                out[name if name in SMOOTH_ONLY else name + "_smooth"] = (x_ends, sm * scale)
+    pos = at(evals)
+    out["val_loss"] = (x_all[pos], np.asarray(m["val_loss"], dtype=np.float64)[pos])
     return out
 
 
