@@ -41,6 +41,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 LEADERS = ("train_loss", "grad_norm", "tokens_per_sec")
+STEP_READ_MAX = 16_384  # past the early steps, ranges up to this long are read step by step
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,14 @@ def summarise(
             smooth_end[k] = max(exact_to, min(stop, div))
             spans[k].append((smooth_end[k], dead))
     read = _read_exact(tl, seed, ev, spans)
+    # A short range (a tick's buckets) is read step by step: cheaper than the bounds' rounds,
+    # and the same extremes. The means still come from the blocks, as a full draw's do.
+    by_step = stop - exact_to <= STEP_READ_MAX
+    rest = (
+        _read_exact(tl, seed, ev, {k: [(exact_to, smooth_end[k])] for k in LEADERS})
+        if by_step
+        else {}
+    )
     blocks = _blocks(exact_to, stop, start, size)
     cache = dyn.TrendCache(tl, exact_to, stop)
     for leader in LEADERS:
@@ -92,7 +101,11 @@ def summarise(
                 if smooth_end[leader] == stop
                 else _blocks(exact_to, smooth_end[leader], start, size)
             )
-            _branch_and_bound(tl, seed, ev, leader, own, found, cache)
+            if by_step:
+                for steps, v in rest[leader]:
+                    _offer_exact(steps, v, start, size, found, np.zeros(nb), np.zeros(nb))
+            else:
+                _branch_and_bound(tl, seed, ev, leader, own, found, cache)
             _block_means(tl, seed, ev, leader, own, sums, counts, cache)
         keep = [b_start, b_end - 1, found.hi_step[found.hi_step >= 0]]
         keep.append(found.lo_step[found.lo_step >= 0])

@@ -559,6 +559,20 @@ def _brackets(
     return left, right
 
 
+def _sorted_unique(x: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``np.unique``, without its sort when ``x`` is two sorted halves (a range's knots)."""
+    n = x.size // 2
+    if n > 64 and bool(np.all(x[1:n] >= x[: n - 1])) and bool(np.all(x[n + 1 :] >= x[n:-1])):
+        merged = np.concatenate([x[:n], x[n:]])
+        merged.sort(kind="mergesort")  # two sorted runs: linear
+        keep = np.empty(merged.size, dtype=bool)
+        keep[0] = True
+        np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+        out: NDArray[np.int64] = merged[keep]
+        return out
+    return np.unique(x)
+
+
 def _as_of(tl: tlm.Timeline, segment: int) -> tlm.Timeline:
     """The timeline as it was while ``segment`` was the last one (later changes unknown)."""
     if segment >= len(tl.segments) - 1:
@@ -577,12 +591,16 @@ def trend(tl: tlm.Timeline, steps: NDArray[np.int64]) -> Trend:
         e = np.empty(0, dtype=np.float64)
         return Trend(e, e.copy(), e.copy(), e.copy())
     left, right = _brackets(tl, steps)
-    seg = tl.segment_index(steps)
+    if len(tl.segments) == 1:
+        seg = np.zeros(steps.size, dtype=np.int64)
+        groups: list[tuple[int, NDArray[np.bool_] | slice]] = [(0, slice(None))]
+    else:
+        seg = tl.segment_index(steps)
+        groups = [(j, seg == j) for j in np.unique(seg).tolist()]
     out = [np.empty(steps.size) for _ in range(4)]
-    for j in np.unique(seg).tolist():
-        mine = seg == j
+    for j, mine in groups:
         lo, hi = left[mine], right[mine]
-        knots = np.unique(np.concatenate([lo, hi]))
+        knots = _sorted_unique(np.concatenate([lo, hi]))
         at = _trend_at(_as_of(tl, j), knots)
         il, ir = np.searchsorted(knots, lo), np.searchsorted(knots, hi)
         frac = np.where(hi > lo, (steps[mine] - lo) / np.maximum(hi - lo, 1), 0.0)

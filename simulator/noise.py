@@ -130,15 +130,30 @@ def cell_start(steps: IntArray) -> IntArray:
     return out
 
 
-def cell_starts_in(start: int, stop: int) -> IntArray:
-    """Starts of the cells meeting [start, stop), in order (one per cell)."""
+def _all_cell_starts(limit: int) -> IntArray:
     out: list[int] = []
-    s = max(0, start)
-    s = (s >> level_of(s)) << level_of(s)
-    while s < stop:
+    s = 0
+    while s < limit:
         out.append(s)
         s += 1 << level_of(s)
     return np.array(out, dtype=np.int64)
+
+
+EVENT_LEVELS = 23  # the event tree's root covers steps [0, 2^23), above MAX_STEPS + look-back
+_CELL_STARTS = _all_cell_starts(1 << EVENT_LEVELS)  # every cell start below 2^23 (~1,200)
+_CELL_STARTS.flags.writeable = False
+
+
+def cell_starts_in(start: int, stop: int) -> IntArray:
+    """Starts of the cells meeting [start, stop), in order (one per cell)."""
+    if stop > int(_CELL_STARTS[-1]):
+        extra = _all_cell_starts(stop)
+        table = extra
+    else:
+        table = _CELL_STARTS
+    a = int(np.searchsorted(table, max(0, start), side="right")) - 1
+    b = int(np.searchsorted(table, stop, side="left"))
+    return table[max(a, 0) : b].copy()
 
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -167,23 +182,38 @@ def _hash(
     return x
 
 
+def _cells_of(steps: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """The distinct cells of ``steps`` (their levels and starts) and each step's cell index,
+    so a hash is computed once per cell, not per step (runs of sorted steps share cells)."""
+    level = cell_level(steps)
+    cstart = (steps >> level) << level
+    if cstart.size > 64 and bool(np.all(cstart[1:] >= cstart[:-1])):
+        new = np.empty(cstart.size, dtype=bool)
+        new[0] = True
+        np.not_equal(cstart[1:], cstart[:-1], out=new[1:])
+        first = np.flatnonzero(new)
+        inverse = np.cumsum(new) - 1
+        return level[first], cstart[first], inverse
+    uniq, first, inverse = np.unique(cstart, return_index=True, return_inverse=True)
+    return level[first], uniq, inverse.reshape(-1)
+
+
 def _layout(
     seed: int, stream: int, starts: IntArray
 ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
     """Cell level, cell start, table window start and XOR mask for the cell of each step."""
-    level = cell_level(starts)
-    cstart = (starts >> level) << level
-    h = _hash(seed, stream, level, cstart >> level)
-    windows = (TABLE_SIZE >> level).astype(np.uint64)
-    window = ((h >> np.uint64(40)) % windows).astype(np.int64) << level
-    mask = (h & ((np.uint64(1) << level.astype(np.uint64)) - np.uint64(1))).astype(np.int64)
-    return level, cstart, window, mask
+    c_level, c_start, inv = _cells_of(np.asarray(starts, dtype=np.int64))
+    h = _hash(seed, stream, c_level, c_start >> c_level)
+    windows = (TABLE_SIZE >> c_level).astype(np.uint64)
+    window = ((h >> np.uint64(40)) % windows).astype(np.int64) << c_level
+    mask = (h & ((np.uint64(1) << c_level.astype(np.uint64)) - np.uint64(1))).astype(np.int64)
+    return c_level[inv], c_start[inv], window[inv], mask[inv]
 
 
 def _sign(seed: int, stream: int, starts: IntArray) -> FloatArray:
-    level = cell_level(starts)
-    h = _hash(seed, stream, level, starts >> level)
-    out: FloatArray = np.where((h >> np.uint64(39)) & np.uint64(1), -1.0, 1.0)
+    c_level, c_start, inv = _cells_of(np.asarray(starts, dtype=np.int64))
+    h = _hash(seed, stream, c_level, c_start >> c_level)
+    out: FloatArray = np.where((h >> np.uint64(39)) & np.uint64(1), -1.0, 1.0)[inv]
     return out
 
 
@@ -283,6 +313,14 @@ def uniform_prefix(seed: int, stream: int, steps: IntArray) -> IntArray:
     steps = np.asarray(steps, dtype=np.int64)
     if steps.size == 0:
         return np.empty(0, dtype=np.int64)
+    run = steps.size > 64 and int(steps[-1]) - int(steps[0]) == steps.size - 1
+    if run and bool(np.all(np.diff(steps) == 1)):  # a run of steps: one prefix, then a cumsum
+        first = uniform_prefix(seed, stream, steps[:1])
+        out: IntArray = np.empty(steps.size, dtype=np.int64)
+        out[0] = first[0]
+        np.cumsum(uniform_int(seed, stream, steps[:-1]), out=out[1:])
+        out[1:] += first[0]
+        return out
     top = int(steps.max())
     cells = cell_starts_in(0, top + 1)
     c_levels = cell_level(cells)
@@ -329,11 +367,13 @@ def aligned_blocks(start: int, stop: int, max_level: int) -> tuple[IntArray, Int
 
 
 # ----------------------------------------------------------------------------- rare events
-EVENT_LEVELS = 23  # the event tree's root covers steps [0, 2^23), above MAX_STEPS + look-back
 
 
-def _node(seed: int, level: IntArray, index: IntArray) -> tuple[FloatArray, IntArray]:
-    """A node's own uniform in (0, 1) (53 bits) and its side bit."""
+EVENT_ROOT = CELL_MAX_LEVEL  # the event tree's roots: independent aligned blocks of 2^15 steps
+
+
+def _nodes(seed: int, level: IntArray, index: IntArray) -> tuple[FloatArray, IntArray]:
+    """Nodes' own uniforms in (0, 1) (53 bits) and side bits."""
     h = _hash(seed, U_EVENT, level + 64, index)
     v = ((h >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 2.0**53)
     return v, (h & np.uint64(1)).astype(np.int64)
@@ -345,36 +385,38 @@ def event_min(
     levels: IntArray,
     known: tuple[IntArray, FloatArray] | None = None,
 ) -> FloatArray:
-    """The least event uniform of each aligned block of steps (``starts``, 2^``levels``).
+    """The least event uniform of each aligned block of steps (``starts``, 2^``levels``, at
+    most 2^``EVENT_ROOT``).
 
     A table of uniforms would make rare events as rare as its few smallest entries (a 2^18
     table has ~20 below 1e-4, not 26), so the hazards' uniforms are exact i.i.d. draws read
-    top-down instead: the root block's minimum is 1 - V^(1/n) for its n steps; the half that
+    top-down instead: a root block's minimum is 1 - V^(1/n) for its n steps; the half that
     holds it (a fair bit) has the same minimum, the other half's n/2 values are uniform above
     it, so its minimum is m + (1 - m)(1 - V'^(2/n)). Any block's minimum is read in
-    ``EVENT_LEVELS`` - level steps of this descent, and a step's value is its 1-step block's.
+    ``EVENT_ROOT`` - level steps of this descent, and a step's value is its 1-step block's.
     ``known`` gives each block's ancestor minimum (its level and value) to descend from.
     """
     starts = np.asarray(starts, dtype=np.int64)
     levels = np.asarray(levels, dtype=np.int64)
     if known is None:
-        top = np.full(starts.shape, EVENT_LEVELS, dtype=np.int64)
-        v, _ = _node(seed, top, np.zeros_like(starts))
-        from_level, m = top, -np.expm1(np.log(v) / float(2**EVENT_LEVELS))
+        v, _ = _nodes(seed, np.full(starts.shape, EVENT_ROOT, dtype=np.int64), starts >> EVENT_ROOT)
+        from_level = np.full(starts.shape, EVENT_ROOT, dtype=np.int64)
+        m = -np.expm1(np.log(v) / float(2**EVENT_ROOT))
     else:
         from_level, m = known
+        m = m.copy()
     for lvl in range(int(from_level.max(initial=0)), 0, -1):
-        go = (levels < lvl) & (from_level >= lvl)
-        if not go.any():
+        go = np.flatnonzero((levels < lvl) & (from_level >= lvl))
+        if not go.size:
             continue
-        s, lv_arr = starts[go], np.full(int(go.sum()), lvl, dtype=np.int64)
-        _, side = _node(seed, lv_arr, s >> lvl)
-        child = (s >> (lvl - 1)) & 1
-        v_c, _ = _node(seed, lv_arr - 1, s >> (lvl - 1))
+        s = starts[go]
+        # the side bit of the node at lvl and the value of its child at lvl - 1: one hash call
+        lv = np.repeat(np.array([lvl, lvl - 1], dtype=np.int64), go.size)
+        v_both, side_both = _nodes(seed, lv, np.concatenate([s >> lvl, s >> (lvl - 1)]))
+        side, v_c = side_both[: go.size], v_both[go.size :]
         mg = m[go]
         other = mg + (1.0 - mg) * -np.expm1(np.log(v_c) / float(2 ** (lvl - 1)))
-        m = m.copy()
-        m[go] = np.where(child != side, other, mg)
+        m[go] = np.where(((s >> (lvl - 1)) & 1) != side, other, mg)
     return m
 
 

@@ -293,9 +293,10 @@ def wall_in_segment(seg: Segment, seed: int, steps: IntArray) -> FloatArray:
     steps = np.asarray(steps, dtype=np.int64)
     if steps.size == 0:
         return np.empty(0, dtype=np.float64)
-    pre = noise.uniform_prefix(seed, noise.U_JITTER, np.append(steps + 1, seg.start))
+    pre = noise.uniform_prefix(seed, noise.U_JITTER, steps + 1)
+    pre -= noise.uniform_prefix(seed, noise.U_JITTER, np.array([seg.start], dtype=np.int64))[0]
     n = (steps + (1 - seg.start)).astype(np.float64)
-    u_sum = (pre[:-1] - pre[-1]).astype(np.float64) * noise.INV_2_32 + n * (0.5 * noise.INV_2_32)
+    u_sum = pre.astype(np.float64) * noise.INV_2_32 + n * (0.5 * noise.INV_2_32)
     k = seg.cfg.resolved_checkpoint_interval
     # Checkpoints completed: floor((step + 1) / k) by float division, exact here (both are
     # integers below 2**53 and k <= MAX_STEPS, so no quotient rounds across an integer).

@@ -208,17 +208,19 @@ def test_spikes_show_in_the_grad_norm_before_the_loss() -> None:
 
 
 def test_gradient_clipping_limits_spike_damage() -> None:
-    # Same seed, same hazards: only the clip threshold differs.
-    def sizes(clip: float) -> list[float]:
+    # Same seed, same draws: only the clip threshold differs (without clipping the hazard
+    # is a little higher, so compare the spikes both runs have).
+    def sizes(clip: float) -> dict[int, float]:
         cfg = sim.preset("llama-2-7b", lr_peak=1e-3, lr_min=1e-4, grad_clip=clip, **SHORT)
         comp = dynamics.compute(
             sim.new_run(cfg).timeline, cfg.seed, 0, 10_000, diverged_at=None, scan_from=10_000
         )
-        return [s.size for s in comp.spikes]
+        return {s.step: s.size for s in comp.spikes}
 
     clipped, unclipped = sizes(1.0), sizes(0.0)
-    assert len(clipped) == len(unclipped) > 0
-    assert all(c < u for c, u in zip(clipped, unclipped, strict=True))
+    both = sorted(clipped.keys() & unclipped.keys())
+    assert len(both) >= 3
+    assert all(clipped[k] < unclipped[k] for k in both)
 
 
 def test_grad_norm_level_is_plausible(llama: tuple[Any, Metrics]) -> None:

@@ -165,7 +165,7 @@ def test_advance_in_chunks_equals_one_whole_run(
     assert same(joined, full)
 
 
-@pytest.mark.parametrize("seed", [565, 911, 1401])
+@pytest.mark.parametrize("seed", [911, 1759, 1883])
 def test_the_event_log_does_not_depend_on_the_tick_size(seed: int) -> None:
     # These seeds spike before warmup ends: in one 2,900-step tick the log once said warmup
     # then spike, in 100-step ticks spike then warmup (the load script caught it).
