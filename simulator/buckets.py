@@ -297,7 +297,7 @@ def _bounds(
     return np.where(irregular, np.inf, hi), np.where(irregular, -np.inf, lo), s_hi, s_lo
 
 
-SPLIT = 1  # a surviving block is cut into 2^SPLIT children per round
+SPLIT = 2  # a surviving block is cut into 2^SPLIT children per round
 
 
 def _branch_and_bound(
