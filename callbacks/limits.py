@@ -29,6 +29,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -51,6 +52,12 @@ JOB_MODULES = (
 )
 HEAVY_NICE = 10  # CFS weight 110 against 1024 for nice 0: about a tenth of a contended core
 RETRY_AFTER_S = 1
+# After a heavy job the slot rests this long: the answer (a redraw's ~400 KB of figures) is
+# still encoded in the worker at full priority once the helper is done, and since redraws of
+# any length take well under 150 ms (``simulator.buckets``) eight clients sending them back
+# to back would otherwise keep the workers encoding (ticks p99 468 ms, tests/deploy/
+# test_heavy_requests.py). At most one heavy job a second per worker.
+HEAVY_REST_S = 1.0
 _KEY = "llm_dashboard.heavy_work"
 
 T = TypeVar("T")
@@ -99,6 +106,7 @@ class HeavyWork:
         # One slot for redraws, comparison views and exports alike: a worker has 2 threads, and
         # one of them must stay free for ticks and /healthz.
         self.slots = threading.BoundedSemaphore(HEAVY_SLOTS)
+        self._rest_until = 0.0  # monotonic time before which the slot rests (HEAVY_REST_S)
         self._pool: ProcessPoolExecutor | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -146,7 +154,11 @@ class HeavyWork:
         if not self.slots.acquire(blocking=False):
             raise Busy(what)
         try:
-            return self.nice(job)
+            if time.monotonic() < self._rest_until:
+                raise Busy(what)
+            out = self.nice(job)
+            self._rest_until = time.monotonic() + HEAVY_REST_S
+            return out
         finally:
             self.slots.release()
 

@@ -31,7 +31,6 @@ from typing import Any
 import simulator as sim
 from layouts import ids
 from layouts.figures.training import CHARTS, LINEAR_ONLY, ChartOptions, y_uirevision
-from simulator import dynamics as sim_dynamics
 from simulator import fmt
 from simulator import saved as saved_runs
 from simulator.run import EVENT_CAPS
@@ -51,10 +50,6 @@ SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)  # steps 
 DEFAULT_SPEED = 100
 INTERVALS = (250, 500, 1000, 2000)  # milliseconds between ticks
 DEFAULT_INTERVAL = 500
-# Steps a redraw computes one by one, whatever the run's length (``simulator.buckets``: the
-# first 4,096 and a bucket's few blocks the bounds cannot settle), so it is never admitted as
-# heavy work: about 60 ms at 4M steps (``python benchmarks/bench_training.py``).
-REDRAW_STEPS = sim_dynamics.EARLY_EXACT
 LR_MULTIPLIER = (0.05, 20.0)  # the live LR change's allowed range
 
 Figures = dict[str, Any]  # chart -> a figure dict, an Edit, or KEEP
@@ -150,7 +145,10 @@ def tick(
 ) -> TickResult:
     """Advance the run one tick; append the new points; refresh KPIs, status and events.
 
-    ``admit`` guards the one step-proportional part, a rebase (see ``callbacks.limits``).
+    ``admit`` guards a rebase (see ``callbacks.limits``): a redraw of a long run no longer
+    costs in proportion to its steps (``simulator.buckets``, ~50-140 ms at 4M), but eight of
+    them back to back would still fill a worker's threads, so long ones stay one at a time
+    in the low-priority helper.
     """
     state, problem = stores.load_run(raw)
     if state is None:
@@ -173,7 +171,7 @@ def tick(
     meta = ChartMeta.from_dict(meta_raw)
     appends = tick_appends(state, new, m, meta, opts) if meta is not None else None
     if appends is None:
-        charts, meta_out = admit(REDRAW_STEPS, "redraw", partial(_full, new, opts, steps))
+        charts, meta_out = admit(new.step, "redraw", partial(_full, new, opts, steps))
     else:
         charts, meta_out = append_edits(appends), appends.meta.to_dict()
     seen, kept = set(state.events), set(new.events)
@@ -321,7 +319,7 @@ def render(
                 .assign(("layout", "yaxis", "uirevision"), y_uirevision(shown, opts))
             )
         return RenderResult(charts, KEEP, KEEP, KEEP, KEEP, KEEP)
-    figures, meta = admit(REDRAW_STEPS, "redraw", partial(_full, shown, opts, parse_speed(speed)))
+    figures, meta = admit(shown.step, "redraw", partial(_full, shown, opts, parse_speed(speed)))
     return RenderResult(
         charts=figures,
         meta=meta,
