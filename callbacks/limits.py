@@ -1,7 +1,8 @@
 """How much heavy work one worker process takes on at once, and at what priority.
 
-A request's cost is bounded by what it may carry (``sim.MAX_STEPS`` steps per run, so a full
-redraw is at most about 0.8 s of CPU, benchmarks/bench_training.py; ``MAX_VIEW_STEPS`` per
+A request's cost is bounded by what it may carry (``sim.MAX_STEPS`` steps per run; a full
+redraw costs 50-140 ms of CPU at any length, ``simulator.buckets``,
+benchmarks/bench_training.py; ``MAX_VIEW_STEPS`` per
 comparison view). Bounded is not enough: a handful of worst-case requests at once would occupy every
 gunicorn thread and both cores, and everyone else's ticks and ``/healthz`` would queue behind
 them (issue 16: four such requests made ``/healthz`` take 34 s). So:

@@ -35,11 +35,16 @@ update, so on the data of steps 0..i-1; step 0 is the untrained model):
   Llama 2's are fitted to the training losses their papers plot (docs/sources.md, "Family
   calibration"); ``frontier.end_loss`` is this loss at the end of the reference recipe.
 - Loss is soft-capped at ln(vocab), the loss of a uniform guess, at step 0.
-- Noise: multiplicative, a Gaussian plus a slow wobble from a 64-step value-noise grid, times a
-  relative scale of 1.2% * sqrt(4M / batch) (gradient noise falls with batch) soft-capped at
-  10%. The draws are bounded (|z| < 7.7), so a step's noise is always less than its clean
-  loss. It grows in as the loss leaves ln(vocab): at a uniform init every token's loss is
-  ln(vocab) and a batch's mean has no spread.
+- Noise: multiplicative, a Gaussian plus a slow wobble (a uniform per noise cell boundary,
+  linear in between, scaled by sqrt(64 / cell): the 64-step grid of a run's first 8,192 steps
+  and what it averages to over the longer cells later), times a relative scale of
+  1.2% * sqrt(4M / batch) (gradient noise falls with batch) soft-capped at 10%. The draws are
+  bounded (|z| < 7.7), so a step's noise is always less than its clean loss. It grows in as
+  the loss leaves ln(vocab): at a uniform init every token's loss is ln(vocab) and a batch's
+  mean has no spread. The draws come from ``simulator.noise``, whose blocks' extremes and
+  sums are one lookup, and the noise-free trend is exact below step 4,096 and linear between
+  knots above it (``trend``): together they let a chart read each bucket's true extremes
+  without drawing every step (``simulator.buckets``, docs/architecture.md).
 - Repeated epochs: memorisation lowers the train loss at a rate that grows with N / unique
   tokens and saturates at 90% of the loss; overfitting raises the val loss, saturating at
   ln(vocab).
@@ -48,9 +53,12 @@ update, so on the data of steps 0..i-1; step 0 is the untrained model):
   with its cube above 1.4 and doubles without gradient clipping. A spike shows in the gradient
   norm first (OLMo 2): it climbs over the two steps after the hazard fires and peaks on the
   third; the loss jumps on the step after, by 5-30% of the loss, and decays over tens to
-  hundreds of steps; clipping damps it. No step depends on a later one, so any slice of a run
-  equals the same slice of the whole run. Divergence: the loss shoots past ln(vocab) towards
-  1.4 ln(vocab) as the gradient norm explodes, and is NaN 6 steps on (``_diverge``).
+  hundreds of steps; clipping damps it. The hazards' uniforms are exact i.i.d. draws whose
+  block minima are read top-down (``noise.event_min``), so the steps where a hazard fires are
+  found without drawing the others (``hazard_hits``). No step depends on a later one, so any
+  slice of a run equals the same slice of the whole run. Divergence: the loss shoots past
+  ln(vocab) towards 1.4 ln(vocab) as the gradient norm explodes, and is NaN 6 steps on
+  (``_diverge``).
 - Early steps of a run from scratch: the loss leaves ln(vocab) only as far as the LR applied
   so far lets it (``_early_gate``, ``EARLY_SHIFT``).
 - Token accuracy: 0.903 * exp(-0.2755 * L), an empirical mapping fitted to typical

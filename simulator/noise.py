@@ -29,6 +29,7 @@ same whether it is read alone or at the end of a tick.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,7 +60,7 @@ class _Pyramid:
     """Maxima, minima, their table indices and sums of every aligned block of a table,
     level by level in one flat array each (level j holds TABLE_SIZE >> j blocks)."""
 
-    def __init__(self, values: NDArray[np.generic], sum_dtype: type) -> None:
+    def __init__(self, values: NDArray[Any], sum_dtype: type) -> None:
         self.offsets = np.zeros(TABLE_BITS + 2, dtype=np.int64)
         for j in range(TABLE_BITS + 1):
             self.offsets[j + 1] = self.offsets[j] + (TABLE_SIZE >> j)
@@ -68,10 +69,11 @@ class _Pyramid:
         self.lo = np.empty(total, dtype=values.dtype)
         self.arg_hi = np.empty(total, dtype=np.int32)
         self.arg_lo = np.empty(total, dtype=np.int32)
-        self.sum = np.empty(total, dtype=sum_dtype)
-        hi, lo = values, values
+        self.sum: NDArray[Any] = np.empty(total, dtype=sum_dtype)
+        hi: NDArray[Any] = values
+        lo: NDArray[Any] = values
         arg_hi = arg_lo = np.arange(TABLE_SIZE, dtype=np.int32)
-        sums = values.astype(sum_dtype)
+        sums: NDArray[Any] = values.astype(sum_dtype)
         for j in range(TABLE_BITS + 1):
             a, b = int(self.offsets[j]), int(self.offsets[j + 1])
             self.hi[a:b], self.lo[a:b] = hi, lo
@@ -241,7 +243,7 @@ def uniform_int(seed: int, stream: int, steps: IntArray) -> IntArray:
 
 def uniform(seed: int, stream: int, steps: IntArray) -> FloatArray:
     """Uniform draw in (0, 1) of each step."""
-    out: FloatArray = (uniform_int(seed, stream, steps) + 0.5) * INV_2_32
+    out: FloatArray = (uniform_int(seed, stream, steps).astype(np.float64) + 0.5) * INV_2_32
     return out
 
 

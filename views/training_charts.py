@@ -3,13 +3,13 @@
 Owns the ``TR_META`` Store (``ChartMeta``: what the browser's charts hold) and the two ways
 of filling the charts (docs/architecture.md, "The tick" and "Store formats"):
 
-- ``full_render`` computes the whole run in chunks (``sim.metrics``), smooths each series
-  with TensorBoard's debiased EMA (carried from chunk to chunk, so it equals one pass over the
-  whole series) and downsamples it into buckets of ``bucket_size`` steps (a power of two, at
-  most ``FULL_BUCKETS`` buckets and ``TICK_BUCKETS`` per tick), keeping every bucket's
-  first, last, minimum, maximum and non-finite points (``simulator.series.bucket_indices``).
-  A one-step loss spike in a million steps is therefore on the chart at its exact height, and
-  a NaN stays a gap. No trace exceeds ``BOUND`` points (6 points per bucket at worst).
+- ``full_render`` reads the run in buckets of ``bucket_size`` steps (a power of two, at most
+  ``FULL_BUCKETS`` buckets and ``TICK_BUCKETS`` per tick) without computing every step
+  (``simulator.buckets``): each bucket's first, last, minimum, maximum and non-finite points,
+  exactly the points ``simulator.series.bucket_indices`` keeps from every step. A one-step
+  loss spike in a million steps is therefore on the chart at its exact height, and a NaN
+  stays a gap. No trace exceeds ``BOUND`` points (6 points per bucket at worst). Smoothed
+  lines are the EMA of the buckets' means, one point a bucket.
 - ``tick_appends`` continues the same buckets: ``ChartMeta`` carries the bucket size and the
   first step not drawn yet, and a tick draws every bucket it completes, exactly the points a
   full render at that step would hold (issue 17, item 10: the resolution of what is drawn
