@@ -91,7 +91,7 @@ class RunState:
 
     @cached_property
     def timeline(self) -> Timeline:
-        return build_timeline(self.config, self.changes)
+        return build_timeline(self.config, self.changes, seed=self.seed)
 
     @property
     def total_steps(self) -> int:

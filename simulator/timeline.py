@@ -189,14 +189,19 @@ def _area(cfg: TrainingConfig, w: float, p: FloatArray | float) -> FloatArray:
 
 
 def build_timeline(
-    base: TrainingConfig, changes: Sequence[tuple[int, Mapping[str, Any]]] = ()
+    base: TrainingConfig,
+    changes: Sequence[tuple[int, Mapping[str, Any]]] = (),
+    seed: int | None = None,
 ) -> Timeline:
-    """Split ``base`` into segments at each ``(step, changes)``; O(number of changes)."""
+    """Split ``base`` into segments at each ``(step, changes)``; O(number of changes).
+
+    ``seed`` is the run's (the config's by default): the clock at each change sums the step
+    times of the steps before it, whose jitter is the run's draws."""
     params = param_count(base.arch)
     total_tokens = base.total_tokens
     warmup = min(1.0, base.warmup_steps * base.global_batch_tokens / total_tokens)
     end_loss = chinchilla_loss(params, base.base_tokens + total_tokens)
-    seed = base.seed
+    seed = base.seed if seed is None else seed
     segments: list[Segment] = []
     cfg = base
     start, tokens0, area0, wall0, cost0, decay0, worth0 = 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0

@@ -27,11 +27,13 @@ def _runs() -> list[tuple[str, tlm.Timeline, int, int | None]]:
         "llama-2-7b", lr_peak=1e-3, lr_min=1e-4, global_batch_tokens=2**20, num_gpus=256
     )
     changed = tlm.build_timeline(
-        base, [(150_000, {"lr_peak": 6e-4}), (200_001, {"global_batch_tokens": 2**21})]
+        base,
+        [(150_000, {"lr_peak": 6e-4}), (200_001, {"global_batch_tokens": 2**21})],
+        seed=SEED,
     )
     ckpt = sim.preset("llama-2-7b", global_batch_tokens=2**20, num_gpus=256, checkpoint_interval=7)
     blown = sim.preset("llama-2-7b", global_batch_tokens=2**20, num_gpus=256)
-    blown_tl = tlm.build_timeline(blown, [(90_000, {"lr_peak": 6e-3, "lr_min": 6e-4})])
+    blown_tl = tlm.build_timeline(blown, [(90_000, {"lr_peak": 6e-3, "lr_min": 6e-4})], seed=SEED)
     div = dynamics.first_divergence(blown_tl, SEED, 90_000, 200_000)
     assert div is not None
     return [
@@ -128,6 +130,7 @@ def test_the_wall_clock_adds_up_the_step_times() -> None:
     tl = tlm.build_timeline(
         sim.preset("llama-2-7b", global_batch_tokens=2**20, num_gpus=256),
         [(5_000, {"num_gpus": 128})],
+        seed=SEED,
     )
     steps = np.arange(0, 12_000, dtype=np.int64)
     idx = tl.segment_index(steps)
