@@ -547,11 +547,11 @@ def _extra_knots(tl: tlm.Timeline) -> NDArray[np.int64]:
 
 
 def _brackets(
-    tl: tlm.Timeline, steps: NDArray[np.int64]
+    tl: tlm.Timeline, steps: NDArray[np.int64], cells: noise.Cells | None = None
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The knots each step's trend is interpolated between (both the step below 4,096)."""
-    level = noise.cell_level(steps)
-    left = (steps >> level) << level
+    level = noise.cell_level(steps) if cells is None else cells.level
+    left = (steps >> level) << level if cells is None else cells.start
     right = left + (np.int64(1) << level)
     extras = _extra_knots(tl)
     if extras.size:
@@ -588,7 +588,7 @@ def _as_of(tl: tlm.Timeline, segment: int) -> tlm.Timeline:
     return replace(tl, segments=tl.segments[: segment + 1], starts=tl.starts[: segment + 1])
 
 
-def trend(tl: tlm.Timeline, steps: NDArray[np.int64]) -> Trend:
+def trend(tl: tlm.Timeline, steps: NDArray[np.int64], cells: noise.Cells | None = None) -> Trend:
     """The trend at any steps: exact below step 4,096, linear between knots above it (the cell
     boundaries, ``noise``, and ``_extra_knots``), so that its extremes over a block are at the
     block's ends and the knots inside it. A cell at step s spans s/64 to s/32 steps, where the
@@ -598,7 +598,7 @@ def trend(tl: tlm.Timeline, steps: NDArray[np.int64]) -> Trend:
     if steps.size == 0:
         e = np.empty(0, dtype=np.float64)
         return Trend(e, e.copy(), e.copy(), e.copy())
-    left, right = _brackets(tl, steps)
+    left, right = _brackets(tl, steps, cells)
     if len(tl.segments) == 1:
         seg = np.zeros(steps.size, dtype=np.int64)
         groups: list[tuple[int, NDArray[np.bool_] | slice]] = [(0, slice(None))]
@@ -661,14 +661,14 @@ class TrendCache:
         return Trend(out[0], out[1], out[2], out[3])
 
 
-def wobble(seed: int, steps: NDArray[np.int64]) -> FloatArray:
+def wobble(seed: int, steps: NDArray[np.int64], cells: noise.Cells | None = None) -> FloatArray:
     """Slow noise: a uniform per cell boundary, linear in between, scaled by sqrt(64 / cell):
     unit variance on the 64-step grid of a run's first 8,192 steps, and later what such a
     64-step wobble averages to over a cell (1/64 of the step count), so windows of the same
     length spread alike wherever they are."""
     steps = np.asarray(steps, dtype=np.int64)
-    level = noise.cell_level(steps)
-    left = (steps >> level) << level
+    c = noise.Cells.of(steps) if cells is None else cells
+    level, left = c.level, c.start
     size = np.int64(1) << level
     amp = math.sqrt(12.0) * np.sqrt(float(2**noise.CELL_MIN_LEVEL) / size)
     wl = (noise.knot_uniform(seed, noise.U_WOBBLE, left) - 0.5) * amp
@@ -810,13 +810,20 @@ def _diverged(
 
 
 def train_loss(
-    tl: tlm.Timeline, seed: int, steps: NDArray[np.int64], ev: Events, tr: Trend | None = None
+    tl: tlm.Timeline,
+    seed: int,
+    steps: NDArray[np.int64],
+    ev: Events,
+    tr: Trend | None = None,
+    cells: noise.Cells | None = None,
 ) -> FloatArray:
     """The logged train loss at each step: the trend times multiplicative noise (a Gaussian
     plus a slow wobble, bounded by NOISE_REL_MAX x NOISE_Z_MAX), plus the spikes' tails."""
-    tr = trend(tl, steps) if tr is None else tr
-    z1 = noise.normal(seed, noise.Z_LOSS, steps)
-    out = {"train": tr.train * (1.0 + tr.scale * (0.5 * wobble(seed, steps) + z1)) + ev.tail(steps)}
+    cells = noise.Cells.of(steps) if cells is None else cells
+    tr = trend(tl, steps, cells) if tr is None else tr
+    z1 = noise.normal(seed, noise.Z_LOSS, steps, cells)
+    noisy = 1.0 + tr.scale * (0.5 * wobble(seed, steps, cells) + z1)
+    out = {"train": tr.train * noisy + ev.tail(steps)}
     _diverged(tl, steps, ev, out)
     return out["train"]
 
@@ -828,11 +835,13 @@ def grad_norm(
     ev: Events,
     tr: Trend | None = None,
     idx: NDArray[np.int64] | None = None,
+    cells: noise.Cells | None = None,
 ) -> FloatArray:
     """The gradient norm before clipping: the trend, log-normal noise, spikes' multipliers."""
-    tr = trend(tl, steps) if tr is None else tr
+    cells = noise.Cells.of(steps) if cells is None else cells
+    tr = trend(tl, steps, cells) if tr is None else tr
     idx = tl.segment_index(steps) if idx is None else idx
-    z2 = noise.normal(seed, noise.Z_GRAD, steps)
+    z2 = noise.normal(seed, noise.Z_GRAD, steps, cells)
     out = {"grad": tr.grad * np.exp(grad_noise_coef(tl, idx) * z2) * ev.grad_factor(steps)}
     _diverged(tl, steps, ev, out)
     return out["grad"]
@@ -844,23 +853,30 @@ def loss_and_grad(
     steps: NDArray[np.int64],
     ev: Events,
     idx: NDArray[np.int64] | None = None,
+    cells: noise.Cells | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Train loss, validation loss (as if evaluated at every step) and gradient norm."""
     idx = tl.segment_index(steps) if idx is None else idx
-    tr = trend(tl, steps)
-    z2 = noise.normal(seed, noise.Z_GRAD, steps)
+    cells = noise.Cells.of(steps) if cells is None else cells
+    tr = trend(tl, steps, cells)
+    z2 = noise.normal(seed, noise.Z_GRAD, steps, cells)
     val = {"val": tr.val * (1.0 + (0.15 * tr.scale) * z2) + 0.8 * ev.tail(steps)}
     _diverged(tl, steps, ev, val)
-    return train_loss(tl, seed, steps, ev, tr), val["val"], grad_norm(tl, seed, steps, ev, tr, idx)
+    train = train_loss(tl, seed, steps, ev, tr, cells)
+    return train, val["val"], grad_norm(tl, seed, steps, ev, tr, idx, cells)
 
 
 def throughput(
-    tl: tlm.Timeline, seed: int, steps: NDArray[np.int64], idx: NDArray[np.int64] | None = None
+    tl: tlm.Timeline,
+    seed: int,
+    steps: NDArray[np.int64],
+    idx: NDArray[np.int64] | None = None,
+    cells: noise.Cells | None = None,
 ) -> FloatArray:
     """Tokens per second of each step (its batch over its time, stalls included)."""
     idx = tl.segment_index(steps) if idx is None else idx
     out: FloatArray = tl.const(idx, lambda s: s.cfg.global_batch_tokens) / tlm.step_time(
-        tl, seed, steps, idx
+        tl, seed, steps, idx, cells
     )
     return out
 
@@ -876,9 +892,10 @@ def evaluate(
     base = tl.base
     tokens = tlm.tokens_after(tl, idx, steps)
     lr = tlm.lr_at_steps(tl, idx, np.minimum(tokens * (1.0 / tl.total_tokens), 1.0))
-    train, val, grad = loss_and_grad(tl, seed, steps, ev, idx)
+    cells = noise.Cells.of(steps)
+    train, val, grad = loss_and_grad(tl, seed, steps, ev, idx, cells)
     wall = tlm.wall_at(tl, seed, steps, idx)
-    tps = throughput(tl, seed, steps, idx)
+    tps = throughput(tl, seed, steps, idx, cells)
     gpus = tl.const(idx, lambda s: s.cfg.num_gpus)
     mfu = tps * (flops_per_token(base) / peak_flops(base)) / gpus
     cost = tl.per_segment(
@@ -887,7 +904,7 @@ def evaluate(
         steps.size,
     )
     memory = tl.const(idx, lambda s: s.memory_bytes / 1e9) * (
-        0.985 + 0.01 * noise.uniform(seed, noise.U_MEMORY, steps)
+        0.985 + 0.01 * noise.uniform(seed, noise.U_MEMORY, steps, cells)
     )
     return {
         "step": steps + 1,

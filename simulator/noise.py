@@ -29,6 +29,7 @@ same whether it is read alone or at the end of a tick.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -115,8 +116,10 @@ def cell_level(steps: IntArray) -> IntArray:
     """log2 of the size of the cell holding each step (``CELL_MIN_LEVEL``..``CELL_MAX_LEVEL``)."""
     s = np.maximum(np.asarray(steps, dtype=np.int64), 1)
     octave = np.frexp(s.astype(np.float64))[1].astype(np.int64) - 1  # floor(log2 s), exact
-    out: IntArray = np.clip(octave - OCTAVE_SPLIT, CELL_MIN_LEVEL, CELL_MAX_LEVEL)
-    return out
+    octave -= OCTAVE_SPLIT
+    np.maximum(octave, CELL_MIN_LEVEL, out=octave)
+    np.minimum(octave, CELL_MAX_LEVEL, out=octave)
+    return octave
 
 
 def level_of(step: int) -> int:
@@ -184,66 +187,79 @@ def _hash(
     return x
 
 
-def _cells_of(steps: IntArray) -> tuple[IntArray, IntArray, IntArray]:
-    """The distinct cells of ``steps`` (their levels and starts) and each step's cell index,
-    so a hash is computed once per cell, not per step (runs of sorted steps share cells)."""
-    level = cell_level(steps)
-    cstart = (steps >> level) << level
-    if cstart.size > 64 and bool(np.all(cstart[1:] >= cstart[:-1])):
-        new = np.empty(cstart.size, dtype=bool)
-        new[0] = True
-        np.not_equal(cstart[1:], cstart[:-1], out=new[1:])
-        first = np.flatnonzero(new)
-        inverse = np.cumsum(new) - 1
-        return level[first], cstart[first], inverse
-    uniq, first, inverse = np.unique(cstart, return_index=True, return_inverse=True)
-    return level[first], uniq, inverse.reshape(-1)
+@dataclass(frozen=True)
+class Cells:
+    """The cells of some steps, worked out once for every stream read at them: each step's
+    cell level and start, and the distinct cells (runs of sorted steps share one) with each
+    step's index among them, so a hash is computed once per cell, not per step."""
+
+    level: IntArray
+    start: IntArray
+    cell_level: IntArray
+    cell_start: IntArray
+    inverse: IntArray
+
+    @classmethod
+    def of(cls, steps: IntArray) -> Cells:
+        steps = np.asarray(steps, dtype=np.int64)
+        level = cell_level(steps)
+        cstart = (steps >> level) << level
+        if cstart.size > 64 and bool(np.all(cstart[1:] >= cstart[:-1])):
+            new = np.empty(cstart.size, dtype=bool)
+            new[0] = True
+            np.not_equal(cstart[1:], cstart[:-1], out=new[1:])
+            first = np.flatnonzero(new)
+            inverse = np.cumsum(new) - 1
+            return cls(level, cstart, level[first], cstart[first], inverse)
+        uniq, first, inverse = np.unique(cstart, return_index=True, return_inverse=True)
+        return cls(level, cstart, level[first], uniq, inverse.reshape(-1))
 
 
 def _layout(
-    seed: int, stream: int, starts: IntArray
+    seed: int, stream: int, starts: IntArray, cells: Cells | None = None
 ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
     """Cell level, cell start, table window start and XOR mask for the cell of each step."""
-    c_level, c_start, inv = _cells_of(np.asarray(starts, dtype=np.int64))
-    h = _hash(seed, stream, c_level, c_start >> c_level)
-    windows = (TABLE_SIZE >> c_level).astype(np.uint64)
-    window = ((h >> np.uint64(40)) % windows).astype(np.int64) << c_level
-    mask = (h & ((np.uint64(1) << c_level.astype(np.uint64)) - np.uint64(1))).astype(np.int64)
-    return c_level[inv], c_start[inv], window[inv], mask[inv]
+    c = Cells.of(starts) if cells is None else cells
+    h = _hash(seed, stream, c.cell_level, c.cell_start >> c.cell_level)
+    windows = (TABLE_SIZE >> c.cell_level).astype(np.uint64)
+    window = ((h >> np.uint64(40)) % windows).astype(np.int64) << c.cell_level
+    mask = (h & ((np.uint64(1) << c.cell_level.astype(np.uint64)) - np.uint64(1))).astype(np.int64)
+    return c.level, c.start, window[c.inverse], mask[c.inverse]
 
 
-def _sign(seed: int, stream: int, starts: IntArray) -> FloatArray:
-    c_level, c_start, inv = _cells_of(np.asarray(starts, dtype=np.int64))
-    h = _hash(seed, stream, c_level, c_start >> c_level)
-    out: FloatArray = np.where((h >> np.uint64(39)) & np.uint64(1), -1.0, 1.0)[inv]
+def _sign(seed: int, stream: int, starts: IntArray, cells: Cells | None = None) -> FloatArray:
+    c = Cells.of(starts) if cells is None else cells
+    h = _hash(seed, stream, c.cell_level, c.cell_start >> c.cell_level)
+    out: FloatArray = np.where((h >> np.uint64(39)) & np.uint64(1), -1.0, 1.0)[c.inverse]
     return out
 
 
-def _table_index(seed: int, stream: int, steps: IntArray) -> IntArray:
+def _table_index(seed: int, stream: int, steps: IntArray, cells: Cells | None = None) -> IntArray:
     steps = np.asarray(steps, dtype=np.int64)
-    _, cstart, window, mask = _layout(seed, stream, steps)
+    _, cstart, window, mask = _layout(seed, stream, steps, cells)
     out: IntArray = window + ((steps - cstart) ^ mask)
     return out
 
 
-def normal(seed: int, stream: int, steps: IntArray) -> FloatArray:
+def normal(seed: int, stream: int, steps: IntArray, cells: Cells | None = None) -> FloatArray:
     """Standard normal draw of each step (|z| <= 6.77)."""
     steps = np.asarray(steps, dtype=np.int64)
-    out: FloatArray = _Z[_table_index(seed, stream, steps)] * _sign(seed, stream, steps)
+    c = Cells.of(steps) if cells is None else cells
+    out: FloatArray = _Z[_table_index(seed, stream, steps, c)] * _sign(seed, stream, steps, c)
     return out
 
 
-def uniform_int(seed: int, stream: int, steps: IntArray) -> IntArray:
+def uniform_int(seed: int, stream: int, steps: IntArray, cells: Cells | None = None) -> IntArray:
     """The 32-bit integer behind ``uniform``."""
-    out: IntArray = _U[_table_index(seed, stream, np.asarray(steps, dtype=np.int64))].astype(
-        np.int64
-    )
+    steps = np.asarray(steps, dtype=np.int64)
+    out: IntArray = _U[_table_index(seed, stream, steps, cells)].astype(np.int64)
     return out
 
 
-def uniform(seed: int, stream: int, steps: IntArray) -> FloatArray:
+def uniform(seed: int, stream: int, steps: IntArray, cells: Cells | None = None) -> FloatArray:
     """Uniform draw in (0, 1) of each step."""
-    out: FloatArray = (uniform_int(seed, stream, steps).astype(np.float64) + 0.5) * INV_2_32
+    ints = uniform_int(seed, stream, steps, cells)
+    out: FloatArray = (ints.astype(np.float64) + 0.5) * INV_2_32
     return out
 
 

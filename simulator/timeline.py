@@ -321,10 +321,12 @@ def wall_at(tl: Timeline, seed: int, steps: IntArray, idx: IntArray) -> FloatArr
     )
 
 
-def step_time(tl: Timeline, seed: int, steps: IntArray, idx: IntArray) -> FloatArray:
+def step_time(
+    tl: Timeline, seed: int, steps: IntArray, idx: IntArray, cells: noise.Cells | None = None
+) -> FloatArray:
     """Seconds each step took (its jitter and any checkpoint stall): the difference of
     ``wall_at`` between a step and the one before, read without either."""
-    u = noise.uniform(seed, noise.U_JITTER, steps)
+    u = noise.uniform(seed, noise.U_JITTER, steps, cells)
 
     def fn(seg: Segment, where: NDArray[np.bool_] | slice) -> FloatArray:
         k = seg.cfg.resolved_checkpoint_interval
