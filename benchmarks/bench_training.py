@@ -76,9 +76,17 @@ class Endpoint:
     ) -> tuple[dict[str, Any], int, int, float]:
         """(response JSON, request bytes, response bytes, seconds)."""
         body = self.callbacks.body(input_id, prop, values)
-        t = time.perf_counter()
-        r = self.client.post("/_dash-update-component", data=body, content_type="application/json")
-        dt = time.perf_counter() - t
+        for _ in range(5):
+            t = time.perf_counter()
+            r = self.client.post(
+                "/_dash-update-component", data=body, content_type="application/json"
+            )
+            dt = time.perf_counter() - t
+            if r.status_code != 503:
+                break
+            # The worker's heavy slot rests a second after each long redraw (callbacks/
+            # limits.py, HEAVY_REST_S); the page resends after Retry-After, so does this.
+            time.sleep(float(r.headers.get("Retry-After", "1")))
         if r.status_code != 200:
             raise RuntimeError(f"{r.status_code}: {r.get_data(as_text=True)[:500]}")
         return r.json, len(body), len(r.data), dt

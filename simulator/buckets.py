@@ -381,13 +381,14 @@ def _block_means(
 def _throughput_means(
     tl: tlm.Timeline, seed: int, b_start: IntArray, b_end: IntArray
 ) -> FloatArray:
-    """Each bucket's tokens over the seconds it took."""
-    last = b_end - 1
-    before = b_start - 1
-    t_last = tlm.wall_at(tl, seed, last, tl.segment_index(last))
-    k_last = tlm.tokens_after(tl, tl.segment_index(last), last)
-    safe = np.maximum(before, 0)
-    t_before = np.where(before >= 0, tlm.wall_at(tl, seed, safe, tl.segment_index(safe)), 0.0)
-    k_before = np.where(before >= 0, tlm.tokens_after(tl, tl.segment_index(safe), safe), 0.0)
-    out: FloatArray = (k_last - k_before) / (t_last - t_before)
+    """Each bucket's tokens over the seconds it took (one clock read for both ends)."""
+    ends = np.concatenate([b_end - 1, np.maximum(b_start - 1, 0)])
+    idx = tl.segment_index(ends)
+    wall = tlm.wall_at(tl, seed, ends, idx)
+    tokens = tlm.tokens_after(tl, idx, ends)
+    n = b_start.size
+    first = b_start == 0
+    t_before = np.where(first, 0.0, wall[n:])
+    k_before = np.where(first, 0.0, tokens[n:])
+    out: FloatArray = (tokens[:n] - k_before) / (wall[:n] - t_before)
     return out
