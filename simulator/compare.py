@@ -8,6 +8,10 @@ docs/architecture.md, the published figures used in docs/sources.md.
 
 Why the curves are built this way:
 
+- Long runs are not computed step by step: past ``BUCKETED_FROM`` steps a run is read in
+  buckets (``simulator.buckets``, issue 13): each bucket's first, last, lowest and highest
+  step exactly as every step would give them, and its mean, at a cost that does not grow
+  with the run (``_bucketed``). Shorter runs take the pass below.
 - One pass per run. A what-if recipe is advanced to its end with ``advance_with_metrics``,
   which finds its divergence (if any) and returns its metrics in the same pass;
   ``predicted_run`` followed by ``metrics`` would scan the run twice. A saved run already knows
@@ -47,7 +51,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator import series
+from simulator import buckets, dynamics, series
 from simulator.config import TrainingConfig
 from simulator.estimate import flops_per_token, param_count
 from simulator.run import (
@@ -61,12 +65,18 @@ from simulator.run import (
     predicted_run,
     start,
 )
+from simulator.timeline import Timeline
 
 FloatArray = NDArray[np.float64]
 
 MAX_POINTS = 4000  # per trace, as on the Training tab
 CHUNK = 65_536
 SMOOTH_POINTS = 1000  # most points of a smoothed line (bucket means; over 500 on long runs)
+# Runs longer than this are read in buckets (``simulator.buckets``: each bucket's true
+# extremes and its mean without computing every step), so a 4M-step recipe costs what a
+# 300k-step one does; shorter ones are computed step by step (under ~80 ms).
+BUCKETED_FROM = 262_144
+MAX_EVALS = 65_536  # evaluations read for a bucketed run's validation line
 TAIL = FINAL_TAIL  # final train loss and accuracy: their mean over the last TAIL steps
 
 X_AXES: Mapping[str, str] = {
@@ -300,6 +310,8 @@ def analyse_state(
 
     Without the curve only the last ``TAIL`` steps (and the eval before them) are computed.
     """
+    if curve and state.step > BUCKETED_FROM:
+        return _bucketed(key, label, "saved", state, smoothing, max_points)
     acc = _Accumulator(smoothing, max_points, curve, state.step)
     if curve:
         for m in iter_metrics(state, 0, state.step, chunk=CHUNK):
@@ -324,8 +336,10 @@ def analyse_recipe(
     A recipe that does not fit GPU memory would stop at step 0 in a real run; here it is still
     predicted (``predicted_run`` ignores memory) and the note says it would not fit.
     """
-    acc = _Accumulator(smoothing, max_points, True, config.total_steps)
     state = start(new_run(config))
+    if state.status == "running" and config.total_steps > BUCKETED_FROM:
+        return _bucketed(key, label, "recipe", predicted_run(config), smoothing, max_points)
+    acc = _Accumulator(smoothing, max_points, True, config.total_steps)
     note = ""
     if state.status == "running":
         while state.status == "running":
@@ -337,6 +351,61 @@ def analyse_recipe(
         for m in iter_metrics(state, 0, state.step, chunk=CHUNK):
             acc.add(m)
     return Analysis(key, label, "recipe", state, acc.final(state), acc.curve(state), note)
+
+
+def _bucketed(
+    key: str, label: str, kind: str, state: RunState, smoothing: float, max_points: int
+) -> Analysis:
+    """A long run's curve and finals without computing every step (``simulator.buckets``):
+    the raw line is each bucket's first, last, lowest and highest step, exactly as a pass over
+    every step keeps them; the smoothed line the EMA of the buckets' means (a bucket that
+    reaches the divergence's NaN breaks the line, as a step-by-step mean would); the finals
+    come from the last ``TAIL`` steps and the last evaluation."""
+    tl, seed, stop = state.timeline, state.seed, state.step
+    size = 1 << (max(1, math.ceil(stop / SMOOTH_POINTS)) - 1).bit_length()
+    ev = dynamics.find_events(tl, seed, 0, stop, diverged_at=state.diverged_at, scan_from=stop)
+    bk = buckets.summarise(tl, seed, ev, 0, stop, size)
+    kept = bk.kept["train_loss"]
+    m = dynamics.evaluate(tl, seed, kept, ev)
+    pts = {k: np.asarray(m[k], dtype=np.float64) for k in _Accumulator._X}
+    pts["y"] = np.asarray(m["train_loss"], dtype=np.float64)
+    pts = _merge([pts, {k: v[:0] for k, v in pts.items()}], max_points)
+    evals = _eval_steps(tl, stop)
+    vm = dynamics.evaluate(tl, seed, evals, ev)
+    val = {k: np.asarray(vm[k], dtype=np.float64) for k in _Accumulator._X}
+    val["y"] = np.asarray(vm["val_loss"], dtype=np.float64)
+    val = _merge([val, {k: v[:0] for k, v in val.items()}], max_points)
+    xs, vxs = _x_axes(state, pts), _x_axes(state, val)
+    if smoothing > 0.0:
+        firsts = bk.ends - np.minimum(size, bk.ends + 1) + 1
+        both = dynamics.evaluate(tl, seed, np.concatenate([firsts, bk.ends]), ev)
+        n = bk.ends.size
+        ends = {k: np.asarray(both[k], dtype=np.float64) for k in _Accumulator._X}
+        mid = {k: 0.5 * (v[:n] + v[n:]) for k, v in ends.items()}
+        means = bk.means["train_loss"].copy()
+        if state.diverged_at is not None:  # a bucket reaching the NaN keeps it
+            means[bk.ends > state.diverged_at + dynamics.DIVERGE_RAMP] = math.nan
+        line, _ = series.ema_smooth(means, smoothing)
+        curve = Curve(_x_axes(state, mid), line, vxs, val["y"], xs, pts["y"])
+    else:
+        curve = Curve(xs, pts["y"], vxs, val["y"])
+    acc = _Accumulator(smoothing, max_points, False, stop)
+    acc.add(metrics(state, max(0, stop - TAIL), stop))
+    finite = np.isfinite(val["y"])
+    if finite.any():
+        acc.last_val = float(val["y"][finite][-1])
+    return Analysis(key, label, kind, state, acc.final(state), curve)
+
+
+def _eval_steps(tl: Timeline, stop: int) -> NDArray[np.int64]:
+    """The steps before ``stop`` with an evaluation, at most ``MAX_EVALS`` (thinned evenly)."""
+    every = tl.base.resolved_eval_interval
+    steps = np.arange(every - 1, stop, every, dtype=np.int64)
+    if steps.size > MAX_EVALS:
+        steps = steps[np.linspace(0, steps.size - 1, MAX_EVALS).astype(np.int64)]
+    if stop == tl.total_steps and (steps.size == 0 or steps[-1] != stop - 1):
+        steps = np.append(steps, stop - 1)
+    return steps
 
 
 # ------------------------------------------------------------------------------- table
