@@ -407,7 +407,8 @@ def test_adding_to_drawn_views_appends_only_the_new_run(ui: Dash) -> None:
 
     # The new list then triggers update_views: already drawn, so it sends nothing.
     values = {**_views(selection), f"{ids.CMP_VIEW_STATE}.data": new_view}
-    code, resp = ui.post(f"{ids.CMP_CURVES_GRAPH}.figure", values, [f"{ids.CMP_SELECTION}.data"])
+    listed = [f"{ids.CMP_SELECTION_CHANGED}.data"]
+    code, resp = ui.post(f"{ids.CMP_CURVES_GRAPH}.figure", values, listed)
     assert code in (200, 204) and resp == {}, resp
 
     # A full redraw of the same list draws the same curves and rows, in the same colours;
