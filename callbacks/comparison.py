@@ -11,8 +11,9 @@ Why the callbacks are split the way they are (see docs/architecture.md):
 - The log-axis switches recompute the view too. A ``Patch`` of the axis types alone would be
   cheaper, but a slower full redraw still in flight (say, after an x-axis change) would land
   after it and undo it; one callback owning the whole figure cannot race with itself.
-- ``edit_selection`` appends a run added to drawn views itself (an ``Edit`` per chart), so the
-  redraw the new list fires has nothing left to do.
+- ``edit_selection`` appends a run added to drawn views itself (an ``Edit`` per chart), or
+  redraws them when it cannot (a new frontier line), so the redraw the new list fires has
+  nothing left to do and an add waits for one request, not two.
 - The config diff needs configs only, so it is its own cheap callback.
 - The CSV is built from the table's rows as shown (validated), so exporting costs nothing.
 """
@@ -256,6 +257,7 @@ def _selection_action() -> tuple[vc.SelectionAction | None, Any]:
         table=Output(ids.CMP_METRICS_TABLE, "data", allow_duplicate=True),
         efficiency=Output(ids.CMP_EFFICIENCY_GRAPH, "figure", allow_duplicate=True),
         view=Output(ids.CMP_VIEW_STATE, "data", allow_duplicate=True),
+        notes=Output(ids.CMP_VIEW_NOTES, "children", allow_duplicate=True),
     ),
     inputs=dict(
         add=Input(ids.CMP_ADD_BUTTON, "n_clicks"),
