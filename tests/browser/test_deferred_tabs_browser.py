@@ -11,7 +11,10 @@ storage as a returning user has them:
   before the page's own scripts); none for the Comparison or Configuration tab starts before
   the Training charts' render has answered;
 - the Comparison tab then shows the stored comparison and saved run, drawn before it was
-  opened (its switch asks for no view again), and the Configuration tab its estimate.
+  opened (its switch asks for no view again), and the Configuration tab its estimate;
+- a recipe of another family added there (a new frontier line: not appendable) is drawn from
+  the add's own answer: the redraw its new list fires answers nothing (it used to compute the
+  run again and send the views a second time).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from simulator import saved
 
 pytestmark = pytest.mark.browser
 
-# Each callback request: [ms since navigation when sent, ms when answered, its output key].
+# Each callback request: [ms since navigation when sent, ms when answered, its output key,
+# how many components its answer updates (once read)].
 RECORD = """
 (() => {
   const log = (window.__callbacks = []);
@@ -39,9 +43,15 @@ RECORD = """
     if (!String(url).includes('_dash-update-component')) return original.apply(this, arguments);
     let output = '';
     try { output = String(JSON.parse(options.body).output); } catch (e) {}
-    const row = [performance.now(), null, output];
+    const row = [performance.now(), null, output, null];
     log.push(row);
-    return original.apply(this, arguments).then((r) => { row[1] = performance.now(); return r; });
+    return original.apply(this, arguments).then((r) => {
+      row[1] = performance.now();
+      r.clone().json()
+        .then((body) => { row[3] = Object.keys(body.response || {}).length; })
+        .catch(() => { row[3] = -1; });
+      return r;
+    });
   };
 })();
 """
@@ -49,9 +59,14 @@ RECORD = """
 # What only the Comparison and Configuration tabs show: their ids' prefixes (layouts/ids.py).
 OTHER_TABS = ("cmp-", "cfg-")
 RENDER = ids.tr_graph(ids.TR_CHARTS[0]) + ".figure"  # the Training charts' render
+CURVES = "#" + ids.CMP_CURVES_GRAPH
+CURVE_NAMES = """
+const g = document.querySelector(arguments[0] + ' .js-plotly-plot');
+return g && g.data && g.data.map((t) => t.name).join(' | ');
+"""
 
 
-def _requests(driver: Any) -> list[tuple[float, float | None, str]]:
+def _requests(driver: Any) -> list[tuple[float, float | None, str, int | None]]:
     return [tuple(r) for r in driver.execute_script("return window.__callbacks")]
 
 
@@ -117,17 +132,39 @@ def test_other_tabs_wait_for_the_training_charts_then_open_filled(
         ),
         what="the saved run in its table",
     )
-    names = wait(
-        lambda: driver.execute_script(
-            "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
-            "return g && g.data && g.data.map((t) => t.name).join(' | ');",
-            "#" + ids.CMP_CURVES_GRAPH,
-        ),
-        what="the comparison curves",
-    )
+    names = wait(lambda: driver.execute_script(CURVE_NAMES, CURVES), what="the comparison curves")
     assert "my-deferred-run" in names and "Mistral" in names, names
     again = [r[2][:80] for r in _requests(driver)[sent:] if ids.CMP_CURVES_GRAPH in r[2]]
     assert again == [], f"the switch drew the views again: {again}"
+
+    # Add LLaMA 7B (its family's frontier is not drawn yet): drawn with the add's answer.
+    sent = len(_requests(driver))
+    driver.execute_script(
+        "window.dash_clientside.set_props(arguments[0], {value: arguments[1]});",
+        ids.CMP_ADD_CHOICE,
+        "preset:llama-7b",
+    )
+    wait(
+        lambda: driver.execute_script(
+            "return document.getElementById(arguments[0]).textContent.includes('LLaMA 7B')",
+            ids.CMP_ADD_CHOICE,
+        ),
+        what="the recipe chosen",
+    )
+    driver.find_element("css selector", f"#{ids.CMP_ADD_BUTTON}").click()
+    wait(
+        lambda: "LLaMA 7B recipe" in (driver.execute_script(CURVE_NAMES, CURVES) or ""),
+        what="the added recipe's curves",
+    )
+    redraws = wait(
+        lambda: [
+            r
+            for r in _requests(driver)[sent:]
+            if r[2].startswith(f"..{ids.CMP_CURVES_GRAPH}.figure..") and r[3] is not None
+        ],
+        what="the redraw the new list fires",
+    )
+    assert [r[3] for r in redraws] == [0], redraws  # nothing left to send
 
     # The Configuration tab shows its estimate (computed before it was opened).
     _tab(driver, "Configuration")
