@@ -46,8 +46,8 @@ FIELDS = {"type": ids.CFG_FIELD, "name": ALL}
 # The form is filled and estimated once ids.CFG_OPENED is set (layouts/shell.py
 # _opened_stores: after the Training charts are drawn, or when this tab is shown first), not
 # at page load, where these requests and their ~200 outputs delayed the Training charts
-# (issue 17). A ``?config=`` link sets it at page load on any tab, so a bad link is still
-# reported and the link taken out of the address.
+# (issue 17). A ``?config=`` link opened on another tab is then read (reported if bad, taken
+# out of the address) just after the Training charts.
 _OPENED = Input(ids.CFG_OPENED, "data")
 
 

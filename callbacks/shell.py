@@ -54,7 +54,6 @@ clientside_callback(
     Output(ids.CMP_OPENED, "data"),
     Output(ids.CFG_OPENED, "data"),
     Input(ids.TABS, "value"),
-    Input(ids.URL, "search"),
     Input(ids.TR_META, "data"),
     Input(ids.TR_REAL_META, "data"),
     State(ids.CMP_OPENED, "data"),

@@ -144,8 +144,8 @@ def build_layout() -> html.Div:
 def _opened_stores() -> list[dcc.Store]:
     """One Store per tab that does not open first, set once (``assets/js/shell.js``
     ``openTabs``): just after the Training charts are first drawn, or at once when that tab
-    is shown first, or, for Configuration, when the address carries a ``?config=`` link,
-    which its page-load callback must read and clear whatever tab opens.
+    is shown first. (A ``?config=`` link opened on the Training tab is thus read, reported
+    if bad and cleared from the address just after the charts.)
 
     Why: the Comparison and Configuration callbacks that fill a tab take these as inputs
     instead of running at page load, where they cost the page's main thread about 0.7 s
@@ -155,7 +155,7 @@ def _opened_stores() -> list[dcc.Store]:
     Each Store says which tab it is for, so the script needs no copy of the tab values."""
     return [
         dcc.Store(id=ids.CMP_OPENED, data={"tab": ids.TAB_COMPARISON}),
-        dcc.Store(id=ids.CFG_OPENED, data={"tab": ids.TAB_CONFIGURATION, "param": "config"}),
+        dcc.Store(id=ids.CFG_OPENED, data={"tab": ids.TAB_CONFIGURATION}),
     ]
 
 

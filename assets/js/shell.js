@@ -85,27 +85,21 @@
 
       /**
        * The opened Stores (layouts/shell.py _opened_stores): each is set once, to
-       * {tab, param, opened: true}, when its tab is shown, or, with a `param`, when the
-       * address carries `?param=` (a shared config link, read and cleared at page load
-       * whatever tab opens), or else just after the Training charts are first drawn (their
-       * meta Store, simulated or real, is written with them): after the frame that shows
-       * them, so the other tabs' requests never delay it.
+       * {tab, opened: true}, when its tab is shown, or else just after the Training charts
+       * are first drawn (their meta Store, simulated or real, is written with them): after
+       * the frame that shows them, so the other tabs' requests never delay it.
        * @returns {Array|Promise} one Store value (or no_update) per opened Store, in order
        */
-      openTabs: function (tab, search, meta, realMeta) {
+      openTabs: function (tab, meta, realMeta) {
         var noUpdate = window.dash_clientside.no_update;
-        var query = typeof search === "string" ? search.replace(/^\?/, "").split("&") : [];
         var drawn = !!meta || !!realMeta;
         var now = false;
-        var out = Array.prototype.slice.call(arguments, 4).map(function (s) {
+        var out = Array.prototype.slice.call(arguments, 3).map(function (s) {
           if (!s || typeof s !== "object" || s.opened) {
             return noUpdate;
           }
-          var linked = !!s.param && query.some(function (part) {
-            return part.indexOf(s.param + "=") === 0;
-          });
-          now = now || tab === s.tab || linked;
-          return tab === s.tab || linked || drawn ? Object.assign({}, s, { opened: true }) : noUpdate;
+          now = now || tab === s.tab;
+          return tab === s.tab || drawn ? Object.assign({}, s, { opened: true }) : noUpdate;
         });
         if (now || !out.some(function (v) { return v !== noUpdate; })) {
           return out;

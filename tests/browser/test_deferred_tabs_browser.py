@@ -12,6 +12,8 @@ storage as a returning user has them:
   the Training charts' render has answered;
 - the Comparison tab then shows the stored comparison and saved run, drawn before it was
   opened (its switch asks for no view again), and the Configuration tab its estimate;
+- a ``?config=`` link opened on the Training tab is still read, just after the charts (a
+  bad one is reported there and taken out of the address);
 - a recipe of another family added there (a new frontier line: not appendable) is drawn from
   the add's own answer: the redraw its new list fires answers nothing (it used to compute the
   run again and send the views a second time).
@@ -176,4 +178,15 @@ def test_other_tabs_wait_for_the_training_charts_then_open_filled(
         lambda: driver.execute_script("return window.__speed.drawn(arguments[0])", ids.CFG_MEMORY),
         what="the memory chart drawn",
     )
+
+    # A shared config link opened on the Training tab is still read (after the charts): a
+    # bad one is reported in the app-wide alert and taken out of the address.
+    driver.get(dash_thread_server.url + "/?config=@@@")
+    wait(
+        lambda: (
+            "could not be used" in driver.find_element("css selector", f"#{ids.ALERT_AREA}").text
+        ),
+        what="the bad link reported on the Training tab",
+    )
+    wait(lambda: "config=" not in driver.current_url, what="the link taken out of the address")
     assert dash_br.get_logs() == []
