@@ -111,7 +111,7 @@ def add_recipe(
     selection = add[ids.CMP_SELECTION]["data"]
     values = view_values(selection, None)
     values[f"{ids.CMP_VIEW_STATE}.data"] = (add.get(ids.CMP_VIEW_STATE) or {}).get("data", view)
-    changed = [f"{ids.CMP_SELECTION}.data"]
+    changed = [f"{ids.CMP_SELECTION_CHANGED}.data"]  # the new list, as the page fires it
     resp, times["update_views"] = c.call(f"{ids.CMP_CURVES_GRAPH}.figure", values, changed)
     resp = resp or add  # appended by the click itself: the redraw had nothing to do
     _, times["show_chips"] = c.call(f"{ids.CMP_CHIPS}.children", values, changed)
@@ -167,7 +167,7 @@ def add_real(c: Client, before: list[dict[str, Any]], view: Any) -> tuple[float,
     selection = add[ids.CMP_SELECTION]["data"]
     values = view_values(selection, None)
     values[f"{ids.CMP_VIEW_STATE}.data"] = (add.get(ids.CMP_VIEW_STATE) or {}).get("data", view)
-    changed = [f"{ids.CMP_SELECTION}.data"]
+    changed = [f"{ids.CMP_SELECTION_CHANGED}.data"]  # the new list, as the page fires it
     resp, times["update_views"] = c.call(f"{ids.CMP_CURVES_GRAPH}.figure", values, changed)
     resp = resp or add  # appended by the click itself: the redraw had nothing to do
     _, times["show_chips"] = c.call(f"{ids.CMP_CHIPS}.children", values, changed)

@@ -11,8 +11,9 @@ Why the callbacks are split the way they are (see docs/architecture.md):
 - The log-axis switches recompute the view too. A ``Patch`` of the axis types alone would be
   cheaper, but a slower full redraw still in flight (say, after an x-axis change) would land
   after it and undo it; one callback owning the whole figure cannot race with itself.
-- ``edit_selection`` appends a run added to drawn views itself (an ``Edit`` per chart), so the
-  redraw the new list fires has nothing left to do.
+- ``edit_selection`` appends a run added to drawn views itself (an ``Edit`` per chart), or
+  redraws them when it cannot (a new frontier line), so the redraw the new list fires has
+  nothing left to do and an add waits for one request, not two.
 - The config diff needs configs only, so it is its own cheap callback.
 - The CSV is built from the table's rows as shown (validated), so exporting costs nothing.
 """
@@ -45,6 +46,36 @@ _CONTROLS = dict(
     x=ids.CMP_X_AXIS, kind=ids.CMP_CURVE_KIND, smoothing=ids.CMP_SMOOTHING, logs=ids.CMP_LOG_AXES
 )
 _CONTROL_PROPS = dict(x="value", kind="value", smoothing="value", logs="value")
+# What fills the tab waits for ids.CMP_OPENED (layouts/shell.py _opened_stores: after the
+# Training charts are drawn, or when this tab is shown first), not the page load, where these
+# views delayed the Training charts (issue 17).
+_OPENED = Input(ids.CMP_OPENED, "data")
+# The shared Stores these views read are set as the page loads (a local dcc.Store reads its
+# value when it mounts), so they are States; the views listen to when they changed after the
+# tab was opened (assets/js/shell.js sinceOpened).
+_SAVED = State(ids.SAVED_RUNS_STORE, "data")
+_SAVED_CHANGED = Input(ids.CMP_SAVED_CHANGED, "data")
+_SELECTION = State(ids.CMP_SELECTION, "data")
+_SELECTION_CHANGED = Input(ids.CMP_SELECTION_CHANGED, "data")
+
+clientside_callback(
+    ClientsideFunction(namespace="shell", function_name="sinceOpened"),
+    Output(ids.CMP_SAVED_CHANGED, "data"),
+    Input(ids.SAVED_RUNS_STORE, "data"),
+    State(ids.CMP_OPENED, "data"),
+)
+clientside_callback(
+    ClientsideFunction(namespace="shell", function_name="sinceOpened"),
+    Output(ids.CMP_CONFIG_CHANGED, "data"),
+    Input(ids.CONFIG_STORE, "data"),
+    State(ids.CMP_OPENED, "data"),
+)
+clientside_callback(
+    ClientsideFunction(namespace="shell", function_name="sinceOpened"),
+    Output(ids.CMP_SELECTION_CHANGED, "data"),
+    Input(ids.CMP_SELECTION, "data"),
+    State(ids.CMP_OPENED, "data"),
+)
 
 
 def _open_store() -> Store:
@@ -64,10 +95,13 @@ def _controls(c: dict[str, Any]) -> vc.Controls:
         problem_hidden=Output(ids.CMP_SAVED_PROBLEM, "hidden"),
         problem_text=Output(ids.CMP_SAVED_PROBLEM_TEXT, "children"),
     ),
-    inputs=dict(saved=Input(ids.SAVED_RUNS_STORE, "data")),
+    inputs=dict(_opened=_OPENED, _changed=_SAVED_CHANGED),
+    state=dict(saved=_SAVED),
+    prevent_initial_call=True,
 )
-def show_saved(saved: Any) -> dict[str, Any]:
-    """The saved runs changed: redraw their table, and say what could not be read."""
+def show_saved(_opened: Any, _changed: Any, saved: Any) -> dict[str, Any]:
+    """The tab was opened or the saved runs changed: redraw their table, and say what could
+    not be read."""
     return adapt.outputs(vc.saved_table(saved))
 
 
@@ -189,10 +223,12 @@ clientside_callback(
 # ------------------------------------------------------------------------- selection
 @callback(
     output=dict(options=Output(ids.CMP_ADD_CHOICE, "options")),
-    inputs=dict(config=Input(ids.CONFIG_STORE, "data")),
+    inputs=dict(_opened=_OPENED, _changed=Input(ids.CMP_CONFIG_CHANGED, "data")),
+    state=dict(config=State(ids.CONFIG_STORE, "data")),
+    prevent_initial_call=True,
 )
-def add_options(config: Any) -> dict[str, Any]:
-    """The applied config changed: the recipes that can be added."""
+def add_options(_opened: Any, _changed: Any, config: Any) -> dict[str, Any]:
+    """The tab was opened or the applied config changed: the recipes that can be added."""
     return adapt.outputs(vc.add_options(config))
 
 
@@ -221,6 +257,7 @@ def _selection_action() -> tuple[vc.SelectionAction | None, Any]:
         table=Output(ids.CMP_METRICS_TABLE, "data", allow_duplicate=True),
         efficiency=Output(ids.CMP_EFFICIENCY_GRAPH, "figure", allow_duplicate=True),
         view=Output(ids.CMP_VIEW_STATE, "data", allow_duplicate=True),
+        notes=Output(ids.CMP_VIEW_NOTES, "children", allow_duplicate=True),
     ),
     inputs=dict(
         add=Input(ids.CMP_ADD_BUTTON, "n_clicks"),
@@ -267,10 +304,14 @@ def edit_selection(**kw: Any) -> dict[str, Any]:
 # callback whose output dash-renderer sends as an object, not a list (request_guard handles both).
 @callback(
     Output(ids.CMP_CHIPS, "children"),
-    Input(ids.CMP_SELECTION, "data"),
-    Input(ids.SAVED_RUNS_STORE, "data"),
+    _OPENED,
+    _SELECTION_CHANGED,
+    _SAVED_CHANGED,
+    _SELECTION,
+    _SAVED,
+    prevent_initial_call=True,
 )
-def show_chips(selection: Any, saved: Any) -> Any:
+def show_chips(_opened: Any, _listed: Any, _changed: Any, selection: Any, saved: Any) -> Any:
     """The comparison list or saved runs changed: one removable badge per compared run."""
     return layout.chips(vc.chips(selection, saved, _open_store).chips)
 
@@ -285,21 +326,32 @@ def show_chips(selection: Any, saved: Any) -> Any:
         view=Output(ids.CMP_VIEW_STATE, "data"),
     ),
     inputs=dict(
-        selection=Input(ids.CMP_SELECTION, "data"),
-        saved=Input(ids.SAVED_RUNS_STORE, "data"),
         controls={k: Input(cid, _CONTROL_PROPS[k]) for k, cid in _CONTROLS.items()},
+        _opened=_OPENED,
+        _listed=_SELECTION_CHANGED,
+        _changed=_SAVED_CHANGED,
     ),
-    state=dict(view=State(ids.CMP_VIEW_STATE, "data")),
+    state=dict(selection=_SELECTION, saved=_SAVED, view=State(ids.CMP_VIEW_STATE, "data")),
+    prevent_initial_call=True,
 )
-def update_views(selection: Any, saved: Any, controls: dict[str, Any], view: Any) -> dict[str, Any]:
-    """The list, saved runs or a view control changed: redraw curves, table and efficiency."""
+def update_views(
+    controls: dict[str, Any],
+    _opened: Any,
+    _listed: Any,
+    _changed: Any,
+    selection: Any,
+    saved: Any,
+    view: Any,
+) -> dict[str, Any]:
+    """The tab was opened, or the list, saved runs or a view control changed: redraw curves,
+    table and efficiency."""
     return adapt.outputs(
         vc.update_views(
             selection,
             saved,
             _controls(controls),
             view,
-            list_changed=ctx.triggered_id == ids.CMP_SELECTION,
+            list_changed=ctx.triggered_id == ids.CMP_SELECTION_CHANGED,
             admit=limits.heavy,
             open_store=_open_store,
         )
@@ -314,13 +366,19 @@ def update_views(selection: Any, saved: Any, controls: dict[str, Any], view: Any
         tooltips=Output(ids.CMP_DIFF_TABLE, "tooltip_data"),
     ),
     inputs=dict(
-        selection=Input(ids.CMP_SELECTION, "data"),
-        saved=Input(ids.SAVED_RUNS_STORE, "data"),
         hide=Input(ids.CMP_DIFF_HIDE, "value"),
+        _opened=_OPENED,
+        _listed=_SELECTION_CHANGED,
+        _changed=_SAVED_CHANGED,
     ),
+    state=dict(selection=_SELECTION, saved=_SAVED),
+    prevent_initial_call=True,
 )
-def show_diff(selection: Any, saved: Any, hide: Any) -> dict[str, Any]:
-    """The list, saved runs or "hide identical" changed: the config diff."""
+def show_diff(
+    hide: Any, _opened: Any, _listed: Any, _changed: Any, selection: Any, saved: Any
+) -> dict[str, Any]:
+    """The tab was opened, or the list, saved runs or "hide identical" changed: the config
+    diff."""
     return adapt.outputs(vc.config_diff(selection, saved, hide, _open_store))
 
 
@@ -334,6 +392,7 @@ def show_diff(selection: Any, saved: Any, hide: Any) -> dict[str, Any]:
         _n=Input(ids.CMP_REAL_REFRESH, "n_clicks"),
         tab=Input(ids.TABS, "value"),
     ),
+    prevent_initial_call=True,  # a page load opens on this tab by changing ids.TABS
 )
 def real_table(search: Any, _n: Any, tab: Any) -> dict[str, Any]:
     """The tab was opened, the search changed or Refresh was clicked: the store's runs,

@@ -43,6 +43,12 @@ from views import configuration as vc
 from views.contract import KEEP
 
 FIELDS = {"type": ids.CFG_FIELD, "name": ALL}
+# The form is filled and estimated once ids.CFG_OPENED is set (layouts/shell.py
+# _opened_stores: after the Training charts are drawn, or when this tab is shown first), not
+# at page load, where these requests and their ~200 outputs delayed the Training charts
+# (issue 17). A ``?config=`` link opened on another tab is then read (reported if bad, taken
+# out of the address) just after the Training charts.
+_OPENED = Input(ids.CFG_OPENED, "data")
 
 
 def _names(group: Any) -> tuple[str, ...]:
@@ -85,17 +91,19 @@ def _form(values: Any, key: str = "fields") -> dict[str, Any]:
         recipe=Output(ids.CFG_RECIPE, "children"),
         message=Output(ids.CFG_MESSAGE, "children", allow_duplicate=True),
     ),
-    inputs=dict(model=Input(ids.CFG_PRESET, "value"), fields=Input(FIELDS, "value")),
+    inputs=dict(
+        model=Input(ids.CFG_PRESET, "value"), fields=Input(FIELDS, "value"), _opened=_OPENED
+    ),
     state=dict(
         applied=State(ids.CONFIG_STORE, "data"),
         href=State(ids.URL, "href"),
         run=State(ids.RUN_STORE, "data"),
         plan=State(ids.CFG_PLAN_STORE, "data"),
     ),
-    prevent_initial_call="initial_duplicate",
+    prevent_initial_call=True,
 )
 def estimate(
-    model: Any, fields: Any, applied: Any, href: Any, run: Any, plan: Any
+    model: Any, fields: Any, _opened: Any, applied: Any, href: Any, run: Any, plan: Any
 ) -> dict[str, Any]:
     """Validate the whole form and show what the run would cost (one request per change)."""
     out = ctx.outputs_grouping
@@ -121,7 +129,7 @@ def estimate(
         plan=Output(ids.CFG_PLAN_STORE, "data", allow_duplicate=True),
     ),
     inputs=dict(
-        search=Input(ids.URL, "search"),
+        _opened=_OPENED,
         model=Input(ids.CFG_PRESET, "value"),
         reset=Input(ids.CFG_RESET, "n_clicks"),
         upload=Input(ids.CFG_UPLOAD, "contents"),
@@ -129,6 +137,7 @@ def estimate(
         plan_load=Input(ids.CFG_PLAN_LOAD, "n_clicks"),
     ),
     state=dict(
+        search=State(ids.URL, "search"),
         fields=State(FIELDS, "value"),
         plan_run=State(ids.CFG_PLAN_RUN, "value"),
         plan=State(ids.CFG_PLAN_STORE, "data"),
@@ -138,10 +147,11 @@ def estimate(
         advice=State(ids.CFG_ADVICE_STORE, "data"),
         tab=State(ids.TABS, "value"),
     ),
-    prevent_initial_call="initial_duplicate",
+    prevent_initial_call=True,
 )
 def load(**kw: Any) -> dict[str, Any]:
-    """Put a config into the form: page load, preset pick, Reset, suggestion, uploaded file."""
+    """Put a config into the form: its first fill (``ids.CFG_OPENED``: the link, draft or
+    applied config, as a page load did), preset pick, Reset, suggestion, uploaded file."""
     names = _names(ctx.args_grouping["fields"])  # every field on the page, in its order
     result = vc.load(
         ctx.triggered_id,
@@ -225,6 +235,7 @@ def save(clicks: Any, model: Any, fields: Any) -> dict[str, Any]:
         placeholder=Output(ids.CFG_PLAN_RUN, "placeholder"),
     ),
     inputs=dict(tab=Input(ids.TABS, "value")),
+    prevent_initial_call=True,  # a page load opens on this tab by changing ids.TABS
 )
 def plan_runs(tab: Any) -> dict[str, Any]:
     """The run picker's options, read from the store whenever the tab is opened."""
@@ -246,9 +257,11 @@ def plan_runs(tab: Any) -> dict[str, Any]:
         plan=Input(ids.CFG_PLAN_STORE, "data"),
         model=Input(ids.CFG_PRESET, "value"),
         fields=Input(FIELDS, "value"),
+        _opened=_OPENED,
     ),
+    prevent_initial_call=True,
 )
-def plan_marks(plan: Any, model: Any, fields: Any) -> dict[str, Any]:
+def plan_marks(plan: Any, model: Any, fields: Any, _opened: Any) -> dict[str, Any]:
     """Each field's provenance mark for the loaded run, and what Save would write."""
     # Each of the three groups is sized by its own ids: a request may list them differently
     # (a hostile one did, and a result sized by one group was a 500 for the others).

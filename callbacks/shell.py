@@ -16,7 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import ClientsideFunction, Input, Output, callback, clientside_callback, ctx, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    no_update,
+)
 
 from layouts import ids
 from layouts.shell import hash_for_tab, tab_for_hash
@@ -36,6 +45,19 @@ clientside_callback(
     Output(ids.APP_TAG, "children"),
     Input(ids.RUN_STORE, "data"),
     Input(ids.TR_REAL_BADGE, "data"),
+)
+
+# The other tabs' callbacks wait for these (layouts/shell.py _opened_stores): set after the
+# Training charts are first drawn (their meta Stores), or when a tab is shown first.
+clientside_callback(
+    ClientsideFunction(namespace="shell", function_name="openTabs"),
+    Output(ids.CMP_OPENED, "data"),
+    Output(ids.CFG_OPENED, "data"),
+    Input(ids.TABS, "value"),
+    Input(ids.TR_META, "data"),
+    Input(ids.TR_REAL_META, "data"),
+    State(ids.CMP_OPENED, "data"),
+    State(ids.CFG_OPENED, "data"),
 )
 
 

@@ -655,8 +655,10 @@ def layout() -> html.Div:
     """The tab's content (the shared stores live in the shell)."""
     return html.Div(
         [
-            dcc.Store(id=ids.CMP_SELECTION, storage_type="local"),
             dcc.Store(id=ids.CMP_VIEW_STATE, storage_type="memory"),
+            dcc.Store(id=ids.CMP_SAVED_CHANGED, storage_type="memory"),
+            dcc.Store(id=ids.CMP_CONFIG_CHANGED, storage_type="memory"),
+            dcc.Store(id=ids.CMP_SELECTION_CHANGED, storage_type="memory"),
             _selection_card(),
             _curves_card(),
             _metrics_card(),

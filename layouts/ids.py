@@ -20,6 +20,10 @@ RUN_STORE = "run-store"  # compact RunState.to_dict(), session storage
 CONFIG_STORE = "config-store"  # TrainingConfig.to_dict() for the next run, local storage
 SAVED_RUNS_STORE = "saved-runs-store"  # list of saved compact run states, local storage
 TICK = "tick-interval"  # dcc.Interval driving a running simulation
+# Set once, after the Training charts are first drawn or when its tab is shown first
+# (assets/js/shell.js openTabs): that tab's callbacks wait for it, not the page load (memory).
+CMP_OPENED = "cmp-opened"
+CFG_OPENED = "cfg-opened"
 ALERT_AREA = "alert-area"  # app-wide messages (bad state reset, etc.)
 CONNECTION_BANNER = "connection-banner"  # "connection lost — retrying" (assets/js/connection.js)
 PAGE_NOTICE = "page-notice"  # static, outside React: stored data set aside, a refused request
@@ -202,6 +206,11 @@ def cfg_advice(index: int) -> dict[str, str | int]:
 # --- Model Comparison tab --------------------------------------------------------------------
 CMP_SELECTION = "cmp-selection-store"  # compared items (preset slugs, saved ids, configs), local
 CMP_VIEW_STATE = "cmp-view-state"  # what the drawn views hold (keys, controls, ranges), memory
+# The saved runs / applied config changed after the tab was opened (a time; memory): this tab's
+# callbacks listen to these, not to the shell's Stores, which change as a page loads.
+CMP_SAVED_CHANGED = "cmp-saved-changed"
+CMP_SELECTION_CHANGED = "cmp-selection-changed"
+CMP_CONFIG_CHANGED = "cmp-config-changed"
 CMP_MESSAGE = "cmp-message"
 CMP_ADD_CHOICE = "cmp-add-choice"
 CMP_ADD_BUTTON = "cmp-add-button"

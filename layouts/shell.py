@@ -125,16 +125,38 @@ def build_layout() -> html.Div:
             dcc.Store(id=ids.CONFIG_STORE, storage_type="local"),
             dcc.Store(id=ids.CFG_DRAFT, storage_type="local"),  # Configuration's unapplied form
             dcc.Store(id=ids.SAVED_RUNS_STORE, storage_type="local"),
+            # The comparison list: here, not in its tab (whose Stores are read from local
+            # storage only when it mounts), so its views can be drawn before it is shown.
+            dcc.Store(id=ids.CMP_SELECTION, storage_type="local"),
             dcc.Store(id=ids.THEME_STORE, storage_type="local"),
             # The real run the Training tab shows, for the top bar (views.real_tab.Chosen.badge).
             dcc.Store(id=ids.TR_REAL_BADGE, storage_type="memory"),
             dcc.Interval(id=ids.TICK, interval=TICK_MS, disabled=True),
+            *_opened_stores(),
             _top_bar(),
             html.Div(id=ids.ALERT_AREA, className="alert-area", role="status"),
             _tabs(),
         ],
         className="app-shell",
     )
+
+
+def _opened_stores() -> list[dcc.Store]:
+    """One Store per tab that does not open first, set once (``assets/js/shell.js``
+    ``openTabs``): just after the Training charts are first drawn, or at once when that tab
+    is shown first. (A ``?config=`` link opened on the Training tab is thus read, reported
+    if bad and cleared from the address just after the charts.)
+
+    Why: the Comparison and Configuration callbacks that fill a tab take these as inputs
+    instead of running at page load, where they cost the page's main thread about 0.7 s
+    before the Training charts were drawn (issue 17, ``benchmarks/bench_page.py``). Drawn
+    right after the charts rather than when the tab is clicked, a tab switch only shows
+    them (a click that waited for the Comparison views took 0.5-0.6 s instead of 0.2).
+    Each Store says which tab it is for, so the script needs no copy of the tab values."""
+    return [
+        dcc.Store(id=ids.CMP_OPENED, data={"tab": ids.TAB_COMPARISON}),
+        dcc.Store(id=ids.CFG_OPENED, data={"tab": ids.TAB_CONFIGURATION}),
+    ]
 
 
 def _top_bar() -> html.Header:

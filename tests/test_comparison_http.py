@@ -407,7 +407,8 @@ def test_adding_to_drawn_views_appends_only_the_new_run(ui: Dash) -> None:
 
     # The new list then triggers update_views: already drawn, so it sends nothing.
     values = {**_views(selection), f"{ids.CMP_VIEW_STATE}.data": new_view}
-    code, resp = ui.post(f"{ids.CMP_CURVES_GRAPH}.figure", values, [f"{ids.CMP_SELECTION}.data"])
+    listed = [f"{ids.CMP_SELECTION_CHANGED}.data"]
+    code, resp = ui.post(f"{ids.CMP_CURVES_GRAPH}.figure", values, listed)
     assert code in (200, 204) and resp == {}, resp
 
     # A full redraw of the same list draws the same curves and rows, in the same colours;
@@ -421,12 +422,23 @@ def test_adding_to_drawn_views_appends_only_the_new_run(ui: Dash) -> None:
 
 
 def test_an_add_that_changes_the_frame_is_redrawn_whole(ui: Dash) -> None:
-    """Code Llama's compute is far outside Vicuna's frontier span: no Patch, a full redraw."""
+    """Code Llama's compute is far outside Vicuna's frontier span: no Patch, a full redraw
+    (in the add's own answer)."""
     first = [{"kind": "preset", "ref": "vicuna-7b"}]
     view = _drawn(ui, first)[ids.CMP_VIEW_STATE]["data"]
     resp = _add(ui, "preset:codellama-7b", first, view)
     assert [s["ref"] for s in resp[ids.CMP_SELECTION]["data"]] == ["vicuna-7b", "codellama-7b"]
-    assert ids.CMP_CURVES_GRAPH not in resp
+    assert _whole_with(resp, ["Vicuna 7B v1.5 recipe", "Code Llama 7B recipe"])
     tampered = {**view, "keys": "everything", "steps": -(10**12)}
     resp = _add(ui, "preset:vicuna-13b", first, tampered)
-    assert ids.CMP_CURVES_GRAPH not in resp  # a tampered view state only costs a redraw
+    # A tampered view state only costs a redraw.
+    assert _whole_with(resp, ["Vicuna 7B v1.5 recipe", "Vicuna 13B v1.5 recipe"])
+
+
+def _whole_with(resp: dict[str, Any], names: list[str]) -> bool:
+    """The curves came back as a whole figure (not a Patch) showing ``names``."""
+    figure = resp[ids.CMP_CURVES_GRAPH]["figure"]
+    assert "__dash_patch_update" not in figure and "layout" in figure, figure.keys()
+    shown = [t["name"] for t in figure["data"] if t.get("showlegend", True)]
+    assert shown == names, shown
+    return True

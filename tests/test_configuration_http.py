@@ -148,7 +148,7 @@ def test_hostile_form_values_never_500(ui: Client, values: dict[str, Any]) -> No
 def load(ui: Client, changed: str, **values: Any) -> tuple[int, dict[str, Any]]:
     base = form_values(sim.preset("llama-2-7b"))
     base.update(values)
-    status, resp, _ = ui.post(f"{ids.URL}.search", base, [changed])
+    status, resp, _ = ui.post(f"{ids.CFG_OPENED}.data", base, [changed])
     return status, resp
 
 
@@ -212,7 +212,7 @@ def test_shared_link_opens_the_same_config(ui: Client) -> None:
     cfg = sim.preset("codellama-34b", num_gpus=512, schedule="wsd")
     empty = {FIELD_KEY: dict.fromkeys(cf.FIELDS), f"{ids.CFG_PRESET}.value": "llama-2-7b"}
     search = "?config=" + cio.encode_link(cfg)
-    status, resp = load(ui, f"{ids.URL}.search", **empty, **{f"{ids.URL}.search": search})
+    status, resp = load(ui, f"{ids.CFG_OPENED}.data", **empty, **{f"{ids.URL}.search": search})
     assert status == 200
     fields = field_out(resp, ids.CFG_FIELD, "value")
     assert cf.form_to_config(resp[ids.CFG_PRESET]["value"], fields).config == cfg
@@ -224,7 +224,7 @@ def test_bad_link_is_reported_and_the_stored_config_used(ui: Client) -> None:
     applied = sim.preset("llama-13b").to_dict()
     status, resp = load(
         ui,
-        f"{ids.URL}.search",
+        f"{ids.CFG_OPENED}.data",
         **empty,
         **{f"{ids.URL}.search": "?config=@@@", f"{ids.CONFIG_STORE}.data": applied},
     )

@@ -278,6 +278,7 @@ def test_a_single_output_is_sent_as_an_object(client: Any) -> None:
         "output": dep["output"],
         "outputs": {"id": ids.CMP_CHIPS, "property": "children"},
         "inputs": [{**i, "value": None} for i in dep["inputs"]],
+        "state": [{**s, "value": None} for s in dep.get("state", [])],
         "changedPropIds": [],
     }
     assert post(client, body).status_code == 200

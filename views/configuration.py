@@ -560,7 +560,7 @@ def _pick(
             return _Pick(None, Notice.of(text, "danger"))
         loaded = Notice.of(f"Loaded {name} ({fmt.model_name(cfg.model)}).", "success")
         return _Pick(cfg, loaded, plan=None)
-    # The page loaded (dcc.Location reports its search on mount).
+    # The tab was first opened, or the page loaded with a ?config= link (ids.CFG_OPENED).
     return _page_load(search, values, draft, applied)
 
 

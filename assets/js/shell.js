@@ -84,6 +84,54 @@
       },
 
       /**
+       * The opened Stores (layouts/shell.py _opened_stores): each is set once, to
+       * {tab, opened: true}, when its tab is shown, or else just after the Training charts
+       * are first drawn (their meta Store, simulated or real, is written with them): after
+       * the frame that shows them, so the other tabs' requests never delay it.
+       * @returns {Array|Promise} one Store value (or no_update) per opened Store, in order
+       */
+      openTabs: function (tab, meta, realMeta) {
+        var noUpdate = window.dash_clientside.no_update;
+        var drawn = !!meta || !!realMeta;
+        var now = false;
+        var out = Array.prototype.slice.call(arguments, 3).map(function (s) {
+          if (!s || typeof s !== "object" || s.opened) {
+            return noUpdate;
+          }
+          now = now || tab === s.tab;
+          return tab === s.tab || drawn ? Object.assign({}, s, { opened: true }) : noUpdate;
+        });
+        if (now || !out.some(function (v) { return v !== noUpdate; })) {
+          return out;
+        }
+        // Opened because the Training charts were drawn: after the frame that shows them.
+        return new Promise(function (resolve) {
+          window.requestAnimationFrame(function () {
+            window.setTimeout(function () {
+              resolve(out);
+            }, 0);
+          });
+        });
+      },
+
+      /**
+       * A shared Store changed after a tab was opened: the time, which that tab's callbacks
+       * listen to instead of the Store itself. A shared local Store is set as the page loads
+       * (dcc.Store reads local storage when it mounts), which would run them for a tab no one
+       * opened; opening the tab runs them through its opened Store instead.
+       * @returns {number} a *_CHANGED Store's data (Date.now()), or no_update
+       */
+      sinceOpened: function (_value, opened) {
+        var ctx = window.dash_clientside.callback_context;
+        var input = ctx.inputs_list[0];
+        var changed = (ctx.triggered || []).some(function (t) {
+          return t.prop_id === input.id + "." + input.property;
+        });
+        var isOpen = !!opened && typeof opened === "object" && opened.opened === true;
+        return changed && isOpen ? Date.now() : window.dash_clientside.no_update;
+      },
+
+      /**
        * The top bar's run-status badge and tag: the simulated run's (run Store), or, while
        * the Training tab shows a stored run, that run's name and status (TR_REAL_BADGE).
        * @returns {Array} [STATUS_BADGE.children, STATUS_BADGE.className, APP_TAG.children]
