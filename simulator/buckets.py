@@ -28,6 +28,7 @@ throughput's is the bucket's tokens over its time, exactly.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,10 +56,19 @@ class Buckets:
 
 
 def summarise(
-    tl: tlm.Timeline, seed: int, ev: dyn.Events, start: int, stop: int, size: int
+    tl: tlm.Timeline,
+    seed: int,
+    ev: dyn.Events,
+    start: int,
+    stop: int,
+    size: int,
+    values: Mapping[str, NDArray[np.generic]] | None = None,
 ) -> Buckets:
     """The buckets of steps [start, stop) (``start`` a multiple of ``size``; the last bucket
-    may be short). ``ev`` holds the spikes of [start - LOOKBACK, stop) and the divergence."""
+    may be short). ``ev`` holds the spikes of [start - LOOKBACK, stop) and the divergence.
+
+    ``values``, the leaders' values at every step of the range when the caller has them (a
+    tick just computed its steps), saves reading them again for a short range."""
     nb = max(0, math.ceil((stop - start) / size))
     b_start = start + np.arange(nb, dtype=np.int64) * size
     b_end = np.minimum(b_start + size, stop)  # exclusive
@@ -78,15 +88,15 @@ def summarise(
         for k in ("train_loss", "grad_norm"):
             smooth_end[k] = max(exact_to, min(stop, div))
             spans[k].append((smooth_end[k], dead))
-    read = _read_exact(tl, seed, ev, spans)
     # A short range (a tick's buckets) is read step by step: cheaper than the bounds' rounds,
     # and the same extremes. The means still come from the blocks, as a full draw's do.
     by_step = stop - exact_to <= STEP_READ_MAX
-    rest = (
-        _read_exact(tl, seed, ev, {k: [(exact_to, smooth_end[k])] for k in LEADERS})
-        if by_step
-        else {}
-    )
+    rest_spans = {k: [(exact_to, smooth_end[k])] for k in LEADERS}
+    if values is not None and stop - start == len(values["train_loss"]):
+        read, rest = _sliced(values, spans, start), _sliced(values, rest_spans, start)
+    else:
+        read = _read_exact(tl, seed, ev, spans)
+        rest = _read_exact(tl, seed, ev, rest_spans) if by_step else {}
     blocks = _blocks(exact_to, stop, start, size)
     cache = dyn.TrendCache(tl, exact_to, stop)
     for leader in LEADERS:
@@ -190,6 +200,25 @@ def _read_exact(
             loss, grad = shared[(a, b)]
             out[leader].append((steps, loss if leader == "train_loss" else grad))
     return out
+
+
+def _sliced(
+    values: Mapping[str, NDArray[np.generic]],
+    spans: dict[str, list[tuple[int, int]]],
+    start: int,
+) -> dict[str, list[tuple[IntArray, FloatArray]]]:
+    """``_read_exact``'s answer cut from values the caller already has."""
+    return {
+        k: [
+            (
+                np.arange(a, b, dtype=np.int64),
+                np.asarray(values[k], dtype=np.float64)[a - start : b - start],
+            )
+            for a, b in ranges
+            if b > a
+        ]
+        for k, ranges in spans.items()
+    }
 
 
 def _offer_exact(

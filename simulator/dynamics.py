@@ -165,6 +165,7 @@ class Computed:
     metrics: dict[str, NDArray[np.generic]]
     spikes: tuple[Spike, ...]
     diverged_at: int | None
+    events: Events | None = None  # the spikes of [start - LOOKBACK, stop) and the divergence
 
 
 def _step_hazards(tl: tlm.Timeline, steps: NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
@@ -958,7 +959,7 @@ def compute(
         for k, sz in zip(peaks.tolist(), ev.size.tolist(), strict=True)
         if start <= k < stop
     )
-    return Computed(out, found, ev.diverged_at)
+    return Computed(out, found, ev.diverged_at, ev)
 
 
 def clean_loss(tl: tlm.Timeline, steps: NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:

@@ -204,7 +204,7 @@ class Cells:
         steps = np.asarray(steps, dtype=np.int64)
         level = cell_level(steps)
         cstart = (steps >> level) << level
-        if cstart.size > 64 and bool(np.all(cstart[1:] >= cstart[:-1])):
+        if cstart.size and bool(np.all(cstart[1:] >= cstart[:-1])):
             new = np.empty(cstart.size, dtype=bool)
             new[0] = True
             np.not_equal(cstart[1:], cstart[:-1], out=new[1:])
@@ -346,14 +346,14 @@ def uniform_prefix(seed: int, stream: int, steps: IntArray) -> IntArray:
     before = np.concatenate([[0], np.cumsum(totals)])  # sum over cells before each cell
     level, cstart, window, mask = _layout(seed, stream, steps)
     out = before[np.searchsorted(cells, cstart)].astype(np.int64)
-    t = steps - cstart
-    for j in range(CELL_MAX_LEVEL):
-        has = ((t >> j) & 1).astype(bool) & (j < level)
-        if not has.any():
-            continue
-        off = (t >> (j + 1)) << (j + 1)  # the block [off, off + 2^j) of offsets before t
-        block = (window[has] >> j) + ((off[has] >> j) ^ (mask[has] >> j))
-        out[has] += _UP.sum[_UP.offsets[j] + block]
+    # The part of the step's own cell before it: one aligned block per set bit j of its
+    # offset t, [t with bits below j+1 cleared, + 2^j), all bits at once (steps x levels).
+    t = (steps - cstart)[:, None]
+    j = np.arange(int(level.max()), dtype=np.int64)[None, :]
+    has = (((t >> j) & 1) == 1) & (j < level[:, None])
+    block = (window[:, None] >> j) + ((((t >> (j + 1)) << (j + 1)) >> j) ^ (mask[:, None] >> j))
+    flat = np.where(has, _UP.offsets[j] + block, 0)
+    out += np.where(has, _UP.sum[flat], 0).sum(axis=1)
     return out
 
 
@@ -417,24 +417,34 @@ def event_min(
     starts = np.asarray(starts, dtype=np.int64)
     levels = np.asarray(levels, dtype=np.int64)
     if known is None:
-        v, _ = _nodes(seed, np.full(starts.shape, EVENT_ROOT, dtype=np.int64), starts >> EVENT_ROOT)
         from_level = np.full(starts.shape, EVENT_ROOT, dtype=np.int64)
+        v, _ = _nodes(seed, from_level, starts >> EVENT_ROOT)
         m = -np.expm1(np.log(v) / float(2**EVENT_ROOT))
     else:
         from_level, m = known
         m = m.copy()
-    for lvl in range(int(from_level.max(initial=0)), 0, -1):
-        go = np.flatnonzero((levels < lvl) & (from_level >= lvl))
-        if not go.size:
-            continue
-        s = starts[go]
-        # the side bit of the node at lvl and the value of its child at lvl - 1: one hash call
-        lv = np.repeat(np.array([lvl, lvl - 1], dtype=np.int64), go.size)
-        v_both, side_both = _nodes(seed, lv, np.concatenate([s >> lvl, s >> (lvl - 1)]))
-        side, v_c = side_both[: go.size], v_both[go.size :]
-        mg = m[go]
-        other = mg + (1.0 - mg) * -np.expm1(np.log(v_c) / float(2 ** (lvl - 1)))
-        m[go] = np.where(((s >> (lvl - 1)) & 1) != side, other, mg)
+    depth = np.maximum(from_level - levels, 0)  # levels each block descends
+    total = int(depth.sum())
+    if total == 0:
+        return m
+    # Every node on every path in one hash call: for each block and each level lvl it passes,
+    # the side bit of its ancestor at lvl and the uniform of its ancestor at lvl - 1.
+    owner = np.repeat(np.arange(starts.size), depth)
+    offset = np.cumsum(depth) - depth
+    lvl = np.repeat(from_level, depth) - (np.arange(total) - np.repeat(offset, depth))
+    s = starts[owner]
+    v_all, side_all = _nodes(
+        seed, np.concatenate([lvl, lvl - 1]), np.concatenate([s >> lvl, s >> (lvl - 1)])
+    )
+    side, v_child = side_all[:total], v_all[total:]
+    other_side = ((s >> (lvl - 1)) & 1) != side
+    share = -np.expm1(np.log(v_child) / np.exp2(lvl - 1).astype(np.float64))
+    # Down the paths in step: the k-th node of every path that is that long.
+    for k in range(int(depth.max())):
+        at = np.flatnonzero(depth > k)
+        pos = offset[at] + k
+        mk = m[at]
+        m[at] = np.where(other_side[pos], mk + (1.0 - mk) * share[pos], mk)
     return m
 
 

@@ -386,13 +386,26 @@ def advance(state: RunState, steps: int = 1) -> RunState:
 
 
 def advance_with_metrics(
-    state: RunState, steps: int = 1
+    state: RunState, steps: int = 1, since: int | None = None
 ) -> tuple[RunState, dict[str, NDArray[np.generic]]]:
-    """``advance``, also returning the metrics of the steps it moved (computed once)."""
+    """``advance``, also returning the metrics of the steps it moved (computed once).
+
+    ``since`` (at most the run's step) makes the metrics start there instead: a tick whose
+    charts still lack the steps of an open bucket gets them in the same computation.
+    """
+    new, m, _ = advance_for_charts(state, steps, since)
+    return new, m
+
+
+def advance_for_charts(
+    state: RunState, steps: int = 1, since: int | None = None
+) -> tuple[RunState, dict[str, NDArray[np.generic]], dynamics.Events | None]:
+    """``advance_with_metrics``, also returning the spikes and divergence it found (from
+    ``since`` - LOOKBACK on), which the charts' buckets read again (``simulator.buckets``)."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be a non-negative whole number, not {steps!r}")
     if state.status != "running" or steps == 0 or state.step >= state.total_steps:
-        return state, _empty()
+        return state, _empty(), None
     tl = state.timeline
     begin = state.step
     end = min(tl.total_steps, begin + int(min(steps, MAX_ADVANCE)))
@@ -400,8 +413,9 @@ def advance_with_metrics(
     # asked for (at most DIVERGE_RAMP + 2 more): a run that stopped mid-ramp would read
     # "diverged" with a finite loss, at a step that depended on the tick size.
     ramp_end = min(tl.total_steps, end + dynamics.DIVERGE_RAMP + 2)
+    lo = begin if since is None else max(0, min(int(since), begin))
     comp = dynamics.compute(
-        tl, state.seed, begin, ramp_end, diverged_at=state.diverged_at, scan_from=begin
+        tl, state.seed, lo, ramp_end, diverged_at=state.diverged_at, scan_from=begin
     )
     # This stretch's events, put in step order before they join the log: the log then reads
     # the same whatever the tick size (a spike before the end of warmup came after it when
@@ -412,12 +426,12 @@ def advance_with_metrics(
     if div is not None and div < end:
         end = min(ramp_end, div + dynamics.DIVERGE_RAMP + 2)
         status = "diverged"
-    m = {k: v[: end - begin] for k, v in comp.metrics.items()}
+    m = {k: v[begin - lo : end - lo] for k, v in comp.metrics.items()}
     warm = _warmup_end(tl, begin, m["tokens"])
     if warm is not None:
         found.append((warm, "warmup", float(m["lr"][warm - begin - 1])))
     for spike in comp.spikes:
-        if spike.step < end:
+        if begin <= spike.step < end:
             found.append((spike.step + 1, "spike", round(spike.size, 4)))
     evals = np.flatnonzero(m["is_eval"])
     if evals.size:
@@ -446,7 +460,9 @@ def advance_with_metrics(
         events=events,
         diverged_at=div if status == "diverged" else state.diverged_at,
     )
-    return new, m
+    if lo < begin:
+        return new, {k: v[: end - lo] for k, v in comp.metrics.items()}, comp.events
+    return new, m, comp.events
 
 
 def final_mean(values: NDArray[np.generic], diverged: bool = False) -> float:
@@ -577,6 +593,7 @@ __all__ = [
     "StateError",
     "TransitionError",
     "advance",
+    "advance_for_charts",
     "advance_with_metrics",
     "apply_changes",
     "iter_metrics",

@@ -299,7 +299,8 @@ def wall_in_segment(seg: Segment, seed: int, steps: IntArray) -> FloatArray:
     if steps.size == 0:
         return np.empty(0, dtype=np.float64)
     pre = noise.uniform_prefix(seed, noise.U_JITTER, steps + 1)
-    pre -= noise.uniform_prefix(seed, noise.U_JITTER, np.array([seg.start], dtype=np.int64))[0]
+    if seg.start > 0:
+        pre -= noise.uniform_prefix(seed, noise.U_JITTER, np.array([seg.start], dtype=np.int64))[0]
     n = (steps + (1 - seg.start)).astype(np.float64)
     u_sum = pre.astype(np.float64) * noise.INV_2_32 + n * (0.5 * noise.INV_2_32)
     k = seg.cfg.resolved_checkpoint_interval

@@ -167,9 +167,11 @@ def tick(
         # A stale tick (the run was paused or ended meanwhile): stop ticking, show the truth.
         view = status_view(state, steps, every, measured=measured)
         return TickResult(KEEP, True, _keep_all(), KEEP, view, KEEP, KEEP)
-    new, m = sim.advance_with_metrics(state, steps)
     meta = ChartMeta.from_dict(meta_raw)
-    appends = tick_appends(state, new, m, meta, opts) if meta is not None else None
+    # The open bucket's first steps (drawn by no tick yet) come in the same computation.
+    since = meta.edge if meta is not None and meta.matches(state, opts) else None
+    new, m, found = sim.advance_for_charts(state, steps, since)
+    appends = tick_appends(state, new, m, meta, opts, found) if meta is not None else None
     if appends is None:
         charts, meta_out = admit(new.step, "redraw", partial(_full, new, opts, steps))
     else:

@@ -238,29 +238,45 @@ def _bucketed(
     start: int,
     stop: int,
     bucket: int,
+    per_step: Mapping[str, NDArray[np.generic]] | None = None,
+    found: dyn.Events | None = None,
 ) -> dict[str, tuple[NDArray[np.generic], FloatArray]]:
     """The points of steps [start, stop) in buckets of ``bucket`` steps (``start`` a bucket
     boundary), read without drawing every step (``simulator.buckets``).
 
     ``carry`` (EMA state per smoothed series, on the raw metric's scale) is updated in place.
     A smoothed line is the EMA of the buckets' means, one point at each bucket's last step.
+    ``per_step``, the metrics of every step of the range when a tick has just computed them
+    (``sim.metrics``' arrays), is read instead of computing the drawn points again.
     """
     tl = state.timeline
     seed = state.seed
-    ev = dyn.find_events(
-        tl,
-        seed,
-        max(0, start - dyn.LOOKBACK),
-        stop,
-        diverged_at=state.diverged_at,
-        scan_from=state.step if state.diverged_at is None else stop,
-    )
-    bk = sim_buckets.summarise(tl, seed, ev, start, stop, bucket)
+    given = per_step is not None and len(per_step["step"]) == stop - start
+    if found is not None:
+        ev = found
+    elif given and stop <= dyn.EARLY_EXACT:
+        # Every value is at hand and the first steps' means are their plain sums: the
+        # spikes (already in the values) are not needed again.
+        none = np.empty(0, dtype=np.int64)
+        ev = dyn.Events(none, none * 1.0, none * 1.0, none * 1.0, state.diverged_at)
+    else:
+        ev = dyn.find_events(
+            tl,
+            seed,
+            max(0, start - dyn.LOOKBACK),
+            stop,
+            diverged_at=state.diverged_at,
+            scan_from=state.step if state.diverged_at is None else stop,
+        )
+    bk = sim_buckets.summarise(tl, seed, ev, start, stop, bucket, per_step)
     means = _bucket_means(state, bk)
     evals = _eval_steps(tl, start, stop)
     # Every point drawn, read at once: the leaders' kept steps, the evals, the bucket ends.
     wanted = np.unique(np.concatenate([*bk.kept.values(), evals, bk.ends]))
-    m = dyn.evaluate(tl, seed, wanted, ev)
+    if given and per_step is not None:
+        m = {k: np.asarray(v)[wanted - start] for k, v in per_step.items()}
+    else:
+        m = dyn.evaluate(tl, seed, wanted, ev)
     x_all = x_values(m, opts.xaxis)
 
     def at(steps: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -406,8 +422,12 @@ def tick_appends(
     m: Mapping[str, NDArray[np.generic]],
     meta: ChartMeta,
     opts: ChartOptions,
+    found: dyn.Events | None = None,
 ) -> Appends | None:
     """The points to append for the buckets a tick completed, or None when a rebase is due.
+
+    ``found``, the spikes and divergence ``sim.advance_for_charts`` found from ``meta.edge``
+    on, saves finding them again.
 
     ``m`` holds the metrics of steps ``before.step .. after.step - 1`` as returned by
     ``sim.advance_with_metrics``; the steps of the open bucket (``meta.edge`` up to
@@ -421,7 +441,19 @@ def tick_appends(
     stop = drawn_to(after, meta.edge, meta.bucket)
     n = stop - meta.edge
     carry = dict(meta.carry)
-    pieces = _bucketed(after, opts, carry, meta.edge, stop, meta.bucket) if n else {}
+    pieces: dict[str, tuple[NDArray[np.generic], FloatArray]] = {}
+    if n:
+        first = int(m["step"][0]) - 1 if len(m["step"]) else before.step
+        if meta.edge < first:  # the open bucket's first steps, drawn by no tick yet
+            m = {
+                k: np.concatenate([v, np.asarray(m[k])])
+                for k, v in sim.metrics(before, meta.edge, first).items()
+            }
+        m = {k: np.asarray(v)[meta.edge - min(first, meta.edge) :] for k, v in m.items()}
+        steps = {k: np.asarray(v)[:n] for k, v in m.items()}
+        if found is not None and first > meta.edge:
+            found = None  # found from the tick's first step: the open bucket's are missing
+        pieces = _bucketed(after, opts, carry, meta.edge, stop, meta.bucket, steps, found)
     added = max((y.size for y in (p[1] for p in pieces.values())), default=0)
     clip_point = n > 0
     if meta.points + added + int(clip_point) > BOUND:
