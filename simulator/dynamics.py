@@ -767,6 +767,9 @@ def find_events(
     ks = hazard_hits(tl, seed, lo, stop)
     if div is not None:
         ks = ks[ks < div]
+    if not ks.size:  # the usual case: no spike near
+        none = np.zeros(0)
+        return Events(ks, none, none.copy(), none.copy(), div)
     u_a = noise.uniform(seed, noise.U_SPIKE_A, ks)
     u_b = noise.uniform(seed, noise.U_SPIKE_B, ks)
     mult = 2.0 + 10.0 * u_a

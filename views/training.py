@@ -11,7 +11,7 @@ outputs (``callbacks/training.py`` declares them; ``callbacks.adapt`` translates
 - ``TR_AUTOSAVE``: a run that just ended, for the saved-runs list.
 
 A tick, top to bottom (docs/architecture.md, "The tick"): ``tick`` reads the run and the
-chart meta, advances the simulator by the chosen steps (``sim.advance_with_metrics``, which
+chart meta, advances the simulator by the chosen steps (``sim.advance_for_charts``, which
 also returns the new steps' metrics), turns those into a few points per trace
 (``training_charts.tick_appends``) or, when the browser would pass its bound or its charts are
 stale, into full downsampled figures (``full_render``), and sends the new state as an ``Edit``
