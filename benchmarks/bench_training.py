@@ -84,8 +84,8 @@ class Endpoint:
             dt = time.perf_counter() - t
             if r.status_code != 503:
                 break
-            # The worker's heavy slot rests a second after each long redraw (callbacks/
-            # limits.py, HEAVY_REST_S); the page resends after Retry-After, so does this.
+            # A worker starts at most one heavy job a second after a burst of three
+            # (callbacks/limits.py, HEAVY_RATE); the page resends after Retry-After, so does this.
             time.sleep(float(r.headers.get("Retry-After", "1")))
         if r.status_code != 200:
             raise RuntimeError(f"{r.status_code}: {r.get_data(as_text=True)[:500]}")

@@ -53,12 +53,14 @@ JOB_MODULES = (
 )
 HEAVY_NICE = 10  # CFS weight 110 against 1024 for nice 0: about a tenth of a contended core
 RETRY_AFTER_S = 1
-# After a heavy job the slot rests this long: the answer (a redraw's ~400 KB of figures) is
-# still encoded in the worker at full priority once the helper is done, and since redraws of
-# any length take well under 150 ms (``simulator.buckets``) eight clients sending them back
-# to back would otherwise keep the workers encoding (ticks p99 468 ms, tests/deploy/
-# test_heavy_requests.py). At most one heavy job a second per worker.
-HEAVY_REST_S = 1.0
+# Heavy jobs a worker starts are also metered: a bucket of HEAVY_BURST tokens refilled at
+# HEAVY_RATE a second. Since redraws of any length take well under 150 ms
+# (``simulator.buckets``), eight clients sending them back to back would otherwise keep the
+# workers encoding ~400 KB answers at full priority once the helper is done (ticks p99
+# 468 ms, tests/deploy/test_heavy_requests.py); a page's own few heavy requests in a row
+# (a comparison view, then a redraw) still pass at once.
+HEAVY_BURST = 3.0
+HEAVY_RATE = 1.0
 _KEY = "llm_dashboard.heavy_work"
 
 T = TypeVar("T")
@@ -107,7 +109,8 @@ class HeavyWork:
         # One slot for redraws, comparison views and exports alike: a worker has 2 threads, and
         # one of them must stay free for ticks and /healthz.
         self.slots = threading.BoundedSemaphore(HEAVY_SLOTS)
-        self._rest_until = 0.0  # monotonic time before which the slot rests (HEAVY_REST_S)
+        self._tokens = HEAVY_BURST  # heavy jobs this worker may start now (HEAVY_RATE a second)
+        self._tokens_at = time.monotonic()
         self._pool: ProcessPoolExecutor | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -155,11 +158,13 @@ class HeavyWork:
         if not self.slots.acquire(blocking=False):
             raise Busy(what)
         try:
-            if time.monotonic() < self._rest_until:
+            now = time.monotonic()
+            self._tokens = min(HEAVY_BURST, self._tokens + (now - self._tokens_at) * HEAVY_RATE)
+            self._tokens_at = now
+            if self._tokens < 1.0:
                 raise Busy(what)
-            out = self.nice(job)
-            self._rest_until = time.monotonic() + HEAVY_REST_S
-            return out
+            self._tokens -= 1.0
+            return self.nice(job)
         finally:
             self.slots.release()
 
