@@ -6,7 +6,7 @@
 step (``simulator.buckets``). What makes it work harder is what its bounds cannot settle at
 once: many spikes (each one's jump and multiplier steps are read one by one), a checkpoint
 stall every few steps (the throughput's minimum hides among them), an evaluation at every
-step (its line reads up to 65,536 of them) and small, noisy batches. Prints the median of
+step (its line reads up to 16,384 of them) and small, noisy batches. Prints the median of
 three redraws of each (wall and process CPU time) and the machine's load.
 """
 

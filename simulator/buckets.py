@@ -12,7 +12,7 @@ the extremes are found without drawing every step:
   (``noise.normal_blocks``, one lookup) gives an exact value (a lower bound of the block's
   maximum) and the block's largest draw with the trend's ends gives an upper bound. Blocks
   whose bound cannot beat the best value found are dropped, the others halved (branch and
-  bound), down to 16 steps read one by one. A block with a spike's start or end, a mid-run
+  bound), down to 4 steps read one by one. A block with a spike's start or end, a mid-run
   change or the warmup's peak inside it is always halved.
 
 The values at the kept steps come from ``dynamics.evaluate``, the same function every step of
@@ -350,6 +350,8 @@ def _branch_and_bound(
         leaf = lv <= noise.LEAF_LEVEL
         if leaf.any():
             steps, which = noise.leaf_steps(s[leaf], lv[leaf])
+            order = np.argsort(steps, kind="stable")  # in step order: cells share their hashes
+            steps, which = steps[order], which[order]
             found.offer(ow[leaf][which], steps, _values(tl, seed, ev, leader, steps, cache))
             keep = ~leaf
             s, lv, ow, want_hi, want_lo = s[keep], lv[keep], ow[keep], want_hi[keep], want_lo[keep]

@@ -76,7 +76,7 @@ SMOOTH_POINTS = 1000  # most points of a smoothed line (bucket means; over 500 o
 # extremes and its mean without computing every step), so a 4M-step recipe costs what a
 # 300k-step one does; shorter ones are computed step by step (under ~80 ms).
 BUCKETED_FROM = 262_144
-MAX_EVALS = 65_536  # evaluations read for a bucketed run's validation line
+MAX_EVALS = 16_384  # evaluations read for a bucketed run's validation line
 TAIL = FINAL_TAIL  # final train loss and accuracy: their mean over the last TAIL steps
 
 X_AXES: Mapping[str, str] = {

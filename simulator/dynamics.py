@@ -216,7 +216,7 @@ def hazard_hits(
 
     The steps are cut into aligned blocks (``noise.aligned_blocks``); a block whose least event
     uniform (one pyramid lookup) is at or above the highest hazard its segments allow cannot
-    hold a hit and is dropped, the others are halved, down to 16 steps read one by one. Cost:
+    hold a hit and is dropped, the others are halved, down to 4 steps read one by one. Cost:
     about (hits + blocks) x 15 levels; a 4M-step 7B run has a few dozen spikes.
     """
     empty = np.empty(0, dtype=np.int64)

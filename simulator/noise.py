@@ -43,7 +43,7 @@ TABLE_SIZE = 1 << TABLE_BITS
 CELL_MIN_LEVEL = 6  # 64-step cells
 CELL_MAX_LEVEL = 15  # at most 32,768 steps a cell (8 windows of the table)
 OCTAVE_SPLIT = 6  # 2^6 = 64 cells per octave
-LEAF_LEVEL = 4  # blocks of 16 steps are read step by step (``leaf_steps``)
+LEAF_LEVEL = 2  # blocks of 4 steps are read step by step (``leaf_steps``)
 INV_2_32 = 1.0 / 2.0**32
 
 # Streams: which quantity a draw is for (never shared).
