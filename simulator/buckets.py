@@ -372,6 +372,9 @@ def _branch_and_bound(
         new_lv = np.repeat(lv - step, n)
         s = s[rep] + child * (np.int64(1) << new_lv)
         lv, ow, want_hi, want_lo = new_lv, ow[rep], want_hi[rep], want_lo[rep]
+        # Blocks in step order: lookups by step (knots, marks, cells) run on sorted keys.
+        order = np.argsort(s, kind="stable")
+        s, lv, ow, want_hi, want_lo = s[order], lv[order], ow[order], want_hi[order], want_lo[order]
 
 
 def _block_means(
