@@ -669,12 +669,14 @@ def wobble(seed: int, steps: NDArray[np.int64], cells: noise.Cells | None = None
     length spread alike wherever they are."""
     steps = np.asarray(steps, dtype=np.int64)
     c = noise.Cells.of(steps) if cells is None else cells
-    level, left = c.level, c.start
-    size = np.int64(1) << level
-    amp = math.sqrt(12.0) * np.sqrt(float(2**noise.CELL_MIN_LEVEL) / size)
-    wl = (noise.knot_uniform(seed, noise.U_WOBBLE, left) - 0.5) * amp
-    wr = (noise.knot_uniform(seed, noise.U_WOBBLE, left + size) - 0.5) * amp
-    out: FloatArray = wl + (wr - wl) * ((steps - left) / size)
+    # Per cell, then spread to its steps: one hash per cell, not per step.
+    c_size = np.int64(1) << c.cell_level
+    c_amp = math.sqrt(12.0) * np.sqrt(float(2**noise.CELL_MIN_LEVEL) / c_size)
+    c_wl = (noise.knot_uniform(seed, noise.U_WOBBLE, c.cell_start) - 0.5) * c_amp
+    c_wr = (noise.knot_uniform(seed, noise.U_WOBBLE, c.cell_start + c_size) - 0.5) * c_amp
+    wl, wr = c_wl[c.inverse], c_wr[c.inverse]
+    size = c_size[c.inverse]
+    out: FloatArray = wl + (wr - wl) * ((steps - c.start) / size)
     return out
 
 
@@ -708,6 +710,17 @@ class Events:
             return out
         first = self.steps + SPIKE_LEAD + 1
         last = self.steps + LOOKBACK - 2
+        lo = _run_start(steps)
+        if lo is not None:  # a run of steps: each spike adds its tail to a slice, in order
+            hi = lo + steps.size
+            for f, e, size, decay in zip(
+                first.tolist(), last.tolist(), self.size.tolist(), self.decay.tolist(), strict=True
+            ):
+                a, b = max(f, lo), min(e, hi)
+                if a < b:
+                    i = np.arange(a, b, dtype=np.int64)
+                    out[a - lo : b - lo] += size * np.exp(-(i - f) / decay)
+            return out
         owner, j = self._pairs(steps, steps)
         if not owner.size:
             return out
@@ -746,6 +759,14 @@ class Events:
     def grad_factor(self, steps: NDArray[np.int64]) -> FloatArray:
         """The spikes' multiplier on the gradient norm at each step (1 almost everywhere)."""
         out = np.ones(steps.shape, dtype=np.float64)
+        lo = _run_start(steps)
+        if lo is not None:  # a run of steps: touch only the spikes' own steps, in the same order
+            for ahead, share in enumerate(SHARES):
+                at = self.steps + ahead - lo
+                inside = (at >= 0) & (at < steps.size)
+                for p, mult in zip(at[inside].tolist(), self.mult[inside].tolist(), strict=True):
+                    out[p] *= 1.0 + (mult - 1.0) * share
+            return out
         for ahead, share in enumerate(SHARES):
             pos = np.searchsorted(self.steps, steps - ahead)
             pos = np.minimum(pos, max(self.steps.size - 1, 0))
@@ -754,6 +775,14 @@ class Events:
             hit = self.steps[pos] == steps - ahead
             out[hit] *= 1.0 + (self.mult[pos[hit]] - 1.0) * share
         return out
+
+
+def _run_start(steps: NDArray[np.int64]) -> int | None:
+    """The first step if ``steps`` is a long run of consecutive steps (a range), else None."""
+    n = steps.size
+    if n < 256 or int(steps[-1]) - int(steps[0]) != n - 1:
+        return None
+    return int(steps[0]) if bool(np.all(np.diff(steps) == 1)) else None
 
 
 def find_events(
