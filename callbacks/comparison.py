@@ -58,24 +58,17 @@ _SAVED_CHANGED = Input(ids.CMP_SAVED_CHANGED, "data")
 _SELECTION = State(ids.CMP_SELECTION, "data")
 _SELECTION_CHANGED = Input(ids.CMP_SELECTION_CHANGED, "data")
 
-clientside_callback(
-    ClientsideFunction(namespace="shell", function_name="sinceOpened"),
-    Output(ids.CMP_SAVED_CHANGED, "data"),
-    Input(ids.SAVED_RUNS_STORE, "data"),
-    State(ids.CMP_OPENED, "data"),
-)
-clientside_callback(
-    ClientsideFunction(namespace="shell", function_name="sinceOpened"),
-    Output(ids.CMP_CONFIG_CHANGED, "data"),
-    Input(ids.CONFIG_STORE, "data"),
-    State(ids.CMP_OPENED, "data"),
-)
-clientside_callback(
-    ClientsideFunction(namespace="shell", function_name="sinceOpened"),
-    Output(ids.CMP_SELECTION_CHANGED, "data"),
-    Input(ids.CMP_SELECTION, "data"),
-    State(ids.CMP_OPENED, "data"),
-)
+for _changed, _shared in (
+    (ids.CMP_SAVED_CHANGED, ids.SAVED_RUNS_STORE),
+    (ids.CMP_CONFIG_CHANGED, ids.CONFIG_STORE),
+    (ids.CMP_SELECTION_CHANGED, ids.CMP_SELECTION),
+):
+    clientside_callback(
+        ClientsideFunction(namespace="shell", function_name="sinceOpened"),
+        Output(_changed, "data"),
+        Input(_shared, "data"),
+        State(ids.CMP_OPENED, "data"),
+    )
 
 
 def _open_store() -> Store:

@@ -65,7 +65,6 @@ from simulator.run import (
     predicted_run,
     start,
 )
-from simulator.timeline import Timeline
 
 FloatArray = NDArray[np.float64]
 
@@ -76,7 +75,6 @@ SMOOTH_POINTS = 1000  # most points of a smoothed line (bucket means; over 500 o
 # extremes and its mean without computing every step), so a 4M-step recipe costs what a
 # 300k-step one does; shorter ones are computed step by step (under ~80 ms).
 BUCKETED_FROM = 262_144
-MAX_EVALS = 16_384  # evaluations read for a bucketed run's validation line
 TAIL = FINAL_TAIL  # final train loss and accuracy: their mean over the last TAIL steps
 
 X_AXES: Mapping[str, str] = {
@@ -370,7 +368,7 @@ def _bucketed(
     pts = {k: np.asarray(m[k], dtype=np.float64) for k in _Accumulator._X}
     pts["y"] = np.asarray(m["train_loss"], dtype=np.float64)
     pts = _merge([pts, {k: v[:0] for k, v in pts.items()}], max_points)
-    evals = _eval_steps(tl, stop)
+    evals = dynamics.eval_steps(tl, 0, stop)
     vm = dynamics.evaluate(tl, seed, evals, ev)
     val = {k: np.asarray(vm[k], dtype=np.float64) for k in _Accumulator._X}
     val["y"] = np.asarray(vm["val_loss"], dtype=np.float64)
@@ -395,17 +393,6 @@ def _bucketed(
     if finite.any():
         acc.last_val = float(val["y"][finite][-1])
     return Analysis(key, label, kind, state, acc.final(state), curve)
-
-
-def _eval_steps(tl: Timeline, stop: int) -> NDArray[np.int64]:
-    """The steps before ``stop`` with an evaluation, at most ``MAX_EVALS`` (thinned evenly)."""
-    every = tl.base.resolved_eval_interval
-    steps = np.arange(every - 1, stop, every, dtype=np.int64)
-    if steps.size > MAX_EVALS:
-        steps = steps[np.linspace(0, steps.size - 1, MAX_EVALS).astype(np.int64)]
-    if stop == tl.total_steps and (steps.size == 0 or steps[-1] != stop - 1):
-        steps = np.append(steps, stop - 1)
-    return steps
 
 
 # ------------------------------------------------------------------------------- table

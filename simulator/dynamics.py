@@ -112,7 +112,6 @@ EARLY_SHIFT = 0.8
 EARLY_STEPS = 4000  # the early grad-norm excess is exactly 0 from this step on
 SPIKE_LEAD = 2  # steps from a spike's hazard to its grad-norm peak; the loss jumps one later
 EMA_GRID = 32
-WOBBLE_GRID = 64
 MUENNIGHOFF_R_STAR = 15.4
 # Loss noise, relative to the loss: 1.2% at the 4M-token reference batch, growing as
 # sqrt(4M / batch) (docs/sources.md, "Batch size"), soft-capped at NOISE_REL_MAX (assumed: a
@@ -849,14 +848,16 @@ def train_loss(
     ev: Events,
     tr: Trend | None = None,
     cells: noise.Cells | None = None,
+    tail: FloatArray | None = None,
 ) -> FloatArray:
     """The logged train loss at each step: the trend times multiplicative noise (a Gaussian
-    plus a slow wobble, bounded by NOISE_REL_MAX x NOISE_Z_MAX), plus the spikes' tails."""
+    plus a slow wobble, bounded by NOISE_REL_MAX x NOISE_Z_MAX), plus the spikes' tails
+    (``tail``, when the caller has them: ``ev.tail(steps)``)."""
     cells = noise.Cells.of(steps) if cells is None else cells
     tr = trend(tl, steps, cells) if tr is None else tr
     z1 = noise.normal(seed, noise.Z_LOSS, steps, cells)
     noisy = 1.0 + tr.scale * (0.5 * wobble(seed, steps, cells) + z1)
-    out = {"train": tr.train * noisy + ev.tail(steps)}
+    out = {"train": tr.train * noisy + (ev.tail(steps) if tail is None else tail)}
     _diverged(tl, steps, ev, out)
     return out["train"]
 
@@ -893,9 +894,10 @@ def loss_and_grad(
     cells = noise.Cells.of(steps) if cells is None else cells
     tr = trend(tl, steps, cells)
     z2 = noise.normal(seed, noise.Z_GRAD, steps, cells)
-    val = {"val": tr.val * (1.0 + (0.15 * tr.scale) * z2) + 0.8 * ev.tail(steps)}
+    tail = ev.tail(steps)  # the train and the validation loss share it
+    val = {"val": tr.val * (1.0 + (0.15 * tr.scale) * z2) + 0.8 * tail}
     _diverged(tl, steps, ev, val)
-    train = train_loss(tl, seed, steps, ev, tr, cells)
+    train = train_loss(tl, seed, steps, ev, tr, cells, tail)
     return train, val["val"], grad_norm(tl, seed, steps, ev, tr, idx, cells)
 
 
@@ -962,6 +964,26 @@ def is_eval_step(tl: tlm.Timeline, steps: NDArray[np.int64]) -> NDArray[np.bool_
     every = tl.base.resolved_eval_interval
     out: NDArray[np.bool_] = ((steps + 1) % every == 0) | (steps == tl.total_steps - 1)
     return out
+
+
+MAX_EVALS_READ = 16_384  # evaluations a chart reads for its validation line (2,000 drawn)
+
+
+def eval_steps(tl: tlm.Timeline, start: int, stop: int) -> NDArray[np.int64]:
+    """The steps in [start, stop) with an evaluation (``is_eval_step``), at most
+    ``MAX_EVALS_READ`` of them, evenly thinned if the eval interval is denser than that: what
+    a chart of the range reads for its validation line, at a cost that does not grow with it."""
+    every = tl.base.resolved_eval_interval
+    first = (start + every) // every * every - 1  # the first s >= start with (s + 1) % every == 0
+    count = max(0, (stop - 1 - first) // every + 1) if first < stop else 0
+    take = np.arange(min(count, MAX_EVALS_READ), dtype=np.int64)
+    if count > MAX_EVALS_READ:
+        take = (take * (count / MAX_EVALS_READ)).astype(np.int64)
+    steps = first + take * every
+    last = tl.total_steps - 1
+    if start <= last < stop and (steps.size == 0 or steps[-1] != last):
+        steps = np.append(steps, last)
+    return steps
 
 
 def compute(

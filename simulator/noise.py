@@ -144,8 +144,7 @@ def _all_cell_starts(limit: int) -> IntArray:
     return np.array(out, dtype=np.int64)
 
 
-EVENT_LEVELS = 23  # the event tree's root covers steps [0, 2^23), above MAX_STEPS + look-back
-_CELL_STARTS = _all_cell_starts(1 << EVENT_LEVELS)  # every cell start below 2^23 (~1,200)
+_CELL_STARTS = _all_cell_starts(1 << 23)  # every cell start below 2^23 > MAX_STEPS (~1,200)
 _CELL_STARTS.flags.writeable = False
 
 

@@ -197,7 +197,6 @@ LEADERS: dict[str, tuple[str, ...]] = {
     "grad_norm": (),
     "tokens_per_sec": ("mfu",),
 }
-VAL_READ_MAX = 16_384  # validation points read per draw (2,000 drawn); a denser grid is thinned
 
 
 _SCALE = {"accuracy": 100.0, "mfu": 100.0}  # shown in percent
@@ -254,11 +253,6 @@ def _bucketed(
     given = per_step is not None and len(per_step["step"]) == stop - start
     if found is not None:
         ev = found
-    elif given and stop <= dyn.EARLY_EXACT:
-        # Every value is at hand and the first steps' means are their plain sums: the
-        # spikes (already in the values) are not needed again.
-        none = np.empty(0, dtype=np.int64)
-        ev = dyn.Events(none, none * 1.0, none * 1.0, none * 1.0, state.diverged_at)
     else:
         ev = dyn.find_events(
             tl,
@@ -270,7 +264,7 @@ def _bucketed(
         )
     bk = sim_buckets.summarise(tl, seed, ev, start, stop, bucket, per_step)
     means = _bucket_means(state, bk)
-    evals = _eval_steps(tl, start, stop)
+    evals = dyn.eval_steps(tl, start, stop)
     # Every point drawn, read at once: the leaders' kept steps, the evals, the bucket ends.
     wanted = np.unique(np.concatenate([*bk.kept.values(), evals, bk.ends]))
     if given and per_step is not None:
@@ -299,23 +293,6 @@ def _bucketed(
     pos = at(evals)
     out["val_loss"] = (x_all[pos], np.asarray(m["val_loss"], dtype=np.float64)[pos])
     return out
-
-
-def _eval_steps(tl: tlm.Timeline, start: int, stop: int) -> NDArray[np.int64]:
-    """The steps in [start, stop) with an evaluation; at most ``VAL_READ_MAX`` of them, evenly
-    thinned if the eval interval is denser than that (the drawn points are fewer anyway)."""
-    every = tl.base.resolved_eval_interval
-    first = (
-        (start + 1 + every - 1) // every
-    ) * every - 1  # the first s >= start, (s+1) % every == 0
-    count = max(0, (stop - 1 - first) // every + 1) if first < stop else 0
-    take = np.arange(min(count, VAL_READ_MAX), dtype=np.int64)
-    if count > VAL_READ_MAX:
-        take = (take * (count / VAL_READ_MAX)).astype(np.int64)
-    steps = first + take * every
-    if start <= tl.total_steps - 1 < stop and (steps.size == 0 or steps[-1] != tl.total_steps - 1):
-        steps = np.append(steps, tl.total_steps - 1)
-    return steps
 
 
 # ----------------------------------------------------------------------------- full render
@@ -369,42 +346,17 @@ def _reference_lines(
     idx = tl.segment_index(steps)
     tokens = tlm.tokens_after(tl, idx, steps)
     lr = tlm.lr_at_steps(tl, idx, np.minimum(tokens / tl.total_tokens, 1.0))
-    if opts.xaxis == "tokens":
-        x: NDArray[np.generic] = tokens
-    elif opts.xaxis == "wall":
-        x = (seg.wall0 + tlm.wall_in_segment(seg, state.seed, steps)) / 3600.0
-    else:
-        x = steps + 1
+    x = _x_at(state, steps, opts.xaxis)
     out: dict[str, tuple[NDArray[np.generic], FloatArray]] = {"lr_planned": (x, lr)}
     # Clip threshold: one point per segment start and one at the current step ("hv" line).
     if state.step > 0:
         starts = np.array([s.start for s in tl.segments] + [state.step - 1], dtype=np.int64)
         clips = np.array([s.cfg.grad_clip for s in tl.segments] + [seg.cfg.grad_clip])
-        cx = _clip_x(state, starts, opts.xaxis)
+        cx = _x_at(state, starts, opts.xaxis)
         out["grad_clip"] = (cx, np.where(clips > 0, clips, np.nan))
     else:
         out["grad_clip"] = (np.empty(0), np.empty(0))
     return out
-
-
-def _clip_x(
-    state: sim.RunState,
-    steps: NDArray[np.int64],
-    xaxis: str,
-) -> NDArray[np.generic]:
-    """x of each given step on the chosen axis, in closed form (no loss model)."""
-    tl = state.timeline
-    if xaxis == "step":
-        return steps + 1
-    idx = tl.segment_index(steps)
-    if xaxis == "tokens":
-        return tlm.tokens_after(tl, idx, steps)
-    walls = [
-        tl.segments[int(j)].wall0
-        + float(tlm.wall_in_segment(tl.segments[int(j)], state.seed, np.array([s]))[0])
-        for j, s in zip(idx.tolist(), steps.tolist(), strict=True)
-    ]
-    return np.asarray(walls) / 3600.0
 
 
 # ----------------------------------------------------------------------------- tick appends
